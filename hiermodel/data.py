@@ -1,0 +1,452 @@
+"""HierData: the one validated, immutable description of grouped normal data.
+
+Every later layer (models, fit, shrinkage, compare, checks) takes a :class:`HierData`.
+It holds the sufficient statistics of the three-level normal model
+
+    y_ij | theta_i ~ N(theta_i, sigma^2),    j = 1..n_i,  i = 1..G,
+
+namely, per group i: the count ``n_i``, the mean ``ybar_i``, the standard error
+``se_i = sigma / sqrt(n_i)`` of that mean and -- for raw rows -- the within-group sum of
+squares ``ss_i = sum_j (y_ij - ybar_i)^2``.  Because ``(n_i, ybar_i, ss_i)`` are sufficient,
+no later layer needs the rows again.
+
+Four constructors cover the forms data arrive in:
+
+* :meth:`HierData.from_observations` -- raw rows with a group label per row;
+* :meth:`HierData.from_dataframe` -- the same from a pandas DataFrame;
+* :meth:`HierData.from_summary` -- the seed's form (ybar_i, n_i, sigma);
+* :meth:`HierData.from_estimates` -- Rubin's form (estimate_i, se_i).
+
+Bad input raises ``ValueError``/``TypeError`` naming the argument, before PyMC sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = ["HierData"]
+
+Source = Literal["observations", "summary", "estimates"]
+
+
+# --------------------------------------------------------------------------- validation
+def _float_vector(name: str, x: Any, *, allow_scalar: bool = False) -> np.ndarray:
+    """Return ``x`` as a finite 1-d float array, or raise naming ``name``."""
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"`{name}` must be numeric, got a string {x!r}.")
+    if isinstance(x, (pd.Series, pd.Index)):
+        x = x.to_numpy()
+    arr = np.asarray(x)
+    if arr.dtype.kind in "USV":
+        raise TypeError(
+            f"`{name}` must contain only numbers; found non-numeric value "
+            f"{str(arr.ravel()[0])!r} (strings are not converted: parse them first)."
+        )
+    if arr.dtype == object:
+        bad = [v for v in arr.ravel() if not _is_number(v)]
+        if bad:
+            bad = bad[0]
+            raise TypeError(f"`{name}` must contain only numbers; found non-numeric value {bad!r}.")
+        arr = arr.astype(float)
+    if arr.dtype.kind == "b":
+        raise TypeError(f"`{name}` must be numeric, not boolean.")
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"`{name}` must be numeric, got dtype {arr.dtype}.")
+    if arr.ndim == 0:
+        if not allow_scalar:
+            raise ValueError(f"`{name}` must be a 1-d sequence of numbers, got a scalar.")
+    elif arr.ndim != 1:
+        raise ValueError(f"`{name}` must be 1-dimensional, got shape {arr.shape}.")
+    elif arr.size == 0:
+        raise ValueError(f"`{name}` is empty; pass at least one value per group.")
+    arr = arr.astype(float)
+    if not np.all(np.isfinite(arr)):
+        idx = np.flatnonzero(~np.isfinite(np.atleast_1d(arr)))
+        raise ValueError(
+            f"`{name}` contains NaN or infinite values (at position(s) {idx[:5].tolist()}); "
+            "remove or impute them before building HierData."
+        )
+    return arr
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def _positive(name: str, arr: np.ndarray) -> np.ndarray:
+    if np.any(arr <= 0):
+        raise ValueError(f"`{name}` must be > 0 everywhere; got min {arr.min():g}.")
+    return arr
+
+
+def _counts(name: str, x: Any) -> np.ndarray:
+    arr = _float_vector(name, x)
+    if np.any(arr != np.round(arr)):
+        raise ValueError(f"`{name}` must hold whole numbers (group sizes); got {arr.tolist()}.")
+    if np.any(arr < 1):
+        raise ValueError(f"`{name}` must be >= 1 for every group; got min {arr.min():g}.")
+    return arr.astype(np.int64)
+
+
+def _labels(name: str, groups: Any, size: int) -> tuple:
+    if groups is None:
+        return tuple(f"group_{i}" for i in range(size))
+    if isinstance(groups, (str, bytes)):
+        raise TypeError(f"`{name}` must be a sequence of labels, not a single string.")
+    labels = tuple(pd.Index(groups).tolist()) if isinstance(groups, pd.Index) else tuple(groups)
+    if len(labels) != size:
+        raise ValueError(f"`{name}` has {len(labels)} labels but there are {size} groups.")
+    for lab in labels:
+        if not isinstance(lab, Hashable) or _isnan(lab):
+            raise TypeError(f"`{name}` labels must be hashable and not NaN; got {lab!r}.")
+    counts = pd.Series(labels).value_counts()
+    dup = counts[counts > 1]
+    if len(dup):
+        raise ValueError(
+            f"`{name}` has duplicate labels {dup.index.tolist()}; each group needs one row "
+            "in summary form (aggregate duplicates first, or use from_observations)."
+        )
+    return labels
+
+
+def _isnan(v: Any) -> bool:
+    return isinstance(v, float) and np.isnan(v)
+
+
+def _same_length(**arrays: np.ndarray) -> None:
+    sizes = {k: np.size(v) for k, v in arrays.items() if np.ndim(v) == 1}
+    if len(set(sizes.values())) > 1:
+        desc = ", ".join(f"`{k}` has {v}" for k, v in sizes.items())
+        raise ValueError(f"Mismatched lengths: {desc}; they must all have one entry per group.")
+
+
+def _at_least_two_groups(n_groups: int) -> None:
+    if n_groups < 2:
+        raise ValueError(
+            f"A hierarchical model needs at least 2 groups; got {n_groups}. "
+            "Pass data for two or more groups."
+        )
+
+
+def _readonly(a: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return None
+    a = np.array(a, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+# --------------------------------------------------------------------------- the object
+@dataclass(frozen=True, repr=False, eq=False)
+class HierData:
+    """Validated sufficient statistics for ``y_ij ~ N(theta_i, sigma^2)``, one entry per group.
+
+    Build it with one of the ``from_*`` constructors, not directly.
+
+    Attributes
+    ----------
+    groups : tuple
+        Group labels, in order of first appearance (raw rows) or as given.
+    means : ndarray, shape (G,)
+        ``ybar_i`` (or Rubin's estimate ``y_i``).
+    se : ndarray, shape (G,)
+        Standard error of ``ybar_i``: ``sigma_i / sqrt(n_i)`` when sigma is known, the given
+        ``se_i`` in estimates form, and the plug-in ``sigma_hat / sqrt(n_i)`` (pooled
+        within-group sd) when sigma is unknown.
+    n : ndarray of int, shape (G,), or None
+        Group sizes; ``None`` in estimates form, where only ``se_i`` is known.
+    sigma : ndarray, shape (G,), or None
+        The known within-group sd per group, ``None`` when sigma must be estimated or in
+        estimates form.
+    ss : ndarray, shape (G,), or None
+        Within-group sums of squares ``sum_j (y_ij - ybar_i)^2`` (raw rows only).
+    source : {"observations", "summary", "estimates"}
+        Which form the data came in.
+    """
+
+    groups: tuple
+    means: np.ndarray
+    se: np.ndarray
+    n: np.ndarray | None
+    sigma: np.ndarray | None
+    ss: np.ndarray | None
+    source: Source
+    _rows: tuple[np.ndarray, np.ndarray] | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        for name in ("means", "se", "n", "sigma", "ss"):
+            object.__setattr__(self, name, _readonly(getattr(self, name)))
+        if self._rows is not None:
+            object.__setattr__(self, "_rows", tuple(_readonly(r) for r in self._rows))
+
+    # ----------------------------------------------------------------- constructors
+    @classmethod
+    def from_observations(
+        cls, y: Sequence[float] | np.ndarray, group: Sequence[Hashable] | np.ndarray,
+        *, sigma: float | None = None, keep_rows: bool = True,
+    ) -> HierData:
+        """Raw rows ``y`` with one group label per row.
+
+        Parameters
+        ----------
+        y : array-like of float, shape (N,)
+            Observations ``y_ij``.
+        group : array-like of hashable, shape (N,)
+            Group label of each row; groups are ordered by first appearance.
+        sigma : float, optional
+            Known within-group sd.  If omitted, sigma is unknown and will be estimated: every
+            group then needs at least 2 rows.
+        keep_rows : bool, default True
+            Keep the rows (for the per-row likelihood and per-row predictive checks).  Only
+            the sufficient statistics are needed for fitting.
+        """
+        yv = _float_vector("y", y)
+        if isinstance(group, (str, bytes)):
+            raise TypeError("`group` must be a sequence with one label per row, not a string.")
+        g = group.to_numpy() if isinstance(group, (pd.Series, pd.Index)) else group
+        g = np.asarray(g, dtype=object) if not isinstance(g, np.ndarray) else g
+        if g.ndim != 1:
+            raise ValueError(f"`group` must be 1-dimensional, got shape {g.shape}.")
+        if g.size != yv.size:
+            raise ValueError(
+                f"Mismatched lengths: `y` has {yv.size} rows but `group` has {g.size}; "
+                "pass one group label per observation."
+            )
+        if pd.isna(pd.Series(g)).any():
+            raise ValueError("`group` contains missing labels (NaN/None); label every row.")
+        codes, uniques = pd.factorize(pd.Series(g), sort=False)
+        labels = tuple(pd.Index(uniques).tolist())
+        _at_least_two_groups(len(labels))
+        n, means, ss = _sufficient(yv, codes, len(labels))
+        return cls._from_stats(labels, n, means, ss, sigma, rows=(yv, codes) if keep_rows else None)
+
+    @classmethod
+    def from_dataframe(
+        cls, df: Any, *, value: str, group: str, sigma: float | None = None,
+        keep_rows: bool = True,
+    ) -> HierData:
+        """Raw rows from a DataFrame: column ``value`` holds ``y_ij``, column ``group`` the label.
+
+        A Dask DataFrame is reduced to per-group ``(n, sum, sum of squares)`` with one
+        groupby-aggregation and never materialised row by row.
+        """
+        if _is_dask_frame(df):
+            return cls._from_dask(df, value=value, group=group, sigma=sigma)
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"`df` must be a pandas (or Dask) DataFrame, got {type(df).__name__}.")
+        for arg, col in (("value", value), ("group", group)):
+            if col not in df.columns:
+                raise ValueError(
+                    f"`{arg}`: column {col!r} is not in the DataFrame; "
+                    f"available columns: {list(df.columns)}."
+                )
+        return cls.from_observations(df[value], df[group], sigma=sigma, keep_rows=keep_rows)
+
+    @classmethod
+    def _from_dask(cls, df: Any, *, value: str, group: str, sigma: float | None) -> HierData:
+        for arg, col in (("value", value), ("group", group)):
+            if col not in df.columns:
+                raise ValueError(
+                    f"`{arg}`: column {col!r} is not in the DataFrame; "
+                    f"available columns: {list(df.columns)}."
+                )
+        if df[value].dtype.kind not in "iuf":
+            raise TypeError(f"`value`: column {value!r} must be numeric, got {df[value].dtype}.")
+        sub = df[[group, value]]
+        sub = sub.assign(_sq=sub[value] * sub[value])
+        agg = sub.groupby(group, sort=False).agg({value: ["count", "sum"], "_sq": "sum"})
+        nonfinite = (~df[value].map_partitions(np.isfinite)).sum()
+        nulls = df[group].isna().sum()
+        agg, nonfinite, nulls = _dask_compute(agg, nonfinite, nulls)
+        if int(nonfinite):
+            raise ValueError(f"`value`: column {value!r} contains {int(nonfinite)} NaN/inf values.")
+        if int(nulls):
+            raise ValueError(f"`group`: column {group!r} contains {int(nulls)} missing labels.")
+        agg.columns = ["n", "sum", "sumsq"]
+        labels = tuple(agg.index.tolist())
+        _at_least_two_groups(len(labels))
+        n = agg["n"].to_numpy(np.int64)
+        means = agg["sum"].to_numpy(float) / n
+        # sum of squares about the mean; clip tiny negative rounding error
+        ss = np.maximum(agg["sumsq"].to_numpy(float) - n * means**2, 0.0)
+        return cls._from_stats(labels, n, means, ss, sigma, rows=None)
+
+    @classmethod
+    def _from_stats(cls, labels, n, means, ss, sigma, rows) -> HierData:
+        if sigma is None:
+            single = [lab for lab, k in zip(labels, n, strict=True) if k < 2]
+            if single:
+                raise ValueError(
+                    f"`y`: group(s) {single[:5]} have a single row, but sigma is unknown and "
+                    "must be estimated from within-group spread: give every group at least "
+                    "2 rows, or pass a known `sigma=`."
+                )
+            df = int(n.sum() - len(n))
+            sigma_hat = np.sqrt(ss.sum() / df)
+            if sigma_hat <= 0:
+                raise ValueError(
+                    "`y`: all rows equal their group means, so sigma cannot be estimated; "
+                    "pass a known `sigma=`."
+                )
+            se = sigma_hat / np.sqrt(n)
+            sig = None
+        else:
+            sig = _positive("sigma", _float_vector("sigma", sigma, allow_scalar=True))
+            if sig.ndim == 1:
+                _same_length(sigma=sig, groups=np.empty(len(labels)))
+            sig = np.broadcast_to(sig, (len(labels),)).astype(float)
+            se = sig / np.sqrt(n)
+        return cls(labels, means, se, n, sig, ss, "observations", rows)
+
+    @classmethod
+    def from_summary(
+        cls, means: Sequence[float] | np.ndarray, n: Sequence[int] | np.ndarray,
+        sigma: float | Sequence[float] | np.ndarray, groups: Sequence[Hashable] | None = None,
+    ) -> HierData:
+        """The seed's form: group means ``ybar_i``, sizes ``n_i`` and a known sd ``sigma``.
+
+        ``se_i = sigma_i / sqrt(n_i)``; ``sigma`` is a scalar or one value per group.
+        """
+        m = _float_vector("means", means)
+        nn = _counts("n", n)
+        s = _positive("sigma", _float_vector("sigma", sigma, allow_scalar=True))
+        _same_length(means=m, n=nn, sigma=s)
+        _at_least_two_groups(m.size)
+        labels = _labels("groups", groups, m.size)
+        s = np.broadcast_to(s, m.shape).astype(float)
+        return cls(labels, m, s / np.sqrt(nn), nn, s, None, "summary")
+
+    @classmethod
+    def from_estimates(
+        cls, y: Sequence[float] | np.ndarray, se: Sequence[float] | np.ndarray,
+        groups: Sequence[Hashable] | None = None,
+    ) -> HierData:
+        """Rubin's form: one estimate ``y_i`` and its standard error ``se_i`` per group."""
+        m = _float_vector("y", y)
+        s = _positive("se", _float_vector("se", se))
+        _same_length(y=m, se=s)
+        _at_least_two_groups(m.size)
+        labels = _labels("groups", groups, m.size)
+        return cls(labels, m, s, None, None, None, "estimates")
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def n_groups(self) -> int:
+        """Number of groups G."""
+        return len(self.groups)
+
+    @property
+    def sigma_known(self) -> bool:
+        """True when the sampling sd of each ``ybar_i`` is known (summary/estimates form or a
+        known sigma for raw rows); False when sigma is a parameter to estimate."""
+        return self.source != "observations" or self.sigma is not None
+
+    @property
+    def n_total(self) -> int | None:
+        """Total number of rows N (None in estimates form)."""
+        return None if self.n is None else int(self.n.sum())
+
+    @property
+    def sigma_hat(self) -> float | None:
+        """Pooled within-group sd ``sqrt(sum_i ss_i / (N - G))`` (raw rows only)."""
+        if self.ss is None:
+            return None
+        return float(np.sqrt(self.ss.sum() / (self.n.sum() - self.n_groups)))
+
+    @property
+    def rows(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(y, group_index)`` for raw rows kept at construction, else None."""
+        return self._rows
+
+    @property
+    def has_rows(self) -> bool:
+        """Whether the raw rows were kept."""
+        return self._rows is not None
+
+    # ----------------------------------------------------------------- facades
+    def to_xarray(self) -> xr.Dataset:
+        """The statistics as an ``xarray.Dataset`` on a ``group`` dimension."""
+        coords = {"group": _coord(self.groups)}
+        data = {"mean": ("group", self.means), "se": ("group", self.se)}
+        if self.n is not None:
+            data["n"] = ("group", self.n)
+        if self.sigma is not None:
+            data["sigma"] = ("group", self.sigma)
+        if self.ss is not None:
+            data["ss"] = ("group", self.ss)
+        return xr.Dataset(
+            data, coords=coords,
+            attrs={"source": self.source, "sigma_known": int(self.sigma_known)},
+        )
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """The statistics as a DataFrame indexed by group."""
+        return self.to_xarray().to_dataframe()
+
+    def structure_key(self) -> tuple:
+        """What fixes the shape of a model built on this data (not the values)."""
+        return (self.n_groups, self.sigma_known, self.has_rows and self.n_total)
+
+    def __len__(self) -> int:
+        return self.n_groups
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HierData):
+            return NotImplemented
+        arrays = ("means", "se", "n", "sigma", "ss")
+        return (self.groups == other.groups and self.source == other.source and all(
+            _arr_eq(getattr(self, a), getattr(other, a)) for a in arrays))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        head = (f"HierData({self.source}, {self.n_groups} groups"
+                + (f", N={self.n_total}" if self.n is not None else "")
+                + (", sigma known" if self.sigma_known else
+                   f", sigma unknown (pooled sd {self.sigma_hat:.4g})") + ")")
+        table = self.to_dataframe().to_string(float_format=lambda v: f"{v:.4g}", max_rows=12)
+        return head + "\n" + table
+
+    def _repr_html_(self) -> str:  # notebooks
+        return f"<pre>{self.__repr__().splitlines()[0]}</pre>" + self.to_dataframe()._repr_html_()
+
+
+def _arr_eq(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape == b.shape and bool(np.all(a == b))
+
+
+def _coord(labels: tuple) -> np.ndarray:
+    arr = np.empty(len(labels), dtype=object)
+    arr[:] = list(labels)
+    if all(isinstance(v, str) for v in labels):
+        return arr.astype(str)
+    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels):
+        return arr.astype(np.int64)
+    return arr
+
+
+def _sufficient(y: np.ndarray, codes: np.ndarray, g: int) -> tuple[np.ndarray, ...]:
+    """Per-group count, mean and within-group sum of squares (two-pass, stable)."""
+    n = np.bincount(codes, minlength=g).astype(np.int64)
+    means = np.bincount(codes, weights=y, minlength=g) / n
+    ss = np.bincount(codes, weights=(y - means[codes]) ** 2, minlength=g)
+    return n, means, ss
+
+
+def _is_dask_frame(df: Any) -> bool:
+    mod = type(df).__module__
+    return mod.startswith("dask") and hasattr(df, "npartitions")
+
+
+def _dask_compute(*objs: Any) -> tuple:
+    import dask
+
+    return dask.compute(*objs)

@@ -1,0 +1,165 @@
+"""HierData: constructors, sufficient statistics, facades, and the bad-input table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from hiermodel import HierData, eight_schools, seed_eight_schools
+
+
+def _rows(seed: int = 1, sizes=(5, 9, 3, 12)):
+    rng = np.random.default_rng(seed)
+    labels = ["north", "south", "east", "west"]
+    g = np.repeat(labels, sizes)
+    y = rng.normal(10.0, 3.0, size=g.size) + np.repeat(rng.normal(0, 2, len(sizes)), sizes)
+    perm = rng.permutation(g.size)
+    return y[perm], g[perm]
+
+
+def test_observations_equal_summary_exactly():
+    y, g = _rows()
+    obs = HierData.from_observations(y, g, sigma=3.0)
+    labels = list(obs.groups)
+    means = [y[g == lab].mean() for lab in labels]
+    n = [int((g == lab).sum()) for lab in labels]
+    summ = HierData.from_summary(means, n, 3.0, groups=labels)
+    np.testing.assert_array_equal(obs.n, summ.n)
+    np.testing.assert_allclose(obs.means, summ.means, rtol=0, atol=1e-13)
+    np.testing.assert_array_equal(obs.se, summ.se)
+    assert obs.sigma_known and summ.sigma_known
+
+
+def test_first_appearance_order_and_any_hashable():
+    y = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    g = [(1, "b"), (0, "a"), (1, "b"), 7, (0, "a"), 7]
+    d = HierData.from_observations(y, g, sigma=1.0)
+    assert d.groups == ((1, "b"), (0, "a"), 7)
+    np.testing.assert_array_equal(d.n, [2, 2, 2])
+    np.testing.assert_allclose(d.means, [2.0, 3.5, 5.0])
+
+
+def test_sufficient_statistics_and_pooled_sigma():
+    y, g = _rows(2)
+    d = HierData.from_observations(y, g)
+    assert not d.sigma_known and d.sigma is None
+    ss = np.array([((y[g == lab] - y[g == lab].mean()) ** 2).sum() for lab in d.groups])
+    np.testing.assert_allclose(d.ss, ss, rtol=1e-12)
+    s2 = ss.sum() / (y.size - d.n_groups)
+    assert d.sigma_hat == pytest.approx(np.sqrt(s2), rel=1e-12)
+    np.testing.assert_allclose(d.se, np.sqrt(s2 / d.n), rtol=1e-12)
+    yy, codes = d.rows
+    np.testing.assert_array_equal(yy, y)
+    assert [d.groups[c] for c in codes] == list(g)
+
+
+def test_dataframe_matches_arrays():
+    y, g = _rows(3)
+    df = pd.DataFrame({"score": y, "school": g, "other": 1})
+    a = HierData.from_dataframe(df, value="score", group="school")
+    b = HierData.from_observations(y, g)
+    assert a == b
+
+
+def test_immutable():
+    d = eight_schools()
+    with pytest.raises(ValueError):
+        d.means[0] = 1.0
+    with pytest.raises(AttributeError):
+        d.means = np.zeros(8)
+
+
+def test_to_xarray_and_repr():
+    d = seed_eight_schools()
+    ds = d.to_xarray()
+    assert isinstance(ds, xr.Dataset)
+    assert list(ds["group"].values) == list("ABCDEFGH")
+    np.testing.assert_allclose(ds["se"].values, 15 / np.sqrt(d.n))
+    assert set(ds.data_vars) == {"mean", "se", "n", "sigma"}
+    r = repr(d)
+    assert r.startswith("HierData(summary, 8 groups, N=152, sigma known)")
+    assert "28.4" in r
+
+
+def test_datasets_values():
+    e = eight_schools()
+    np.testing.assert_array_equal(e.means, [28, 8, -3, 7, -1, 1, 18, 12])
+    np.testing.assert_array_equal(e.se, [15, 10, 16, 11, 9, 11, 10, 18])
+    assert e.n is None and e.source == "estimates"
+    s = seed_eight_schools()
+    np.testing.assert_array_equal(s.n, [28, 8, 23, 20, 12, 44, 6, 11])
+    np.testing.assert_array_equal(s.means, [28.4, 7.9, -2.8, 6.8, -0.6, 0.6, 18.0, 12.2])
+    assert s.groups == tuple("ABCDEFGH")
+
+
+# ----------------------------------------------------------------------------- bad input
+GOOD_M, GOOD_N = [1.0, 2.0, 3.0], [4, 5, 6]
+
+BAD = [
+    # (id, callable, exception, fragment of the message that names the argument)
+    ("nan-means", lambda: HierData.from_summary([1, np.nan, 3], GOOD_N, 1.0), ValueError,
+     "`means` contains NaN"),
+    ("inf-y", lambda: HierData.from_observations([1, np.inf, 3, 4], list("aabb")), ValueError,
+     "`y` contains NaN or infinite"),
+    ("nan-se", lambda: HierData.from_estimates([1, 2], [1, np.nan]), ValueError, "`se`"),
+    ("empty-y", lambda: HierData.from_observations([], []), ValueError, "`y` is empty"),
+    ("empty-means", lambda: HierData.from_summary([], [], 1.0), ValueError, "`means` is empty"),
+    ("single-group-summary", lambda: HierData.from_summary([1.0], [3], 1.0), ValueError,
+     "at least 2 groups"),
+    ("single-group-rows", lambda: HierData.from_observations([1.0, 2.0], ["a", "a"]),
+     ValueError, "at least 2 groups"),
+    ("mismatch-summary", lambda: HierData.from_summary(GOOD_M, [4, 5], 1.0), ValueError,
+     "`means` has 3, `n` has 2"),
+    ("mismatch-rows", lambda: HierData.from_observations([1.0, 2.0, 3.0], ["a", "b"]),
+     ValueError, "`y` has 3 rows but `group` has 2"),
+    ("mismatch-estimates", lambda: HierData.from_estimates([1.0, 2.0], [1.0]), ValueError,
+     "`y` has 2, `se` has 1"),
+    ("mismatch-labels", lambda: HierData.from_summary(GOOD_M, GOOD_N, 1.0, groups=["a"]),
+     ValueError, "`groups` has 1 labels"),
+    ("non-numeric-y", lambda: HierData.from_observations(["1", "x"], ["a", "b"]), TypeError,
+     "`y` must contain only numbers; found non-numeric value '1'"),
+    ("non-numeric-means", lambda: HierData.from_summary([1.0, None, 2.0], GOOD_N, 1.0),
+     TypeError, "`means` must contain only numbers"),
+    ("bool-se", lambda: HierData.from_estimates([1.0, 2.0], [True, True]), TypeError,
+     "`se` must be numeric"),
+    ("string-sigma", lambda: HierData.from_summary(GOOD_M, GOOD_N, "15"), TypeError,
+     "`sigma` must be numeric"),
+    ("n-zero", lambda: HierData.from_summary(GOOD_M, [4, 0, 6], 1.0), ValueError,
+     "`n` must be >= 1"),
+    ("n-fraction", lambda: HierData.from_summary(GOOD_M, [4, 5.5, 6], 1.0), ValueError,
+     "`n` must hold whole numbers"),
+    ("sigma-zero", lambda: HierData.from_summary(GOOD_M, GOOD_N, 0.0), ValueError,
+     "`sigma` must be > 0"),
+    ("sigma-negative-rows", lambda: HierData.from_observations([1.0, 2.0], ["a", "b"],
+                                                               sigma=-1.0), ValueError,
+     "`sigma` must be > 0"),
+    ("se-negative", lambda: HierData.from_estimates([1.0, 2.0], [1.0, -2.0]), ValueError,
+     "`se` must be > 0"),
+    ("duplicate-labels", lambda: HierData.from_summary(GOOD_M, GOOD_N, 1.0, groups=list("aba")),
+     ValueError, "`groups` has duplicate labels ['a']"),
+    ("one-row-unknown-sigma", lambda: HierData.from_observations([1.0, 2.0, 3.0], list("aab")),
+     ValueError, "group(s) ['b'] have a single row"),
+    ("missing-value-column", lambda: HierData.from_dataframe(
+        pd.DataFrame({"y": [1.0, 2.0], "g": ["a", "b"]}), value="score", group="g"),
+     ValueError, "`value`: column 'score' is not in the DataFrame"),
+    ("missing-group-column", lambda: HierData.from_dataframe(
+        pd.DataFrame({"y": [1.0, 2.0], "g": ["a", "b"]}), value="y", group="school"),
+     ValueError, "`group`: column 'school' is not in the DataFrame"),
+    ("missing-label", lambda: HierData.from_observations([1.0, 2.0, 3.0], ["a", None, "b"],
+                                                        sigma=1.0), ValueError,
+     "`group` contains missing labels"),
+    ("not-a-frame", lambda: HierData.from_dataframe({"y": [1.0]}, value="y", group="g"),
+     TypeError, "`df` must be a pandas"),
+    ("2d-means", lambda: HierData.from_summary([[1.0, 2.0]], [1, 2], 1.0), ValueError,
+     "`means` must be 1-dimensional"),
+]
+
+
+@pytest.mark.parametrize(("make", "exc", "fragment"), [b[1:] for b in BAD],
+                         ids=[b[0] for b in BAD])
+def test_bad_input(make, exc, fragment):
+    with pytest.raises(exc) as info:
+        make()
+    assert fragment in str(info.value)
