@@ -1,0 +1,300 @@
+r"""Model builders: the three-level normal model in PyMC, centered, non-centered or in between.
+
+The model, for groups i = 1..G with data summarised by :class:`~hiermodel.data.HierData`::
+
+    mu    ~ Normal(mu0, sigma0)                       (or flat)
+    tau   ~ Half-Cauchy(s) | Half-Normal(s) | Uniform(0, s)
+    theta_i | mu, tau ~ N(mu, tau^2)
+    ybar_i  | theta_i ~ N(theta_i, se_i^2)            se_i = sigma / sqrt(n_i)
+
+and, when sigma is unknown (raw rows without a known sigma), ``sigma ~ Half-Normal`` with
+``se_i = sigma / sqrt(n_i)`` and the within-group sum of squares as a second observation,
+``ss_i | sigma ~ sigma^2 chi^2_{n_i - 1}``, i.e. ``Gamma((n_i - 1)/2, rate = 1/(2 sigma^2))``.
+Since ``(n_i, ybar_i, ss_i)`` are sufficient, this likelihood equals the per-row likelihood
+``prod_ij N(y_ij | theta_i, sigma^2)`` up to a constant, and a gradient costs O(G), not O(N).
+
+**One graph for every parameterization.**  With a centering weight ``c_i`` in [0, 1] per
+group (Papaspiliopoulos, Roberts & Skold 2003, 2007; Gorinova, Moore & Hoffman 2020)::
+
+    theta_tilde_i ~ N(c_i mu, tau^{c_i})
+    theta_i       = mu + tau^{1 - c_i} (theta_tilde_i - c_i mu)
+
+``c_i = 1`` is the centered form (theta_tilde = theta), ``c_i = 0`` the non-centered form
+(theta_tilde ~ N(0, 1), theta = mu + tau z), and values in between are partial centering.
+In every case ``theta_i | mu, tau ~ N(mu, tau^2)``.  ``c`` is a ``pm.Data`` node, so one
+compiled model serves all parameterizations and datasets of the same shape.
+
+**The "auto" rule.**  For the normal-normal model the centered form mixes well when group i's
+data dominate its prior (``se_i << tau``) and the non-centered form when the prior dominates
+(``se_i >> tau``); PRS (2003) show the partially non-centered weight equal to the shrinkage
+weight ``w_i = tau^2 / (tau^2 + se_i^2)`` makes theta_tilde_i and mu a-priori-and-a-posteriori
+uncorrelated given tau.  "auto" therefore sets ``c_i = w_i(tau_hat)`` with a quick
+empirical-Bayes estimate tau_hat (REML); see Betancourt & Girolami (2013, "Hamiltonian Monte
+Carlo for hierarchical models") for the geometry (the funnel) behind the rule.  Groups with
+``w_i >= 0.5`` are effectively centered, those below non-centered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from .data import HierData
+from .priors import Priors
+
+__all__ = [
+    "Priors", "ModelSpec", "build_model", "model_spec", "centering", "prior_predictive",
+    "PARAMETERIZATIONS", "LIKELIHOODS",
+]
+
+PARAMETERIZATIONS = ("centered", "noncentered", "auto")
+LIKELIHOODS = ("sufficient", "rows")
+Parameterization = Literal["centered", "noncentered", "auto"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What :func:`build_model` built: recorded on the model and in InferenceData attrs."""
+
+    parameterization: str
+    centering: tuple[float, ...]
+    priors: Priors
+    likelihood: str
+    sigma_known: bool
+    tau_hat: float | None = None
+    groups: tuple = field(default=(), repr=False)
+
+    def attrs(self) -> dict[str, Any]:
+        """Flat, netCDF-safe attributes."""
+        return {
+            "parameterization": self.parameterization,
+            "centering": np.asarray(self.centering, dtype=float),
+            "priors": self.priors.describe(),
+            "likelihood": self.likelihood,
+            "sigma_known": int(self.sigma_known),
+            "auto_tau_hat": float("nan") if self.tau_hat is None else self.tau_hat,
+        }
+
+
+def _check_data(data: Any) -> HierData:
+    if not isinstance(data, HierData):
+        raise TypeError(
+            f"`data` must be a HierData, got {type(data).__name__}; build one with "
+            "HierData.from_observations / from_dataframe / from_summary / from_estimates."
+        )
+    return data
+
+
+def _quick_tau(data: HierData) -> float:
+    """REML estimate of tau for ``ybar_i ~ N(mu, tau^2 + se_i^2)`` (used by "auto")."""
+    try:
+        from .shrinkage import tau_estimate
+    except ImportError:  # TEMP until shrinkage lands
+        w = 1 / data.se**2
+        m = (w * data.means).sum() / w.sum()
+        q = (w * (data.means - m) ** 2).sum()
+        t2 = (q - (len(w) - 1)) / (w.sum() - (w**2).sum() / w.sum())
+        return float(np.sqrt(max(t2, 0.0)))
+    return float(tau_estimate(data.means, data.se, method="reml")[0])
+
+
+def centering(
+    data: HierData, parameterization: str | np.ndarray | list = "auto",
+) -> tuple[str, np.ndarray, float | None]:
+    """Per-group centering weights ``c_i`` (1 = centered, 0 = non-centered).
+
+    Parameters
+    ----------
+    data : HierData
+    parameterization : {"centered", "noncentered", "auto"} or array of G values in [0, 1]
+        "auto" uses ``c_i = tau_hat^2 / (tau_hat^2 + se_i^2)`` with the REML ``tau_hat``.
+
+    Returns
+    -------
+    name, c, tau_hat
+        The parameterization's name ("centered", "noncentered", "auto" or "custom"), the
+        weights, and the tau estimate used by "auto" (else None).
+    """
+    data = _check_data(data)
+    g = data.n_groups
+    if isinstance(parameterization, str):
+        if parameterization not in PARAMETERIZATIONS:
+            raise ValueError(
+                f"Requested parameterization {parameterization!r} but it must be one of "
+                f"{PARAMETERIZATIONS} or an array of {g} centering weights in [0, 1]."
+            )
+        if parameterization == "centered":
+            return "centered", np.ones(g), None
+        if parameterization == "noncentered":
+            return "noncentered", np.zeros(g), None
+        tau_hat = _quick_tau(data)
+        c = tau_hat**2 / (tau_hat**2 + data.se**2)
+        return "auto", c, tau_hat
+    c = np.asarray(parameterization)
+    if c.dtype.kind not in "iuf" or c.shape != (g,):
+        raise ValueError(
+            f"`parameterization` as weights must be a numeric array of shape ({g},); got "
+            f"{getattr(c, 'shape', None)} of dtype {getattr(c, 'dtype', type(c))}."
+        )
+    c = c.astype(float)
+    if np.any(~np.isfinite(c)) or np.any((c < 0) | (c > 1)):
+        raise ValueError("`parameterization` weights must lie in [0, 1] (1 = centered).")
+    return "custom", c, None
+
+
+def _sigma_scale(data: HierData, priors: Priors) -> float:
+    return priors.sigma_scale if priors.sigma_scale is not None else 2.5 * data.sigma_hat
+
+
+def build_model(
+    data: HierData,
+    parameterization: Parameterization | np.ndarray = "auto",
+    priors: Priors | None = None,
+    *,
+    likelihood: Literal["sufficient", "rows"] = "sufficient",
+) -> pm.Model:
+    """Build the three-level normal model as a ``pm.Model``.
+
+    Parameters
+    ----------
+    data : HierData
+        The data; its labels become the ``group`` coordinate.
+    parameterization : {"centered", "noncentered", "auto"} or array, default "auto"
+        See the module docstring; an array gives per-group centering weights in [0, 1].
+    priors : Priors, optional
+        Hyperpriors; default ``Priors()`` (mu ~ Normal(0, 5), tau ~ Half-Cauchy(5)).
+    likelihood : {"sufficient", "rows"}, default "sufficient"
+        "sufficient": ``ybar_i ~ N(theta_i, se_i^2)`` (+ the ``ss_i`` term if sigma is
+        unknown), O(G) per gradient.  "rows": ``y_ij ~ N(theta_i, sigma^2)`` row by row,
+        O(N) -- for testing and benchmarking the equivalence; needs raw rows.
+
+    Returns
+    -------
+    pymc.Model
+        Free variables ``mu``, ``tau``, ``theta_tilde`` (and ``sigma``); Deterministic
+        ``theta`` on dim ``group``; observed ``y`` (group means) and, if sigma is unknown,
+        ``ss``.  Data nodes ``ybar``, ``se`` (or ``n``, ``ss_data``), ``c`` can be swapped
+        with ``pm.set_data``.  :func:`model_spec` returns what was built.
+    """
+    data = _check_data(data)
+    priors = Priors() if priors is None else priors
+    if not isinstance(priors, Priors):
+        raise TypeError(f"`priors` must be a hiermodel.Priors, got {type(priors).__name__}.")
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"Requested likelihood {likelihood!r} but it must be one of "
+                         f"{LIKELIHOODS}.")
+    if likelihood == "rows" and not data.has_rows:
+        raise ValueError("`likelihood='rows'` needs raw rows: build the data with "
+                         "HierData.from_observations(..., keep_rows=True).")
+    name, c, tau_hat = centering(data, parameterization)
+    coords: dict[str, Any] = {"group": list(data.groups)}
+    if likelihood == "rows":
+        coords["obs"] = np.arange(data.n_total)
+
+    with pm.Model(coords=coords) as model:
+        c_data = pm.Data("c", c, dims="group")
+        mu = _mu_prior(priors)
+        tau = _tau_prior(priors)
+        theta_tilde = pm.Normal("theta_tilde", mu=c_data * mu, sigma=tau**c_data, dims="group")
+        theta = pm.Deterministic(
+            "theta", mu + tau ** (1.0 - c_data) * (theta_tilde - c_data * mu), dims="group")
+        if data.sigma_known:
+            _known_sigma_likelihood(data, theta, likelihood)
+        else:
+            _unknown_sigma_likelihood(data, priors, theta, likelihood)
+    model._hiermodel_spec = ModelSpec(  # type: ignore[attr-defined]
+        parameterization=name, centering=tuple(float(v) for v in c), priors=priors,
+        likelihood=likelihood, sigma_known=data.sigma_known, tau_hat=tau_hat,
+        groups=data.groups,
+    )
+    model._hiermodel_data = data  # type: ignore[attr-defined]
+    return model
+
+
+def _mu_prior(priors: Priors) -> pt.TensorVariable:
+    if priors.mu_sd is None:
+        return pm.Flat("mu")
+    return pm.Normal("mu", mu=priors.mu_mean, sigma=priors.mu_sd)
+
+
+def _tau_prior(priors: Priors) -> pt.TensorVariable:
+    if priors.tau == "halfcauchy":
+        return pm.HalfCauchy("tau", beta=priors.tau_scale)
+    if priors.tau == "halfnormal":
+        return pm.HalfNormal("tau", sigma=priors.tau_scale)
+    return pm.Uniform("tau", lower=0.0, upper=priors.tau_scale)
+
+
+def _known_sigma_likelihood(data: HierData, theta, likelihood: str) -> None:
+    if likelihood == "rows":
+        y, idx = data.rows
+        sig = pm.Data("sigma_rows", data.sigma[idx], dims="obs")
+        pm.Normal("y", mu=theta[idx], sigma=sig, observed=y, dims="obs")
+        return
+    ybar = pm.Data("ybar", data.means, dims="group")
+    se = pm.Data("se", data.se, dims="group")
+    pm.Normal("y", mu=theta, sigma=se, observed=ybar, dims="group")
+
+
+def _unknown_sigma_likelihood(data: HierData, priors: Priors, theta, likelihood: str) -> None:
+    scale = pm.Data("sigma_scale", _sigma_scale(data, priors))
+    if priors.sigma == "halfnormal":
+        sigma = pm.HalfNormal("sigma", sigma=scale)
+    else:
+        sigma = pm.HalfCauchy("sigma", beta=scale)
+    if likelihood == "rows":
+        y, idx = data.rows
+        pm.Normal("y", mu=theta[idx], sigma=sigma, observed=y, dims="obs")
+        return
+    ybar = pm.Data("ybar", data.means, dims="group")
+    n = pm.Data("n", data.n.astype(float), dims="group")
+    ss = pm.Data("ss_data", data.ss, dims="group")
+    pm.Normal("y", mu=theta, sigma=sigma / pt.sqrt(n), observed=ybar, dims="group")
+    # ss_i / sigma^2 ~ chi^2_{n_i - 1}  <=>  ss_i ~ Gamma((n_i - 1)/2, rate = 1 / (2 sigma^2))
+    pm.Gamma("ss", alpha=(n - 1.0) / 2.0, beta=1.0 / (2.0 * sigma**2), observed=ss,
+             dims="group")
+
+
+def model_spec(model: pm.Model) -> ModelSpec:
+    """The :class:`ModelSpec` recorded by :func:`build_model`."""
+    spec = getattr(model, "_hiermodel_spec", None)
+    if spec is None:
+        raise ValueError("`model` was not built by hiermodel.build_model.")
+    return spec
+
+
+def data_updates(model: pm.Model, data: HierData, c: np.ndarray) -> dict[str, np.ndarray]:
+    """The ``pm.Data`` values that turn ``model`` into the same model on ``data``."""
+    spec = model_spec(model)
+    if spec.likelihood != "sufficient":
+        raise ValueError("Swapping data needs the sufficient-statistic likelihood.")
+    if data.sigma_known != spec.sigma_known or data.n_groups != len(spec.centering):
+        raise ValueError("`data` does not have the structure the model was built for.")
+    upd = {"c": np.asarray(c, float), "ybar": data.means}
+    if data.sigma_known:
+        upd["se"] = data.se
+    else:
+        upd.update(n=data.n.astype(float), ss_data=data.ss,
+                   sigma_scale=np.asarray(_sigma_scale(data, spec.priors)))
+    return upd
+
+
+def prior_predictive(model: pm.Model, draws: int = 500, seed: int | None = None):
+    """Prior and prior-predictive draws: ``arviz.InferenceData`` with groups ``prior``
+    (mu, tau, theta, ...) and ``prior_predictive`` (y, and ss if sigma is unknown)."""
+    if not isinstance(model, pm.Model):
+        raise TypeError(f"`model` must be a pymc.Model, got {type(model).__name__}.")
+    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
+        raise ValueError(f"`draws` must be a positive integer, got {draws!r}.")
+    if any(isinstance(rv.owner.op, type(pm.Flat.dist().owner.op)) for rv in model.free_RVs):
+        raise ValueError("Prior predictive draws need proper priors; `mu` is flat. "
+                         "Use Priors(mu_sd=...).")
+    idata = pm.sample_prior_predictive(draws=int(draws), model=model, random_seed=seed)
+    spec = getattr(model, "_hiermodel_spec", None)
+    if spec is not None:
+        idata.attrs.update(spec.attrs())
+    return idata
