@@ -1,0 +1,212 @@
+"""Fitting layer: InferenceData groups, determinism, warnings, persistence, backends."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from hiermodel import HierData, eight_schools, seed_eight_schools
+from hiermodel.fit import (
+    SamplingWarning,
+    clear_model_cache,
+    diagnose,
+    diagnostics,
+    fit,
+    load,
+    save,
+)
+from hiermodel.models import build_model
+
+
+def test_groups_coords_and_attrs(es_fit):
+    idata = es_fit
+    assert {"posterior", "sample_stats", "observed_data", "constant_data",
+            "log_likelihood"} <= set(idata.groups())
+    post = idata.posterior
+    assert list(post["group"].values) == list("ABCDEFGH")
+    assert post["theta"].dims == ("chain", "draw", "group")
+    assert post.sizes["chain"] == 4 and post.sizes["draw"] == 1000
+    np.testing.assert_array_equal(idata.observed_data["y"], eight_schools().means)
+    np.testing.assert_array_equal(idata.constant_data["se"], eight_schools().se)
+    for key in ("hiermodel_version", "parameterization", "priors", "seed", "sampler",
+                "centering", "target_accept"):
+        assert key in post.attrs
+    assert post.attrs["seed"] == 20261125 and post.attrs["sampler"] == "nutpie"
+
+
+def test_log_likelihood_is_one_normal_term_per_group(es_fit):
+    ll = es_fit.log_likelihood["y"]
+    assert ll.dims == ("chain", "draw", "group")
+    d = eight_schools()
+    theta = es_fit.posterior["theta"].values
+    np.testing.assert_allclose(ll.values, stats.norm.logpdf(d.means, theta, d.se), rtol=1e-10)
+
+
+def test_log_likelihood_unknown_sigma_sums_both_terms():
+    rng = np.random.default_rng(4)
+    g = np.repeat(list("abcd"), [5, 6, 7, 8])
+    y = rng.normal(0, 1, g.size) + np.repeat(rng.normal(0, 1, 4), [5, 6, 7, 8])
+    d = HierData.from_observations(y, g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplingWarning)
+        idata = fit(d, draws=100, tune=200, chains=2, seed=1)
+    post = idata.posterior
+    th, sg = post["theta"].values, post["sigma"].values[..., None]
+    expect = (stats.norm.logpdf(d.means, th, sg / np.sqrt(d.n))
+              + stats.gamma.logpdf(d.ss, (d.n - 1) / 2, scale=2 * sg**2))
+    np.testing.assert_allclose(idata.log_likelihood["y"].values, expect, rtol=1e-9)
+    assert "sigma" in diagnose(idata).index
+
+
+DETERMINISM = textwrap.dedent("""
+    import json, hashlib, warnings
+    import numpy as np
+    warnings.simplefilter("ignore")
+    from hiermodel import eight_schools
+    from hiermodel.fit import fit
+    out = {}
+    for sampler, cores in (("nutpie", 2), ("pymc", 2), ("pymc", 1)):
+        idata = fit(eight_schools(), sampler=sampler, seed=123, draws=200, tune=200,
+                    cores=cores, log_likelihood=False, check=False)
+        blob = b"".join(np.ascontiguousarray(idata.posterior[v].values).tobytes()
+                        for v in ("mu", "tau", "theta"))
+        out[f"{sampler}-{cores}"] = hashlib.sha256(blob).hexdigest()
+    print(json.dumps(out))
+""")
+
+
+@pytest.mark.slow
+def test_same_seed_bit_identical_across_fresh_processes():
+    runs = []
+    for _ in range(2):
+        res = subprocess.run([sys.executable, "-c", DETERMINISM], capture_output=True,
+                             text=True, timeout=600, env={"CI": "true", **_env()})
+        assert res.returncode == 0, res.stderr[-2000:]
+        runs.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    assert runs[0] == runs[1]
+    # PyMC: chains in parallel or one after the other give the same draws
+    assert runs[0]["pymc-2"] == runs[0]["pymc-1"]
+
+
+def _env():
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != "CI"}
+
+
+def test_nutpie_parallel_equals_serial_and_seed_changes_draws():
+    kw = dict(draws=100, tune=100, log_likelihood=False, check=False)
+    a = fit(eight_schools(), seed=7, cores=1, **kw)
+    b = fit(eight_schools(), seed=7, cores=2, **kw)
+    c = fit(eight_schools(), seed=8, cores=2, **kw)
+    np.testing.assert_array_equal(a.posterior["theta"].values, b.posterior["theta"].values)
+    assert not np.array_equal(a.posterior["mu"].values, c.posterior["mu"].values)
+
+
+def test_reused_compiled_model_equals_a_fresh_build():
+    """Swapping data into the cached compiled model gives exactly what a fresh build gives."""
+    rng = np.random.default_rng(9)
+    d2 = HierData.from_estimates(rng.normal(0, 10, 8), rng.uniform(5, 15, 8),
+                                 groups=[f"s{i}" for i in range(8)])
+    kw = dict(draws=100, tune=100, seed=3, log_likelihood=False, check=False)
+    fit(eight_schools(), **kw)  # make sure an 8-group model is cached
+    reused = fit(d2, **kw)
+    clear_model_cache()
+    fresh = fit(d2, **kw)
+    np.testing.assert_array_equal(reused.posterior["theta"].values,
+                                  fresh.posterior["theta"].values)
+    assert list(reused.posterior["group"].values) == [f"s{i}" for i in range(8)]
+    np.testing.assert_array_equal(reused.observed_data["y"].values, d2.means)
+
+
+def test_centered_fit_warns_about_divergences_and_says_what_to_do():
+    with pytest.warns(SamplingWarning) as rec:
+        idata = fit(eight_schools(), parameterization="centered", draws=300, tune=300,
+                    target_accept=0.8, seed=2, log_likelihood=False)
+    assert int(idata.sample_stats["diverging"].sum()) > 0
+    msg = " ".join(str(w.message) for w in rec)
+    assert "divergent transitions" in msg and "non-centered" in msg
+    assert "target_accept" in msg
+
+
+def test_low_ess_warns():
+    with pytest.warns(SamplingWarning, match="min ESS"):
+        fit(eight_schools(), draws=50, tune=100, chains=2, seed=1, log_likelihood=False)
+
+
+def test_diagnostics_summary(es_fit):
+    diag = diagnostics(es_fit)
+    assert diag.divergences == 0 and diag.ok and diag.n_draws == 4000
+    assert len(diag.bfmi) == 4 and min(diag.bfmi) > 0.3
+    table = diagnose(es_fit)
+    assert {"r_hat", "ess_bulk", "ess_tail", "mcse_mean"} <= set(table.columns)
+    assert table.index[0] == "mu" and "theta[H]" in table.index
+    assert diag.max_rhat == pytest.approx(table["r_hat"].max())
+    assert "divergences: 0 / 4000" in str(diag)
+
+
+def test_netcdf_round_trip_is_exact(es_fit, tmp_path):
+    path = save(es_fit, tmp_path / "fit.nc")
+    back = load(path)
+    assert set(back.groups()) == set(es_fit.groups())
+    for name in es_fit.groups():
+        a, b = getattr(es_fit, name), getattr(back, name)
+        assert a.identical(b), name
+    np.testing.assert_array_equal(back.posterior.attrs["centering"],
+                                  es_fit.posterior.attrs["centering"])
+
+
+def test_posterior_predictive_and_model_input():
+    model = build_model(seed_eight_schools(), "noncentered")
+    idata = fit(model, draws=200, tune=200, seed=5, posterior_predictive=True, check=False,
+                sampler="pymc", cores=1)
+    pp = idata.posterior_predictive["y"]
+    assert pp.dims == ("chain", "draw", "group") and pp.shape == (4, 200, 8)
+    # replicated means are centred on theta with sd se: standardised residuals ~ N(0, 1)
+    z = (pp - idata.posterior["theta"]) / idata.constant_data["se"]
+    assert abs(float(z.mean())) < 4 / np.sqrt(z.size) * 3
+    assert abs(float(z.std()) - 1) < 0.05
+    assert idata.posterior.attrs["parameterization"] == "noncentered"
+
+
+def test_missing_backend_says_which_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numpyro", None)  # numpyro not importable
+    with pytest.raises(ImportError, match=r"pip install 'hiermodel\[fast\]'"):
+        fit(eight_schools(), sampler="numpyro")
+
+
+BAD_FIT = [
+    (dict(sampler="stan"), ValueError, "sampler 'stan' but it must be one of"),
+    (dict(draws=0), ValueError, "`draws` must be a positive integer"),
+    (dict(chains=2.5), ValueError, "`chains` must be a positive integer"),
+    (dict(seed=-1), TypeError, "`seed` must be a non-negative integer"),
+    (dict(target_accept=1.2), ValueError, "`target_accept` must be in (0, 1)"),
+]
+
+
+@pytest.mark.parametrize(("kw", "exc", "fragment"), BAD_FIT, ids=[str(b[0]) for b in BAD_FIT])
+def test_bad_fit_arguments(kw, exc, fragment):
+    with pytest.raises(exc) as info:
+        fit(eight_schools(), **kw)
+    assert fragment in str(info.value)
+
+
+def test_bad_data_type():
+    with pytest.raises(TypeError, match="`data_or_model` must be a HierData"):
+        fit({"y": [1, 2]})
+
+
+def test_progressbar_off_in_ci(monkeypatch):
+    from hiermodel.fit import _progress
+
+    monkeypatch.setenv("CI", "true")
+    assert _progress(None) is False and _progress(True) is False
+    monkeypatch.delenv("CI")
+    assert _progress(None) is True and _progress(False) is False
