@@ -1,4 +1,8 @@
-"""hiermodel: full Bayesian three-level normal models (the Eight Schools family) on PyMC."""
+"""hiermodel: full Bayesian three-level normal models (the Eight Schools family) on PyMC.
+
+Layers (data flows one way): ``data`` -> ``models`` -> ``fit`` -> ``compare`` / ``checks``
+-> ``plots`` / ``cli``; ``shrinkage`` is the closed-form numpy core beside them.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,25 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .data import HierData
 from .datasets import eight_schools, seed_eight_schools
+from .fit import (
+    Diagnostics,
+    HierModelWarning,
+    SamplingWarning,
+    diagnose,
+    diagnostics,
+    fit,
+    load,
+    save,
+)
+from .models import Priors, build_model, prior_predictive
 
 try:
     __version__ = version("hiermodel")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-__all__ = ["HierData", "eight_schools", "seed_eight_schools", "__version__"]
+__all__ = [
+    "HierData", "eight_schools", "seed_eight_schools", "Priors", "build_model",
+    "prior_predictive", "fit", "diagnose", "diagnostics", "Diagnostics", "save", "load",
+    "HierModelWarning", "SamplingWarning", "__version__",
+]

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import xarray as xr
+from scipy import stats
 
 from .data import HierData
 from .models import Priors, build_model, centering, data_updates, model_spec
@@ -37,9 +38,11 @@ __all__ = [
 
 SAMPLERS = ("nutpie", "pymc", "numpyro")
 Sampler = Literal["nutpie", "pymc", "numpyro"]
-#: target_accept 0.95: measured 0 divergences on eight_schools() over 20 seeds with the auto
-#: (here non-centered) model, 4 x 1000 draws; 0.8 gave 1-2 divergences per fit.
-DEFAULT_TARGET_ACCEPT = 0.95
+#: Default target_accept per parameterization, measured on eight_schools(), 4 x 1000 draws,
+#: nutpie, 20 seeds each: marginal at 0.8 -> 0 divergent fits (median 32,500 ESS/s);
+#: auto (= non-centered here) at 0.9 -> 4 of 20 fits diverged, at 0.95 -> 0 of 20.
+DEFAULT_TARGET_ACCEPT = {"marginal": 0.8, "theta": 0.95}
+DEFAULT_PARAMETERIZATION = "marginal"
 #: thresholds of the automatic checks (Vehtari et al. 2021 for R-hat / ESS)
 RHAT_MAX, ESS_MIN, BFMI_MIN = 1.01, 400, 0.3
 _EXTRA = {"nutpie": "fast", "numpyro": "fast"}
@@ -89,17 +92,18 @@ def clear_model_cache() -> None:
     _CACHE.clear()
 
 
-def _cache_key(data: HierData, priors: Priors, sampler: str) -> tuple:
+def _cache_key(data: HierData, priors: Priors, sampler: str, marginal: bool) -> tuple:
     # the data-scaled sigma prior lives in pm.Data, so priors fix the structure as given
-    return (data.n_groups, data.sigma_known, priors, sampler)
+    return (data.n_groups, data.sigma_known, priors, sampler, marginal)
 
 
-def _get_model(data: HierData, c: np.ndarray, priors: Priors, sampler: str) -> _Compiled:
+def _get_model(data: HierData, c: np.ndarray, priors: Priors, sampler: str,
+               marginal: bool) -> _Compiled:
     """The cached model for this structure, with ``data`` swapped in."""
-    key = _cache_key(data, priors, sampler)
+    key = _cache_key(data, priors, sampler, marginal)
     entry = _CACHE.get(key)
     if entry is None:
-        model = build_model(data, c, priors)
+        model = build_model(data, "marginal" if marginal else c, priors)
         entry = _Compiled(model)
         if sampler == "nutpie":
             import nutpie
@@ -135,7 +139,7 @@ def _positive_int(name: str, v: Any) -> int:
 def fit(
     data_or_model: HierData | pm.Model,
     *,
-    parameterization: str | np.ndarray = "auto",
+    parameterization: str | np.ndarray = DEFAULT_PARAMETERIZATION,
     priors: Priors | None = None,
     draws: int = 1000,
     tune: int = 1000,
@@ -156,8 +160,11 @@ def fit(
     data_or_model : HierData or pymc.Model
         Data (the model is built, or a compiled one reused) or a model from
         :func:`~hiermodel.models.build_model` (sampled as is).
-    parameterization : {"auto", "centered", "noncentered"} or array, default "auto"
-        Per-group centering; ignored when a model is passed.
+    parameterization : {"marginal", "auto", "centered", "noncentered"} or array
+        Default "marginal": sample (mu, tau[, sigma]) with theta integrated out, then draw
+        theta exactly from ``p(theta | mu, tau, y)`` -- the same posterior, no funnel, the
+        fastest (see ``benchmarks/bench_fit.py``).  The others sample theta with per-group
+        centering (see :mod:`hiermodel.models`).  Ignored when a model is passed.
     priors : Priors, optional
         Default ``Priors()``; ignored when a model is passed.
     draws, tune, chains : int, default 1000, 1000, 4
@@ -166,7 +173,8 @@ def fit(
         recorded in ``posterior.attrs["seed"]``.
     sampler : {"nutpie", "pymc", "numpyro"}, default "nutpie"
     target_accept : float, optional
-        Default :data:`DEFAULT_TARGET_ACCEPT` (0.95).
+        Default 0.8 for "marginal", 0.95 when theta is sampled (:data:`DEFAULT_TARGET_ACCEPT`,
+        chosen so that ``eight_schools()`` gives 0 divergences).
     progressbar : bool, optional
         Default: on, except when the ``CI`` environment variable is set.
     posterior_predictive : bool, default False
@@ -186,8 +194,7 @@ def fit(
     draws, tune, chains = (_positive_int(k, v) for k, v in
                            (("draws", draws), ("tune", tune), ("chains", chains)))
     seed = _resolve_seed(seed)
-    target_accept = DEFAULT_TARGET_ACCEPT if target_accept is None else float(target_accept)
-    if not 0 < target_accept < 1:
+    if target_accept is not None and not 0 < float(target_accept) < 1:
         raise ValueError(f"`target_accept` must be in (0, 1), got {target_accept}.")
     cores = min(chains, os.cpu_count() or 1) if cores is None else _positive_int("cores", cores)
     progress = _progress(progressbar)
@@ -206,8 +213,8 @@ def fit(
         priors = Priors() if priors is None else priors
         if not isinstance(priors, Priors):
             raise TypeError(f"`priors` must be a hiermodel.Priors, got {type(priors).__name__}.")
-        _, c, _ = centering(data, parameterization)
-        entry = _get_model(data, c, priors, sampler)
+        name, c, _ = centering(data, parameterization)
+        entry = _get_model(data, c, priors, sampler, marginal=name == "marginal")
         model, compiled = entry.model, entry.nutpie
         if compiled is not None:
             compiled = compiled.with_data(**data_updates(model, data, c))
@@ -216,6 +223,10 @@ def fit(
         raise TypeError(f"`data_or_model` must be a HierData or a pymc.Model built by "
                         f"build_model, got {type(data_or_model).__name__}.")
 
+    if target_accept is None:
+        marginal = spec.parameterization == "marginal"
+        target_accept = DEFAULT_TARGET_ACCEPT["marginal" if marginal else "theta"]
+    target_accept = float(target_accept)
     seeds = np.random.SeedSequence(seed).generate_state(3)
     t0 = time.perf_counter()
     kw = dict(draws=draws, tune=tune, chains=chains, cores=cores, target_accept=target_accept)
@@ -235,10 +246,12 @@ def fit(
     elapsed = time.perf_counter() - t0
     groups = list(spec.groups)
     idata = _relabel(idata, groups)
+    if spec.parameterization == "marginal":
+        _add_conditional_theta(idata, data, np.random.default_rng(seeds[2]))
     if data is not None:
         _add_data_groups(idata, data, np.asarray(spec.centering))
     if log_likelihood:
-        _add_log_likelihood(idata, model, groups)
+        _add_log_likelihood(idata, data)
     if posterior_predictive:
         pp = pm.sample_posterior_predictive(idata, model=model, random_seed=int(seeds[1]),
                                             var_names=_observed_names(model),
@@ -309,18 +322,45 @@ def _add_data_groups(idata: az.InferenceData, data: HierData, c: np.ndarray) -> 
     )
 
 
-def _add_log_likelihood(idata: az.InferenceData, model: pm.Model, groups: list) -> None:
-    """Pointwise log-likelihood, one value per group: ``log p(ybar_i [, ss_i] | theta_i, ...)``."""
-    post = idata.posterior[[v.name for v in model.free_RVs]]
-    tmp = az.InferenceData(posterior=post)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        ll = pm.compute_log_likelihood(tmp, model=model, progressbar=False,
-                                       extend_inferencedata=False)
-    ll = _relabel_ds(ll, groups)
-    if "ss" in ll:  # unknown sigma: the group's contribution is the joint of (ybar_i, ss_i)
-        ll = xr.Dataset({"y": ll["y"] + ll["ss"]})
-    idata.add_groups(log_likelihood=ll)
+def _group_se(idata: az.InferenceData, data: HierData) -> xr.DataArray:
+    """se_i per draw: fixed when sigma is known, sigma / sqrt(n_i) when it is a parameter."""
+    if data.sigma_known:
+        return xr.DataArray(data.se, dims="group")
+    return idata.posterior["sigma"] / xr.DataArray(np.sqrt(data.n), dims="group")
+
+
+def _add_conditional_theta(idata: az.InferenceData, data: HierData,
+                           rng: np.random.Generator) -> None:
+    """Exact draws ``theta_i | mu, tau, y ~ N(mu + w_i (ybar_i - mu), w_i se_i^2)``, with
+    ``w_i = tau^2 / (tau^2 + se_i^2)`` (the seed's section 5.1), one per posterior draw."""
+    post = idata.posterior
+    se = _group_se(idata, data)
+    ybar = xr.DataArray(data.means, dims="group")
+    tau2 = post["tau"] ** 2
+    w = tau2 / (tau2 + se**2)
+    mean = post["mu"] + w * (ybar - post["mu"])
+    sd = np.sqrt(w) * se
+    mean, sd = xr.broadcast(mean, sd)
+    mean = mean.transpose("chain", "draw", "group")
+    theta = mean + sd.transpose(*mean.dims) * rng.standard_normal(mean.shape)
+    post["theta"] = theta.assign_coords(group=_group_coord(list(data.groups)))
+
+
+def _add_log_likelihood(idata: az.InferenceData, data: HierData) -> None:
+    """Pointwise log-likelihood, one value per group, ``log p(ybar_i [, ss_i] | theta_i, .)``:
+    ``log N(ybar_i | theta_i, se_i^2)`` (+ ``log Gamma(ss_i | (n_i-1)/2, rate 1/(2 sigma^2))``
+    when sigma is unknown).  Conditional on theta_i in every parameterization, so PSIS-LOO on
+    it is leave-one-group-out."""
+    post = idata.posterior
+    se = _group_se(idata, data)
+    ll = xr.apply_ufunc(stats.norm.logpdf, xr.DataArray(data.means, dims="group"),
+                        post["theta"], se)
+    if not data.sigma_known:
+        shape = xr.DataArray((data.n - 1) / 2, dims="group")
+        ll = ll + xr.apply_ufunc(stats.gamma.logpdf, xr.DataArray(data.ss, dims="group"),
+                                 shape, 0.0, 2 * post["sigma"] ** 2)
+    ll = ll.transpose("chain", "draw", "group").rename("y")
+    idata.add_groups(log_likelihood=xr.Dataset({"y": ll}))
 
 
 # ----------------------------------------------------------------------------- diagnostics
@@ -356,9 +396,9 @@ class Diagnostics:
             out.append(
                 f"{self.divergences} divergent transitions ({pct:.1f}% of draws) with the "
                 f"{self.parameterization} parameterization: the posterior has a funnel the "
-                "sampler cannot follow. Switch to the non-centered form "
-                "(parameterization='noncentered' or 'auto') and/or raise target_accept "
-                "(e.g. 0.99); do not trust the draws until divergences are 0.")
+                "sampler cannot follow. Switch to the marginal or non-centered form "
+                "(parameterization='marginal' / 'noncentered' / 'auto') and/or raise "
+                "target_accept (e.g. 0.99); do not trust the draws until divergences are 0.")
         if self.max_rhat > RHAT_MAX:
             out.append(f"max R-hat {self.max_rhat:.3f} > {RHAT_MAX}: chains disagree. Run "
                        "more tune/draws, or reparameterize (non-centered).")

@@ -24,6 +24,12 @@ group (Papaspiliopoulos, Roberts & Skold 2003, 2007; Gorinova, Moore & Hoffman 2
 In every case ``theta_i | mu, tau ~ N(mu, tau^2)``.  ``c`` is a ``pm.Data`` node, so one
 compiled model serves all parameterizations and datasets of the same shape.
 
+**The marginal (collapsed) form.**  Because the likelihood is normal, theta can be integrated
+out exactly: ``ybar_i | mu, tau ~ N(mu, tau^2 + se_i^2)``.  ``parameterization="marginal"``
+samples only (mu, tau[, sigma]) -- a 2- or 3-dimensional posterior with no funnel -- and
+:func:`hiermodel.fit.fit` then draws ``theta_i | mu, tau, y ~ N(theta_hat_i, V_i)`` exactly
+(the seed's section 5.1) for every posterior draw.  Same posterior, far cheaper to sample.
+
 **The "auto" rule.**  For the normal-normal model the centered form mixes well when group i's
 data dominate its prior (``se_i << tau``) and the non-centered form when the prior dominates
 (``se_i >> tau``); PRS (2003) show the partially non-centered weight equal to the shrinkage
@@ -51,9 +57,9 @@ __all__ = [
     "PARAMETERIZATIONS", "LIKELIHOODS",
 ]
 
-PARAMETERIZATIONS = ("centered", "noncentered", "auto")
+PARAMETERIZATIONS = ("marginal", "centered", "noncentered", "auto")
 LIKELIHOODS = ("sufficient", "rows")
-Parameterization = Literal["centered", "noncentered", "auto"]
+Parameterization = Literal["marginal", "centered", "noncentered", "auto"]
 
 
 @dataclass(frozen=True)
@@ -110,7 +116,8 @@ def centering(
     Parameters
     ----------
     data : HierData
-    parameterization : {"centered", "noncentered", "auto"} or array of G values in [0, 1]
+    parameterization : {"marginal", "centered", "noncentered", "auto"} or array of G values
+        in [0, 1].  "marginal" has no centering (theta is integrated out; c is all NaN).
         "auto" uses ``c_i = tau_hat^2 / (tau_hat^2 + se_i^2)`` with the REML ``tau_hat``.
 
     Returns
@@ -127,6 +134,8 @@ def centering(
                 f"Requested parameterization {parameterization!r} but it must be one of "
                 f"{PARAMETERIZATIONS} or an array of {g} centering weights in [0, 1]."
             )
+        if parameterization == "marginal":
+            return "marginal", np.full(g, np.nan), None
         if parameterization == "centered":
             return "centered", np.ones(g), None
         if parameterization == "noncentered":
@@ -163,8 +172,9 @@ def build_model(
     ----------
     data : HierData
         The data; its labels become the ``group`` coordinate.
-    parameterization : {"centered", "noncentered", "auto"} or array, default "auto"
+    parameterization : {"marginal", "centered", "noncentered", "auto"} or array
         See the module docstring; an array gives per-group centering weights in [0, 1].
+        Default "auto".
     priors : Priors, optional
         Hyperpriors; default ``Priors()`` (mu ~ Normal(0, 5), tau ~ Half-Cauchy(5)).
     likelihood : {"sufficient", "rows"}, default "sufficient"
@@ -176,9 +186,10 @@ def build_model(
     -------
     pymc.Model
         Free variables ``mu``, ``tau``, ``theta_tilde`` (and ``sigma``); Deterministic
-        ``theta`` on dim ``group``; observed ``y`` (group means) and, if sigma is unknown,
-        ``ss``.  Data nodes ``ybar``, ``se`` (or ``n``, ``ss_data``), ``c`` can be swapped
-        with ``pm.set_data``.  :func:`model_spec` returns what was built.
+        ``theta`` on dim ``group`` (the marginal form has neither: only mu, tau[, sigma]);
+        observed ``y`` (group means) and, if sigma is unknown, ``ss``.  Data nodes ``ybar``,
+        ``se`` (or ``n``, ``ss_data``), ``c`` can be swapped with ``pm.set_data``.
+        :func:`model_spec` returns what was built.
     """
     data = _check_data(data)
     priors = Priors() if priors is None else priors
@@ -187,6 +198,9 @@ def build_model(
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"Requested likelihood {likelihood!r} but it must be one of "
                          f"{LIKELIHOODS}.")
+    if likelihood == "rows" and parameterization == "marginal":
+        raise ValueError("The marginal form needs the sufficient-statistic likelihood; use "
+                         "likelihood='sufficient' or another parameterization.")
     if likelihood == "rows" and not data.has_rows:
         raise ValueError("`likelihood='rows'` needs raw rows: build the data with "
                          "HierData.from_observations(..., keep_rows=True).")
@@ -196,16 +210,10 @@ def build_model(
         coords["obs"] = np.arange(data.n_total)
 
     with pm.Model(coords=coords) as model:
-        c_data = pm.Data("c", c, dims="group")
-        mu = _mu_prior(priors)
-        tau = _tau_prior(priors)
-        theta_tilde = pm.Normal("theta_tilde", mu=c_data * mu, sigma=tau**c_data, dims="group")
-        theta = pm.Deterministic(
-            "theta", mu + tau ** (1.0 - c_data) * (theta_tilde - c_data * mu), dims="group")
-        if data.sigma_known:
-            _known_sigma_likelihood(data, theta, likelihood)
+        if name == "marginal":
+            _marginal(data, priors)
         else:
-            _unknown_sigma_likelihood(data, priors, theta, likelihood)
+            _full(data, priors, c, likelihood)
     model._hiermodel_spec = ModelSpec(  # type: ignore[attr-defined]
         parameterization=name, centering=tuple(float(v) for v in c), priors=priors,
         likelihood=likelihood, sigma_known=data.sigma_known, tau_hat=tau_hat,
@@ -213,6 +221,34 @@ def build_model(
     )
     model._hiermodel_data = data  # type: ignore[attr-defined]
     return model
+
+
+def _full(data: HierData, priors: Priors, c: np.ndarray, likelihood: str) -> None:
+    """theta sampled, with per-group centering weights c (inside a model context)."""
+    c_data = pm.Data("c", c, dims="group")
+    mu = _mu_prior(priors)
+    tau = _tau_prior(priors)
+    theta_tilde = pm.Normal("theta_tilde", mu=c_data * mu, sigma=tau**c_data, dims="group")
+    theta = pm.Deterministic(
+        "theta", mu + tau ** (1.0 - c_data) * (theta_tilde - c_data * mu), dims="group")
+    if data.sigma_known:
+        _known_sigma_likelihood(data, theta, likelihood)
+    else:
+        _unknown_sigma_likelihood(data, priors, theta, likelihood)
+
+
+def _marginal(data: HierData, priors: Priors) -> None:
+    """theta integrated out: ybar_i | mu, tau[, sigma] ~ N(mu, tau^2 + se_i^2)."""
+    mu = _mu_prior(priors)
+    tau = _tau_prior(priors)
+    ybar = pm.Data("ybar", data.means, dims="group")
+    if data.sigma_known:
+        se = pm.Data("se", data.se, dims="group")
+    else:
+        sigma, n, ss = _sigma_and_ss_data(data, priors)
+        se = sigma / pt.sqrt(n)
+        _ss_likelihood(sigma, n, ss)
+    pm.Normal("y", mu=mu, sigma=pt.sqrt(tau**2 + se**2), observed=ybar, dims="group")
 
 
 def _mu_prior(priors: Priors) -> pt.TensorVariable:
@@ -240,23 +276,36 @@ def _known_sigma_likelihood(data: HierData, theta, likelihood: str) -> None:
     pm.Normal("y", mu=theta, sigma=se, observed=ybar, dims="group")
 
 
-def _unknown_sigma_likelihood(data: HierData, priors: Priors, theta, likelihood: str) -> None:
+def _sigma_prior(data: HierData, priors: Priors):
     scale = pm.Data("sigma_scale", _sigma_scale(data, priors))
     if priors.sigma == "halfnormal":
-        sigma = pm.HalfNormal("sigma", sigma=scale)
-    else:
-        sigma = pm.HalfCauchy("sigma", beta=scale)
-    if likelihood == "rows":
-        y, idx = data.rows
-        pm.Normal("y", mu=theta[idx], sigma=sigma, observed=y, dims="obs")
-        return
-    ybar = pm.Data("ybar", data.means, dims="group")
+        return pm.HalfNormal("sigma", sigma=scale)
+    return pm.HalfCauchy("sigma", beta=scale)
+
+
+def _sigma_and_ss_data(data: HierData, priors: Priors):
+    sigma = _sigma_prior(data, priors)
     n = pm.Data("n", data.n.astype(float), dims="group")
     ss = pm.Data("ss_data", data.ss, dims="group")
-    pm.Normal("y", mu=theta, sigma=sigma / pt.sqrt(n), observed=ybar, dims="group")
+    return sigma, n, ss
+
+
+def _ss_likelihood(sigma, n, ss) -> None:
     # ss_i / sigma^2 ~ chi^2_{n_i - 1}  <=>  ss_i ~ Gamma((n_i - 1)/2, rate = 1 / (2 sigma^2))
     pm.Gamma("ss", alpha=(n - 1.0) / 2.0, beta=1.0 / (2.0 * sigma**2), observed=ss,
              dims="group")
+
+
+def _unknown_sigma_likelihood(data: HierData, priors: Priors, theta, likelihood: str) -> None:
+    if likelihood == "rows":
+        sigma = _sigma_prior(data, priors)
+        y, idx = data.rows
+        pm.Normal("y", mu=theta[idx], sigma=sigma, observed=y, dims="obs")
+        return
+    sigma, n, ss = _sigma_and_ss_data(data, priors)
+    ybar = pm.Data("ybar", data.means, dims="group")
+    pm.Normal("y", mu=theta, sigma=sigma / pt.sqrt(n), observed=ybar, dims="group")
+    _ss_likelihood(sigma, n, ss)
 
 
 def model_spec(model: pm.Model) -> ModelSpec:
@@ -274,7 +323,9 @@ def data_updates(model: pm.Model, data: HierData, c: np.ndarray) -> dict[str, np
         raise ValueError("Swapping data needs the sufficient-statistic likelihood.")
     if data.sigma_known != spec.sigma_known or data.n_groups != len(spec.centering):
         raise ValueError("`data` does not have the structure the model was built for.")
-    upd = {"c": np.asarray(c, float), "ybar": data.means}
+    upd = {"ybar": data.means}
+    if spec.parameterization != "marginal":
+        upd["c"] = np.asarray(c, float)
     if data.sigma_known:
         upd["se"] = data.se
     else:

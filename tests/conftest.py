@@ -14,7 +14,7 @@ os.environ.setdefault("CI", "true")  # progress bars off in tests
 
 @pytest.fixture(scope="session")
 def es_fit():
-    """Default fit of Rubin's Eight Schools (nutpie, auto, 4 x 1000)."""
+    """Default fit of Rubin's Eight Schools (nutpie, marginal, 4 x 1000)."""
     from hiermodel import eight_schools
     from hiermodel.fit import fit
 

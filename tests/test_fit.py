@@ -210,3 +210,29 @@ def test_progressbar_off_in_ci(monkeypatch):
     assert _progress(None) is False and _progress(True) is False
     monkeypatch.delenv("CI")
     assert _progress(None) is True and _progress(False) is False
+
+
+def test_marginal_theta_draws_are_exact_conditionals(es_fit):
+    """Default (marginal) fit: theta | mu, tau, y ~ N(mu + w (y - mu), w se^2),
+    w = tau^2 / (tau^2 + se^2)."""
+    post, d = es_fit.posterior, eight_schools()
+    tau2 = post["tau"].values[..., None] ** 2
+    w = tau2 / (tau2 + d.se**2)
+    mu = post["mu"].values[..., None]
+    z = (post["theta"].values - (mu + w * (d.means - mu))) / np.sqrt(w * d.se**2)
+    assert z.shape == (4, 1000, 8)
+    assert abs(z.mean()) < 4 / np.sqrt(z.size)
+    assert abs(z.std() - 1) < 4 * np.sqrt(0.5 / z.size)
+    assert stats.kstest(z.ravel()[::7], "norm").pvalue > 1e-3
+
+
+def test_marginal_and_noncentered_posteriors_agree(es_fit):
+    import arviz as az
+
+    nc = fit(eight_schools(), parameterization="noncentered", seed=4, check=False)
+    for var in ("mu", "tau", "theta"):
+        diff = es_fit.posterior[var].mean(("chain", "draw")) - nc.posterior[var].mean(
+            ("chain", "draw"))
+        se = np.sqrt(az.mcse(es_fit, var_names=[var])[var] ** 2
+                     + az.mcse(nc, var_names=[var])[var] ** 2)
+        assert float(np.abs(diff / se).max()) < 4.0, var
