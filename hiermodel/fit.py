@@ -253,10 +253,7 @@ def fit(
     if log_likelihood:
         _add_log_likelihood(idata, data)
     if posterior_predictive:
-        pp = pm.sample_posterior_predictive(idata, model=model, random_seed=int(seeds[1]),
-                                            var_names=_observed_names(model),
-                                            progressbar=False)
-        idata.add_groups(posterior_predictive=_relabel_ds(pp.posterior_predictive, groups))
+        _add_posterior_predictive(idata, data, int(seeds[1]))
     from . import __version__
 
     attrs = {
@@ -298,8 +295,37 @@ def _relabel(idata: az.InferenceData, groups: list) -> az.InferenceData:
     return idata
 
 
-def _observed_names(model: pm.Model) -> list[str]:
-    return [rv.name for rv in model.observed_RVs]
+def replication_model(data: HierData) -> pm.Model:
+    """The sampling distribution of the data given theta (and sigma), as a ``pm.Model`` with
+    flat placeholders for the parameters: ``ybar_i ~ N(theta_i, se_i^2)`` and, if sigma is
+    unknown, ``ss_i ~ Gamma((n_i - 1)/2, rate 1/(2 sigma^2))``.  Data enter as constants
+    (not ``pm.Data``), so ``pm.sample_posterior_predictive`` takes theta and sigma from the
+    posterior and draws only the replicated data."""
+    with pm.Model(coords={"group": list(data.groups)}) as model:
+        theta = pm.Flat("theta", dims="group")
+        if data.sigma_known:
+            pm.Normal("y", mu=theta, sigma=data.se, dims="group")
+        else:
+            sigma = pm.HalfFlat("sigma")
+            n = data.n.astype(float)
+            pm.Normal("y", mu=theta, sigma=sigma / np.sqrt(n), dims="group")
+            pm.Gamma("ss", alpha=(n - 1) / 2, beta=1 / (2 * sigma**2), dims="group")
+    return model
+
+
+def _add_posterior_predictive(idata: az.InferenceData, data: HierData, seed: int) -> None:
+    """Replicated data for the same groups, ``ybar_i^rep ~ N(theta_i, se_i^2)`` (and
+    ``ss_i^rep`` if sigma is unknown), drawn with ``pm.sample_posterior_predictive``."""
+    model = replication_model(data)
+    names = ["theta"] + ([] if data.sigma_known else ["sigma"])
+    replicated = ["y"] + ([] if data.sigma_known else ["ss"])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        pp = pm.sample_posterior_predictive(
+            az.InferenceData(posterior=idata.posterior[names]), model=model, random_seed=seed,
+            progressbar=False, var_names=replicated)
+    idata.add_groups(posterior_predictive=_relabel_ds(pp.posterior_predictive,
+                                                      list(data.groups)))
 
 
 def _add_data_groups(idata: az.InferenceData, data: HierData, c: np.ndarray) -> None:
