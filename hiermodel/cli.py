@@ -202,16 +202,7 @@ def _extra_sections(idata, data, out: Path, files: dict, *, seed: int, eb_method
 
 
 def _md_table(df) -> str:
-    return df.to_markdown(floatfmt=".3g") if _has_tabulate() else "```\n" + \
-        df.to_string(float_format=lambda v: f"{v:.3g}") + "\n```"
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return df.to_markdown(floatfmt=".4g")
 
 
 def _report(title, command, seed, diag, diag_table, sections, sampling_warnings, secs) -> str:
