@@ -30,6 +30,7 @@ from scipy import stats
 
 from .data import HierData
 from .models import Priors, build_model, centering, data_updates, model_spec
+from .shrinkage import conditional_posterior
 
 __all__ = [
     "fit", "diagnose", "Diagnostics", "diagnostics", "save", "load", "HierModelWarning",
@@ -360,16 +361,12 @@ def _add_conditional_theta(idata: az.InferenceData, data: HierData,
     """Exact draws ``theta_i | mu, tau, y ~ N(mu + w_i (ybar_i - mu), w_i se_i^2)``, with
     ``w_i = tau^2 / (tau^2 + se_i^2)`` (the seed's section 5.1), one per posterior draw."""
     post = idata.posterior
-    se = _group_se(idata, data)
-    ybar = xr.DataArray(data.means, dims="group")
-    tau2 = post["tau"] ** 2
-    w = tau2 / (tau2 + se**2)
-    mean = post["mu"] + w * (ybar - post["mu"])
-    sd = np.sqrt(w) * se
-    mean, sd = xr.broadcast(mean, sd)
-    mean = mean.transpose("chain", "draw", "group")
-    theta = mean + sd.transpose(*mean.dims) * rng.standard_normal(mean.shape)
-    post["theta"] = theta.assign_coords(group=_group_coord(list(data.groups)))
+    se = _group_se(idata, data).broadcast_like(post["mu"]).transpose(..., "group")
+    mean, var = conditional_posterior(data.means, se.values, post["mu"].values,
+                                      post["tau"].values)
+    theta = mean + np.sqrt(var) * rng.standard_normal(mean.shape)
+    post["theta"] = (("chain", "draw", "group"), theta)
+    post.coords["group"] = _group_coord(list(data.groups))
 
 
 def _add_log_likelihood(idata: az.InferenceData, data: HierData) -> None:

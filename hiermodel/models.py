@@ -97,15 +97,9 @@ def _check_data(data: Any) -> HierData:
 
 def _quick_tau(data: HierData) -> float:
     """REML estimate of tau for ``ybar_i ~ N(mu, tau^2 + se_i^2)`` (used by "auto")."""
-    try:
-        from .shrinkage import tau_estimate
-    except ImportError:  # TEMP until shrinkage lands
-        w = 1 / data.se**2
-        m = (w * data.means).sum() / w.sum()
-        q = (w * (data.means - m) ** 2).sum()
-        t2 = (q - (len(w) - 1)) / (w.sum() - (w**2).sum() / w.sum())
-        return float(np.sqrt(max(t2, 0.0)))
-    return float(tau_estimate(data.means, data.se, method="reml")[0])
+    from .shrinkage import estimate_tau
+
+    return float(estimate_tau(data.means, data.se, method="reml").tau)
 
 
 def centering(
