@@ -389,10 +389,6 @@ class HierData:
         """The statistics as a DataFrame indexed by group."""
         return self.to_xarray().to_dataframe()
 
-    def structure_key(self) -> tuple:
-        """What fixes the shape of a model built on this data (not the values)."""
-        return (self.n_groups, self.sigma_known, self.has_rows and self.n_total)
-
     def __len__(self) -> int:
         return self.n_groups
 

@@ -46,6 +46,7 @@ DEFAULT_TARGET_ACCEPT = {"marginal": 0.8, "theta": 0.95}
 DEFAULT_PARAMETERIZATION = "marginal"
 #: thresholds of the automatic checks (Vehtari et al. 2021 for R-hat / ESS)
 RHAT_MAX, ESS_MIN, BFMI_MIN = 1.01, 400, 0.3
+_NUMPYRO_MAX_TREE_DEPTH = 10
 _EXTRA = {"nutpie": "fast", "numpyro": "fast"}
 _MODULE = {"nutpie": "nutpie", "numpyro": "numpyro"}
 
@@ -468,6 +469,8 @@ def diagnostics(idata: az.InferenceData) -> Diagnostics:
     div = int(ss["diverging"].sum()) if "diverging" in ss else 0
     depth_var = next((v for v in ("reached_max_treedepth", "maxdepth_reached") if v in ss), None)
     depth = int(ss[depth_var].sum()) if depth_var else 0
+    if depth_var is None and "tree_depth" in ss:  # numpyro reports the depth itself
+        depth = int((ss["tree_depth"] >= _NUMPYRO_MAX_TREE_DEPTH).sum())
     bfmi = tuple(float(b) for b in az.bfmi(idata)) if "energy" in ss else ()
     post = idata.posterior
     return Diagnostics(

@@ -72,7 +72,7 @@ DETERMINISM = textwrap.dedent("""
     from hiermodel import eight_schools
     from hiermodel.fit import fit
     out = {}
-    for sampler, cores in (("nutpie", 2), ("pymc", 2), ("pymc", 1)):
+    for sampler, cores in (("nutpie", 2), ("pymc", 2), ("pymc", 1), ("numpyro", 2)):
         idata = fit(eight_schools(), sampler=sampler, seed=123, draws=200, tune=200,
                     cores=cores, log_likelihood=False, check=False)
         blob = b"".join(np.ascontiguousarray(idata.posterior[v].values).tobytes()
