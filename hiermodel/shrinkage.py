@@ -144,10 +144,16 @@ def _check_method(method: Any, allowed: Sequence[str], arg: str = "method") -> s
 
 
 def _vdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Sum over the last axis of ``a * b`` (BLAS for 1-d, einsum for batches)."""
-    if a.ndim == 1 and b.ndim == 1:
-        return np.asarray(np.dot(a, b))
+    """Sum over the last axis of ``a * b``.
+
+    einsum, not BLAS: no thread start-up, and no large temporary.
+    """
     return np.einsum("...i,...i->...", a, b)
+
+
+def _wsum(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``sum_k weights_k x_k...`` over the first (grid) axis."""
+    return np.einsum("k,k...->...", weights, x)
 
 
 # ============================================================================ pooling
@@ -238,13 +244,17 @@ def shrinkage_weights(se: Any, tau: Any) -> np.ndarray:
     """
     s = _positive_group_array("se", se)
     t = _batch_param("tau", tau, nonneg=True)
+    _check_batch(s.shape, tau=t)
     return _weights(s, t[..., None])
 
 
 def _weights(se: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """``1 / (1 + (se/tau)^2)``, computed in one buffer; exact 0 at tau=0, 1 at tau=inf."""
     with np.errstate(divide="ignore"):
-        ratio = se / tau
-    return 1.0 / (1.0 + ratio * ratio)
+        w = np.divide(se, tau)
+    np.multiply(w, w, out=w)
+    w += 1.0
+    return np.divide(1.0, w, out=w)
 
 
 def partial_pooling(means: Any, se: Any, mu: Any, tau: Any) -> np.ndarray:
@@ -290,15 +300,29 @@ def conditional_posterior(
     y, s = _means_se(means, se)
     m = _batch_param("mu", mu)
     t = _batch_param("tau", tau, nonneg=True)
+    _check_batch(y.shape, mu=m, tau=t)
     return _conditional(y, s, m[..., None], t[..., None])
+
+
+def _check_batch(shape: tuple, **params: np.ndarray) -> None:
+    """Per-dataset parameters must broadcast against the batch axes of ``shape``."""
+    try:
+        np.broadcast_shapes(shape, *(p.shape + (1,) for p in params.values()))
+    except ValueError:
+        desc = ", ".join(f"`{k}` has shape {p.shape}" for k, p in params.items())
+        raise ValueError(
+            f"Mismatched shapes: the data have shape {shape} (group axis last) but {desc}; "
+            "per-dataset parameters take the batch shape, without the group axis."
+        ) from None
 
 
 def _conditional(y: np.ndarray, s: np.ndarray, mu: np.ndarray,
                  tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     w = _weights(s, tau)
-    mean = w * y + (1.0 - w) * mu
-    var = np.broadcast_to(w * s * s, mean.shape)
-    return mean, var
+    mean = w * y
+    mean += (1.0 - w) * mu
+    w *= s * s                                           # V = w se^2 (w has se's shape)
+    return mean, w if w.shape == mean.shape else np.broadcast_to(w, mean.shape).copy()
 
 
 # ============================================================================ the seed
@@ -402,19 +426,36 @@ class _Sums(NamedTuple):
     d: np.ndarray | None = None   # sum w^2 r
 
 
-def _sums(y: np.ndarray, v: np.ndarray, t2: np.ndarray, full: bool) -> _Sums:
+class _Work:
+    """Data ``y``, ``v = se^2`` of a tau iteration and two buffers of their shape."""
+
+    def __init__(self, y: np.ndarray, v: np.ndarray, buffers: _Work | None = None) -> None:
+        self.y, self.v = y, v
+        if buffers is None:
+            self.w, self.r = np.empty(y.shape), np.empty(y.shape)
+        else:                                             # reuse another's, reshaped
+            self.w, self.r = buffers.w.reshape(y.shape), buffers.r.reshape(y.shape)
+
+
+def _vdot3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    return np.einsum("...i,...i,...i->...", a, b, c)
+
+
+def _sums(work: _Work, t2: np.ndarray, full: bool) -> _Sums:
     """Weighted sums at ``tau^2 = t2`` with ``w = 1/(v + t2)`` and ``r = y - mu(t2)``."""
-    w = 1.0 / (v + t2[..., None])
+    w, r = work.w, work.r
+    np.add(work.v, t2[..., None], out=w)
+    np.divide(1.0, w, out=w)
     s0 = w.sum(axis=-1)
-    mu = _vdot(w, y) / s0
-    r = y - mu[..., None]
-    wr = w * r
-    wr2 = wr * wr
-    ww = w * w
-    base = (s0, ww.sum(axis=-1), mu, _vdot(wr, r), wr2.sum(axis=-1))
+    mu = _vdot(w, work.y) / s0
+    np.subtract(work.y, mu[..., None], out=r)
+    a = _vdot3(w, r, r)
+    s1 = _vdot(w, w)
+    np.multiply(r, w, out=r)                              # r now holds w * r
+    base = (s0, s1, mu, a, _vdot(r, r))
     if not full:
         return _Sums(*base)
-    return _Sums(*base, _vdot(ww, w), _vdot(w, wr2), _vdot(w, wr))
+    return _Sums(*base, _vdot3(w, w, w), _vdot3(w, r, r), _vdot(w, r))
 
 
 def _score(method: str, s: _Sums, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
@@ -436,50 +477,82 @@ def _score(method: str, s: _Sums, n_groups: int) -> tuple[np.ndarray, np.ndarray
 
 
 def _newton_bisect(
-    fun: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    fun: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
     lo: np.ndarray, hi: np.ndarray, x0: np.ndarray, active: np.ndarray,
     *, rtol: float, atol: np.ndarray | float, maxiter: int, what: str,
 ) -> np.ndarray:
-    """Elementwise root of an increasing ``fun`` with ``fun(lo) <= 0 <= fun(hi)``.
+    """Elementwise root of an increasing function with ``f(lo) <= 0 <= f(hi)``.
 
     Safeguarded Newton (Numerical Recipes' ``rtsafe``, vectorised): a Newton step is taken
-    when it stays inside the bracket and at least halves the step before last; otherwise
-    the bracket is bisected.  The bracket shrinks at every evaluation, so convergence is
-    guaranteed.  Elements with ``active=False`` keep ``x0``.
+    when it stays inside the bracket and at least halves the step before last (or is below
+    tolerance); otherwise the bracket is bisected.  The bracket shrinks at every evaluation,
+    so convergence is guaranteed.  ``fun(x, idx)`` returns ``(f, df)`` at the points ``x``
+    of the flat element indices ``idx``; only unconverged elements are evaluated.  Elements
+    with ``active=False`` keep ``x0``.
     """
-    lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
-    x = np.clip(np.asarray(x0, dtype=float), lo, hi)
-    active = np.array(active, dtype=bool)
-    dx = hi - lo
+    shape = np.shape(x0)
+    x = np.array(x0, dtype=float).reshape(-1)
+    full = [np.broadcast_to(np.asarray(a, dtype=float), shape).reshape(-1)
+            for a in (lo, hi, atol)]
+    idx = np.flatnonzero(np.broadcast_to(active, shape))
+    lo_, hi_, atol_ = (a[idx] for a in full)
+    xa = np.clip(x[idx], lo_, hi_)
+    dx = hi_ - lo_
     dxold = dx.copy()
     for _ in range(maxiter):
-        if not active.any():
-            return x
-        f, df = fun(x)
-        lo = np.where(f < 0, x, lo)
-        hi = np.where(f > 0, x, hi)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        if idx.size == 0:
+            break
+        f, df = fun(xa, idx)
+        lo_ = np.where(f < 0, xa, lo_)
+        hi_ = np.where(f > 0, xa, hi_)
+        tol = rtol * np.abs(xa) + atol_
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             step = f / df
-            newton = x - step
-            ok = ((df > 0) & np.isfinite(newton) & (newton > lo) & (newton < hi)
-                  & (np.abs(step) <= 0.5 * np.abs(dxold)))
-        x_new = np.where(ok, newton, 0.5 * (lo + hi))
-        dxold, dx = dx, x_new - x
-        tol = rtol * np.abs(x_new) + atol
-        done = (f == 0) | (np.abs(dx) <= tol) | (hi - lo <= tol)
-        x = np.where(active & (f != 0), x_new, x)
-        active &= ~done
-    if active.any():
-        warnings.warn(f"{what}: {int(active.sum())} element(s) did not converge in {maxiter} "
+            newton = xa - step
+            # a step below tolerance is accepted even if rounding puts it on the bracket
+            ok = (df > 0) & np.isfinite(newton) & (
+                (np.abs(step) <= tol)
+                | ((newton > lo_) & (newton < hi_) & (np.abs(step) <= 0.5 * np.abs(dxold))))
+        x_new = np.where(ok, newton, 0.5 * (lo_ + hi_))
+        dxold, dx = dx, x_new - xa
+        done = (f == 0) | (np.abs(dx) <= tol) | (hi_ - lo_ <= tol)
+        xa = np.where(f != 0, x_new, xa)
+        x[idx] = xa
+        keep = ~done
+        idx, xa, lo_, hi_, atol_, dx, dxold = (
+            a[keep] for a in (idx, xa, lo_, hi_, atol_, dx, dxold))
+    if idx.size:
+        warnings.warn(f"{what}: {idx.size} element(s) did not converge in {maxiter} "
                       "iterations; returning the last iterate.", RuntimeWarning, stacklevel=3)
-    return x
+    return x.reshape(shape)
 
 
-def _tau2_iterative(method: str, y: np.ndarray, v: np.ndarray, rtol: float,
-                    maxiter: int) -> np.ndarray:
+class _TauScore:
+    """``fun(t2, idx)`` for :func:`_newton_bisect`: minus the estimating function of
+    ``method`` and its derivative, on a working set that shrinks as elements converge."""
+
+    def __init__(self, method: str, work: _Work) -> None:
+        self.method, self.full = method, method != "pm"
+        self.y = work.y.reshape(-1, work.y.shape[-1])
+        self.v = work.v.reshape(self.y.shape)
+        self.cur = np.arange(self.y.shape[0])
+        self.work = _Work(self.y, self.v, buffers=work)
+
+    def __call__(self, t2: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if 2 * idx.size <= self.cur.size:
+            self.cur = idx
+            self.work = _Work(self.y[idx], self.v[idx])
+        pos = np.searchsorted(self.cur, idx)
+        t_all = np.zeros(self.cur.size)
+        t_all[pos] = t2
+        g, dg = _score(self.method, _sums(self.work, t_all, self.full), self.y.shape[-1])
+        return -g[pos], -dg[pos]
+
+
+def _tau2_iterative(method: str, work: _Work, rtol: float, maxiter: int) -> np.ndarray:
+    y, v = work.y, work.v
     n_groups = y.shape[-1]
-    full = method != "pm"
-    s = _sums(y, v, np.zeros(y.shape[:-1]), full)
+    s = _sums(work, np.zeros(y.shape[:-1]), method != "pm")
     g0 = _score(method, s, n_groups)[0]
     positive = g0 > 0                                     # else the estimate is 0
     spread = y.max(axis=-1) - y.min(axis=-1)
@@ -487,13 +560,9 @@ def _tau2_iterative(method: str, y: np.ndarray, v: np.ndarray, rtol: float,
     hi = 2.0 * n_groups / (n_groups - 1) * (spread * spread + v.max(axis=-1))
     x0 = np.where(positive, _dl_from_sums(s, n_groups), 0.0)
     atol = 1e-3 * rtol * n_groups / s.s0                  # a tiny fraction of the mean se^2
-
-    def fun(t2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        g, dg = _score(method, _sums(y, v, t2, full), n_groups)
-        return -g, -dg
-
-    t2 = _newton_bisect(fun, np.zeros_like(hi), hi, x0, positive, rtol=rtol, atol=atol,
-                        maxiter=maxiter, what=f"estimate_tau(method={method!r})")
+    t2 = _newton_bisect(_TauScore(method, work), np.zeros_like(hi), hi, x0, positive,
+                        rtol=rtol, atol=atol, maxiter=maxiter,
+                        what=f"estimate_tau(method={method!r})")
     return np.where(positive, t2, 0.0)
 
 
@@ -544,19 +613,28 @@ def estimate_tau(
     """
     method = _check_method(method, TAU_METHODS)
     y, s = _means_se(means, se, min_groups=2)
+    if not (isinstance(rtol, float | int) and 0 < rtol < 1):
+        raise ValueError(f"`rtol` must be a number in (0, 1), got {rtol!r}.")
+    if isinstance(maxiter, bool) or not isinstance(maxiter, int | np.integer) or maxiter < 1:
+        raise ValueError(f"`maxiter` must be a positive integer, got {maxiter!r}.")
+    return _estimate_tau(y, s, method, rtol, maxiter)
+
+
+def _estimate_tau(y: np.ndarray, s: np.ndarray, method: str, rtol: float = _RTOL,
+                  maxiter: int = _MAXITER) -> TauEstimate:
     v = s * s
     if method == "seed":
         tau = np.std(y, axis=-1)
         n_groups = y.shape[-1]
         mu_var = (v.sum(axis=-1) + n_groups * tau**2) / n_groups**2
         return TauEstimate(tau, np.mean(y, axis=-1), mu_var, method)
+    work = _Work(y, v)
     if method == "dl":
-        t2 = _dl_from_sums(_sums(y, v, np.zeros(y.shape[:-1]), False), y.shape[-1])
+        t2 = _dl_from_sums(_sums(work, np.zeros(y.shape[:-1]), False), y.shape[-1])
     else:
-        t2 = _tau2_iterative(method, y, v, rtol, maxiter)
-    w = 1.0 / (v + t2[..., None])
-    s0 = w.sum(axis=-1)
-    return TauEstimate(np.sqrt(t2), _vdot(w, y) / s0, 1.0 / s0, method)
+        t2 = _tau2_iterative(method, work, rtol, maxiter)
+    final = _sums(work, t2, False)
+    return TauEstimate(np.sqrt(t2), final.mu, 1.0 / final.s0, method)
 
 
 # ============================================================================ empirical Bayes
@@ -610,12 +688,21 @@ def eb_core(means: Any, se: Any, method: str = "reml") -> EBEstimates:
     -------
     EBEstimates
     """
-    est = estimate_tau(means, se, method)
+    method = _check_method(method, EB_METHODS)
     y, s = _means_se(means, se, min_groups=2)
-    theta, var = _conditional(y, s, est.mu[..., None], est.tau[..., None])
+    est = _estimate_tau(y, s, method)
+    mu = est.mu[..., None]
     w = _weights(s, est.tau[..., None])
-    adj = var + (1.0 - w) ** 2 * est.mu_var[..., None]
-    return EBEstimates(est.mu, est.tau, est.mu_var, w, theta, np.sqrt(var), np.sqrt(adj))
+    theta = w * y
+    rest = 1.0 - w
+    theta += rest * mu                                   # w y + (1 - w) mu
+    var = np.multiply(s, s)
+    var *= w                                             # V = w se^2
+    sd_cond = np.sqrt(var)
+    rest *= rest
+    rest *= est.mu_var[..., None]
+    rest += var                                          # V + (1 - w)^2 Var(mu_hat)
+    return EBEstimates(est.mu, est.tau, est.mu_var, w, theta, sd_cond, np.sqrt(rest, out=rest))
 
 
 @dataclass(frozen=True, eq=False)
@@ -849,7 +936,7 @@ def _marginal(t2: np.ndarray, y: np.ndarray, v: np.ndarray, m0: float, p0: float
     """
     w = 1.0 / (v + t2[:, None])
     prec = w.sum(axis=-1) + p0
-    mu_hat = (w @ y + p0 * m0) / prec
+    mu_hat = (_vdot(w, y) + p0 * m0) / prec
     r = y - mu_hat[:, None]
     ll = (0.5 * np.log(w).sum(axis=-1) - 0.5 * np.log(prec) - 0.5 * (w * r * r).sum(axis=-1)
           - 0.5 * p0 * (m0 - mu_hat) ** 2)
@@ -939,18 +1026,19 @@ def _inverse_cdf(q: np.ndarray, grid: _Grid) -> np.ndarray:
 def _mixture_quantiles(q: np.ndarray, weights: np.ndarray, m: np.ndarray,
                        s: np.ndarray) -> np.ndarray:
     """Quantiles of ``sum_k weights_k N(m_kj, s_kj^2)`` per column j: shape (J, Q)."""
-    mean = weights @ m
-    sd = np.sqrt(weights @ (s * s + (m - mean) ** 2))
+    mean = _wsum(weights, m)
+    sd = np.sqrt(_wsum(weights, s * s + (m - mean) ** 2))
     x0 = mean[:, None] + sd[:, None] * special.ndtri(q)[None, :]
     lo = np.broadcast_to((m - 40.0 * s).min(axis=0)[:, None], x0.shape)
     hi = np.broadcast_to((m + 40.0 * s).max(axis=0)[:, None], x0.shape)
-    mk, sk = m.T[:, None, :], s.T[:, None, :]          # (J, 1, K)
+    mt, st, n_q = m.T, s.T, q.size                     # (J, K)
 
-    def fun(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        z = (x[..., None] - mk) / sk
-        cdf = special.ndtr(z) @ weights
-        pdf = (np.exp(-0.5 * z * z) / sk) @ weights / np.sqrt(2.0 * np.pi)
-        return cdf - q[None, :], pdf
+    def fun(x: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        j = idx // n_q
+        z = (x[:, None] - mt[j]) / st[j]
+        cdf = _vdot(special.ndtr(z), weights)
+        pdf = _vdot(np.exp(-0.5 * z * z) / st[j], weights) / np.sqrt(2.0 * np.pi)
+        return cdf - q[idx % n_q], pdf
 
     return _newton_bisect(fun, lo, hi, x0, np.ones(x0.shape, bool), rtol=1e-12,
                           atol=1e-12 * sd[:, None], maxiter=_MAXITER, what="quantile")
@@ -1009,14 +1097,15 @@ class ExactPosterior:
     @cached_property
     def _moments(self) -> dict[str, np.ndarray]:
         w = self.weights
-        mu = w @ self.mu_cond_mean
-        tau = w @ self.tau_grid
-        theta = w @ self.theta_cond_mean
+        mu = _wsum(w, self.mu_cond_mean)
+        tau = _wsum(w, self.tau_grid)
+        theta = _wsum(w, self.theta_cond_mean)
         return {
             "mu_mean": mu, "tau_mean": tau, "theta_mean": theta,
-            "mu_sd": np.sqrt(w @ (self.mu_cond_var + (self.mu_cond_mean - mu) ** 2)),
-            "tau_sd": np.sqrt(w @ (self.tau_grid - tau) ** 2),
-            "theta_sd": np.sqrt(w @ (self.theta_cond_var + (self.theta_cond_mean - theta) ** 2)),
+            "mu_sd": np.sqrt(_wsum(w, self.mu_cond_var + (self.mu_cond_mean - mu) ** 2)),
+            "tau_sd": np.sqrt(_wsum(w, (self.tau_grid - tau) ** 2)),
+            "theta_sd": np.sqrt(_wsum(w, self.theta_cond_var
+                                      + (self.theta_cond_mean - theta) ** 2)),
         }
 
     def _dataset(self, stat: str) -> xr.Dataset:
@@ -1114,7 +1203,7 @@ class ExactPosterior:
                  "seed": "None" if seed is None else str(seed),
                  "truncated_mass": self.truncated_mass}
         return az.from_dict(posterior=post, coords={"group": self._coord},
-                            dims={"theta": ["group"]}, attrs=attrs)
+                            dims={"theta": ["group"]}, posterior_attrs=attrs)
 
     to_inference_data = sample
 
