@@ -20,6 +20,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 __all__ = ["main", "run_report", "build_parser"]
 
 SAMPLER_CHOICES = ("nutpie", "pymc", "numpyro")
@@ -179,14 +181,18 @@ def run_report(data: Any, out: str | os.PathLike, *, seed: int, sampler: str = "
                          and str(w.message).startswith("hiermodel")]
     for msg in sampling_warnings:
         log("hiermodel: WARNING " + msg)
-    files["idata"] = save(idata, out / "idata.nc")
+    pp_idata = _predictive(idata, data, seed)
+    files["idata"] = save(pp_idata, out / "idata.nc")
     diag_table = diagnose(idata)
     diag_table.to_csv(out / "diagnostics.csv", float_format="%.10g")
     files["diagnostics"] = out / "diagnostics.csv"
     diag = diagnostics(idata)
 
-    sections = _extra_sections(idata, data, out, files, seed=seed, eb_method=eb_method,
-                               figures=figures, log=log)
+    sections = _extra_sections(idata, pp_idata, data, out, files, seed=seed,
+                               eb_method=eb_method, figures=figures, fit_kwargs=dict(
+                                   sampler=sampler, draws=draws, tune=tune, chains=chains,
+                                   progressbar=progressbar),
+                               parameterization=parameterization, log=log)
     report = _report(title, command, seed, diag, diag_table, sections, sampling_warnings,
                      time.perf_counter() - t0)
     (out / "report.md").write_text(report)
@@ -195,10 +201,92 @@ def run_report(data: Any, out: str | os.PathLike, *, seed: int, sampler: str = "
     return files
 
 
-def _extra_sections(idata, data, out: Path, files: dict, *, seed: int, eb_method: str,
-                    figures: bool, log) -> list[tuple[str, str]]:
-    """Comparison, exact posterior, predictive checks and figures (each one layer's call)."""
-    return []
+def _predictive(idata, data, seed: int):
+    """Posterior predictive draws: the same groups (y, y_mixed) and a new group."""
+    from .checks import posterior_predictive_draws
+
+    if data.sigma_known and data.n is not None:
+        return posterior_predictive_draws(idata, data, n_new=int(np.median(data.n)),
+                                          seed=seed)
+    return posterior_predictive_draws(idata, data, se_new=float(np.median(data.se)),
+                                      seed=seed)
+
+
+def _save_fig(fig, path: Path, files: dict, key: str) -> None:
+    fig.savefig(path, dpi=110)
+    files[key] = path
+
+
+def _extra_sections(idata, pp_idata, data, out: Path, files: dict, *, seed: int,
+                    eb_method: str, figures: bool, fit_kwargs: dict, parameterization: str,
+                    log) -> list[tuple[str, str]]:
+    """Comparison, population, exact posterior, predictive checks and figures."""
+    import pandas as pd
+
+    from .checks import plot_test_statistics, ppc_table
+    from .compare import compare, compare_population, summarize
+
+    sections: list[tuple[str, str]] = []
+    table = compare(idata, data, eb_method=eb_method)
+    table.to_csv(out / "comparison.csv", float_format="%.10g")
+    files["comparison"] = out / "comparison.csv"
+    cols = [c for c in ("n", "se", "no_pooling", "complete_pooling", "seed", "eb",
+                        "eb_weight", "mean", "sd", "hdi_low", "hdi_high", "rb_mean",
+                        "shrinkage", "exact") if c in table.columns]
+    sections.append(("Comparison: no, complete and partial pooling against the full "
+                     "posterior of theta_i",
+                     _md_table(table[cols]) + "\n\n" + summarize(table)))
+    pop = compare_population(idata, data, eb_method=eb_method)
+    sections.append(("Population parameters", _md_table(pop)))
+    if data.sigma_known:
+        from .shrinkage import exact_posterior
+
+        exact = exact_posterior(data).summary()
+        exact.to_csv(out / "exact_posterior.csv", float_format="%.10g")
+        files["exact"] = out / "exact_posterior.csv"
+        sections.append(("Exact posterior (grid over tau, BDA3 section 5.4)",
+                         _md_table(exact)))
+    ppc = pd.concat({v: ppc_table(pp_idata, var_name=v) for v in ("y", "y_mixed")},
+                    names=["replicate"])
+    ppc.to_csv(out / "ppc.csv", float_format="%.10g")
+    files["ppc"] = out / "ppc.csv"
+    sections.append(("Posterior predictive checks: p = P(T(y_rep) >= T(y) | y)",
+                     "`y`: new data for the same groups; `y_mixed`: new groups "
+                     "(theta_i redrawn from N(mu, tau^2)).\n\n" + _md_table(ppc)))
+    if figures:
+        sections.append(("Figures", _figures(idata, pp_idata, data, table, out, files,
+                                             seed=seed, fit_kwargs=fit_kwargs,
+                                             parameterization=parameterization, log=log,
+                                             plot_ppc=plot_test_statistics)))
+    return sections
+
+
+def _figures(idata, pp_idata, data, table, out: Path, files: dict, *, seed: int,
+             fit_kwargs: dict, parameterization: str, log, plot_ppc) -> str:
+    from .fit import fit
+    from .plots import plot_forest, plot_funnel, plot_shrinkage, plot_tau
+
+    _save_fig(plot_shrinkage(table), out / "shrinkage.png", files, "fig_shrinkage")
+    fits = {parameterization: idata}
+    if parameterization != "centered":
+        log("hiermodel: fitting the centered form too, for the funnel plot")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the centered funnel is the point here
+            fits["centered"] = fit(data, parameterization="centered", seed=seed,
+                                   **fit_kwargs)
+    if data.sigma_known:
+        from .shrinkage import exact_posterior
+
+        fits["exact"] = exact_posterior(data).sample(
+            draws=idata.posterior.sizes["draw"], chains=idata.posterior.sizes["chain"],
+            seed=seed)
+    _save_fig(plot_forest(fits), out / "forest.png", files, "fig_forest")
+    funnel = {k: v for k, v in fits.items() if k != "exact"}
+    _save_fig(plot_funnel(funnel), out / "funnel.png", files, "fig_funnel")
+    _save_fig(plot_tau(idata, data), out / "tau.png", files, "fig_tau")
+    _save_fig(plot_ppc(pp_idata, var_name="y_mixed"), out / "ppc.png", files, "fig_ppc")
+    names = ("shrinkage", "forest", "funnel", "tau", "ppc")
+    return "\n".join(f"![{n}]({n}.png)" for n in names)
 
 
 def _md_table(df) -> str:
