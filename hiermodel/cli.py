@@ -46,7 +46,8 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--draws", type=int, default=1000, help="draws per chain (default: 1000)")
     g.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (1000)")
     g.add_argument("--chains", type=int, default=4, help="chains (default: 4)")
-    g.add_argument("--eb-method", default="reml", help="EB tau estimator (default: reml)")
+    g.add_argument("--eb-method", choices=("reml", "ml", "pm", "dl", "seed"), default="reml",
+                   help="empirical-Bayes tau estimator for the comparison (default: reml)")
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
     g.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
 
@@ -129,6 +130,8 @@ def data_from_args(args: argparse.Namespace):
     if chosen[0] == "rows":
         if not (args.value and args.group):
             raise UserError("raw rows need both --value and --group")
+        _column(df, args.value, "--value")
+        _column(df, args.group, "--group")
         return HierData.from_dataframe(df, value=args.value, group=args.group,
                                        sigma=_sigma_arg(df, args.sigma))
     if chosen[0] == "summary":

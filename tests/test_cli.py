@@ -121,24 +121,31 @@ def test_fit_csv_in_three_forms(tmp_path):
         assert (out / "exact_posterior.csv").exists() == (key != "rows")
 
 
+def test_user_error_from_the_shell_is_one_line_and_exit_2(tmp_path):
+    proc = run("fit", "no_such_file.csv", "--value", "y", "--group", "g", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "hiermodel: error: file not found: no_such_file.csv"
+    assert proc.stdout == ""
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["fit", "no_such_file.csv", "--value", "y", "--group", "g"], "file not found"),
         (["fit", "data.csv", "--value", "nope", "--group", "g"], "--value: column 'nope'"),
         (["fit", "data.csv", "--value", "y"], "raw rows need both --value and --group"),
+        (["fit", "data.csv", "--value", "y", "--mean", "y"], "give exactly one data form"),
+        (["fit", "data.csv", "--mean", "y", "--n", "g", "--sigma", "3"], "`n`"),
         (["eight-schools", "--draws", "0"], "--draws must be a positive integer"),
     ],
 )
-def test_user_errors_are_one_line_and_exit_2(tmp_path, args, message):
+def test_user_errors_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, message):
     pd.DataFrame({"y": [1.0, 2.0, 3.0, 4.0], "g": ["a", "a", "b", "b"]}).to_csv(
         tmp_path / "data.csv", index=False)
-    proc = run(*args, cwd=tmp_path)
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("hiermodel: error:"), proc.stderr
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hiermodel: error:"), lines
     assert message in lines[0]
-    assert "Traceback" not in proc.stderr
 
 
 def test_bad_values_in_the_file_are_a_user_error(tmp_path, capsys):
@@ -148,6 +155,13 @@ def test_bad_values_in_the_file_are_a_user_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "hiermodel: error:" in err[0]
     assert "`value`" in err[0] or "y" in err[0]
+
+
+def test_bad_choice_is_argparse_usage_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["eight-schools", "--eb-method", "magic"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'magic'" in capsys.readouterr().err
 
 
 def test_help_reads_well(capsys):
