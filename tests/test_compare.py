@@ -1,0 +1,296 @@
+"""Comparison layer: full Bayes vs EB vs the exact posterior -- real NUTS, small draws.
+
+Tolerances come from Monte Carlo standard errors (ArviZ) or from closed forms.  Fits:
+``es_fit`` (conftest, marginal) and, compiled once per process, the theta-sampling form.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from hiermodel import HierData, Priors, eight_schools, seed_eight_schools
+from hiermodel.compare import (
+    compare,
+    compare_fits,
+    compare_population,
+    data_from_idata,
+    fit_priors,
+    summarize,
+    tau_estimates,
+)
+from hiermodel.fit import SamplingWarning, fit
+from hiermodel.shrinkage import estimate_tau, exact_posterior, rao_blackwell
+
+SAMPLE = ("chain", "draw")
+Z = 4.0  # tolerance in Monte Carlo standard errors
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def es_table(es_fit):
+    return compare(es_fit)
+
+
+@pytest.fixture(scope="module")
+def es_exact_draws():
+    """Exact independent draws of Rubin's Eight Schools posterior (default priors)."""
+    return exact_posterior(eight_schools()).sample(draws=1000, chains=4, seed=6)
+
+
+@pytest.fixture(scope="module")
+def theta_fits():
+    """Centered and non-centered NUTS fits of Rubin's Eight Schools (one compiled model)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplingWarning)
+        return {p: fit(eight_schools(), parameterization=p, draws=500, tune=500, chains=4,
+                       seed=3) for p in ("centered", "noncentered")}
+
+
+@pytest.fixture(scope="module")
+def seed_fit():
+    """Marginal fit of the seed's table 4.1 (same compiled model as ``es_fit``)."""
+    return fit(seed_eight_schools(), draws=500, tune=500, chains=4, seed=5)
+
+
+def _between(x, a, b, tol=0.0):
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    return np.all((x >= lo - tol) & (x <= hi + tol))
+
+
+# ----------------------------------------------------------------------------- compare
+def test_compare_table_columns_and_labelled_form(es_fit, es_table):
+    t = es_table
+    assert list(t.index) == list("ABCDEFGH") and t.index.name == "group"
+    for col in ("se", "no_pooling", "complete_pooling", "seed", "eb", "eb_weight", "mean",
+                "sd", "hdi_low", "hdi_high", "mcse_mean", "rb_mean", "rb_mcse", "shrinkage",
+                "exact", "exact_sd"):
+        assert col in t, col
+    assert "n" not in t  # Rubin's data: estimates and se only
+    d = eight_schools()
+    np.testing.assert_array_equal(t["no_pooling"], d.means)
+    np.testing.assert_array_equal(t["se"], d.se)
+    np.testing.assert_allclose(t["complete_pooling"], np.mean(d.means))
+    ds = t.to_xarray()
+    assert isinstance(ds, xr.Dataset) and ds["mean"].dims == ("group",)
+    assert list(ds["group"].values) == list("ABCDEFGH")
+    post = es_fit.posterior
+    np.testing.assert_allclose(t["mean"], post["theta"].mean(SAMPLE), rtol=1e-12)
+    np.testing.assert_allclose(t["sd"], post["theta"].std(SAMPLE, ddof=1), rtol=1e-12)
+    hdi = az.hdi(es_fit, var_names=["theta"], hdi_prob=0.94)["theta"]
+    np.testing.assert_allclose(t["hdi_low"], hdi.sel(hdi="lower"))
+    np.testing.assert_allclose(t["hdi_high"], hdi.sel(hdi="higher"))
+    assert (t["hdi_low"] < t["mean"]).all() and (t["mean"] < t["hdi_high"]).all()
+    a = t.attrs
+    assert a["eb_method"] == "reml" and a["parameterization"] == "marginal"
+    assert a["draws"] == 4000 and a["hdi_prob"] == 0.94
+    assert a["mu_mean"] == pytest.approx(float(post["mu"].mean()))
+    # a narrower HDI is nested in the wider one
+    t50 = compare(es_fit, hdi_prob=0.5)
+    assert (t50["hdi_low"] > t["hdi_low"]).all() and (t50["hdi_high"] < t["hdi_high"]).all()
+
+
+def test_eb_and_seed_columns_are_the_closed_forms(seed_fit):
+    """EB: w_i = tau^2/(tau^2 + se_i^2) with the REML tau_hat; 'seed': the seed's own 4.2 code."""
+    d = seed_eight_schools()
+    t = compare(seed_fit, eb_method="reml")
+    est = estimate_tau(d.means, d.se, "reml")
+    assert est.tau > 0  # the seed's well-measured groups: EB does not pool completely
+    w = est.tau**2 / (est.tau**2 + d.se**2)
+    np.testing.assert_allclose(t["eb_weight"], w, rtol=1e-12)
+    np.testing.assert_allclose(t["eb"], w * d.means + (1 - w) * est.mu, rtol=1e-12)
+    # the seed's hierarchical_estimates(), verbatim
+    tau_est, grand = np.std(d.means), np.mean(d.means)
+    weights = d.n / (d.n + 15.0**2 / tau_est**2)
+    np.testing.assert_allclose(t["seed"], weights * d.means + (1 - weights) * grand,
+                               rtol=1e-12)
+    np.testing.assert_array_equal(t["n"], d.n)
+    # another estimator changes only the EB columns
+    t_dl = compare(seed_fit, eb_method="dl")
+    est_dl = estimate_tau(d.means, d.se, "dl")
+    assert t_dl.attrs["eb_tau"] == pytest.approx(float(est_dl.tau))
+    pd.testing.assert_series_equal(t_dl["mean"], t["mean"])
+
+
+def test_rao_blackwell_equals_plain_mean_with_smaller_error(es_fit, es_table):
+    d, t = eight_schools(), es_table
+    post = es_fit.posterior
+    np.testing.assert_allclose(t["rb_mean"], rao_blackwell(es_fit, d), rtol=1e-12)
+    # by hand: mean over draws of w_i(tau_s) ybar_i + (1 - w_i(tau_s)) mu_s
+    tau = post["tau"].values[..., None]
+    w = tau**2 / (tau**2 + d.se**2)
+    cond = w * d.means + (1 - w) * post["mu"].values[..., None]
+    np.testing.assert_allclose(t["rb_mean"], cond.mean((0, 1)), rtol=1e-10)
+    # the same quantity: |plain - RB| within Z MCSEs of their per-draw difference
+    diff = xr.Dataset({"d": (("chain", "draw", "group"), post["theta"].values - cond)})
+    mcse_diff = az.mcse(diff, method="mean")["d"].values
+    assert np.all(np.abs(t["mean"] - t["rb_mean"]) <= Z * mcse_diff)
+    # ... with smaller Monte Carlo error, for every group
+    ratio = t["rb_mcse"] / t["mcse_mean"]
+    assert (ratio < 1).all(), ratio
+    np.testing.assert_allclose(t["shrinkage"], 1 - w.mean((0, 1)), rtol=1e-12)
+
+
+def test_full_bayes_agrees_with_exact_posterior(es_fit, es_table):
+    t = es_table
+    z_plain = np.abs(t["mean"] - t["exact"]) / t["mcse_mean"]
+    z_rb = np.abs(t["rb_mean"] - t["exact"]) / t["rb_mcse"]
+    assert z_plain.max() < Z, z_plain
+    assert z_rb.max() < Z, z_rb
+    # the posterior sd too: MCSE(sd) ~ MCSE of the mean of (theta - mean)^2, / (2 sd)
+    # (the delta method; ArviZ 0.23's own method="sd" fails under numba + numpy 2)
+    theta = es_fit.posterior["theta"]
+    sq = ((theta - theta.mean(SAMPLE)) ** 2).rename("sq").to_dataset()
+    mcse_sd = az.mcse(sq, method="mean")["sq"].values / (2 * t["sd"].to_numpy())
+    assert np.all(np.abs(t["sd"] - t["exact_sd"]) < Z * mcse_sd)
+
+
+@pytest.mark.parametrize("which", ["rubin", "seed"])
+def test_partial_estimates_lie_between_ybar_and_pooled_mean(which, es_fit, es_table, seed_fit):
+    t = es_table if which == "rubin" else compare(seed_fit)
+    a, y = t.attrs, t["no_pooling"].to_numpy()
+    assert _between(t["eb"], y, a["eb_mu"])
+    assert _between(t["seed"], y, a["seed_mu"])
+    ex = exact_posterior(data_from_idata(es_fit if which == "rubin" else seed_fit))
+    assert _between(t["exact"], y, float(ex.mean["mu"]))
+    assert _between(t["mean"], y, a["mu_mean"], tol=Z * t["mcse_mean"].to_numpy())
+    assert _between(t["rb_mean"], y, a["mu_mean"], tol=Z * t["rb_mcse"].to_numpy())
+    assert ((t["shrinkage"] > 0) & (t["shrinkage"] < 1)).all()
+    assert ((t["eb_weight"] >= 0) & (t["eb_weight"] <= 1)).all()
+    # noisier groups shrink more: E[1 - w_i | y] increases with se_i
+    assert (np.diff(t["shrinkage"].to_numpy()[np.argsort(t["se"].to_numpy())]) >= 0).all()
+
+
+def test_compare_exact_draws(es_exact_draws):
+    d = eight_schools()
+    with pytest.raises(ValueError, match="data="):
+        compare(es_exact_draws)
+    t = compare(es_exact_draws, d)
+    assert t.attrs["parameterization"] == "exact"
+    z = np.abs(t["rb_mean"] - t["exact"]) / t["rb_mcse"]
+    assert z.max() < Z, z
+    # the recorded priors are used for the exact column
+    hn = Priors(tau="halfnormal", tau_scale=3.0)
+    draws = exact_posterior(d, hn).sample(draws=200, chains=2, seed=1)
+    assert fit_priors(draws) == hn
+    np.testing.assert_allclose(compare(draws, d)["exact"],
+                               exact_posterior(d, hn).mean["theta"], rtol=1e-12)
+
+
+def test_compare_population(es_fit):
+    d = eight_schools()
+    pop = compare_population(es_fit)
+    assert list(pop.index) == ["mu", "tau"] and pop.index.name == "parameter"
+    reml = estimate_tau(d.means, d.se, "reml")
+    assert pop.at["tau", "eb"] == pytest.approx(float(reml.tau))
+    assert pop.at["mu", "eb"] == pytest.approx(float(reml.mu))
+    assert pop.at["mu", "eb_sd"] == pytest.approx(np.sqrt(1 / np.sum(1 / (d.se**2 + reml.tau**2))))
+    assert pop.at["tau", "seed"] == pytest.approx(np.std(d.means))
+    assert pop.at["mu", "seed"] == pytest.approx(np.mean(d.means))
+    post = es_fit.posterior
+    for p in ("mu", "tau"):
+        assert pop.at[p, "mean"] == pytest.approx(float(post[p].mean()))
+        assert abs(pop.at[p, "mean"] - pop.at[p, "exact"]) < Z * pop.at[p, "mcse_mean"]
+        assert pop.at[p, "hdi_low"] < pop.at[p, "mean"] < pop.at[p, "hdi_high"]
+    assert pop.at["tau", "hdi_low"] >= 0
+
+
+def test_compare_fits_long_table(es_fit, theta_fits, es_exact_draws):
+    fits = {"marginal": es_fit, **theta_fits, "exact": es_exact_draws}
+    long = compare_fits(fits)
+    assert list(long.columns[:3]) == ["method", "variable", "group"]
+    assert len(long) == len(fits) * (2 + 8)
+    assert list(long["method"].unique()) == list(fits)
+    theta = long[long["variable"] == "theta"].set_index(["method", "group"])
+    for name, idata in fits.items():
+        np.testing.assert_allclose(theta.loc[name, "mean"],
+                                   idata.posterior["theta"].mean(SAMPLE), rtol=1e-12)
+        divs = int(idata.sample_stats["diverging"].sum()) if name != "exact" else 0
+        assert (long.loc[long["method"] == name, "divergences"] == divs).all()
+    # divergence-free fits agree with the exact posterior within Z MCSE, theta, mu and tau
+    for name in ("marginal", "noncentered", "exact"):
+        rows = long[long["method"] == name]
+        assert rows["z_exact"].abs().max() < Z, (name, rows[["variable", "group", "z_exact"]])
+    # the table is tidy: one (method, variable, group) per row
+    assert not long.set_index(["method", "variable", "group"]).index.duplicated().any()
+    # the theta-only form and a single fit
+    only = compare_fits(es_fit, population=False)
+    assert len(only) == 8 and set(only["method"]) == {"marginal"}
+
+
+def test_unknown_sigma_has_no_exact_column():
+    rng = np.random.default_rng(4)
+    g = np.repeat(list("abcd"), [5, 6, 7, 8])
+    y = rng.normal(0, 1, g.size) + np.repeat(rng.normal(0, 1, 4), [5, 6, 7, 8])
+    d = HierData.from_observations(y, g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplingWarning)
+        idata = fit(d, draws=200, tune=200, chains=2, seed=1)
+    t = compare(idata)
+    assert "exact" not in t and list(t["n"]) == [5, 6, 7, 8]
+    # per-draw se_i = sigma / sqrt(n_i) in the shrinkage factor
+    post = idata.posterior
+    s2 = post["sigma"].values[..., None] ** 2 / d.n
+    t2 = post["tau"].values[..., None] ** 2
+    np.testing.assert_allclose(t["shrinkage"], 1 - (t2 / (t2 + s2)).mean((0, 1)), rtol=1e-10)
+    pop = compare_population(idata)
+    assert list(pop.index) == ["mu", "tau", "sigma"]
+    assert pop.at["sigma", "eb"] == pytest.approx(d.sigma_hat)
+    assert "exact" not in compare_fits({"a": idata})
+
+
+def test_data_round_trip_and_tau_estimates(es_fit, seed_fit):
+    assert data_from_idata(es_fit) == eight_schools()
+    assert data_from_idata(seed_fit) == seed_eight_schools()
+    est = tau_estimates(eight_schools())
+    assert list(est.index) == ["dl", "pm", "ml", "reml", "seed"]
+    assert est.at["seed", "tau"] == pytest.approx(np.std(eight_schools().means))
+    assert (est.loc[["dl", "pm", "ml", "reml"], "tau"] == 0).all()  # Rubin: tau_hat = 0
+
+
+# ----------------------------------------------------------------------------- summarize
+def test_summarize_in_the_seeds_terms(seed_fit, es_table):
+    t = compare(seed_fit)
+    text = summarize(t)
+    move = (t["mean"] - t["no_pooling"]).abs()
+    first = move.idxmax()
+    assert f"Moved most: {first} " in text
+    assert "grand mean" in text and "borrowing strength" in text
+    assert "small n = 6" in text  # school G: n = 6, ybar = 18 -- the seed's example
+    assert "table 4.3" in text  # the seed's illustrative table is put in context
+    assert f"Moved least: {move.idxmin()} " in summarize(t, top=2)
+    rubin = summarize(es_table)
+    assert "tau = 0" in rubin and "pools completely" in rubin
+    assert rubin.count(";") >= 2 and "table 4.3" not in rubin
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_bad_input_names_the_argument(es_fit, es_table):
+    cases = [
+        (lambda: compare("idata"), TypeError, "idata"),
+        (lambda: compare(es_fit, eb_method="bayes"), ValueError, "eb_method.*'reml'"),
+        (lambda: compare(es_fit, hdi_prob=1.5), ValueError, "hdi_prob"),
+        (lambda: compare(es_fit, hdi_prob="wide"), TypeError, "hdi_prob"),
+        (lambda: compare(es_fit, data=seed_eight_schools().to_dataframe()), TypeError, "data"),
+        (lambda: compare(es_fit, data=HierData.from_estimates([1.0, 2.0], [1.0, 1.0])),
+         ValueError, "groups"),
+        (lambda: compare(az.from_dict(posterior={"mu": np.zeros((1, 5))})), ValueError,
+         "tau"),
+        (lambda: compare_fits({}), ValueError, "fits"),
+        (lambda: compare_fits([es_fit]), TypeError, "fits"),
+        (lambda: compare_fits({"x": "y"}), TypeError, "fits\\['x'\\]"),
+        (lambda: compare_fits({"a": es_fit}, population="yes"), TypeError, "population"),
+        (lambda: summarize(es_table[["mean"]]), ValueError, "compare"),
+        (lambda: summarize("table"), TypeError, "comparison"),
+        (lambda: summarize(es_table, top=0), ValueError, "top"),
+        (lambda: tau_estimates(eight_schools(), ["dl", "nope"]), ValueError, "eb_method"),
+        (lambda: fit_priors(es_fit, priors="halfcauchy"), TypeError, "priors"),
+    ]
+    for call, exc, match in cases:
+        with pytest.raises(exc, match=match):
+            call()
