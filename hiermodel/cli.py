@@ -178,7 +178,7 @@ def run_report(data: Any, out: str | os.PathLike, *, seed: int, sampler: str = "
         warnings.simplefilter("always")
         idata = fit(data, parameterization=parameterization, sampler=sampler, draws=draws,
                     tune=tune, chains=chains, seed=seed, progressbar=progressbar,
-                    posterior_predictive=True)
+                    posterior_predictive=False)
     sampling_warnings = [str(w.message) for w in caught
                          if issubclass(w.category, UserWarning)
                          and str(w.message).startswith("hiermodel")]
