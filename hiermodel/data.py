@@ -126,10 +126,10 @@ def _same_length(**arrays: np.ndarray) -> None:
         raise ValueError(f"Mismatched lengths: {desc}; they must all have one entry per group.")
 
 
-def _at_least_two_groups(n_groups: int) -> None:
+def _at_least_two_groups(n_groups: int, arg: str = "group") -> None:
     if n_groups < 2:
         raise ValueError(
-            f"A hierarchical model needs at least 2 groups; got {n_groups}. "
+            f"`{arg}`: a hierarchical model needs at least 2 groups; got {n_groups}. "
             "Pass data for two or more groups."
         )
 
@@ -246,7 +246,13 @@ class HierData:
                     f"`{arg}`: column {col!r} is not in the DataFrame; "
                     f"available columns: {list(df.columns)}."
                 )
-        return cls.from_observations(df[value], df[group], sigma=sigma, keep_rows=keep_rows)
+        try:
+            return cls.from_observations(df[value], df[group], sigma=sigma,
+                                         keep_rows=keep_rows)
+        except (ValueError, TypeError) as err:  # name the DataFrame arguments, not y/group
+            msg = str(err).replace("`y`", f"`value` (column {value!r})")
+            msg = msg.replace("`group`", f"`group` (column {group!r})")
+            raise type(err)(msg) from None
 
     @classmethod
     def _from_dask(cls, df: Any, *, value: str, group: str, sigma: float | None) -> HierData:
@@ -259,23 +265,26 @@ class HierData:
         if df[value].dtype.kind not in "iuf":
             raise TypeError(f"`value`: column {value!r} must be numeric, got {df[value].dtype}.")
         sub = df[[group, value]]
-        sub = sub.assign(_sq=sub[value] * sub[value])
-        agg = sub.groupby(group, sort=False).agg({value: ["count", "sum"], "_sq": "sum"})
-        nonfinite = (~df[value].map_partitions(np.isfinite)).sum()
-        nulls = df[group].isna().sum()
-        agg, nonfinite, nulls = _dask_compute(agg, nonfinite, nulls)
-        if int(nonfinite):
-            raise ValueError(f"`value`: column {value!r} contains {int(nonfinite)} NaN/inf values.")
-        if int(nulls):
-            raise ValueError(f"`group`: column {group!r} contains {int(nulls)} missing labels.")
-        agg.columns = ["n", "sum", "sumsq"]
-        labels = tuple(agg.index.tolist())
+        meta = pd.DataFrame({"n": pd.Series(dtype="int64"), "mean": pd.Series(dtype=float),
+                             "m2": pd.Series(dtype=float)},
+                            index=pd.Index([], dtype=df[group].dtype, name=group))
+        # per partition (n, mean, M2) per group -- stable two-pass in pandas -- then the
+        # exact pairwise merge (Chan, Golub & LeVeque 1979) on the small per-partition table
+        # one pass: each partition is read once, checked and reduced (the checks raise)
+        parts = sub.map_partitions(_partition_stats, value, group, meta=meta)
+        (parts,) = _dask_compute(parts)
+        parts = parts.assign(_sum=parts["n"] * parts["mean"])
+        by = parts.groupby(level=0, sort=False)
+        n_s = by["n"].sum()
+        labels = tuple(n_s.index.tolist())
         _at_least_two_groups(len(labels))
-        n = agg["n"].to_numpy(np.int64)
-        means = agg["sum"].to_numpy(float) / n
-        # sum of squares about the mean; clip tiny negative rounding error
-        ss = np.maximum(agg["sumsq"].to_numpy(float) - n * means**2, 0.0)
-        return cls._from_stats(labels, n, means, ss, sigma, rows=None)
+        n = n_s.to_numpy(np.int64)
+        means = by["_sum"].sum().to_numpy(float) / n
+        dev = parts["mean"].to_numpy() - pd.Series(means, index=n_s.index).reindex(
+            parts.index).to_numpy()
+        between = pd.Series(parts["n"].to_numpy() * dev**2, index=parts.index)
+        ss = (by["m2"].sum() + between.groupby(level=0, sort=False).sum()).to_numpy(float)
+        return cls._from_stats(labels, n, means, np.maximum(ss, 0.0), sigma, rows=None)
 
     @classmethod
     def _from_stats(cls, labels, n, means, ss, sigma, rows) -> HierData:
@@ -317,7 +326,7 @@ class HierData:
         nn = _counts("n", n)
         s = _positive("sigma", _float_vector("sigma", sigma, allow_scalar=True))
         _same_length(means=m, n=nn, sigma=s)
-        _at_least_two_groups(m.size)
+        _at_least_two_groups(m.size, "means")
         labels = _labels("groups", groups, m.size)
         s = np.broadcast_to(s, m.shape).astype(float)
         return cls(labels, m, s / np.sqrt(nn), nn, s, None, "summary")
@@ -331,7 +340,7 @@ class HierData:
         m = _float_vector("y", y)
         s = _positive("se", _float_vector("se", se))
         _same_length(y=m, se=s)
-        _at_least_two_groups(m.size)
+        _at_least_two_groups(m.size, "y")
         labels = _labels("groups", groups, m.size)
         return cls(labels, m, s, None, None, None, "estimates")
 
@@ -440,6 +449,25 @@ def _sufficient(y: np.ndarray, codes: np.ndarray, g: int) -> tuple[np.ndarray, .
 def _is_dask_frame(df: Any) -> bool:
     mod = type(df).__module__
     return mod.startswith("dask") and hasattr(df, "npartitions")
+
+
+def _partition_stats(part: pd.DataFrame, value: str, group: str) -> pd.DataFrame:
+    """Per-group count, mean and sum of squared deviations of one partition (raises on
+    NaN/inf values or missing labels)."""
+    bad = int((~np.isfinite(part[value].to_numpy(float))).sum())
+    if bad:
+        raise ValueError(f"`value`: column {value!r} contains NaN/inf values ({bad} in one "
+                         "partition); drop or impute them first.")
+    nulls = int(part[group].isna().sum())
+    if nulls:
+        raise ValueError(f"`group`: column {group!r} contains missing labels ({nulls} in one "
+                         "partition); label every row.")
+    g = part.groupby(group, sort=False)[value]
+    n = g.count()
+    mean = g.mean()
+    m2 = (part[value] - part[group].map(mean)) ** 2
+    return pd.DataFrame({"n": n.astype("int64"), "mean": mean,
+                         "m2": m2.groupby(part[group], sort=False).sum()})
 
 
 def _dask_compute(*objs: Any) -> tuple:

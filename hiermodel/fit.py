@@ -423,10 +423,17 @@ class Diagnostics:
                 "sampler cannot follow. Switch to the marginal or non-centered form "
                 "(parameterization='marginal' / 'noncentered' / 'auto') and/or raise "
                 "target_accept (e.g. 0.99); do not trust the draws until divergences are 0.")
-        if self.max_rhat > RHAT_MAX:
+        if not np.isfinite(self.max_rhat):
+            out.append("R-hat could not be computed (NaN) for some parameter: a chain is "
+                       "constant or too short. Run >= 2 chains with more draws and check "
+                       "that every parameter moves.")
+        elif self.max_rhat > RHAT_MAX:
             out.append(f"max R-hat {self.max_rhat:.3f} > {RHAT_MAX}: chains disagree. Run "
                        "more tune/draws, or reparameterize (non-centered).")
-        if min(self.min_ess_bulk, self.min_ess_tail) < ESS_MIN:
+        if not (np.isfinite(self.min_ess_bulk) and np.isfinite(self.min_ess_tail)):
+            out.append("ESS could not be computed (NaN) for some parameter: its draws are "
+                       "constant. Check the model and run more draws.")
+        elif min(self.min_ess_bulk, self.min_ess_tail) < ESS_MIN:
             out.append(f"min ESS (bulk {self.min_ess_bulk:.0f}, tail {self.min_ess_tail:.0f}) "
                        f"< {ESS_MIN}: too few effective draws for reliable estimates. "
                        "Increase draws (or chains).")
@@ -475,8 +482,10 @@ def diagnostics(idata: az.InferenceData) -> Diagnostics:
     post = idata.posterior
     return Diagnostics(
         divergences=div, max_treedepth_hits=depth, bfmi=bfmi,
-        max_rhat=float(table["r_hat"].max()), min_ess_bulk=float(table["ess_bulk"].min()),
-        min_ess_tail=float(table["ess_tail"].min()),
+        # skipna=False: a NaN R-hat / ESS is a problem to report, never a pass
+        max_rhat=float(table["r_hat"].max(skipna=False)),
+        min_ess_bulk=float(table["ess_bulk"].min(skipna=False)),
+        min_ess_tail=float(table["ess_tail"].min(skipna=False)),
         n_draws=int(post.sizes["chain"] * post.sizes["draw"]),
         parameterization=str(post.attrs.get("parameterization", "?")),
     )
