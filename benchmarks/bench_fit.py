@@ -135,7 +135,10 @@ def cold(repeats: int) -> list[dict]:
 
 def _table(rows: list[dict]) -> str:
     keys = list(rows[0])
-    fmt = (lambda v: f"{v:.3g}" if isinstance(v, float) else str(v))
+
+    def fmt(v: object) -> str:
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows]
     return "\n".join(lines)
