@@ -281,6 +281,7 @@ def test_every_problem_warns_with_advice_and_is_filterable(field, value, advice)
         diag.warn()  # filtered through the package's base class: no error
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_constant_draws_are_never_silent():
     import arviz as az
 
