@@ -62,7 +62,7 @@ def throughput(repeats: int) -> list[dict]:
     cases = {
         "plain PyMC idiom (pm.sample)": lambda s: plain_fit(Y, SE, s),  # noqa: F821
         "hiermodel fit, sampler='pymc'": lambda s: fit(eight_schools(), sampler="pymc", seed=s),
-        "hiermodel fit (default: nutpie, auto)": lambda s: fit(eight_schools(), seed=s),
+        "hiermodel fit (default: nutpie, marginal)": lambda s: fit(eight_schools(), seed=s),
     }
     for name, run in cases.items():
         run(0)  # compile / warm caches
