@@ -233,8 +233,9 @@ class HierData:
     ) -> HierData:
         """Raw rows from a DataFrame: column ``value`` holds ``y_ij``, column ``group`` the label.
 
-        A Dask DataFrame is reduced to per-group ``(n, sum, sum of squares)`` with one
-        groupby-aggregation and never materialised row by row.
+        A Dask DataFrame is reduced in one pass to per-partition, per-group
+        ``(n, mean, M2)`` (M2 = sum of squared deviations), merged exactly (Chan, Golub &
+        LeVeque 1979); the rows are never materialised together.
         """
         if _is_dask_frame(df):
             return cls._from_dask(df, value=value, group=group, sigma=sigma)
