@@ -58,7 +58,8 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from .data import HierData, _coord
-from .fit import HierModelWarning, fit
+from .fit import HierModelWarning, _positive_int, fit
+from .fit import _resolve_seed as _check_seed
 from .models import (
     ModelSpec,
     _known_sigma_likelihood,
@@ -108,20 +109,6 @@ def _check_idata(idata: Any, groups: Sequence[str] = ("posterior",)) -> az.Infer
     if missing:
         raise ValueError(f"`idata` has no {missing} group(s); it has {idata.groups()}.")
     return idata
-
-
-def _check_seed(seed: Any) -> int:
-    if seed is None:
-        return int(np.random.SeedSequence().generate_state(1)[0])
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"`seed` must be a non-negative integer or None, got {seed!r}.")
-    return int(seed)
-
-
-def _positive_int(name: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {v!r}.")
-    return int(v)
 
 
 def _positive_real(name: str, v: Any) -> float:

@@ -31,3 +31,16 @@ def seed_fits():
         warnings.simplefilter("ignore")
         return {p: fit(seed_eight_schools(), parameterization=p, seed=11)
                 for p in ("centered", "noncentered")}
+
+
+@pytest.fixture(scope="session")
+def rows_unknown_sigma():
+    """Raw rows of 4 groups (sizes 5-8), sigma unknown: the estimated-sigma paths."""
+    import numpy as np
+
+    from hiermodel import HierData
+
+    rng = np.random.default_rng(4)
+    g = np.repeat(list("abcd"), [5, 6, 7, 8])
+    y = rng.normal(0, 1, g.size) + np.repeat(rng.normal(0, 1, 4), [5, 6, 7, 8])
+    return HierData.from_observations(y, g)

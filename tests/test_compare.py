@@ -223,11 +223,8 @@ def test_compare_fits_long_table(es_fit, theta_fits, es_exact_draws):
     assert len(only) == 8 and set(only["method"]) == {"marginal"}
 
 
-def test_unknown_sigma_has_no_exact_column():
-    rng = np.random.default_rng(4)
-    g = np.repeat(list("abcd"), [5, 6, 7, 8])
-    y = rng.normal(0, 1, g.size) + np.repeat(rng.normal(0, 1, 4), [5, 6, 7, 8])
-    d = HierData.from_observations(y, g)
+def test_unknown_sigma_has_no_exact_column(rows_unknown_sigma):
+    d = rows_unknown_sigma
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SamplingWarning)
         idata = fit(d, draws=200, tune=200, chains=2, seed=1)

@@ -51,11 +51,8 @@ def test_log_likelihood_is_one_normal_term_per_group(es_fit):
     np.testing.assert_allclose(ll.values, stats.norm.logpdf(d.means, theta, d.se), rtol=1e-10)
 
 
-def test_log_likelihood_unknown_sigma_sums_both_terms():
-    rng = np.random.default_rng(4)
-    g = np.repeat(list("abcd"), [5, 6, 7, 8])
-    y = rng.normal(0, 1, g.size) + np.repeat(rng.normal(0, 1, 4), [5, 6, 7, 8])
-    d = HierData.from_observations(y, g)
+def test_log_likelihood_unknown_sigma_sums_both_terms(rows_unknown_sigma):
+    d = rows_unknown_sigma
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SamplingWarning)
         idata = fit(d, draws=100, tune=200, chains=2, seed=1)
