@@ -57,7 +57,7 @@ import pytensor.tensor as pt
 import xarray as xr
 from matplotlib.figure import Figure
 
-from .data import HierData, _coord
+from .data import HierData, _check_data, _coord
 from .fit import HierModelWarning, _positive_int, fit
 from .fit import _resolve_seed as _check_seed
 from .models import (
@@ -96,12 +96,6 @@ class ParetoKWarning(HierModelWarning):
 
 
 # ----------------------------------------------------------------------------- validation
-def _check_data(data: Any) -> HierData:
-    if not isinstance(data, HierData):
-        raise TypeError(f"`data` must be a HierData, got {type(data).__name__}.")
-    return data
-
-
 def _check_idata(idata: Any, groups: Sequence[str] = ("posterior",)) -> az.InferenceData:
     if not isinstance(idata, az.InferenceData):
         raise TypeError(f"`idata` must be an arviz.InferenceData, got {type(idata).__name__}.")

@@ -226,8 +226,11 @@ def _extra_sections(idata, pp_idata, data, out: Path, files: dict, *, seed: int,
     """Comparison, population, exact posterior, predictive checks and figures."""
     import pandas as pd
 
-    from .checks import plot_test_statistics, ppc_table
+    from .checks import ppc_table
     from .compare import compare, compare_population, summarize
+    from .shrinkage import exact_posterior
+
+    exact = exact_posterior(data) if data.sigma_known else None  # same Priors() as the fit
 
     sections: list[tuple[str, str]] = []
     table = compare(idata, data, eb_method=eb_method)
@@ -241,14 +244,12 @@ def _extra_sections(idata, pp_idata, data, out: Path, files: dict, *, seed: int,
                      _md_table(table[cols]) + "\n\n" + summarize(table)))
     pop = compare_population(idata, data, eb_method=eb_method)
     sections.append(("Population parameters", _md_table(pop)))
-    if data.sigma_known:
-        from .shrinkage import exact_posterior
-
-        exact = exact_posterior(data).summary()
-        exact.to_csv(out / "exact_posterior.csv", float_format="%.10g")
+    if exact is not None:
+        summary = exact.summary()
+        summary.to_csv(out / "exact_posterior.csv", float_format="%.10g")
         files["exact"] = out / "exact_posterior.csv"
         sections.append(("Exact posterior (grid over tau, BDA3 section 5.4)",
-                         _md_table(exact)))
+                         _md_table(summary)))
     ppc = pd.concat({v: ppc_table(pp_idata, var_name=v) for v in ("y", "y_mixed")},
                     names=["replicate"])
     ppc.to_csv(out / "ppc.csv", float_format="%.10g")
@@ -257,15 +258,15 @@ def _extra_sections(idata, pp_idata, data, out: Path, files: dict, *, seed: int,
                      "`y`: new data for the same groups; `y_mixed`: new groups "
                      "(theta_i redrawn from N(mu, tau^2)).\n\n" + _md_table(ppc)))
     if figures:
-        sections.append(("Figures", _figures(idata, pp_idata, data, table, out, files,
+        sections.append(("Figures", _figures(idata, pp_idata, data, table, exact, out, files,
                                              seed=seed, fit_kwargs=fit_kwargs,
-                                             parameterization=parameterization, log=log,
-                                             plot_ppc=plot_test_statistics)))
+                                             parameterization=parameterization, log=log)))
     return sections
 
 
-def _figures(idata, pp_idata, data, table, out: Path, files: dict, *, seed: int,
-             fit_kwargs: dict, parameterization: str, log, plot_ppc) -> str:
+def _figures(idata, pp_idata, data, table, exact, out: Path, files: dict, *, seed: int,
+             fit_kwargs: dict, parameterization: str, log) -> str:
+    from .checks import plot_test_statistics
     from .fit import fit
     from .plots import plot_forest, plot_funnel, plot_shrinkage, plot_tau
 
@@ -277,17 +278,15 @@ def _figures(idata, pp_idata, data, table, out: Path, files: dict, *, seed: int,
             warnings.simplefilter("ignore")  # the centered funnel is the point here
             fits["centered"] = fit(data, parameterization="centered", seed=seed,
                                    **fit_kwargs)
-    if data.sigma_known:
-        from .shrinkage import exact_posterior
-
-        fits["exact"] = exact_posterior(data).sample(
+    if exact is not None:
+        fits["exact"] = exact.sample(
             draws=idata.posterior.sizes["draw"], chains=idata.posterior.sizes["chain"],
             seed=seed)
     _save_fig(plot_forest(fits), out / "forest.png", files, "fig_forest")
     funnel = {k: v for k, v in fits.items() if k != "exact"}
     _save_fig(plot_funnel(funnel), out / "funnel.png", files, "fig_funnel")
     _save_fig(plot_tau(idata, data), out / "tau.png", files, "fig_tau")
-    _save_fig(plot_ppc(pp_idata, var_name="y_mixed"), out / "ppc.png", files, "fig_ppc")
+    _save_fig(plot_test_statistics(pp_idata, var_name="y_mixed"), out / "ppc.png", files, "fig_ppc")
     names = ("shrinkage", "forest", "funnel", "tau", "ppc")
     return "\n".join(f"![{n}]({n}.png)" for n in names)
 

@@ -475,3 +475,13 @@ def _dask_compute(*objs: Any) -> tuple:
     import dask
 
     return dask.compute(*objs)
+
+
+def _check_data(data: Any) -> HierData:
+    """``data`` itself if it is a :class:`HierData`, else a TypeError that says how to make one."""
+    if not isinstance(data, HierData):
+        raise TypeError(
+            f"`data` must be a HierData, got {type(data).__name__}; build one with "
+            "HierData.from_observations / from_dataframe / from_summary / from_estimates."
+        )
+    return data

@@ -49,7 +49,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .data import HierData
+from .data import HierData, _check_data
 from .priors import Priors
 
 __all__ = [
@@ -84,15 +84,6 @@ class ModelSpec:
             "sigma_known": int(self.sigma_known),
             "auto_tau_hat": float("nan") if self.tau_hat is None else self.tau_hat,
         }
-
-
-def _check_data(data: Any) -> HierData:
-    if not isinstance(data, HierData):
-        raise TypeError(
-            f"`data` must be a HierData, got {type(data).__name__}; build one with "
-            "HierData.from_observations / from_dataframe / from_summary / from_estimates."
-        )
-    return data
 
 
 def _quick_tau(data: HierData) -> float:

@@ -35,7 +35,7 @@ import pandas as pd
 import xarray as xr
 from scipy import special
 
-from .data import HierData
+from .data import HierData, _check_data
 from .priors import Priors
 
 __all__ = [
@@ -739,12 +739,6 @@ class EmpiricalBayes:
         return head + "\n" + table
 
 
-def _require_data(data: Any) -> HierData:
-    if not isinstance(data, HierData):
-        raise TypeError(f"`data` must be a HierData, got {type(data).__name__}.")
-    return data
-
-
 def empirical_bayes(data: HierData, method: str = "reml") -> EmpiricalBayes:
     """Empirical Bayes on :class:`HierData` (wraps :func:`eb_core`).
 
@@ -760,7 +754,7 @@ def empirical_bayes(data: HierData, method: str = "reml") -> EmpiricalBayes:
     -------
     EmpiricalBayes
     """
-    data = _require_data(data)
+    data = _check_data(data)
     method = _check_method(method, EB_METHODS)
     eb = eb_core(data.means, data.se, method)
     ds = data.to_xarray()
@@ -793,7 +787,7 @@ def pooling_table(data: HierData, method: str = "reml") -> pd.DataFrame:
     -------
     pandas.DataFrame
     """
-    data = _require_data(data)
+    data = _check_data(data)
     method = _check_method(method, EB_METHODS)
     eb = eb_core(data.means, data.se, method)
     seed = eb_core(data.means, data.se, "seed")
@@ -866,7 +860,7 @@ def conditional_means(posterior: Any, data: HierData) -> xr.DataArray:
     -------
     xarray.DataArray, dims (chain, draw, group)
     """
-    data = _require_data(data)
+    data = _check_data(data)
     mu, tau, ds = _hyper_draws(posterior)
     gds = data.to_xarray()
     ybar = gds["mean"]
@@ -1258,7 +1252,7 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
         Means, sds, quantiles (``.mean``, ``.sd``, ``.quantile``, ``.summary()``), the tau
         grid and density, and exact draws (``.sample(draws, chains, seed)``).
     """
-    data = _require_data(data)
+    data = _check_data(data)
     priors = Priors() if priors is None else priors
     if not isinstance(priors, Priors):
         raise TypeError(f"`priors` must be a Priors, got {type(priors).__name__}.")
