@@ -73,7 +73,7 @@ from .priors import Priors
 
 __all__ = [
     "prior_predictive_draws", "posterior_predictive_draws", "t_statistic", "ppc_table",
-    "plot_test_statistics", "plot_ppc", "pooling_model", "no_pooling_prior_sd", "compare_fits",
+    "plot_test_statistics", "plot_ppc", "pooling_model", "no_pooling_prior_sd", "compare_loo",
     "compare_pooling", "ParetoKWarning", "STATISTICS", "POOLING", "PREDICTIVE_VARS",
     "K_THRESHOLD",
 ]
@@ -730,7 +730,7 @@ def pooling_model(
 
 
 def _loo(idata: az.InferenceData):
-    with warnings.catch_warnings():  # reported once, as a ParetoKWarning, by compare_fits
+    with warnings.catch_warnings():  # reported once, as a ParetoKWarning, by compare_loo
         warnings.filterwarnings("ignore", message=".*[Pp]areto.*")
         return az.loo(idata, pointwise=True, var_name="y")
 
@@ -778,7 +778,7 @@ def _fit_groups(fits: Mapping[str, az.InferenceData]) -> list:
     return labels
 
 
-def compare_fits(fits: Mapping[str, az.InferenceData]) -> pd.DataFrame:
+def compare_loo(fits: Mapping[str, az.InferenceData]) -> pd.DataFrame:
     r"""Rank fits of the same groups by leave-one-group-out PSIS-LOO (``arviz.compare``).
 
     Parameters
@@ -865,7 +865,7 @@ def compare_pooling(
     Warns
     -----
     ParetoKWarning
-        When any group has Pareto-k > 0.7 in any model (see :func:`compare_fits`).
+        When any group has Pareto-k > 0.7 in any model (see :func:`compare_loo`).
     """
     data = _check_data(data)
     priors = Priors() if priors is None else priors
@@ -881,6 +881,6 @@ def compare_pooling(
         fits[name] = fit(pooling_model(data, name, priors, sd=sd), seed=sd_seed, **kw)
     fits["partial_pooling"] = fit(data, parameterization=parameterization, priors=priors,
                                   seed=seeds[2], **kw)
-    table = compare_fits(fits)
+    table = compare_loo(fits)
     table.attrs.update(seed=seed, no_pooling_sd=s)
     return table, fits

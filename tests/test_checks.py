@@ -19,7 +19,7 @@ from hiermodel import HierData, eight_schools
 from hiermodel.checks import (
     POOLING,
     ParetoKWarning,
-    compare_fits,
+    compare_loo,
     compare_pooling,
     no_pooling_prior_sd,
     plot_ppc,
@@ -262,7 +262,7 @@ def test_pareto_k_warning_for_extreme_well_measured_group(es):
     fits = {"complete_pooling": fit(pooling_model(data, "complete_pooling"), seed=1, **FAST),
             "partial_pooling": fit(data, seed=1, **FAST)}
     with pytest.warns(ParetoKWarning, match=r"complete_pooling: H \(k="):
-        table = compare_fits(fits)
+        table = compare_loo(fits)
     assert table.loc["complete_pooling", "pareto_k_max"] > 0.7
     assert table.loc["complete_pooling", "worst_group"] == "H"
     assert table.index[0] == "partial_pooling"
@@ -315,7 +315,7 @@ def test_argument_errors(es, es_pp):
         (lambda: ppc_table(es_pp, var_name="y_rows"), ValueError, "y_rows"),
         (lambda: ppc_table(post), ValueError, "posterior_predictive"),
         (lambda: pooling_model(data, "partial"), ValueError, "must be one of"),
-        (lambda: compare_fits({}), TypeError, "fits"),
+        (lambda: compare_loo({}), TypeError, "fits"),
     ]
     for call, exc, match in cases:
         with pytest.raises(exc, match=match):
