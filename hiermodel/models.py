@@ -37,7 +37,9 @@ weight ``w_i = tau^2 / (tau^2 + se_i^2)`` makes theta_tilde_i and mu a-priori-an
 uncorrelated given tau.  "auto" therefore sets ``c_i = w_i(tau_hat)`` with a quick
 empirical-Bayes estimate tau_hat (REML); see Betancourt & Girolami (2013, "Hamiltonian Monte
 Carlo for hierarchical models") for the geometry (the funnel) behind the rule.  Groups with
-``w_i >= 0.5`` are effectively centered, those below non-centered.
+``w_i >= 0.5`` are effectively centered, those below non-centered.  Measured
+(``benchmarks/bench_divergences.py``): on 8 groups with se 1 and 8 with se 40 (tau = 5) the
+worst-parameter ESS of "auto" is 4.6x the centered and 7.8x the non-centered form's.
 """
 
 from __future__ import annotations
