@@ -13,6 +13,7 @@ from .datasets import eight_schools, seed_eight_schools
 from .fit import (
     Diagnostics,
     HierModelWarning,
+    PriorDataConflictWarning,
     SamplingWarning,
     diagnose,
     diagnostics,
@@ -30,5 +31,5 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "HierData", "eight_schools", "seed_eight_schools", "Priors", "build_model",
     "prior_predictive", "fit", "diagnose", "diagnostics", "Diagnostics", "save", "load",
-    "HierModelWarning", "SamplingWarning", "__version__",
+    "HierModelWarning", "SamplingWarning", "PriorDataConflictWarning", "__version__",
 ]

@@ -68,6 +68,7 @@ from .models import (
     _tau_prior,
     _unknown_sigma_likelihood,
     build_model,
+    resolve_priors,
 )
 from .priors import Priors
 
@@ -278,7 +279,8 @@ def prior_predictive_draws(
     data : HierData
         Fixes the groups, ``se_i`` and (for ``y_rows``) the rows' group membership.
     priors : Priors, optional
-        Default ``Priors()``; ``mu`` needs a proper prior (``mu_sd`` not None).
+        Default ``Priors()``, scaled to the data; ``mu`` needs a proper prior (not
+        ``mu="flat"``).
     draws : int, default 1000
     se_new : float, optional
         Standard error of the new group's mean: adds ``y_new ~ N(theta_new, se_new^2)``.
@@ -298,12 +300,10 @@ def prior_predictive_draws(
         ``constant_data`` (se[, n][, sigma]).
     """
     data = _check_data(data)
-    priors = Priors() if priors is None else priors
-    if not isinstance(priors, Priors):
-        raise TypeError(f"`priors` must be a hiermodel.Priors, got {type(priors).__name__}.")
-    if priors.mu_sd is None:
+    priors = resolve_priors(priors, data)
+    if priors.mu == "flat":
         raise ValueError("`priors`: prior predictive draws need a proper prior on mu; the flat "
-                         "prior (mu_sd=None) cannot be sampled. Pass Priors(mu_sd=...).")
+                         "prior (mu='flat') cannot be sampled. Pass Priors(mu='normal', ...).")
     draws = _positive_int("draws", draws)
     se_new, n_new = _new_group_se(data, se_new, n_new)
     rows = _use_rows(data, rows)
@@ -708,20 +708,19 @@ def pooling_model(
     adds the per-group log-likelihood.
     """
     data = _check_data(data)
-    priors = Priors() if priors is None else priors
-    if not isinstance(priors, Priors):
-        raise TypeError(f"`priors` must be a hiermodel.Priors, got {type(priors).__name__}.")
+    priors = resolve_priors(priors, data)
     if pooling not in POOLING:
         raise ValueError(f"Requested pooling {pooling!r} but it must be one of {POOLING}.")
     if pooling == "partial_pooling":
         return build_model(data, parameterization, priors)
-    s = no_pooling_prior_sd(data, priors.mu_mean) if sd is None else _positive_real("sd", sd)
+    mu0 = 0.0 if priors.mu == "flat" else priors.mu_mean
+    s = no_pooling_prior_sd(data, mu0) if sd is None else _positive_real("sd", sd)
     with pm.Model(coords={"group": list(data.groups)}) as model:
         if pooling == "complete_pooling":
             mu = _mu_prior(priors)
             theta = pm.Deterministic("theta", mu + pt.zeros(data.n_groups), dims="group")
         else:
-            theta = pm.Normal("theta", mu=priors.mu_mean, sigma=s, dims="group")
+            theta = pm.Normal("theta", mu=mu0, sigma=s, dims="group")
         _likelihood(data, priors, theta)
     spec = _pooling_spec(data, pooling.replace("_", "-"), priors)
     model._hiermodel_spec = spec  # type: ignore[attr-defined]
@@ -868,11 +867,10 @@ def compare_pooling(
         When any group has Pareto-k > 0.7 in any model (see :func:`compare_loo`).
     """
     data = _check_data(data)
-    priors = Priors() if priors is None else priors
+    priors = resolve_priors(priors, data)
     seed = _check_seed(seed)
-    if not isinstance(priors, Priors):
-        raise TypeError(f"`priors` must be a hiermodel.Priors, got {type(priors).__name__}.")
-    s = (no_pooling_prior_sd(data, priors.mu_mean) if no_pooling_sd is None
+    s = (no_pooling_prior_sd(data, 0.0 if priors.mu == "flat" else priors.mu_mean)
+         if no_pooling_sd is None
          else _positive_real("no_pooling_sd", no_pooling_sd))
     seeds = [int(v) for v in np.random.SeedSequence(seed).generate_state(3)]
     kw = dict(draws=draws, tune=tune, chains=chains, sampler=sampler, check=check)

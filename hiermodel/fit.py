@@ -15,6 +15,7 @@ data swaps the data in without recompiling (nutpie's ``with_data`` / PyMC's ``se
 from __future__ import annotations
 
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -29,12 +30,20 @@ import xarray as xr
 from scipy import stats
 
 from .data import HierData
-from .models import Priors, build_model, centering, data_updates, model_spec
-from .shrinkage import conditional_posterior
+from .models import (
+    Priors,
+    build_model,
+    centering,
+    data_updates,
+    model_spec,
+    resolve_priors,
+)
+from .shrinkage import conditional_posterior, eb_core
 
 __all__ = [
     "fit", "diagnose", "Diagnostics", "diagnostics", "save", "load", "HierModelWarning",
-    "SamplingWarning", "SAMPLERS", "DEFAULT_TARGET_ACCEPT", "clear_model_cache",
+    "SamplingWarning", "PriorDataConflictWarning", "prior_data_conflict", "SAMPLERS",
+    "DEFAULT_TARGET_ACCEPT", "clear_model_cache", "running_in_ci",
 ]
 
 SAMPLERS = ("nutpie", "pymc", "numpyro")
@@ -57,6 +66,11 @@ class HierModelWarning(UserWarning):
 
 class SamplingWarning(HierModelWarning):
     """A fit whose diagnostics (divergences, R-hat, ESS, BFMI) flag a problem."""
+
+
+class PriorDataConflictWarning(HierModelWarning):
+    """A posterior of mu or tau far from what the data say on their own (the empirical-Bayes
+    estimates) or far in the prior's tail: the prior fights the data."""
 
 
 # ----------------------------------------------------------------------------- backends
@@ -95,16 +109,20 @@ def clear_model_cache() -> None:
 
 
 def _cache_key(data: HierData, priors: Priors, sampler: str, marginal: bool) -> tuple:
-    # the data-scaled sigma prior lives in pm.Data, so priors fix the structure as given
-    return (data.n_groups, data.sigma_known, priors, sampler, marginal)
+    # the priors' numbers live in pm.Data, so only their families fix the structure
+    return (data.n_groups, data.sigma_known, priors.mu, priors.tau, priors.sigma, sampler,
+            marginal)
 
 
 def _get_model(data: HierData, c: np.ndarray, priors: Priors, sampler: str,
-               marginal: bool) -> _Compiled:
-    """The cached model for this structure, with ``data`` swapped in."""
+               marginal: bool, progress: bool) -> _Compiled:
+    """The cached model for this structure, with ``data`` and ``priors`` swapped in."""
     key = _cache_key(data, priors, sampler, marginal)
     entry = _CACHE.get(key)
     if entry is None:
+        if progress:
+            print(f"hiermodel: compiling the model for {sampler} (once per model shape in "
+                  "this process; ~5-15 s) ...", file=sys.stderr, flush=True)
         model = build_model(data, "marginal" if marginal else c, priors)
         entry = _Compiled(model)
         if sampler == "nutpie":
@@ -113,15 +131,22 @@ def _get_model(data: HierData, c: np.ndarray, priors: Priors, sampler: str,
             entry.nutpie = nutpie.compile_pymc_model(model, freeze_model=False)
         _CACHE[key] = entry
     else:
-        pm.set_data(data_updates(entry.model, data, c), model=entry.model)
+        pm.set_data(data_updates(entry.model, data, c, priors), model=entry.model)
     return entry
 
 
 # ----------------------------------------------------------------------------- fit
+def running_in_ci() -> bool:
+    """True when the ``CI`` environment variable is set to a true value (``CI=0``,
+    ``false``, ``no``, ``off`` and empty count as unset)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
 def _progress(progressbar: bool | None) -> bool:
+    """An explicit choice wins; by default progress is shown except in CI."""
     if progressbar is None:
-        return not os.environ.get("CI")
-    return bool(progressbar) and not os.environ.get("CI")
+        return not running_in_ci()
+    return bool(progressbar)
 
 
 def _resolve_seed(seed: int | None) -> int:
@@ -168,7 +193,8 @@ def fit(
         fastest (see ``benchmarks/bench_fit.py``).  The others sample theta with per-group
         centering (see :mod:`hiermodel.models`).  Ignored when a model is passed.
     priors : Priors, optional
-        Default ``Priors()``; ignored when a model is passed.
+        Default ``Priors()``: scaled to the data (:mod:`hiermodel.priors`); the numbers used
+        are in ``posterior.attrs`` (``priors``, ``prior_*``).  Ignored when a model is passed.
     draws, tune, chains : int, default 1000, 1000, 4
     seed : int, optional
         Same seed, same draws (bit for bit) for every backend.  None draws a fresh seed,
@@ -178,7 +204,8 @@ def fit(
         Default 0.8 for "marginal", 0.95 when theta is sampled (:data:`DEFAULT_TARGET_ACCEPT`,
         chosen so that ``eight_schools()`` gives 0 divergences).
     progressbar : bool, optional
-        Default: on, except when the ``CI`` environment variable is set.
+        Default: on, except when the ``CI`` environment variable is true; an explicit value
+        always wins.  With progress on, a line is printed before a first-time compile.
     posterior_predictive : bool, default False
         Add replicated group means ``y`` (the ``posterior_predictive`` group).
     log_likelihood : bool, default True
@@ -186,7 +213,9 @@ def fit(
     cores : int, optional
         Chains run in parallel on this many cores (default: all, at most ``chains``).
     check : bool, default True
-        Run the automatic diagnostics and warn (:class:`SamplingWarning`) on problems.
+        Run the automatic diagnostics and warn (:class:`SamplingWarning`) on problems, and
+        the prior-data conflict check (:func:`prior_data_conflict`,
+        :class:`PriorDataConflictWarning`).
 
     Returns
     -------
@@ -212,15 +241,14 @@ def fit(
             compiled = nutpie.compile_pymc_model(model, freeze_model=False)
     elif isinstance(data_or_model, HierData):
         data = data_or_model
-        priors = Priors() if priors is None else priors
-        if not isinstance(priors, Priors):
-            raise TypeError(f"`priors` must be a hiermodel.Priors, got {type(priors).__name__}.")
+        priors = resolve_priors(priors, data)
         name, c, _ = centering(data, parameterization)
-        entry = _get_model(data, c, priors, sampler, marginal=name == "marginal")
+        entry = _get_model(data, c, priors, sampler, marginal=name == "marginal",
+                           progress=progress)
         model, compiled = entry.model, entry.nutpie
         if compiled is not None:
-            compiled = compiled.with_data(**data_updates(model, data, c))
-        spec = _respec(model_spec(model), data, parameterization)
+            compiled = compiled.with_data(**data_updates(model, data, c, priors))
+        spec = _respec(model_spec(model), data, parameterization, priors)
     else:
         raise TypeError(f"`data_or_model` must be a HierData or a pymc.Model built by "
                         f"build_model, got {type(data_or_model).__name__}.")
@@ -267,16 +295,18 @@ def fit(
         getattr(idata, name).attrs.update(attrs)
     if check:
         diagnostics(idata).warn()
+        if data is not None:
+            _warn_conflict(prior_data_conflict(idata, data, spec.priors))
     return idata
 
 
-def _respec(spec, data: HierData, parameterization):
-    """The spec of a cached model, updated to this data's centering and labels."""
+def _respec(spec, data: HierData, parameterization, priors: Priors):
+    """The spec of a cached model, updated to this data's centering, labels and priors."""
     from dataclasses import replace
 
     name, c, tau_hat = centering(data, parameterization)
     return replace(spec, parameterization=name, centering=tuple(float(v) for v in c),
-                   tau_hat=tau_hat, groups=data.groups)
+                   tau_hat=tau_hat, groups=data.groups, priors=priors)
 
 
 def _relabel_ds(ds: xr.Dataset, groups: list) -> xr.Dataset:
@@ -489,6 +519,86 @@ def diagnostics(idata: az.InferenceData) -> Diagnostics:
         n_draws=int(post.sizes["chain"] * post.sizes["draw"]),
         parameterization=str(post.attrs.get("parameterization", "?")),
     )
+
+
+# ----------------------------------------------------------------------------- prior-data conflict
+#: thresholds of :func:`prior_data_conflict`
+CONFLICT_Z = 3.0            # |E[mu|y] - mu_hat| / sd(mu|y); |tau_hat^2 - med^2| / se(tau_hat^2)
+CONFLICT_TAIL = 0.001       # posterior / prior tail probabilities
+CONFLICT_PRIOR_Z = 4.0      # |E[mu|y] - prior mean| / prior sd
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def prior_data_conflict(idata: az.InferenceData, data: HierData,
+                        priors: Priors | None = None) -> list[str]:
+    """Sentences describing a conflict between the priors and the data (empty: none found).
+
+    The data's own answer is the empirical-Bayes (REML) fit ``(mu_hat, tau_hat)`` of
+    ``ybar_i ~ N(mu, tau^2 + se_i^2)``; the posterior should not sit far from it unless the
+    prior is meant to be informative.  Flagged:
+
+    * ``|E[mu | y] - mu_hat| > 3 sd(mu | y)``;
+    * ``tau_hat`` outside the posterior's central 99.8% interval of tau *and*
+      ``|tau_hat^2 - median(tau | y)^2| > 3 se(tau_hat^2)``, with the REML information
+      ``se(tau_hat^2) = sqrt(2 / sum_i (tau_hat^2 + se_i^2)^-2)`` (so a ``tau_hat`` of 0 with
+      a posterior that is merely positive is not a conflict);
+    * the posterior far in the prior's tail: ``E[mu | y]`` more than 4 prior sds from the
+      prior mean, or the posterior median of tau above the prior's 99.9% quantile.
+
+    ``priors`` defaults to those recorded in ``posterior.attrs``.  :func:`fit` warns with
+    :class:`PriorDataConflictWarning` when this list is not empty.
+    """
+    post = idata.posterior
+    if "mu" not in post or "tau" not in post:
+        return []
+    if priors is None:
+        priors = Priors.from_attrs(post.attrs)
+    mu = np.asarray(post["mu"].values, dtype=float).ravel()
+    tau = np.asarray(post["tau"].values, dtype=float).ravel()
+    if mu.size < 2 or not (np.all(np.isfinite(mu)) and np.all(np.isfinite(tau))):
+        return []
+    eb = eb_core(data.means, data.se, "reml")
+    mu_hat, tau_hat = float(eb.mu), float(eb.tau)
+    out = []
+    m, sd = float(mu.mean()), float(mu.std(ddof=1))
+    fix = ("Check that the priors are on the scale of your data: the default (priors=None) "
+           "is scaled to the data; a fixed Priors(...) should be too. Compare with "
+           "hiermodel.shrinkage.exact_posterior(data, priors) and empirical_bayes(data).")
+    if sd > 0 and abs(m - mu_hat) > CONFLICT_Z * sd:
+        out.append(f"the posterior mean of mu, {_fmt(m)}, is {abs(m - mu_hat) / sd:.1f} "
+                   f"posterior sds ({_fmt(sd)}) from the data's estimate mu_hat = "
+                   f"{_fmt(mu_hat)} (REML)")
+    lo, med, hi = np.quantile(tau, [CONFLICT_TAIL, 0.5, 1 - CONFLICT_TAIL])
+    info = float(np.sum((tau_hat**2 + np.asarray(data.se, float) ** 2) ** -2.0))
+    se_t2 = np.sqrt(2.0 / info)
+    if (tau_hat < lo or tau_hat > hi) and abs(tau_hat**2 - med**2) > CONFLICT_Z * se_t2:
+        out.append(f"the data's estimate tau_hat = {_fmt(tau_hat)} (REML) lies outside the "
+                   f"central {100 * (1 - 2 * CONFLICT_TAIL):g}% posterior interval of tau "
+                   f"[{_fmt(lo)}, {_fmt(hi)}] (posterior median {_fmt(med)})")
+    if priors is not None and priors.mu == "normal" and priors.mu_sd is not None:
+        zp = abs(m - priors.mu_mean) / priors.mu_sd
+        if zp > CONFLICT_PRIOR_Z:
+            out.append(f"the posterior mean of mu, {_fmt(m)}, is {zp:.1f} prior sds from the "
+                       f"prior mean (mu ~ Normal({_fmt(priors.mu_mean)}, "
+                       f"{_fmt(priors.mu_sd)}))")
+    if priors is not None and priors.tau_scale is not None:
+        q = float(priors.tau_dist().cdf(med))
+        if q > 1 - CONFLICT_TAIL:
+            out.append(f"the posterior median of tau, {_fmt(med)}, is beyond the prior's "
+                       f"{100 * (1 - CONFLICT_TAIL):g}% quantile "
+                       f"({_fmt(float(priors.tau_dist().ppf(1 - CONFLICT_TAIL)))})")
+    if out:
+        out.append(fix)
+    return out
+
+
+def _warn_conflict(problems: list[str], stacklevel: int = 3) -> None:
+    if problems:
+        warnings.warn("hiermodel prior-data conflict:\n- " + "\n- ".join(problems),
+                      PriorDataConflictWarning, stacklevel=stacklevel)
 
 
 # ----------------------------------------------------------------------------- persistence

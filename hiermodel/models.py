@@ -4,6 +4,7 @@ The model, for groups i = 1..G with data summarised by :class:`~hiermodel.data.H
 
     mu    ~ Normal(mu0, sigma0)                       (or flat)
     tau   ~ Half-Cauchy(s) | Half-Normal(s) | Uniform(0, s)
+    (mu0, sigma0, s scaled to the data unless given: :mod:`hiermodel.priors`)
     theta_i | mu, tau ~ N(mu, tau^2)
     ybar_i  | theta_i ~ N(theta_i, se_i^2)            se_i = sigma / sqrt(n_i)
 
@@ -56,6 +57,7 @@ from .priors import Priors
 
 __all__ = [
     "Priors", "ModelSpec", "build_model", "model_spec", "centering", "prior_predictive",
+    "resolve_priors", "prior_values",
     "PARAMETERIZATIONS", "LIKELIHOODS",
 ]
 
@@ -81,7 +83,7 @@ class ModelSpec:
         return {
             "parameterization": self.parameterization,
             "centering": np.asarray(self.centering, dtype=float),
-            "priors": self.priors.describe(),
+            **self.priors.to_attrs(),
             "likelihood": self.likelihood,
             "sigma_known": int(self.sigma_known),
             "auto_tau_hat": float("nan") if self.tau_hat is None else self.tau_hat,
@@ -142,8 +144,28 @@ def centering(
     return "custom", c, None
 
 
+def resolve_priors(priors: Priors | None, data: HierData) -> Priors:
+    """``priors`` (default ``Priors()``) with every data-scaled field filled in from ``data``."""
+    priors = Priors() if priors is None else priors
+    if not isinstance(priors, Priors):
+        raise TypeError(f"`priors` must be a hiermodel.Priors or None, got "
+                        f"{type(priors).__name__}.")
+    return priors.resolve(data)
+
+
 def _sigma_scale(data: HierData, priors: Priors) -> float:
     return priors.sigma_scale if priors.sigma_scale is not None else 2.5 * data.sigma_hat
+
+
+def prior_values(data: HierData, priors: Priors) -> dict[str, np.ndarray]:
+    """The ``pm.Data`` values of the (resolved) priors' numbers."""
+    out = {"tau_scale": np.asarray(priors.tau_scale, dtype=float)}
+    if priors.mu == "normal":
+        out["mu_loc"] = np.asarray(priors.mu_mean, dtype=float)
+        out["mu_scale"] = np.asarray(priors.mu_sd, dtype=float)
+    if not data.sigma_known:
+        out["sigma_scale"] = np.asarray(_sigma_scale(data, priors), dtype=float)
+    return out
 
 
 def build_model(
@@ -163,7 +185,9 @@ def build_model(
         See the module docstring; an array gives per-group centering weights in [0, 1].
         Default "auto".
     priors : Priors, optional
-        Hyperpriors; default ``Priors()`` (mu ~ Normal(0, 5), tau ~ Half-Cauchy(5)).
+        Hyperpriors; default ``Priors()``, scaled to the data (:mod:`hiermodel.priors`).
+        Fields left at None are resolved with :meth:`Priors.resolve`; the model's numbers
+        are ``pm.Data`` nodes, so one compiled model serves every dataset of a shape.
     likelihood : {"sufficient", "rows"}, default "sufficient"
         "sufficient": ``ybar_i ~ N(theta_i, se_i^2)`` (+ the ``ss_i`` term if sigma is
         unknown), O(G) per gradient.  "rows": ``y_ij ~ N(theta_i, sigma^2)`` row by row,
@@ -179,9 +203,7 @@ def build_model(
         :func:`model_spec` returns what was built.
     """
     data = _check_data(data)
-    priors = Priors() if priors is None else priors
-    if not isinstance(priors, Priors):
-        raise TypeError(f"`priors` must be a hiermodel.Priors, got {type(priors).__name__}.")
+    priors = resolve_priors(priors, data)
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"Requested likelihood {likelihood!r} but it must be one of "
                          f"{LIKELIHOODS}.")
@@ -239,17 +261,20 @@ def _marginal(data: HierData, priors: Priors) -> None:
 
 
 def _mu_prior(priors: Priors) -> pt.TensorVariable:
-    if priors.mu_sd is None:
+    if priors.mu == "flat":
         return pm.Flat("mu")
-    return pm.Normal("mu", mu=priors.mu_mean, sigma=priors.mu_sd)
+    loc = pm.Data("mu_loc", float(priors.mu_mean))
+    scale = pm.Data("mu_scale", float(priors.mu_sd))
+    return pm.Normal("mu", mu=loc, sigma=scale)
 
 
 def _tau_prior(priors: Priors) -> pt.TensorVariable:
+    scale = pm.Data("tau_scale", float(priors.tau_scale))
     if priors.tau == "halfcauchy":
-        return pm.HalfCauchy("tau", beta=priors.tau_scale)
+        return pm.HalfCauchy("tau", beta=scale)
     if priors.tau == "halfnormal":
-        return pm.HalfNormal("tau", sigma=priors.tau_scale)
-    return pm.Uniform("tau", lower=0.0, upper=priors.tau_scale)
+        return pm.HalfNormal("tau", sigma=scale)
+    return pm.Uniform("tau", lower=0.0, upper=scale)
 
 
 def _known_sigma_likelihood(data: HierData, theta, likelihood: str) -> None:
@@ -303,8 +328,10 @@ def model_spec(model: pm.Model) -> ModelSpec:
     return spec
 
 
-def data_updates(model: pm.Model, data: HierData, c: np.ndarray) -> dict[str, np.ndarray]:
-    """The ``pm.Data`` values that turn ``model`` into the same model on ``data``."""
+def data_updates(model: pm.Model, data: HierData, c: np.ndarray,
+                 priors: Priors | None = None) -> dict[str, np.ndarray]:
+    """The ``pm.Data`` values that turn ``model`` into the same model on ``data`` (with
+    ``priors``' numbers, default the model's own, resolved for ``data``)."""
     spec = model_spec(model)
     if spec.likelihood != "sufficient":
         raise ValueError("Swapping data needs the sufficient-statistic likelihood.")
@@ -316,8 +343,9 @@ def data_updates(model: pm.Model, data: HierData, c: np.ndarray) -> dict[str, np
     if data.sigma_known:
         upd["se"] = data.se
     else:
-        upd.update(n=data.n.astype(float), ss_data=data.ss,
-                   sigma_scale=np.asarray(_sigma_scale(data, spec.priors)))
+        upd.update(n=data.n.astype(float), ss_data=data.ss)
+    upd.update(prior_values(data, resolve_priors(priors, data) if priors is not None
+                            else spec.priors))
     return upd
 
 
@@ -330,7 +358,7 @@ def prior_predictive(model: pm.Model, draws: int = 500, seed: int | None = None)
         raise ValueError(f"`draws` must be a positive integer, got {draws!r}.")
     if any(isinstance(rv.owner.op, type(pm.Flat.dist().owner.op)) for rv in model.free_RVs):
         raise ValueError("Prior predictive draws need proper priors; `mu` is flat. "
-                         "Use Priors(mu_sd=...).")
+                         "Use Priors(mu='normal', ...).")
     idata = pm.sample_prior_predictive(draws=int(draws), model=model, random_seed=seed)
     spec = getattr(model, "_hiermodel_spec", None)
     if spec is not None:

@@ -1,14 +1,29 @@
 """Priors: a small, validated, printable description of the hyperpriors.
 
-    mu    ~ Normal(mu_mean, mu_sd)           (mu_sd=None: flat, improper)
+    mu    ~ Normal(mu_mean, mu_sd)           | flat (``mu="flat"``; improper)
     tau   ~ Half-Cauchy(tau_scale)           (default)
           | Half-Normal(tau_scale)           (the seed's alternative)
           | Uniform(0, tau_scale)            (BDA3 section 5.4's reference choice)
     sigma ~ Half-Normal(sigma_scale)         (only when the within-group sd is unknown)
 
-The defaults, ``mu ~ Normal(0, 5)`` and ``tau ~ Half-Cauchy(5)``, are those of the classic
-PyMC Eight Schools example.  They are on the scale of the data: rescale them for data
-measured in other units.
+**Defaults are scaled to the data** (as Bambi and rstanarm scale theirs, and baggr derives
+and prints its own).  A numeric field left at ``None`` is filled in by
+:meth:`Priors.resolve` from the group means ``ybar_i`` and their standard errors ``se_i``::
+
+    S        = sqrt( var(ybar_i) + mean(se_i^2) )      the spread of the group means plus
+                                                       their sampling error (var: ddof=1)
+    mu_mean  = sum(ybar_i / se_i^2) / sum(1 / se_i^2)  the precision-weighted mean
+    mu_sd    = 2.5 S
+    tau      ~ Half-Cauchy(S) | Half-Normal(2.5 S) | Uniform(0, 10 S)
+    sigma    ~ Half-Normal(2.5 sigma_hat)               (pooled within-group sd; raw rows)
+
+Why: marginally ``var(ybar_i) ~ tau^2 + se_i^2``, so ``S`` bounds the plausible ``tau`` and
+sets the scale on which ``mu`` can move; ``2.5`` is rstanarm's and Bambi's multiplier.  The
+rule is location-scale equivariant: fitting ``a * y + b`` (with ``|a| * se``) gives exactly
+``a * theta + b``, so the answer does not depend on the units of the data.  On Eight Schools
+it gives ``mu ~ Normal(7.686, 41.46)`` and ``tau ~ Half-Cauchy(16.59)``.  Fixed priors stay
+one argument away: ``Priors(mu_mean=0, mu_sd=5, tau_scale=5)`` is the classic PyMC
+Eight Schools choice.
 
 This module imports neither PyMC nor PyTensor, so the numpy core (:mod:`hiermodel.shrinkage`)
 can use it too; :mod:`hiermodel.models` turns it into PyMC distributions.
@@ -16,32 +31,47 @@ can use it too; :mod:`hiermodel.models` turns it into PyMC distributions.
 
 from __future__ import annotations
 
+import math
 import numbers
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from scipy import stats
 
-__all__ = ["Priors", "TAU_PRIORS", "SIGMA_PRIORS"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .data import HierData
 
+__all__ = ["Priors", "MU_PRIORS", "TAU_PRIORS", "SIGMA_PRIORS", "SCALE_MULTIPLIER",
+           "data_spread"]
+
+MU_PRIORS = ("normal", "flat")
 TAU_PRIORS = ("halfcauchy", "halfnormal", "uniform")
 SIGMA_PRIORS = ("halfnormal", "halfcauchy")
+#: multiplier of the data spread S for mu's sd and the sigma prior (rstanarm, Bambi)
+SCALE_MULTIPLIER = 2.5
+#: tau's scale per family, in units of the data spread S
+TAU_SCALE_IN_S = {"halfcauchy": 1.0, "halfnormal": SCALE_MULTIPLIER, "uniform": 10.0}
+_NUMERIC = ("mu_mean", "mu_sd", "tau_scale", "sigma_scale")
 
 _ALIASES = {
     "halfcauchy": "halfcauchy", "half-cauchy": "halfcauchy", "half_cauchy": "halfcauchy",
     "halfnormal": "halfnormal", "half-normal": "halfnormal", "half_normal": "halfnormal",
-    "uniform": "uniform",
+    "uniform": "uniform", "normal": "normal", "flat": "flat",
 }
+_TAU_TEXT = {"halfcauchy": "HalfCauchy({})", "halfnormal": "HalfNormal({})",
+             "uniform": "Uniform(0, {})"}
+_SIGMA_TEXT = {"halfnormal": "HalfNormal({})", "halfcauchy": "HalfCauchy({})"}
 
 
-def _real(name: str, value: Any, *, positive: bool, allow_none: bool = False) -> float | None:
-    if value is None and allow_none:
+def _real(name: str, value: Any, *, positive: bool) -> float | None:
+    if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"Priors: `{name}` must be a real number, got {type(value).__name__} "
-                        f"{value!r}.")
+        raise TypeError(f"Priors: `{name}` must be a real number or None (scaled to the "
+                        f"data), got {type(value).__name__} {value!r}.")
     v = float(value)
-    if v != v or v in (float("inf"), float("-inf")):
+    if not math.isfinite(v):
         raise ValueError(f"Priors: `{name}` must be finite, got {value!r}.")
     if positive and v <= 0:
         raise ValueError(f"Priors: `{name}` is a scale and must be > 0, got {value!r}.")
@@ -57,50 +87,136 @@ def _family(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     return key
 
 
+def data_spread(means: Any, se: Any) -> float:
+    """``S = sqrt(var(ybar_i) + mean(se_i^2))`` (var with ddof=1): the scale of the default
+    priors.  Always > 0 because every ``se_i`` is."""
+    y = np.asarray(means, dtype=float)
+    s = np.asarray(se, dtype=float)
+    var = float(np.var(y, ddof=1)) if y.size > 1 else 0.0
+    return math.sqrt(var + float(np.mean(s**2)))
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
 @dataclass(frozen=True)
 class Priors:
-    """Hyperpriors of the three-level normal model.
+    """Hyperpriors of the three-level normal model; ``None`` fields are scaled to the data.
 
     Parameters
     ----------
-    mu_mean, mu_sd : float
-        ``mu ~ Normal(mu_mean, mu_sd)``; ``mu_sd=None`` gives a flat prior (only for the
-        exact posterior; NUTS needs a proper prior). Defaults ``0`` and ``5``.
+    mu : {"normal", "flat"}, default "normal"
+        ``"flat"`` is the improper uniform prior (the exact posterior handles it; NUTS and
+        predictive draws need a proper prior).
+    mu_mean, mu_sd : float or None
+        ``mu ~ Normal(mu_mean, mu_sd)``.  Default None: the precision-weighted mean of the
+        group means and ``2.5 S`` (see the module docstring for ``S``).
     tau : {"halfcauchy", "halfnormal", "uniform"}
-        Family of the prior on the between-group sd. Default ``"halfcauchy"``.
-    tau_scale : float
-        Scale of the tau prior (upper bound for ``"uniform"``). Default ``5``.
+        Family of the prior on the between-group sd.  Default ``"halfcauchy"``.
+    tau_scale : float or None
+        Its scale (upper bound for ``"uniform"``).  Default None: ``S`` for Half-Cauchy,
+        ``2.5 S`` for Half-Normal, ``10 S`` for Uniform.
     sigma : {"halfnormal", "halfcauchy"}
-        Prior family for the within-group sd when it is unknown. Default ``"halfnormal"``.
+        Prior family for the within-group sd when it is unknown.  Default ``"halfnormal"``.
     sigma_scale : float or None
-        Its scale. ``None`` (default) means ``2.5 x`` the pooled within-group sd of the data,
-        a weakly-informative, data-scaled choice (as rstanarm's autoscaling).
+        Its scale.  Default None: ``2.5 x`` the pooled within-group sd of the data.
+
+    Attributes
+    ----------
+    from_data : tuple of str
+        After :meth:`resolve`: the fields that were filled in from the data.
+    spread : float or None
+        After :meth:`resolve`: the data spread ``S`` the defaults were scaled by.
+
+    Examples
+    --------
+    ``Priors()`` -- every scale from the data; ``Priors(tau="halfnormal")`` -- Half-Normal,
+    scale from the data; ``Priors(mu_mean=0, mu_sd=5, tau_scale=5)`` -- fixed (the classic
+    PyMC Eight Schools priors); ``Priors(mu="flat", tau="uniform", tau_scale=1000)`` --
+    BDA3's reference prior.
     """
 
-    mu_mean: float = 0.0
-    mu_sd: float | None = 5.0
+    mu: str = "normal"
+    mu_mean: float | None = None
+    mu_sd: float | None = None
     tau: str = "halfcauchy"
-    tau_scale: float = 5.0
+    tau_scale: float | None = None
     sigma: str = "halfnormal"
     sigma_scale: float | None = None
+    from_data: tuple[str, ...] = ()
+    spread: float | None = None
 
     def __post_init__(self) -> None:
+        mu = _family("mu", self.mu, MU_PRIORS)
+        object.__setattr__(self, "mu", mu)
         object.__setattr__(self, "mu_mean", _real("mu_mean", self.mu_mean, positive=False))
-        object.__setattr__(self, "mu_sd",
-                           _real("mu_sd", self.mu_sd, positive=True, allow_none=True))
+        object.__setattr__(self, "mu_sd", _real("mu_sd", self.mu_sd, positive=True))
+        if mu == "flat" and (self.mu_mean is not None or self.mu_sd is not None):
+            raise ValueError("Priors: `mu='flat'` has no `mu_mean` / `mu_sd`; drop them or "
+                             "use mu='normal'.")
         object.__setattr__(self, "tau", _family("tau", self.tau, TAU_PRIORS))
         object.__setattr__(self, "tau_scale", _real("tau_scale", self.tau_scale, positive=True))
         object.__setattr__(self, "sigma", _family("sigma", self.sigma, SIGMA_PRIORS))
         object.__setattr__(self, "sigma_scale",
-                           _real("sigma_scale", self.sigma_scale, positive=True, allow_none=True))
+                           _real("sigma_scale", self.sigma_scale, positive=True))
+        bad = [f for f in self.from_data if f not in _NUMERIC]
+        if bad:
+            raise ValueError(f"Priors: `from_data` names unknown fields {bad}.")
+        object.__setattr__(self, "from_data", tuple(self.from_data))
+        object.__setattr__(self, "spread", _real("spread", self.spread, positive=True))
+
+    # ------------------------------------------------------------------ data scaling
+    @property
+    def unresolved(self) -> tuple[str, ...]:
+        """The numeric fields still to be scaled to the data (None)."""
+        need = ["tau_scale", "sigma_scale"]
+        if self.mu == "normal":
+            need[:0] = ["mu_mean", "mu_sd"]
+        return tuple(f for f in need if getattr(self, f) is None)
+
+    @property
+    def is_resolved(self) -> bool:
+        """True when every prior except possibly sigma's has numbers (see :meth:`resolve`)."""
+        return all(f == "sigma_scale" for f in self.unresolved)
+
+    def resolve(self, data: HierData) -> Priors:
+        """These priors with every ``None`` field scaled to ``data`` (the rule in the module
+        docstring); fields already set are kept.  Idempotent."""
+        fill: dict[str, float] = {}
+        missing = self.unresolved
+        if not missing:
+            return self
+        spread = data_spread(data.means, data.se)
+        if "mu_mean" in missing:
+            w = 1.0 / np.asarray(data.se, dtype=float) ** 2
+            fill["mu_mean"] = float(np.sum(w * data.means) / np.sum(w))
+        if "mu_sd" in missing:
+            fill["mu_sd"] = SCALE_MULTIPLIER * spread
+        if "tau_scale" in missing:
+            fill["tau_scale"] = TAU_SCALE_IN_S[self.tau] * spread
+        if "sigma_scale" in missing and data.sigma_hat is not None:
+            fill["sigma_scale"] = SCALE_MULTIPLIER * data.sigma_hat
+        return replace(self, **fill, from_data=tuple(self.from_data) + tuple(fill),
+                       spread=spread)
 
     # ------------------------------------------------------------------ scipy views
+    def _require(self, *fields: str) -> None:
+        missing = [f for f in fields if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"Priors: {missing} are scaled to the data and not set yet; "
+                             "call priors.resolve(data) first.")
+
     def mu_dist(self):
         """``scipy.stats`` frozen prior of mu, or None for the flat prior."""
-        return None if self.mu_sd is None else stats.norm(self.mu_mean, self.mu_sd)
+        if self.mu == "flat":
+            return None
+        self._require("mu_mean", "mu_sd")
+        return stats.norm(self.mu_mean, self.mu_sd)
 
     def tau_dist(self):
         """``scipy.stats`` frozen prior of tau."""
+        self._require("tau_scale")
         if self.tau == "halfcauchy":
             return stats.halfcauchy(scale=self.tau_scale)
         if self.tau == "halfnormal":
@@ -109,17 +225,84 @@ class Priors:
 
     # ------------------------------------------------------------------ printing
     def describe(self) -> str:
-        """One line in mathematical notation."""
-        mu = "flat" if self.mu_sd is None else f"Normal({self.mu_mean:g}, {self.mu_sd:g})"
-        tau = {"halfcauchy": "HalfCauchy({})", "halfnormal": "HalfNormal({})",
-               "uniform": "Uniform(0, {})"}[self.tau].format(f"{self.tau_scale:g}")
-        ss = "2.5*sd(y)" if self.sigma_scale is None else f"{self.sigma_scale:g}"
-        sig = {"halfnormal": "HalfNormal({})", "halfcauchy": "HalfCauchy({})"}[self.sigma]
-        return f"mu ~ {mu}; tau ~ {tau}; sigma ~ {sig.format(ss)} (if unknown)"
+        """One line in mathematical notation (``S`` where a scale is still to be set)."""
+        if self.mu == "flat":
+            mu = "flat"
+        else:
+            m = "wmean(y)" if self.mu_mean is None else _fmt(self.mu_mean)
+            s = "2.5*S" if self.mu_sd is None else _fmt(self.mu_sd)
+            mu = f"Normal({m}, {s})"
+        ts = (f"{TAU_SCALE_IN_S[self.tau]:g}*S" if self.tau_scale is None
+              else _fmt(self.tau_scale))
+        ss = "2.5*sd(y)" if self.sigma_scale is None else _fmt(self.sigma_scale)
+        return (f"mu ~ {mu}; tau ~ {_TAU_TEXT[self.tau].format(ts)}; "
+                f"sigma ~ {_SIGMA_TEXT[self.sigma].format(ss)} (if unknown)")
+
+    def explain(self) -> list[str]:
+        """Markdown bullets: each prior with its numbers, and for data-scaled ones the rule
+        and the statistic used (for reports)."""
+        d = set(self.from_data)
+        S = "" if self.spread is None else f" = {_fmt(self.spread)}"
+        rule_s = f"S = sqrt(var(ybar_i) + mean(se_i^2)){S}"
+        out = []
+        if self.mu == "flat":
+            out.append("- `mu ~ flat` (improper uniform): set by the user.")
+        else:
+            how = []
+            if "mu_mean" in d:
+                how.append("mean = the precision-weighted mean of the group means")
+            if "mu_sd" in d:
+                how.append(f"sd = 2.5 S, {rule_s}")
+            src = ("scaled to the data: " + "; ".join(how)) if how else "set by the user"
+            m = "?" if self.mu_mean is None else _fmt(self.mu_mean)
+            s = "?" if self.mu_sd is None else _fmt(self.mu_sd)
+            out.append(f"- `mu ~ Normal({m}, {s})`: {src}.")
+        t = "?" if self.tau_scale is None else _fmt(self.tau_scale)
+        if "tau_scale" in d:
+            src = f"scaled to the data: {TAU_SCALE_IN_S[self.tau]:g} S, {rule_s}"
+        else:
+            src = "set by the user"
+        out.append(f"- `tau ~ {_TAU_TEXT[self.tau].format(t)}`: {src}.")
+        s = "2.5 sigma_hat" if self.sigma_scale is None else _fmt(self.sigma_scale)
+        src = ("scaled to the data: 2.5 x the pooled within-group sd" if "sigma_scale" in d
+               else "set by the user" if self.sigma_scale is not None
+               else "2.5 x the pooled within-group sd")
+        out.append(f"- `sigma ~ {_SIGMA_TEXT[self.sigma].format(s)}` (only when sigma is "
+                   f"estimated): {src}.")
+        return out
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (for InferenceData attrs and reports)."""
+        """Plain dict of the fields."""
         return asdict(self)
+
+    def to_attrs(self) -> dict[str, Any]:
+        """Flat, netCDF-safe attributes (``None`` becomes NaN); :meth:`from_attrs` inverts."""
+        out: dict[str, Any] = {"priors": self.describe(), "prior_mu": self.mu,
+                               "prior_tau": self.tau, "prior_sigma": self.sigma}
+        for f in _NUMERIC:
+            v = getattr(self, f)
+            out[f"prior_{f}"] = float("nan") if v is None else float(v)
+        out["prior_from_data"] = ",".join(self.from_data)
+        out["prior_spread"] = float("nan") if self.spread is None else float(self.spread)
+        return out
+
+    @classmethod
+    def from_attrs(cls, attrs: Any) -> Priors | None:
+        """The priors recorded by :meth:`to_attrs` in ``attrs`` (a mapping), or None when
+        they are absent."""
+        if not hasattr(attrs, "get") or "prior_tau" not in attrs:
+            return None
+
+        def num(key: str) -> float | None:
+            v = float(attrs[key])
+            return None if math.isnan(v) else v
+
+        fields = {f: num(f"prior_{f}") for f in _NUMERIC}
+        text = str(attrs.get("prior_from_data", ""))
+        return cls(mu=str(attrs["prior_mu"]), tau=str(attrs["prior_tau"]),
+                   sigma=str(attrs["prior_sigma"]), **fields,
+                   from_data=tuple(f for f in text.split(",") if f),
+                   spread=num("prior_spread"))
 
     def __str__(self) -> str:
         return self.describe()

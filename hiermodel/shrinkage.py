@@ -944,6 +944,15 @@ def _simpson_weights(n: int, h: float) -> np.ndarray:
     return c * h / 3.0
 
 
+def _mu_precision(priors: Priors) -> float:
+    """``1 / mu_sd^2`` of the prior of mu; 0 for the flat prior."""
+    return 0.0 if priors.mu == "flat" else 1.0 / priors.mu_sd**2
+
+
+def _mu_mean(priors: Priors) -> float:
+    return 0.0 if priors.mu == "flat" else priors.mu_mean
+
+
 def _tau_grid(y: np.ndarray, v: np.ndarray, priors: Priors, n: int) -> _Grid:
     """Adaptive grid for ``p(tau | y)`` in ``u = tau / (tau + c)`` on ``[0, u_max]``.
 
@@ -953,8 +962,8 @@ def _tau_grid(y: np.ndarray, v: np.ndarray, priors: Priors, n: int) -> _Grid:
     estimated on the first pass (``truncated_mass``).
     """
     prior = priors.tau_dist()
-    m0 = priors.mu_mean
-    p0 = 0.0 if priors.mu_sd is None else 1.0 / priors.mu_sd**2
+    m0 = _mu_mean(priors)
+    p0 = _mu_precision(priors)
     scale = float(np.sqrt(np.mean(v) + np.var(y)))
     tau_max = priors.tau_scale if priors.tau == "uniform" else scale * _TAU_MAX_SCALES
     u_max = tau_max / (tau_max + scale)
@@ -1156,9 +1165,9 @@ class ExactPosterior:
     def tau_pdf(self, tau: Any) -> np.ndarray:
         """The normalised density ``p(tau | y)`` at arbitrary ``tau >= 0``, from the formula."""
         t = np.atleast_1d(_batch_param("tau", tau, nonneg=True)).ravel()
-        p0 = 0.0 if self.priors.mu_sd is None else 1.0 / self.priors.mu_sd**2
+        p0 = _mu_precision(self.priors)
         with np.errstate(divide="ignore"):
-            lp = (_marginal(t * t, self._y, self._se**2, self.priors.mu_mean, p0).loglik
+            lp = (_marginal(t * t, self._y, self._se**2, _mu_mean(self.priors), p0).loglik
                   + self.priors.tau_dist().logpdf(t))
         return np.exp(lp - self._grid.log_norm).reshape(np.shape(tau))
 
@@ -1192,7 +1201,7 @@ class ExactPosterior:
         shape = (int(chains), int(draws))
         post = {"mu": mu.reshape(shape), "tau": tau.reshape(shape),
                 "theta": theta.reshape(shape + (-1,))}
-        attrs = {"method": "exact", "priors": self.priors.describe(),
+        attrs = {"method": "exact", **self.priors.to_attrs(),
                  "grid_points": int(self.tau_grid.size),
                  "seed": "None" if seed is None else str(seed),
                  "truncated_mass": self.truncated_mass}
@@ -1204,8 +1213,8 @@ class ExactPosterior:
     def _draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
         u = _inverse_cdf(rng.random(n), self._grid)
         tau = np.minimum(self._grid.scale * u / (1.0 - u), self.tau_grid[-1])
-        p0 = 0.0 if self.priors.mu_sd is None else 1.0 / self.priors.mu_sd**2
-        cond = _marginal(tau * tau, self._y, self._se**2, self.priors.mu_mean, p0)
+        p0 = _mu_precision(self.priors)
+        cond = _marginal(tau * tau, self._y, self._se**2, _mu_mean(self.priors), p0)
         mu = cond.mu_hat + np.sqrt(cond.mu_var) * rng.standard_normal(n)
         mean, var = _conditional(self._y, self._se, mu[:, None], tau[:, None])
         theta = mean + np.sqrt(var) * rng.standard_normal(mean.shape)
@@ -1241,8 +1250,9 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
     data : HierData
         Needs known sampling sds (``data.sigma_known``).
     priors : Priors, optional
-        Default ``Priors()`` (``mu ~ N(0, 5)``, ``tau ~ HalfCauchy(5)``); ``mu_sd=None`` is
-        the flat prior (proper posterior for ``G >= 2``, as every tau prior is proper).
+        Default ``Priors()``, scaled to the data (:mod:`hiermodel.priors`), the same as
+        :func:`hiermodel.fit.fit` uses; ``mu="flat"`` is the flat prior (proper posterior
+        for ``G >= 2``, as every tau prior is proper).
     grid : int, default 2001
         Number of grid points (made odd for Simpson's rule), >= 101.
 
@@ -1256,20 +1266,21 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
     priors = Priors() if priors is None else priors
     if not isinstance(priors, Priors):
         raise TypeError(f"`priors` must be a Priors, got {type(priors).__name__}.")
+    priors = priors.resolve(data)
     if not data.sigma_known:
         raise ValueError("exact_posterior needs known sampling sds, but `data` has unknown "
                          "sigma (raw rows without sigma=); pass a known sigma or use fit().")
     if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or grid < 101:
         raise ValueError(f"`grid` must be an integer >= 101, got {grid!r}.")
-    if priors.mu_sd is None and data.n_groups < 2:
+    if priors.mu == "flat" and data.n_groups < 2:
         raise ValueError("A flat prior on mu needs at least 2 groups for a proper posterior.")
     n = int(grid) | 1
     y, se = np.asarray(data.means, float), np.asarray(data.se, float)
     v = se * se
     g = _tau_grid(y, v, priors, n)
-    p0 = 0.0 if priors.mu_sd is None else 1.0 / priors.mu_sd**2
+    p0 = _mu_precision(priors)
     t2 = g.tau * g.tau
-    marg = _marginal(t2, y, v, priors.mu_mean, p0)
+    marg = _marginal(t2, y, v, _mu_mean(priors), p0)
     mean, var = _conditional(y, se, marg.mu_hat[:, None], g.tau[:, None])
     w = _weights(se, g.tau[:, None])
     theta_var = var + (1.0 - w) ** 2 * marg.mu_var[:, None]

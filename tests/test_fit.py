@@ -203,11 +203,15 @@ def test_bad_data_type():
         fit({"y": [1, 2]})
 
 
-def test_progressbar_off_in_ci(monkeypatch):
+@pytest.mark.parametrize(("ci", "default_on"), [("true", False), ("1", False), ("yes", False),
+                                               ("0", True), ("false", True), ("", True)])
+def test_progress_follows_ci_as_a_boolean_and_an_explicit_choice_wins(monkeypatch, ci,
+                                                                       default_on):
     from hiermodel.fit import _progress
 
-    monkeypatch.setenv("CI", "true")
-    assert _progress(None) is False and _progress(True) is False
+    monkeypatch.setenv("CI", ci)
+    assert _progress(None) is default_on
+    assert _progress(True) is True and _progress(False) is False
     monkeypatch.delenv("CI")
     assert _progress(None) is True and _progress(False) is False
 

@@ -64,7 +64,7 @@ def test_model_structure_and_coords():
 
 def test_prior_on_theta_is_the_same_in_both_forms():
     d = eight_schools()
-    pri = Priors(tau="halfnormal", tau_scale=5.0)
+    pri = Priors(mu_mean=0.0, mu_sd=5.0, tau="halfnormal", tau_scale=5.0)
     draws = 4000
     a = prior_predictive(build_model(d, "centered", pri), draws=draws, seed=1)
     b = prior_predictive(build_model(d, "noncentered", pri), draws=draws, seed=2)
@@ -146,7 +146,7 @@ def test_invalid_priors_and_arguments(make, exc, fragment):
 
 
 def test_priors_print_and_aliases():
-    p = Priors(tau="Half-Normal", tau_scale=2.5)
+    p = Priors(mu_mean=0, mu_sd=5, tau="Half-Normal", tau_scale=2.5)
     assert p.tau == "halfnormal"
     assert str(p) == "mu ~ Normal(0, 5); tau ~ HalfNormal(2.5); sigma ~ HalfNormal(2.5*sd(y)) " \
                      "(if unknown)"
@@ -162,7 +162,7 @@ def test_marginal_logp_is_the_integral_of_the_full_model():
     m = build_model(d, "marginal")
     assert {v.name for v in m.free_RVs} == {"mu", "tau"}
     logp = m.compile_logp(jacobian=False)
-    pri = Priors()
+    pri = Priors().resolve(d)
     diffs = []
     for mu, tau in [(0.0, 1.0), (5.0, 8.0), (-3.0, 0.3)]:
         total = pri.mu_dist().logpdf(mu) + pri.tau_dist().logpdf(tau)

@@ -15,7 +15,8 @@ from scipy import integrate, optimize, special
 from hiermodel import HierData, Priors, eight_schools, seed_eight_schools
 from hiermodel import shrinkage as sh
 
-BDA3 = Priors(mu_sd=None, tau="uniform", tau_scale=1000)
+BDA3 = Priors(mu="flat", tau="uniform", tau_scale=1000)
+CLASSIC = Priors(mu_mean=0.0, mu_sd=5.0, tau_scale=5.0)  # the PyMC example's fixed priors
 
 
 # --------------------------------------------------------------------------- the seed
@@ -416,20 +417,24 @@ def test_conditional_means_with_unknown_sigma_uses_sigma_draws():
 
 
 # --------------------------------------------------------------------------- exact posterior
-def _logp_default(mu, tau, y, v):
-    """log p(mu, tau | y) + const under Priors(): mu ~ N(0, 5), tau ~ HalfCauchy(5)."""
+def _logp_halfcauchy(mu, tau, y, v, m0, s0, ts):
+    """log p(mu, tau | y) + const under mu ~ N(m0, s0), tau ~ HalfCauchy(ts)."""
     s2 = v + tau * tau
-    return (-0.5 * np.sum(np.log(s2) + (y - mu) ** 2 / s2) - 0.5 * (mu / 5.0) ** 2
-            - np.log1p((tau / 5.0) ** 2))
+    return (-0.5 * np.sum(np.log(s2) + (y - mu) ** 2 / s2) - 0.5 * ((mu - m0) / s0) ** 2
+            - np.log1p((tau / ts) ** 2))
 
 
-def test_exact_posterior_means_match_2d_brute_force_integration():
+@pytest.mark.parametrize("priors", [None, CLASSIC], ids=["data-scaled", "classic"])
+def test_exact_posterior_means_match_2d_brute_force_integration(priors):
     d = eight_schools()
     y, v = np.array(d.means), np.array(d.se) ** 2
-    post = sh.exact_posterior(d)
-    c = _logp_default(4.0, 3.0, y, v)
+    post = sh.exact_posterior(d, priors)
+    pr = post.priors
+    assert pr.is_resolved and (priors is not None or pr.from_data)
+    args = (y, v, pr.mu_mean, pr.mu_sd, pr.tau_scale)
+    c = _logp_halfcauchy(4.0, 3.0, *args)
     res = [integrate.dblquad(
-        lambda mu, tau, k=k: (mu, tau, 1.0)[k] * np.exp(_logp_default(mu, tau, y, v) - c),
+        lambda mu, tau, k=k: (mu, tau, 1.0)[k] * np.exp(_logp_halfcauchy(mu, tau, *args) - c),
         0, np.inf, -np.inf, np.inf, epsabs=0, epsrel=1e-9)[0] for k in range(3)]
     assert float(post.mean["mu"]) == pytest.approx(res[0] / res[2], rel=1e-5)
     assert float(post.mean["tau"]) == pytest.approx(res[1] / res[2], rel=1e-5)
