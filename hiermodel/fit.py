@@ -38,7 +38,7 @@ from .models import (
     model_spec,
     resolve_priors,
 )
-from .shrinkage import conditional_posterior, eb_core
+from .shrinkage import conditional_posterior, eb_core, restricted_loglik
 
 __all__ = [
     "fit", "diagnose", "Diagnostics", "diagnostics", "save", "load", "HierModelWarning",
@@ -523,8 +523,9 @@ def diagnostics(idata: az.InferenceData) -> Diagnostics:
 
 # ----------------------------------------------------------------------------- prior-data conflict
 #: thresholds of :func:`prior_data_conflict`
-CONFLICT_Z = 3.0            # |E[mu|y] - mu_hat| / sd(mu|y); |tau_hat^2 - med^2| / se(tau_hat^2)
-CONFLICT_TAIL = 0.001       # posterior / prior tail probabilities
+CONFLICT_Z = 3.0            # |E[mu|y] - mu_hat| / sd(mu|y)
+CONFLICT_TAIL = 0.001       # posterior / prior tail probabilities; the likelihood-ratio level
+CONFLICT_LR = float(stats.chi2.isf(CONFLICT_TAIL, 1))   # 10.83
 CONFLICT_PRIOR_Z = 4.0      # |E[mu|y] - prior mean| / prior sd
 
 
@@ -541,10 +542,11 @@ def prior_data_conflict(idata: az.InferenceData, data: HierData,
     prior is meant to be informative.  Flagged:
 
     * ``|E[mu | y] - mu_hat| > 3 sd(mu | y)``;
-    * ``tau_hat`` outside the posterior's central 99.8% interval of tau *and*
-      ``|tau_hat^2 - median(tau | y)^2| > 3 se(tau_hat^2)``, with the REML information
-      ``se(tau_hat^2) = sqrt(2 / sum_i (tau_hat^2 + se_i^2)^-2)`` (so a ``tau_hat`` of 0 with
-      a posterior that is merely positive is not a conflict);
+    * ``tau_hat`` outside the posterior's central 99.8% interval of tau *and* the data
+      reject the posterior median of tau: the restricted likelihood-ratio statistic
+      ``2 [l_R(tau_hat) - l_R(median(tau | y))]`` exceeds the chi^2_1 0.1% point, 10.83
+      (:func:`hiermodel.shrinkage.restricted_loglik`; so a ``tau_hat`` of 0 beside a
+      posterior that is merely positive is not a conflict);
     * the posterior far in the prior's tail: ``E[mu | y]`` more than 4 prior sds from the
       prior mean, or the posterior median of tau above the prior's 99.9% quantile.
 
@@ -572,12 +574,12 @@ def prior_data_conflict(idata: az.InferenceData, data: HierData,
                    f"posterior sds ({_fmt(sd)}) from the data's estimate mu_hat = "
                    f"{_fmt(mu_hat)} (REML)")
     lo, med, hi = np.quantile(tau, [CONFLICT_TAIL, 0.5, 1 - CONFLICT_TAIL])
-    info = float(np.sum((tau_hat**2 + np.asarray(data.se, float) ** 2) ** -2.0))
-    se_t2 = np.sqrt(2.0 / info)
-    if (tau_hat < lo or tau_hat > hi) and abs(tau_hat**2 - med**2) > CONFLICT_Z * se_t2:
+    lr = 2.0 * float(np.diff(restricted_loglik(data.means, data.se, [med, tau_hat]))[0])
+    if (tau_hat < lo or tau_hat > hi) and lr > CONFLICT_LR:
         out.append(f"the data's estimate tau_hat = {_fmt(tau_hat)} (REML) lies outside the "
                    f"central {100 * (1 - 2 * CONFLICT_TAIL):g}% posterior interval of tau "
-                   f"[{_fmt(lo)}, {_fmt(hi)}] (posterior median {_fmt(med)})")
+                   f"[{_fmt(lo)}, {_fmt(hi)}], and the data reject the posterior median "
+                   f"{_fmt(med)} (likelihood ratio {lr:.1f} > {CONFLICT_LR:.1f})")
     if priors is not None and priors.mu == "normal" and priors.mu_sd is not None:
         zp = abs(m - priors.mu_mean) / priors.mu_sd
         if zp > CONFLICT_PRIOR_Z:

@@ -197,6 +197,8 @@ class Priors:
             fill["tau_scale"] = TAU_SCALE_IN_S[self.tau] * spread
         if "sigma_scale" in missing and data.sigma_hat is not None:
             fill["sigma_scale"] = SCALE_MULTIPLIER * data.sigma_hat
+        if not fill:
+            return self
         return replace(self, **fill, from_data=tuple(self.from_data) + tuple(fill),
                        spread=spread)
 

@@ -45,7 +45,7 @@ __all__ = [
     "TauEstimate", "estimate_tau",
     "EBEstimates", "eb_core", "EmpiricalBayes", "empirical_bayes", "pooling_table",
     "conditional_posterior", "conditional_means", "rao_blackwell",
-    "ExactPosterior", "exact_posterior",
+    "ExactPosterior", "exact_posterior", "restricted_loglik",
 ]
 
 #: tau estimators of :func:`estimate_tau`
@@ -935,6 +935,22 @@ def _marginal(t2: np.ndarray, y: np.ndarray, v: np.ndarray, m0: float, p0: float
     ll = (0.5 * np.log(w).sum(axis=-1) - 0.5 * np.log(prec) - 0.5 * (w * r * r).sum(axis=-1)
           - 0.5 * p0 * (m0 - mu_hat) ** 2)
     return _Marginal(ll, mu_hat, 1.0 / prec)
+
+
+def restricted_loglik(means: Any, se: Any, tau: Any) -> np.ndarray:
+    """The restricted (REML) log-likelihood of ``tau`` up to a constant, at each ``tau``:
+
+        l_R(tau) = -1/2 [sum_i log(se_i^2 + tau^2) + log sum_i 1/(se_i^2 + tau^2)
+                         + sum_i (ybar_i - mu_hat(tau))^2 / (se_i^2 + tau^2)]
+
+    (= ``log p(tau | y)`` under flat priors on mu and tau, BDA3 eq. 5.21; maximised by the
+    REML ``tau_hat``).  ``tau``: any shape; returns that shape."""
+    y, s = _means_se(means, se, min_groups=2)
+    if y.ndim != 1:
+        raise ValueError("`means` and `se` must be 1-D (one dataset) here.")
+    t = np.asarray(_batch_param("tau", tau, nonneg=True), dtype=float)
+    ll = _marginal(np.ravel(t) ** 2, y, s * s, 0.0, 0.0).loglik
+    return ll.reshape(t.shape)
 
 
 def _simpson_weights(n: int, h: float) -> np.ndarray:
