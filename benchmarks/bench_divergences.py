@@ -24,10 +24,11 @@ import numpy as np
 os.environ.setdefault("CI", "true")
 warnings.filterwarnings("ignore")
 
-SETTINGS = [("marginal", 0.8), ("noncentered", 0.8), ("noncentered", 0.9),
+SETTINGS = [("marginal", 0.8), ("marginal", 0.9), ("noncentered", 0.8), ("noncentered", 0.9),
             ("noncentered", 0.95), ("auto", 0.95), ("centered", 0.95), ("centered", 0.99)]
 MIXED_SETTINGS = [("centered", 0.8), ("noncentered", 0.8), ("auto", 0.8), ("centered", 0.95),
-                  ("noncentered", 0.95), ("auto", 0.95), ("marginal", 0.8)]
+                  ("noncentered", 0.95), ("auto", 0.95), ("marginal", 0.8), ("marginal", 0.85),
+                  ("marginal", 0.9)]
 
 
 def mixed_precision_data(seed: int = 0):

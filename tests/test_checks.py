@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from hiermodel import HierData, eight_schools
+from hiermodel import HierData, Priors, eight_schools
 from hiermodel.checks import (
     POOLING,
     ParetoKWarning,
@@ -223,7 +223,11 @@ def test_compare_pooling_eight_schools(es):
     assert table["elpd_diff"].iloc[0] == 0 and (table["elpd_diff"].iloc[1:] > 0).all()
     assert np.isfinite(table[["elpd_loo", "se", "dse", "pareto_k_max"]].to_numpy()).all()
     assert "leave-one-group-out" in table.attrs["loo"]
-    assert table.attrs["no_pooling_sd"] == no_pooling_prior_sd(es.data) == 280.0
+    # centred at the default prior's mu mean (the precision-weighted mean, 7.686):
+    # 10 * max(max |ybar_i - 7.686|, max se_i) = 10 * |28 - 7.686| = 203.14
+    mu0 = Priors().resolve(es.data).mu_mean
+    assert table.attrs["no_pooling_sd"] == no_pooling_prior_sd(es.data, mu0)
+    assert table.attrs["no_pooling_sd"] == pytest.approx(10 * (28 - mu0), rel=1e-12)
     for idata in es.fits.values():
         assert es_ll_dims(idata) == ("chain", "draw", "group")
     # no pooling: leaving a group out leaves theta_i with its prior only -> k > 0.7
