@@ -14,11 +14,13 @@ data swaps the data in without recompiling (nutpie's ``with_data`` / PyMC's ``se
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -98,16 +100,23 @@ def _require_backend(sampler: str) -> Any:
 
 @dataclass
 class _Compiled:
+    """A compiled model shared by every fit of one structure.  Never mutated while another
+    thread samples it: nutpie fits sample a copy (``with_data``); PyMC / NumPyro fits swap
+    the data in and sample under ``lock``."""
+
     model: pm.Model
     nutpie: Any = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 _CACHE: dict[tuple, _Compiled] = {}
+_CACHE_LOCK = threading.Lock()
 
 
 def clear_model_cache() -> None:
     """Forget the compiled models kept for reuse (they are rebuilt on demand)."""
-    _CACHE.clear()
+    with _CACHE_LOCK:
+        _CACHE.clear()
 
 
 def _cache_key(data: HierData, priors: Priors, sampler: str, marginal: bool) -> tuple:
@@ -118,23 +127,37 @@ def _cache_key(data: HierData, priors: Priors, sampler: str, marginal: bool) -> 
 
 def _get_model(data: HierData, c: np.ndarray, priors: Priors, sampler: str,
                marginal: bool, progress: bool) -> _Compiled:
-    """The cached model for this structure, with ``data`` and ``priors`` swapped in."""
+    """The cached model for this structure (built and compiled on first use).  Its data are
+    whichever fit used it last: :func:`_sampling` swaps this fit's data in safely."""
     key = _cache_key(data, priors, sampler, marginal)
-    entry = _CACHE.get(key)
+    with _CACHE_LOCK:
+        entry = _CACHE.get(key)
     if entry is None:
         if progress:
             print(f"hiermodel: compiling the model for {sampler} (once per model shape in "
                   "this process; ~5-15 s) ...", file=sys.stderr, flush=True)
         model = build_model(data, "marginal" if marginal else c, priors)
-        entry = _Compiled(model)
+        new = _Compiled(model)
         if sampler == "nutpie":
             import nutpie
 
-            entry.nutpie = nutpie.compile_pymc_model(model, freeze_model=False)
-        _CACHE[key] = entry
-    else:
-        pm.set_data(data_updates(entry.model, data, c, priors), model=entry.model)
+            new.nutpie = nutpie.compile_pymc_model(model, freeze_model=False)
+        with _CACHE_LOCK:  # two threads may have built it: keep the first
+            entry = _CACHE.setdefault(key, new)
     return entry
+
+
+@contextlib.contextmanager
+def _sampling(entry: _Compiled, updates: dict[str, np.ndarray], sampler: str):
+    """Yield ``(model, compiled)`` holding this fit's data, safe against other threads:
+    nutpie gets a private copy of the compiled model; PyMC and NumPyro, which sample the
+    shared ``pm.Model`` itself, hold the entry's lock while they set the data and sample."""
+    if sampler == "nutpie":
+        yield entry.model, entry.nutpie.with_data(**updates)
+        return
+    with entry.lock:
+        pm.set_data(updates, model=entry.model)
+        yield entry.model, None
 
 
 # ----------------------------------------------------------------------------- fit
@@ -241,16 +264,15 @@ def fit(
             import nutpie
 
             compiled = nutpie.compile_pymc_model(model, freeze_model=False)
+        sampling = contextlib.nullcontext((model, compiled))
     elif isinstance(data_or_model, HierData):
         data = data_or_model
         priors = resolve_priors(priors, data)
         name, c, _ = centering(data, parameterization)
         entry = _get_model(data, c, priors, sampler, marginal=name == "marginal",
                            progress=progress)
-        model, compiled = entry.model, entry.nutpie
-        if compiled is not None:
-            compiled = compiled.with_data(**data_updates(model, data, c, priors))
-        spec = _respec(model_spec(model), data, parameterization, priors)
+        sampling = _sampling(entry, data_updates(entry.model, data, c, priors), sampler)
+        spec = _respec(model_spec(entry.model), data, parameterization, priors)
     else:
         raise TypeError(f"`data_or_model` must be a HierData or a pymc.Model built by "
                         f"build_model, got {type(data_or_model).__name__}.")
@@ -262,19 +284,20 @@ def fit(
     seeds = np.random.SeedSequence(seed).generate_state(3)
     t0 = time.perf_counter()
     kw = dict(draws=draws, tune=tune, chains=chains, cores=cores, target_accept=target_accept)
-    if sampler == "nutpie":
-        import nutpie
+    with sampling as (model, compiled):
+        if sampler == "nutpie":
+            import nutpie
 
-        idata = nutpie.sample(compiled, seed=int(seeds[0]), progress_bar=progress,
-                              save_warmup=False, **kw)
-    else:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=FutureWarning)
-            idata = pm.sample(
-                model=model, random_seed=int(seeds[0]), progressbar=progress,
-                nuts_sampler=sampler, compute_convergence_checks=False,
-                idata_kwargs={"log_likelihood": False}, **kw,
-            )
+            idata = nutpie.sample(compiled, seed=int(seeds[0]), progress_bar=progress,
+                                  save_warmup=False, **kw)
+        else:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=FutureWarning)
+                idata = pm.sample(
+                    model=model, random_seed=int(seeds[0]), progressbar=progress,
+                    nuts_sampler=sampler, compute_convergence_checks=False,
+                    idata_kwargs={"log_likelihood": False}, **kw,
+                )
     elapsed = time.perf_counter() - t0
     groups = list(spec.groups)
     idata = _relabel(idata, groups)

@@ -303,3 +303,22 @@ def test_log_likelihood_equals_pymcs_own_for_the_model(seed_fits):
     ours = idata.log_likelihood["y"].sel(draw=slice(0, 100))
     np.testing.assert_allclose(ours.values, ll["y"].transpose(*ours.dims).values,
                                rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
+def test_threads_give_the_serial_answers(sampler):
+    """Two same-shaped datasets fitted in a thread pool share one compiled model; each
+    fit must still get its own data's posterior, bit for bit as when run serially."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    d = eight_schools()
+    datasets = [d, HierData.from_estimates(d.means + 50, d.se, d.groups)] * 2
+    kw = dict(draws=100, tune=100, chains=2, sampler=sampler, check=False,
+              log_likelihood=False, progressbar=False)
+    serial = [fit(d, seed=i, **kw).posterior["mu"].values for i, d in enumerate(datasets)]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda a: fit(a[1], seed=a[0], **kw).posterior["mu"].values,
+                                 enumerate(datasets)))
+    for s, t in zip(serial, threaded, strict=True):
+        np.testing.assert_array_equal(s, t)
+    assert abs(serial[1].mean() - serial[0].mean() - 50) < 5  # each got its own data
