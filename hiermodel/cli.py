@@ -1,31 +1,40 @@
-"""The ``hiermodel`` command: reproducible runs that write a folder of results.
+"""The ``hiermodel`` command: parse the command line, then :func:`hiermodel.report.run_report`.
 
     hiermodel eight-schools --out DIR [--seed N] [--sampler ...] [--parameterization ...]
     hiermodel fit FILE.csv --value COL --group COL [options]          raw rows
     hiermodel fit FILE.csv --mean COL --n COL --sigma X [--label COL]  the seed's summary form
     hiermodel fit FILE.csv --estimate COL --se COL [--label COL]      Rubin's form
 
-Each run writes ``idata.nc``, ``comparison.csv``, ``diagnostics.csv``, ``ppc.csv``, PNG
-figures and ``report.md`` (which opens with the comparison table and records the command
-line, seed and package versions).  User errors print one line on stderr and exit 2.
+    priors:  --mu-prior normal[:LOC[,SCALE]] | flat
+             --tau-prior halfcauchy[:SCALE] | halfnormal[:SCALE] | uniform[:UPPER]
+             --sigma-prior halfnormal[:SCALE] | halfcauchy[:SCALE]
+             (a number left out is scaled to the data, see hiermodel.priors)
+
+This module only parses; what a run computes and writes (``report.md``, ``idata.nc``, CSV
+tables, figures) is :mod:`hiermodel.report`.  User errors print one line
+``hiermodel: error: ...`` on stderr and exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import math
 import sys
-import time
-import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from .report import TRANSFORMS, run_report
 
-__all__ = ["main", "run_report", "build_parser"]
+__all__ = ["main", "build_parser", "priors_from_args", "parse_prior", "data_from_args"]
 
 SAMPLER_CHOICES = ("nutpie", "pymc", "numpyro")
 PARAM_CHOICES = ("marginal", "auto", "centered", "noncentered")
+#: prior option -> (families with their parameter names); a parameter left out is None
+PRIOR_FORMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "--mu-prior": {"normal": ("LOC", "SCALE"), "flat": ()},
+    "--tau-prior": {"halfcauchy": ("SCALE",), "halfnormal": ("SCALE",), "uniform": ("UPPER",)},
+    "--sigma-prior": {"halfnormal": ("SCALE",), "halfcauchy": ("SCALE",)},
+}
 
 
 class UserError(Exception):
@@ -35,10 +44,11 @@ class UserError(Exception):
 # ----------------------------------------------------------------------------- parser
 def _add_fit_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("fit options")
-    g.add_argument("--out", default=None, help="output folder (default: %(default)s -> "
-                   "eight_schools_out or <file>_out)")
+    g.add_argument("--out", default=None, help="output folder (default: eight_schools_out or "
+                   "<file>_out)")
     g.add_argument("--seed", type=int, default=20261125,
-                   help="random seed; same seed, same numbers (default: %(default)s)")
+                   help="random seed; same seed and options, byte-identical CSVs "
+                        "(default: %(default)s)")
     g.add_argument("--sampler", choices=SAMPLER_CHOICES, default="nutpie",
                    help="NUTS backend (default: %(default)s)")
     g.add_argument("--parameterization", choices=PARAM_CHOICES, default="marginal",
@@ -49,7 +59,36 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--eb-method", choices=("reml", "ml", "pm", "dl", "seed"), default="reml",
                    help="empirical-Bayes tau estimator for the comparison (default: reml)")
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    g.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+
+    pr = p.add_argument_group(
+        "priors",
+        "Default: every prior scaled to the data, with S = sqrt(var(ybar_i) + mean(se_i^2)) "
+        "(the spread of the group means plus their sampling error): mu ~ Normal(precision-"
+        "weighted mean of the ybar_i, 2.5 S), tau ~ HalfCauchy(S) (HalfNormal(2.5 S), "
+        "Uniform(0, 10 S)), sigma ~ HalfNormal(2.5 x the pooled within-group sd). A number "
+        "left out of an option keeps its data-scaled value, e.g. --tau-prior halfnormal. "
+        "report.md states the priors used, with their numbers.")
+    pr.add_argument("--mu-prior", metavar="normal[:LOC[,SCALE]]|flat",
+                    help="prior of the population mean mu, e.g. normal:0,10; flat is the "
+                         "improper uniform prior (default: data-scaled normal)")
+    pr.add_argument("--tau-prior", metavar="FAMILY[:SCALE]",
+                    help="prior of the between-group sd tau: halfcauchy:SCALE, "
+                         "halfnormal:SCALE or uniform:UPPER (default: data-scaled halfcauchy)")
+    pr.add_argument("--sigma-prior", metavar="FAMILY[:SCALE]",
+                    help="prior of the within-group sd sigma, used only when it is estimated "
+                         "(raw rows without --sigma): halfnormal:SCALE or halfcauchy:SCALE "
+                         "(default: data-scaled halfnormal)")
+
+    o = p.add_argument_group("output")
+    o.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    o.add_argument("--sampler-geometry", action="store_true",
+                   help="also fit the centered form (the non-centered one when "
+                        "--parameterization centered) and write sampler_geometry.png, the "
+                        "sampler's view of one group against log tau with divergences (an "
+                        "MCMC diagnostic; it doubles the run time)")
+    o.add_argument("--transform", choices=tuple(TRANSFORMS), default=None,
+                   help="back-transform for log-scale estimates (e.g. log risk ratios): "
+                        "exp puts the forest plot and the summary of mu on the ratio scale")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,167 +185,74 @@ def data_from_args(args: argparse.Namespace):
                                    _column(df, args.se, "--se"), groups=labels)
 
 
-# ----------------------------------------------------------------------------- the run
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": sys.version.split()[0]}
-    for pkg in ("hiermodel", "pymc", "pytensor", "arviz", "nutpie", "numpy", "scipy",
-                "pandas", "xarray", "matplotlib"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
-
-
-def run_report(data: Any, out: str | os.PathLike, *, seed: int, sampler: str = "nutpie",
-               parameterization: str = "marginal", draws: int = 1000, tune: int = 1000,
-               chains: int = 4, eb_method: str = "reml", progressbar: bool | None = None,
-               figures: bool = True, command: str = "", title: str = "hiermodel run",
-               log=print) -> dict[str, Path]:
-    """Fit, compare, check and write everything to ``out``; returns the files written."""
-    from .fit import diagnose, diagnostics, fit, save
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    files: dict[str, Path] = {}
-    t0 = time.perf_counter()
-    log(f"hiermodel: fitting {data.n_groups} groups ({parameterization}, {sampler}, "
-        f"{chains} x {draws} draws, seed {seed})")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        idata = fit(data, parameterization=parameterization, sampler=sampler, draws=draws,
-                    tune=tune, chains=chains, seed=seed, progressbar=progressbar,
-                    posterior_predictive=False)
-    sampling_warnings = [str(w.message) for w in caught
-                         if issubclass(w.category, UserWarning)
-                         and str(w.message).startswith("hiermodel")]
-    for msg in sampling_warnings:
-        log("hiermodel: WARNING " + msg)
-    pp_idata = _predictive(idata, data, seed)
-    files["idata"] = save(pp_idata, out / "idata.nc")
-    diag_table = diagnose(idata)
-    diag_table.to_csv(out / "diagnostics.csv", float_format="%.10g")
-    files["diagnostics"] = out / "diagnostics.csv"
-    diag = diagnostics(idata)
-
-    sections = _extra_sections(idata, pp_idata, data, out, files, seed=seed,
-                               eb_method=eb_method, figures=figures, fit_kwargs=dict(
-                                   sampler=sampler, draws=draws, tune=tune, chains=chains,
-                                   progressbar=progressbar),
-                               parameterization=parameterization, log=log)
-    report = _report(title, command, seed, diag, diag_table, sections, sampling_warnings,
-                     time.perf_counter() - t0)
-    (out / "report.md").write_text(report)
-    files["report"] = out / "report.md"
-    log(f"hiermodel: wrote {len(files)} files to {out}/ in {time.perf_counter() - t0:.1f} s")
-    return files
+# ----------------------------------------------------------------------------- priors
+def _number(option: str, name: str, text: str, *, positive: bool) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise UserError(f"{option}: {name} must be a number, got {text!r}") from None
+    if not math.isfinite(v):
+        raise UserError(f"{option}: {name} must be finite, got {text!r}")
+    if positive and v <= 0:
+        raise UserError(f"{option}: {name} is a scale and must be > 0, got {text!r}")
+    return v
 
 
-def _predictive(idata, data, seed: int):
-    """Posterior predictive draws: the same groups (y, y_mixed) and a new group."""
-    from .checks import posterior_predictive_draws
-
-    if data.sigma_known and data.n is not None:
-        return posterior_predictive_draws(idata, data, n_new=int(np.median(data.n)),
-                                          seed=seed)
-    return posterior_predictive_draws(idata, data, se_new=float(np.median(data.se)),
-                                      seed=seed)
+def _forms(option: str) -> str:
+    return ", ".join(f + (":" + ",".join(p) if p else "") for f, p in PRIOR_FORMS[option].items())
 
 
-def _save_fig(fig, path: Path, files: dict, key: str) -> None:
-    fig.savefig(path, dpi=110)
-    files[key] = path
+def parse_prior(option: str, text: str) -> tuple[str, dict[str, float | None]]:
+    """``"halfnormal:2.5"`` -> ``("halfnormal", {"SCALE": 2.5})`` for ``option``; a
+    parameter left out (``"halfnormal"``, ``"normal:,10"``) is None (scaled to the data).
+
+    Raises
+    ------
+    UserError
+        Naming ``option``, for an unknown family, too many parameters or a bad number.
+    """
+    forms = PRIOR_FORMS[option]
+    family, sep, rest = text.strip().partition(":")
+    key = family.strip().lower().replace("-", "").replace("_", "")
+    if key not in forms:
+        raise UserError(f"{option}: unknown prior {family.strip()!r}; use one of "
+                        f"{_forms(option)} (a number left out is scaled to the data)")
+    names = forms[key]
+    parts = [s.strip() for s in rest.split(",")] if sep else []
+    if not names and any(parts):
+        raise UserError(f"{option}: {key} takes no parameters, got {text.strip()!r}")
+    if len(parts) > len(names):
+        raise UserError(f"{option}: {key} takes at most {len(names)} number"
+                        f"{'s' if len(names) > 1 else ''} ({key}:{','.join(names)}), got "
+                        f"{text.strip()!r}")
+    values: dict[str, float | None] = dict.fromkeys(names)
+    for name, part in zip(names, parts, strict=False):
+        if part:
+            values[name] = _number(option, name, part, positive=name != "LOC")
+    return key, values
 
 
-def _extra_sections(idata, pp_idata, data, out: Path, files: dict, *, seed: int,
-                    eb_method: str, figures: bool, fit_kwargs: dict, parameterization: str,
-                    log) -> list[tuple[str, str]]:
-    """Comparison, population, exact posterior, predictive checks and figures."""
-    import pandas as pd
+def priors_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~hiermodel.priors.Priors` of ``--mu-prior``, ``--tau-prior`` and
+    ``--sigma-prior``; what is not given stays None (scaled to the data by the fit)."""
+    from .priors import Priors
 
-    from .checks import ppc_table
-    from .compare import compare, compare_population, summarize
-    from .shrinkage import exact_posterior
-
-    exact = exact_posterior(data) if data.sigma_known else None  # same Priors() as the fit
-
-    sections: list[tuple[str, str]] = []
-    table = compare(idata, data, eb_method=eb_method)
-    table.to_csv(out / "comparison.csv", float_format="%.10g")
-    files["comparison"] = out / "comparison.csv"
-    cols = [c for c in ("n", "se", "no_pooling", "complete_pooling", "seed", "eb",
-                        "eb_weight", "mean", "sd", "hdi_low", "hdi_high", "rb_mean",
-                        "shrinkage", "exact") if c in table.columns]
-    sections.append(("Comparison: no, complete and partial pooling against the full "
-                     "posterior of theta_i",
-                     _md_table(table[cols]) + "\n\n" + summarize(table)))
-    pop = compare_population(idata, data, eb_method=eb_method)
-    sections.append(("Population parameters", _md_table(pop)))
-    if exact is not None:
-        summary = exact.summary()
-        summary.to_csv(out / "exact_posterior.csv", float_format="%.10g")
-        files["exact"] = out / "exact_posterior.csv"
-        sections.append(("Exact posterior (grid over tau, BDA3 section 5.4)",
-                         _md_table(summary)))
-    ppc = pd.concat({v: ppc_table(pp_idata, var_name=v) for v in ("y", "y_mixed")},
-                    names=["replicate"])
-    ppc.to_csv(out / "ppc.csv", float_format="%.10g")
-    files["ppc"] = out / "ppc.csv"
-    sections.append(("Posterior predictive checks: p = P(T(y_rep) >= T(y) | y)",
-                     "`y`: new data for the same groups; `y_mixed`: new groups "
-                     "(theta_i redrawn from N(mu, tau^2)).\n\n" + _md_table(ppc)))
-    if figures:
-        sections.append(("Figures", _figures(idata, pp_idata, data, table, exact, out, files,
-                                             seed=seed, fit_kwargs=fit_kwargs,
-                                             parameterization=parameterization, log=log)))
-    return sections
-
-
-def _figures(idata, pp_idata, data, table, exact, out: Path, files: dict, *, seed: int,
-             fit_kwargs: dict, parameterization: str, log) -> str:
-    from .checks import plot_test_statistics
-    from .fit import fit
-    from .plots import plot_forest, plot_funnel, plot_shrinkage, plot_tau
-
-    _save_fig(plot_shrinkage(table), out / "shrinkage.png", files, "fig_shrinkage")
-    fits = {parameterization: idata}
-    if parameterization != "centered":
-        log("hiermodel: fitting the centered form too, for the funnel plot")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the centered funnel is the point here
-            fits["centered"] = fit(data, parameterization="centered", seed=seed,
-                                   **fit_kwargs)
-    if exact is not None:
-        fits["exact"] = exact.sample(
-            draws=idata.posterior.sizes["draw"], chains=idata.posterior.sizes["chain"],
-            seed=seed)
-    _save_fig(plot_forest(fits), out / "forest.png", files, "fig_forest")
-    funnel = {k: v for k, v in fits.items() if k != "exact"}
-    _save_fig(plot_funnel(funnel), out / "funnel.png", files, "fig_funnel")
-    _save_fig(plot_tau(idata, data), out / "tau.png", files, "fig_tau")
-    _save_fig(plot_test_statistics(pp_idata, var_name="y_mixed"), out / "ppc.png", files, "fig_ppc")
-    names = ("shrinkage", "forest", "funnel", "tau", "ppc")
-    return "\n".join(f"![{n}]({n}.png)" for n in names)
-
-
-def _md_table(df) -> str:
-    return df.to_markdown(floatfmt=".4g")
-
-
-def _report(title, command, seed, diag, diag_table, sections, sampling_warnings, secs) -> str:
-    lines = [f"# {title}", ""]
-    for head, body in sections:
-        lines += [f"## {head}", "", body, ""]
-    lines += ["## Sampler diagnostics", "", "```", str(diag), "```", "",
-              _md_table(diag_table), ""]
-    if sampling_warnings:
-        lines += ["**Warnings:**", ""] + [f"- {w}" for w in sampling_warnings] + [""]
-    lines += ["## Reproduce", "", "```bash", command or "(called from Python)", "```", "",
-              f"Seed: {seed}. Run time: {secs:.1f} s.", "", "Versions:", ""]
-    lines += [f"- {k} {v}" for k, v in _versions().items()]
-    return "\n".join(lines) + "\n"
+    kw: dict[str, Any] = {}
+    if args.mu_prior is not None:
+        fam, v = parse_prior("--mu-prior", args.mu_prior)
+        kw["mu"] = fam
+        if fam == "normal":
+            kw.update(mu_mean=v["LOC"], mu_sd=v["SCALE"])
+    if args.tau_prior is not None:
+        fam, v = parse_prior("--tau-prior", args.tau_prior)
+        kw.update(tau=fam, tau_scale=next(iter(v.values())))
+    if args.sigma_prior is not None:
+        fam, v = parse_prior("--sigma-prior", args.sigma_prior)
+        kw.update(sigma=fam, sigma_scale=v["SCALE"])
+    try:
+        return Priors(**kw)
+    except (TypeError, ValueError) as err:  # pragma: no cover - parse_prior checks first
+        raise UserError(f"--mu-prior/--tau-prior/--sigma-prior: {err}") from None
 
 
 # ----------------------------------------------------------------------------- entry
@@ -319,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("draws", "tune", "chains"):
             if getattr(args, name) < 1:
                 raise UserError(f"--{name} must be a positive integer, got {getattr(args, name)}")
+        priors = priors_from_args(args)
         if args.command == "eight-schools":
             from .datasets import eight_schools, seed_eight_schools
 
@@ -330,12 +277,13 @@ def main(argv: list[str] | None = None) -> int:
             data = data_from_args(args)
             out = args.out or (Path(args.file).stem + "_out")
             title = f"hiermodel fit of {args.file}"
-        run_report(data, out, seed=args.seed, sampler=args.sampler,
+        run_report(data, out, seed=args.seed, priors=priors, sampler=args.sampler,
                    parameterization=args.parameterization, draws=args.draws, tune=args.tune,
                    chains=args.chains, eb_method=args.eb_method,
                    progressbar=False if args.no_progress else None,
-                   figures=not args.no_figures, command=command, title=title,
-                   log=lambda m: print(m, file=sys.stderr))
+                   figures=not args.no_figures, sampler_geometry=args.sampler_geometry,
+                   transform=args.transform, command=command, title=title,
+                   log=lambda m: print(m, file=sys.stderr, flush=True))
     except (UserError, ValueError, TypeError, ImportError, FileNotFoundError) as err:
         print(f"hiermodel: error: {err}".splitlines()[0], file=sys.stderr)
         return 2

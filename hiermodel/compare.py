@@ -8,8 +8,10 @@ put side by side, one row per group:
   (the grand mean) and partial pooling ``w_i ybar_i + (1 - w_i) mu`` with the shrinkage weight
   ``w_i = tau^2 / (tau^2 + se_i^2)`` -- by empirical Bayes (``tau_hat`` from an estimator of
   :func:`hiermodel.shrinkage.estimate_tau`) and by the seed's own section 4.2 formula;
-* the full-Bayes posterior mean, sd and HDI of ``theta_i`` from the draws (ArviZ), with the
-  Monte Carlo standard error of the mean;
+* the full-Bayes posterior mean, sd and credible interval of ``theta_i`` from the draws
+  (ArviZ), with the Monte Carlo standard error of the mean.  The interval is the HDI
+  (``interval="hdi"``, columns ``hdi_low``/``hdi_high``) or the equal-tailed central interval
+  (``interval="eti"``, columns ``eti_low``/``eti_high``), of mass ``prob`` (default 0.94);
 * the Rao-Blackwellised posterior mean -- the seed's section 5.1 conditional mean averaged
   over the posterior draws of ``(mu, tau)``::
 
@@ -22,19 +24,23 @@ put side by side, one row per group:
   the sampling sds are known.
 
 The population parameters get their own table, :func:`compare_population` (rows ``mu``,
-``tau`` and, when it is estimated, ``sigma``; EB point estimate vs posterior mean and HDI),
-and several fits of the same data compare as one tidy long table, :func:`compare_fits`.
+``tau`` and, when it is estimated, ``sigma``; EB point estimate vs posterior mean and
+interval), and several fits of the same data compare as one tidy long table,
+:func:`compare_fits`.
 :func:`summarize` turns a comparison into a few sentences in the seed's terms.
 
-Every function takes ``InferenceData`` from :func:`hiermodel.fit.fit` or from
-:meth:`hiermodel.shrinkage.ExactPosterior.sample`.  Fits carry their data
+Every function takes ``InferenceData`` from :func:`hiermodel.fit.fit`, from
+:meth:`hiermodel.shrinkage.ExactPosterior.sample`, or from another fit of the same model
+(e.g. ArviZ's ``centered_eight``): the group dimension of ``theta`` may have any name
+(``group``, ``school``, ...) and the tables keep that name.  Fits carry their data
 (``observed_data``/``constant_data``) and ``data=None`` rebuilds it
-(:func:`data_from_idata`); exact draws do not, so pass ``data=`` with them.
+(:func:`data_from_idata`); exact draws do not, so pass ``data=`` with them.  A ``data``
+passed with a fit that carries its own must be that data (labels and values): a fit of one
+dataset is never silently compared with another.
 """
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -60,17 +66,36 @@ from .shrinkage import (
 
 __all__ = [
     "compare", "compare_population", "compare_fits", "summarize", "data_from_idata",
-    "fit_priors", "tau_estimates", "posterior_weights", "DEFAULT_HDI_PROB",
+    "fit_priors", "tau_estimates", "posterior_weights", "DEFAULT_PROB", "DEFAULT_HDI_PROB",
+    "INTERVALS",
 ]
 
-#: ArviZ's default HDI probability
-DEFAULT_HDI_PROB = 0.94
+#: the credible intervals: highest-density ("hdi", ``arviz.hdi``) or equal-tailed ("eti",
+#: the central interval between the ``(1 - prob)/2`` and ``(1 + prob)/2`` quantiles)
+INTERVALS = ("hdi", "eti")
+#: ArviZ's default probability of a credible interval
+DEFAULT_PROB = 0.94
+DEFAULT_HDI_PROB = DEFAULT_PROB
 _SAMPLE = ("chain", "draw")
 
 
 # ----------------------------------------------------------------------------- validation
-def _check_idata(idata: Any, name: str = "idata") -> az.InferenceData:
-    """``idata`` as InferenceData with a posterior holding ``mu``, ``tau`` and ``theta``."""
+def _group_dim(idata: az.InferenceData, name: str = "idata") -> str:
+    """The group dimension of ``idata``: the one non-(chain, draw) dim of posterior theta."""
+    dims = idata.posterior["theta"].dims
+    other = [d for d in dims if d not in _SAMPLE]
+    if not set(_SAMPLE) <= set(dims) or len(other) != 1:
+        raise ValueError(f"`{name}`: posterior theta has dims {dims}; it needs (chain, draw) "
+                         "and one group dimension (e.g. 'group' or ArviZ's 'school').")
+    return str(other[0])
+
+
+def _normalize(idata: Any, name: str = "idata") -> tuple[az.InferenceData, str]:
+    """``(idata with its group dimension renamed to 'group', the original dim name)``.
+
+    ``idata`` must be InferenceData whose posterior holds ``mu``, ``tau`` and ``theta``
+    (dims chain, draw and one group dim of any name).  The renamed copy shares the arrays.
+    """
     if not isinstance(idata, az.InferenceData):
         raise TypeError(f"`{name}` must be an arviz.InferenceData (from hiermodel.fit.fit or "
                         f"ExactPosterior.sample), got {type(idata).__name__}.")
@@ -79,19 +104,56 @@ def _check_idata(idata: Any, name: str = "idata") -> az.InferenceData:
     missing = [v for v in ("mu", "tau", "theta") if v not in idata.posterior]
     if missing:
         raise ValueError(f"`{name}`: the posterior lacks variable(s) {missing}; it needs "
-                         "mu, tau and theta (dims chain, draw, group).")
-    if "group" not in idata.posterior["theta"].dims:
-        raise ValueError(f"`{name}`: posterior theta has dims {idata.posterior['theta'].dims}; "
-                         "it needs a 'group' dimension.")
-    return idata
+                         "mu, tau and theta (dims chain, draw and one group dimension).")
+    dim = _group_dim(idata, name)
+    if dim == "group":
+        return idata, dim
+    parts = {}
+    for g in idata.groups():
+        ds = getattr(idata, g)
+        if dim in ds.dims:
+            if "group" in ds.dims or "group" in ds.variables:
+                raise ValueError(f"`{name}`.{g} has both a '{dim}' and a 'group' dimension or "
+                                 f"variable; rename one (its group dimension is '{dim}').")
+            ds = ds.rename({dim: "group"})
+        parts[g] = ds
+    return az.InferenceData(**parts), dim
+
+
+def _check_idata(idata: Any, name: str = "idata") -> az.InferenceData:
+    """``idata`` validated, with its group dimension (any name) renamed to ``group``."""
+    return _normalize(idata, name)[0]
+
+
+def _check_prob(prob: Any, name: str = "prob") -> float:
+    if isinstance(prob, bool) or not isinstance(prob, (int, float, np.floating)):
+        raise TypeError(f"`{name}` must be a number in (0, 1), got {prob!r}.")
+    if not 0 < float(prob) < 1:
+        raise ValueError(f"`{name}` must lie strictly between 0 and 1, got {prob!r}.")
+    return float(prob)
 
 
 def _check_hdi_prob(hdi_prob: Any) -> float:
-    if isinstance(hdi_prob, bool) or not isinstance(hdi_prob, (int, float, np.floating)):
-        raise TypeError(f"`hdi_prob` must be a number in (0, 1), got {hdi_prob!r}.")
-    if not 0 < float(hdi_prob) < 1:
-        raise ValueError(f"`hdi_prob` must lie strictly between 0 and 1, got {hdi_prob!r}.")
-    return float(hdi_prob)
+    return _check_prob(hdi_prob, "hdi_prob")
+
+
+def _check_interval(interval: Any, prob: Any, hdi_prob: Any) -> tuple[str, float]:
+    """``(interval kind, probability)`` from ``interval``, ``prob`` and the legacy
+    ``hdi_prob``."""
+    kind = interval.strip().lower() if isinstance(interval, str) else interval
+    if kind not in INTERVALS:
+        raise ValueError(f"Requested interval {interval!r} but it must be one of "
+                         "{" + ", ".join(repr(k) for k in INTERVALS) + "} (highest-density "
+                         "or equal-tailed).")
+    if hdi_prob is not None:
+        if prob is not None:
+            raise ValueError("Pass the interval's probability once: `prob=` (`hdi_prob` is "
+                             "its older name, for interval='hdi').")
+        if kind != "hdi":
+            raise ValueError(f"`hdi_prob` is the mass of an HDI, but interval={kind!r}: pass "
+                             "`prob=` instead.")
+        return kind, _check_prob(hdi_prob, "hdi_prob")
+    return kind, DEFAULT_PROB if prob is None else _check_prob(prob)
 
 
 def _check_eb_method(eb_method: Any) -> str:
@@ -106,14 +168,51 @@ def _labels(values: np.ndarray) -> tuple:
     return tuple(np.asarray(values).tolist())
 
 
+def _observed_y(obs: xr.Dataset) -> str | None:
+    """The observed group means: ``y``, else the one observed variable on ``group``."""
+    if "y" in obs and obs["y"].dims == ("group",):
+        return "y"
+    on_group = [str(k) for k, v in obs.data_vars.items() if v.dims == ("group",)]
+    return on_group[0] if len(on_group) == 1 else None
+
+
+def _stored(idata: az.InferenceData) -> dict[str, np.ndarray]:
+    """What the (normalized) ``idata`` records of its data: any of ``means``, ``se``,
+    ``ss``, ``n``, ``sigma`` (arrays on ``group``)."""
+    out: dict[str, np.ndarray] = {}
+    have = set(idata.groups())
+    if "observed_data" in have:
+        obs = idata.observed_data
+        y = _observed_y(obs)
+        if y is not None:
+            out["means"] = np.asarray(obs[y].values, float)
+        if "ss" in obs:
+            out["ss"] = np.asarray(obs["ss"].values, float)
+    if "constant_data" in have:
+        const = idata.constant_data
+        for k in ("n", "sigma"):
+            if k in const and const[k].dims == ("group",):
+                out[k] = np.asarray(const[k].values)
+        if "se" in const:
+            out["se"] = np.asarray(const["se"].values, float)
+        elif "sigma" in out and "n" in out:
+            out["se"] = out["sigma"] / np.sqrt(out["n"].astype(float))
+        elif "sigma" in out:  # ArviZ's convention: sigma is the known sd of y_i
+            out["se"] = np.asarray(out.pop("sigma"), float)
+    return out
+
+
 def data_from_idata(idata: az.InferenceData) -> HierData:
     """Rebuild the :class:`~hiermodel.data.HierData` a fit was made from.
 
-    Uses ``observed_data["y"]`` (``ybar_i``) and ``constant_data`` ``se``, ``n`` and
+    Uses ``observed_data["y"]`` (``ybar_i``; or the one observed variable on the group
+    dimension, as ArviZ's examples name it) and ``constant_data`` ``se``, ``n`` and
     ``sigma`` as :func:`hiermodel.fit.fit` stores them: with ``n`` and ``sigma`` the seed's
-    summary form (``se_i = sigma_i / sqrt(n_i)``); with ``se`` only Rubin's estimates form;
-    with ``observed_data["ss"]`` (sigma unknown) the sufficient statistics of raw rows, with
-    the stored plug-in ``se_i``.
+    summary form (``se_i = sigma_i / sqrt(n_i)``); with ``se`` only -- or ``sigma`` without
+    ``n``, ArviZ's Eight Schools convention for the known sd of ``y_i`` -- Rubin's estimates
+    form; with ``observed_data["ss"]`` (sigma unknown) the sufficient statistics of raw rows,
+    with the stored plug-in ``se_i``.  The group dimension may have any name (``group``,
+    ``school``, ...): the one dimension of posterior ``theta`` besides chain and draw.
 
     Raises
     ------
@@ -124,104 +223,163 @@ def data_from_idata(idata: az.InferenceData) -> HierData:
     if not isinstance(idata, az.InferenceData):
         raise TypeError(f"`idata` must be an arviz.InferenceData, got {type(idata).__name__}.")
     have = set(idata.groups())
-    if not {"observed_data", "constant_data"} <= have or "y" not in idata.observed_data:
+    if not {"observed_data", "constant_data"} <= have:
         raise ValueError("`idata` carries no observed_data/constant_data (draws from "
                          "ExactPosterior.sample do not): pass the HierData as `data=`.")
-    obs, const = idata.observed_data, idata.constant_data
-    groups = _labels(obs["group"].values)
-    y = obs["y"].values
-    if "ss" in obs:  # sigma unknown: raw-row sufficient statistics
-        return HierData(groups, y, const["se"].values, const["n"].values.astype(np.int64),
-                        None, obs["ss"].values, "observations")
-    if "n" in const and "sigma" in const:
-        return HierData.from_summary(y, const["n"].values, const["sigma"].values, groups)
-    if "se" not in const:
-        raise ValueError("`idata`: constant_data has neither `se` nor (`n`, `sigma`).")
-    return HierData.from_estimates(y, const["se"].values, groups)
+    if "posterior" in have and "theta" in idata.posterior:
+        idata = _normalize(idata)[0]
+    elif "group" not in idata.observed_data.dims:
+        raise ValueError("`idata` has no posterior theta to name its group dimension and "
+                         "its observed_data has no 'group' dimension: pass `data=`.")
+    stored = _stored(idata)
+    if "means" not in stored:
+        raise ValueError("`idata`: observed_data has no `y` (nor a single variable on the "
+                         "group dimension): pass the HierData as `data=`.")
+    if "se" not in stored:
+        raise ValueError("`idata`: constant_data has neither `se` nor `sigma` (with or "
+                         "without `n`): the sampling sds are unknown; pass the HierData as "
+                         "`data=`.")
+    groups = _labels(idata.observed_data["group"].values)
+    const = idata.constant_data
+    y = stored["means"]
+    if "ss" in stored:  # sigma unknown: raw-row sufficient statistics
+        return HierData(groups, y, stored["se"], const["n"].values.astype(np.int64),
+                        None, stored["ss"], "observations")
+    if "n" in stored and "sigma" in stored:
+        return HierData.from_summary(y, stored["n"], stored["sigma"], groups)
+    return HierData.from_estimates(y, stored["se"], groups)
+
+
+def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Boolean mask of the groups where ``a`` and ``b`` differ beyond rounding."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return ~np.isclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def _check_same_data(idata: az.InferenceData, data: HierData, name: str,
+                     source: str | None = None) -> None:
+    """Raise when ``data`` is not the data stored in ``idata`` (values, not just labels).
+    ``source``: where ``data`` came from when the user did not pass it."""
+    stored = _stored(idata)
+    checks = [("means", "ybar_i (observed_data y)"), ("se", "se_i (constant_data)"),
+              ("ss", "within-group sums of squares (observed_data ss)")]
+    for key, what in checks:
+        mine = getattr(data, key)
+        if key not in stored or mine is None:
+            continue
+        bad = _differs(mine, stored[key])
+        if bad.any():
+            idx = np.flatnonzero(bad)[:4]
+            shown = ", ".join(f"{data.groups[i]}: {mine[i]:.6g} vs {stored[key][i]:.6g}"
+                              for i in idx)
+            if source is not None:
+                raise ValueError(
+                    f"`{name}` was fitted to other data than {source}: {what} differs in "
+                    f"{int(bad.sum())} of {bad.size} groups ({shown}; {source} vs "
+                    f"`{name}`).  Compare fits of the same data only.")
+            raise ValueError(
+                f"`data` does not match the data stored in `{name}`: {what} differs in "
+                f"{int(bad.sum())} of {bad.size} groups ({shown}; `data` vs stored).  The "
+                f"posterior was fitted to other data: omit `data=` to use the data stored in "
+                f"`{name}`, or pass the HierData it was fitted to.")
 
 
 def _resolve_data(idata: az.InferenceData, data: HierData | None,
-                  name: str = "idata") -> HierData:
+                  name: str = "idata", source: str | None = None) -> HierData:
+    """``data`` (checked against ``idata``'s posterior labels and stored data) or the data
+    rebuilt from ``idata``.  ``idata`` is normalized (group dim named ``group``);
+    ``source`` names where ``data`` came from when the user did not pass it."""
     if data is None:
         data = data_from_idata(idata)
     elif not isinstance(data, HierData):
         raise TypeError(f"`data` must be a HierData or None, got {type(data).__name__}.")
     post = _labels(idata.posterior["group"].values)
+    if post != tuple(data.groups) and source is not None:
+        raise ValueError(f"`{name}`'s posterior has groups {list(post)[:8]} but {source} has "
+                         f"{list(data.groups)[:8]}: compare fits of the same data only.")
     if post != tuple(data.groups):
         raise ValueError(f"`data` has groups {list(data.groups)[:8]} but `{name}`'s posterior "
-                         f"has {list(post)[:8]}: pass the data the posterior was fitted to.")
+                         f"has {list(post)[:8]}: pass the data the posterior was fitted to "
+                         "(with the posterior's labels) or omit `data=`.")
+    _check_same_data(idata, data, name, source)
     return data
 
 
 # ----------------------------------------------------------------------------- priors
-_PRIORS_RE = re.compile(
-    r"mu ~ (?:flat|Normal\((?P<m>[^,]+), (?P<s>[^)]+)\)); "
-    r"tau ~ (?P<tau>HalfCauchy|HalfNormal|Uniform)\((?:0, )?(?P<ts>[^)]+)\); "
-    r"sigma ~ (?P<sig>HalfNormal|HalfCauchy)\((?P<ss>2\.5\*sd\(y\)|[^)]+)\) \(if unknown\)$"
-)
-_FAMILIES = {"HalfCauchy": "halfcauchy", "HalfNormal": "halfnormal", "Uniform": "uniform"}
+def _prior_key(p: Priors) -> tuple:
+    """What defines the prior distributions (not how they were set)."""
+    return (p.mu, p.mu_mean, p.mu_sd, p.tau, p.tau_scale, p.sigma, p.sigma_scale)
 
 
-def _parse_priors(text: str) -> Priors | None:
-    """Invert :meth:`Priors.describe`; None unless the round trip is exact."""
-    m = _PRIORS_RE.match(text.strip())
-    if m is None:
-        return None
-    try:
-        priors = Priors(
-            mu_mean=float(m["m"]) if m["m"] else 0.0,
-            mu_sd=float(m["s"]) if m["s"] else None,
-            tau=_FAMILIES[m["tau"]], tau_scale=float(m["ts"]),
-            sigma=_FAMILIES[m["sig"]],
-            sigma_scale=None if m["ss"] == "2.5*sd(y)" else float(m["ss"]),
-        )
-    except (TypeError, ValueError):
-        return None
-    return priors if priors.describe() == text.strip() else None
+def fit_priors(idata: az.InferenceData, priors: Priors | None = None,
+               data: HierData | None = None) -> Priors:
+    """The :class:`~hiermodel.priors.Priors` a posterior was computed with.
 
-
-def fit_priors(idata: az.InferenceData, priors: Priors | None = None) -> Priors:
-    """The :class:`~hiermodel.models.Priors` a posterior was computed with.
-
-    ``posterior.attrs["priors"]`` holds ``Priors.describe()``.  With ``priors=None`` that
-    string is parsed back (when it round-trips exactly), else ``Priors()`` is assumed.  An
-    explicit ``priors`` is returned as is; a :class:`~hiermodel.fit.HierModelWarning` says
-    when it differs from the recorded one (an ``exact`` column would then describe another
-    model).
+    The fit records them in ``posterior.attrs`` (:meth:`Priors.to_attrs`); with
+    ``priors=None`` they are read back with :meth:`Priors.from_attrs`.  When the posterior
+    records none (e.g. ArviZ's example data), the data-scaled default ``Priors()`` is
+    assumed -- resolved with ``data`` when given -- and a
+    :class:`~hiermodel.fit.HierModelWarning` says so.  An explicit ``priors`` is returned
+    (resolved with ``data`` when given); a warning says when it differs from the recorded
+    one (an ``exact`` column would then describe another model).
     """
     from .fit import HierModelWarning
 
     if priors is not None and not isinstance(priors, Priors):
         raise TypeError(f"`priors` must be a hiermodel.Priors or None, got "
                         f"{type(priors).__name__}.")
-    recorded = idata.posterior.attrs.get("priors")
+    if data is not None and not isinstance(data, HierData):
+        raise TypeError(f"`data` must be a HierData or None, got {type(data).__name__}.")
+    attrs = idata.posterior.attrs
+    recorded = Priors.from_attrs(attrs)
+    if recorded is not None and data is not None:
+        recorded = recorded.resolve(data)
     if priors is None:
-        parsed = _parse_priors(recorded) if isinstance(recorded, str) else None
-        if parsed is not None:
-            return parsed
-        priors = Priors()
-    if isinstance(recorded, str) and recorded.strip() != priors.describe():
-        warnings.warn(f"The posterior was computed with priors '{recorded}', but the exact "
-                      f"posterior uses '{priors.describe()}': pass the fit's `priors=`.",
-                      HierModelWarning, stacklevel=3)
+        if recorded is not None:
+            return recorded
+        assumed = Priors() if data is None else Priors().resolve(data)
+        text = attrs.get("priors")
+        if isinstance(text, str) and text.strip() == assumed.describe():
+            return assumed  # the recorded description confirms the default
+        said = f" (it says only '{text}')" if isinstance(text, str) and text else ""
+        warnings.warn(f"The posterior records no priors (Priors.to_attrs()){said}; assuming "
+                      f"the default '{assumed.describe()}': pass the fit's `priors=` if it "
+                      "used others.", HierModelWarning, stacklevel=3)
+        return assumed
+    if data is not None:
+        priors = priors.resolve(data)
+    if recorded is not None and _prior_key(recorded) != _prior_key(priors):
+        warnings.warn(f"The posterior was computed with priors '{recorded.describe()}', but "
+                      f"the exact posterior uses '{priors.describe()}': pass the fit's "
+                      "`priors=`.", HierModelWarning, stacklevel=3)
     return priors
 
 
 # ----------------------------------------------------------------------------- summaries
-def _draw_summary(da: xr.DataArray, hdi_prob: float) -> dict[str, np.ndarray]:
-    """Mean, sd, HDI, MCSE of the mean, bulk ESS and R-hat of draws ``(chain, draw, ...)``.
+def _draw_summary(da: xr.DataArray, interval: str = "hdi",
+                  prob: float = DEFAULT_PROB) -> dict[str, np.ndarray]:
+    """Mean, sd, credible interval, MCSE of the mean, bulk ESS and R-hat of draws
+    ``(chain, draw, ...)``.
 
-    ArviZ's ``hdi``, ``mcse`` (method "mean"), ``ess`` (bulk) and ``rhat``; sd with ``ddof=1``.
+    The interval is ArviZ's ``hdi`` (``interval="hdi"``) or the equal-tailed interval
+    between the ``(1 - prob)/2`` and ``(1 + prob)/2`` quantiles of the pooled draws
+    (``"eti"``); its keys are ``<interval>_low`` and ``<interval>_high``.  ArviZ's ``mcse``
+    (method "mean"), ``ess`` (bulk) and ``rhat``; sd with ``ddof=1``.
     """
     ds = da.rename("x").to_dataset()
-    hdi = az.hdi(ds, hdi_prob=hdi_prob)["x"]
+    if interval == "hdi":
+        hdi = az.hdi(ds, hdi_prob=prob)["x"]
+        low, high = hdi.sel(hdi="lower").values, hdi.sel(hdi="higher").values
+    else:
+        q = da.quantile([(1 - prob) / 2, (1 + prob) / 2], dim=_SAMPLE)
+        low, high = q.isel(quantile=0).values, q.isel(quantile=1).values
     with warnings.catch_warnings():  # constant draws (e.g. tau = 0 everywhere) give NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         return {
             "mean": da.mean(_SAMPLE).values,
             "sd": da.std(_SAMPLE, ddof=1).values,
-            "hdi_low": hdi.sel(hdi="lower").values,
-            "hdi_high": hdi.sel(hdi="higher").values,
+            f"{interval}_low": low,
+            f"{interval}_high": high,
             "mcse_mean": az.mcse(ds, method="mean")["x"].values,
             "ess_bulk": az.ess(ds, method="bulk")["x"].values,
             "r_hat": az.rhat(ds)["x"].values,
@@ -237,19 +395,35 @@ def _group_se(posterior: xr.Dataset, data: HierData) -> np.ndarray:
 
 
 def posterior_weights(idata: az.InferenceData, data: HierData) -> xr.DataArray:
-    """Per-draw shrinkage weights ``w_i = tau^2 / (tau^2 + se_i^2)``, dims (chain, draw, group)."""
+    """Per-draw shrinkage weights ``w_i = tau^2 / (tau^2 + se_i^2)``, dims (chain, draw,
+    <group dim>) -- the group dimension named as in ``idata`` (``group``, ``school``...)."""
+    idata, dim = _normalize(idata)
     post = idata.posterior
     tau = post["tau"].transpose(*_SAMPLE).values
     w = shrinkage_weights(_group_se(post, data), tau)
-    return xr.DataArray(w, dims=("chain", "draw", "group"),
-                        coords={"group": post["group"].values}, name="weight")
+    return xr.DataArray(w, dims=("chain", "draw", dim),
+                        coords={dim: post["group"].values}, name="weight")
+
+
+def _exact_applies(data: HierData, idata: az.InferenceData) -> bool:
+    return data.sigma_known and "sigma" not in idata.posterior
 
 
 def _exact(data: HierData, idata: az.InferenceData, priors: Priors | None):
     """The exact posterior when it applies (known sampling sds), else None."""
-    if not data.sigma_known or "sigma" in idata.posterior:
+    if not _exact_applies(data, idata):
         return None
-    return exact_posterior(data, fit_priors(idata, priors))
+    return exact_posterior(data, fit_priors(idata, priors, data))
+
+
+def _priors_text(idata: az.InferenceData, exact: Any) -> str:
+    """The priors behind the table: the exact posterior's, else those recorded."""
+    if exact is not None and isinstance(getattr(exact, "priors", None), Priors):
+        return exact.priors.describe()
+    recorded = Priors.from_attrs(idata.posterior.attrs)
+    if recorded is not None:
+        return recorded.describe()
+    return str(idata.posterior.attrs.get("priors", ""))
 
 
 # ----------------------------------------------------------------------------- compare
@@ -257,33 +431,46 @@ def compare(
     idata: az.InferenceData,
     data: HierData | None = None,
     eb_method: str = "reml",
-    hdi_prob: float = DEFAULT_HDI_PROB,
+    hdi_prob: float | None = None,
     *,
     priors: Priors | None = None,
+    interval: str = "hdi",
+    prob: float | None = None,
 ) -> pd.DataFrame:
     r"""Every estimate of ``theta_i`` side by side: pooling, EB, full Bayes, exact.
 
     Parameters
     ----------
     idata : arviz.InferenceData
-        A posterior with ``mu``, ``tau`` and ``theta`` (dims chain, draw, group), from
-        :func:`hiermodel.fit.fit` (any parameterization) or ``ExactPosterior.sample``.
+        A posterior with ``mu``, ``tau`` and ``theta`` (dims chain, draw and one group
+        dimension -- ``group`` from :func:`hiermodel.fit.fit`, or any other name such as
+        ArviZ's ``school``), from :func:`hiermodel.fit.fit` (any parameterization),
+        ``ExactPosterior.sample`` or another PyMC/ArviZ fit of the same model.
     data : HierData, optional
         The data the posterior is conditioned on.  Default: rebuilt from the fit's
         ``observed_data``/``constant_data`` (:func:`data_from_idata`); required for
-        ``ExactPosterior.sample`` draws.
+        ``ExactPosterior.sample`` draws.  When ``idata`` stores its data, ``data`` must
+        equal it (labels and values), else a ValueError.
     eb_method : {"dl", "pm", "ml", "reml", "seed"}, default "reml"
         The ``tau`` estimator of the empirical-Bayes columns.
-    hdi_prob : float, default 0.94
-        Probability mass of the highest-density interval (``arviz.hdi``).
+    hdi_prob : float, optional
+        The older name of ``prob`` for ``interval="hdi"`` (kept for existing callers).
     priors : Priors, optional
         Priors for the ``exact`` column.  Default: those recorded in the posterior's attrs
-        (:func:`fit_priors`), else ``Priors()``.
+        (:func:`fit_priors`), else the data-scaled ``Priors()`` (with a warning).
+    interval : {"hdi", "eti"}, default "hdi"
+        The credible interval of the full-Bayes columns: highest-density (``arviz.hdi``) or
+        equal-tailed (central: between the ``(1 - prob)/2`` and ``(1 + prob)/2`` quantiles
+        of the draws).
+    prob : float, optional
+        Its probability mass; default 0.94 (ArviZ's default).  E.g.
+        ``compare(idata, interval="eti", prob=0.95)`` for 95% central intervals.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``group`` (``.to_xarray()`` gives the labelled form), with columns
+        Indexed by the group labels, the index named after ``idata``'s group dimension
+        (``group`` for hiermodel fits; ``.to_xarray()`` gives the labelled form), with columns
 
         ``n``
             group size ``n_i`` (only when known);
@@ -302,8 +489,10 @@ def compare(
             empirical Bayes ``theta_hat_i = w_i ybar_i + (1 - w_i) mu_hat`` with
             ``w_i = tau_hat^2 / (tau_hat^2 + se_i^2)`` and the Morris-adjusted sd
             ``sqrt(w_i se_i^2 + (1 - w_i)^2 Var(mu_hat))``;
-        ``mean``, ``sd``, ``hdi_low``, ``hdi_high``, ``mcse_mean``
-            full-Bayes posterior mean, sd, HDI and the MCSE of the mean, from the draws;
+        ``mean``, ``sd``, ``<interval>_low``, ``<interval>_high``, ``mcse_mean``
+            full-Bayes posterior mean, sd, credible interval and the MCSE of the mean, from
+            the draws; the interval columns are ``hdi_low``/``hdi_high`` or
+            ``eti_low``/``eti_high``, named for the kind of interval;
         ``rb_mean``, ``rb_mcse``
             the Rao-Blackwellised mean ``(1/S) sum_s [w_i(tau_s) ybar_i + (1 - w_i(tau_s))
             mu_s]`` (seed 5.1 averaged over the draws) and its MCSE;
@@ -315,40 +504,45 @@ def compare(
             known; :func:`~hiermodel.shrinkage.exact_posterior` with ``priors``).
 
         ``attrs`` holds ``eb_method``, ``eb_mu``, ``eb_tau``, ``seed_mu``, ``seed_tau``,
-        ``mu_mean`` and ``tau_mean`` (posterior means), ``hdi_prob``, ``parameterization``,
-        ``priors`` and ``draws`` (total number of draws).
+        ``mu_mean`` and ``tau_mean`` (posterior means), ``interval`` and ``prob`` (plus
+        ``hdi_prob`` for HDIs), ``group_dim``, ``parameterization``, ``priors`` and
+        ``draws`` (total number of draws).
+
+    Raises
+    ------
+    ValueError
+        When ``data`` differs from the data stored in ``idata`` (other labels or values).
 
     See Also
     --------
     compare_population : the same for ``mu`` and ``tau``.
     compare_fits : several fits as one long table.
     """
-    idata = _check_idata(idata)
+    idata, dim = _normalize(idata)
     data = _resolve_data(idata, data)
     eb_method = _check_eb_method(eb_method)
-    hdi_prob = _check_hdi_prob(hdi_prob)
+    interval, prob = _check_interval(interval, prob, hdi_prob)
     post = idata.posterior
 
     pool = pooling_table(data, eb_method)
     eb = eb_core(data.means, data.se, eb_method)
     seed = eb_core(data.means, data.se, "seed")
-    theta = _draw_summary(post["theta"].transpose(*_SAMPLE, "group"), hdi_prob)
+    theta = _draw_summary(post["theta"].transpose(*_SAMPLE, "group"), interval, prob)
     cond = conditional_means(idata, data)
-    rb = _draw_summary(cond, hdi_prob)
+    rb = _draw_summary(cond, interval, prob)
     shrink = 1.0 - posterior_weights(idata, data).mean(_SAMPLE).values
 
-    table = pd.DataFrame(index=pool.index)
+    table = pd.DataFrame(index=pool.index.rename(dim))
     if data.n is not None:
         table["n"] = data.n
     table["se"] = data.se
-    table["no_pooling"] = pool["no_pooling"]
-    table["complete_pooling"] = pool["complete_pooling"]
-    table["complete_pooling_weighted"] = pool["complete_pooling_weighted"]
-    table["seed"] = pool["seed_partial_pooling"]
-    table["eb"] = pool["partial_pooling"]
-    table["eb_weight"] = pool["weight"]
+    for col in ("no_pooling", "complete_pooling", "complete_pooling_weighted"):
+        table[col] = pool[col].to_numpy()
+    table["seed"] = pool["seed_partial_pooling"].to_numpy()
+    table["eb"] = pool["partial_pooling"].to_numpy()
+    table["eb_weight"] = pool["weight"].to_numpy()
     table["eb_sd"] = eb.sd_adj
-    for key in ("mean", "sd", "hdi_low", "hdi_high", "mcse_mean"):
+    for key in ("mean", "sd", f"{interval}_low", f"{interval}_high", "mcse_mean"):
         table[key] = theta[key]
     table["rb_mean"] = rb["mean"]
     table["rb_mcse"] = rb["mcse_mean"]
@@ -361,8 +555,9 @@ def compare(
         eb_method=eb_method, eb_mu=float(eb.mu), eb_tau=float(eb.tau),
         seed_mu=float(seed.mu), seed_tau=float(seed.tau),
         mu_mean=float(post["mu"].mean()), tau_mean=float(post["tau"].mean()),
-        hdi_prob=hdi_prob, parameterization=str(_method_name(idata)),
-        priors=str(post.attrs.get("priors", "")),
+        interval=interval, prob=prob, **({"hdi_prob": prob} if interval == "hdi" else {}),
+        group_dim=dim, parameterization=str(_method_name(idata)),
+        priors=_priors_text(idata, exact),
         draws=int(post.sizes["chain"] * post.sizes["draw"]),
     )
     return table
@@ -377,15 +572,17 @@ def compare_population(
     idata: az.InferenceData,
     data: HierData | None = None,
     eb_method: str = "reml",
-    hdi_prob: float = DEFAULT_HDI_PROB,
+    hdi_prob: float | None = None,
     *,
     priors: Priors | None = None,
+    interval: str = "hdi",
+    prob: float | None = None,
 ) -> pd.DataFrame:
     r"""The population parameters: EB point estimates vs the posterior, one row each.
 
     Parameters
     ----------
-    idata, data, eb_method, hdi_prob, priors
+    idata, data, eb_method, hdi_prob, priors, interval, prob
         As in :func:`compare`.
 
     Returns
@@ -400,15 +597,20 @@ def compare_population(
             ``sqrt(Var(mu_hat)) = (sum_i 1/(se_i^2 + tau_hat^2))^{-1/2}`` (NaN otherwise);
         ``seed``
             the seed's 4.2 plug-ins ``mean(ybar)`` and ``sd(ybar)`` (NaN for sigma);
-        ``mean``, ``sd``, ``hdi_low``, ``hdi_high``, ``mcse_mean``, ``ess_bulk``, ``r_hat``
-            from the posterior draws (ArviZ);
+        ``mean``, ``sd``, ``<interval>_low``, ``<interval>_high``, ``mcse_mean``,
+        ``ess_bulk``, ``r_hat``
+            from the posterior draws (ArviZ); ``hdi_low``/``hdi_high`` or
+            ``eti_low``/``eti_high``;
         ``exact``, ``exact_sd``
             exact posterior mean and sd (known sampling sds only).
+
+        ``attrs``: ``eb_method``, ``interval``, ``prob`` (and ``hdi_prob`` for HDIs),
+        ``parameterization``.
     """
-    idata = _check_idata(idata)
+    idata, _ = _normalize(idata)
     data = _resolve_data(idata, data)
     eb_method = _check_eb_method(eb_method)
-    hdi_prob = _check_hdi_prob(hdi_prob)
+    interval, prob = _check_interval(interval, prob, hdi_prob)
     post = idata.posterior
     eb = estimate_tau(data.means, data.se, eb_method)
     seed = estimate_tau(data.means, data.se, "seed")
@@ -422,7 +624,7 @@ def compare_population(
             row.update(eb=float(eb.tau), seed=float(seed.tau))
         elif data.sigma_hat is not None:
             row["eb"] = data.sigma_hat
-        summ = _draw_summary(post[name].transpose(*_SAMPLE), hdi_prob)
+        summ = _draw_summary(post[name].transpose(*_SAMPLE), interval, prob)
         row.update({k: float(v) for k, v in summ.items()})
         rows[name] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
@@ -432,7 +634,8 @@ def compare_population(
         mean, sd = exact.mean, exact.sd
         table["exact"] = [float(mean[k]) for k in table.index]
         table["exact_sd"] = [float(sd[k]) for k in table.index]
-    table.attrs.update(eb_method=eb_method, hdi_prob=hdi_prob,
+    table.attrs.update(eb_method=eb_method, interval=interval, prob=prob,
+                       **({"hdi_prob": prob} if interval == "hdi" else {}),
                        parameterization=_method_name(idata))
     return table
 
@@ -464,37 +667,44 @@ def tau_estimates(data: HierData, methods: Sequence[str] = TAU_METHODS) -> pd.Da
 
 
 # ----------------------------------------------------------------------------- several fits
-def _check_fits(fits: Any) -> dict[str, az.InferenceData]:
+def _check_fits(fits: Any) -> tuple[dict[str, az.InferenceData], dict[str, str]]:
+    """``(name -> normalized InferenceData, name -> original group dim)``."""
     if isinstance(fits, az.InferenceData):
-        return {_method_name(_check_idata(fits, name="fits")): fits}
+        idata, dim = _normalize(fits, name="fits")
+        return {_method_name(idata): idata}, {_method_name(idata): dim}
     if not isinstance(fits, Mapping):
         raise TypeError(f"`fits` must be a dict of name -> InferenceData, got "
                         f"{type(fits).__name__}.")
     if not fits:
         raise ValueError("`fits` is empty; pass at least one name -> InferenceData.")
+    out, dims = {}, {}
     for name, idata in fits.items():
-        _check_idata(idata, name=f"fits[{name!r}]")
-    return {str(k): v for k, v in fits.items()}
+        out[str(name)], dims[str(name)] = _normalize(idata, name=f"fits[{name!r}]")
+    return out, dims
 
 
-def _data_for_fits(fits: Mapping[str, az.InferenceData], data: HierData | None) -> HierData:
-    """``data``, or the data rebuilt from the first fit that carries it."""
+def _data_for_fits(fits: Mapping[str, az.InferenceData],
+                   data: HierData | None) -> tuple[HierData, str | None]:
+    """``(data, None)``, or the data rebuilt from the first fit that carries it and a
+    description of that fit."""
     if data is not None:
-        return data
-    for idata in fits.values():
-        if "observed_data" in idata.groups():
-            return data_from_idata(idata)
-    raise ValueError("None of `fits` carries observed_data (ExactPosterior.sample draws do "
-                     "not): pass the HierData as `data=`.")
+        return data, None
+    for name, idata in fits.items():
+        if {"observed_data", "constant_data"} <= set(idata.groups()):
+            return data_from_idata(idata), f"the data of `fits[{name!r}]`"
+    raise ValueError("None of `fits` carries observed_data/constant_data (ExactPosterior.sample "
+                     "draws do not): pass the HierData as `data=`.")
 
 
 def compare_fits(
     fits: Mapping[str, az.InferenceData] | az.InferenceData,
     data: HierData | None = None,
     *,
-    hdi_prob: float = DEFAULT_HDI_PROB,
+    hdi_prob: float | None = None,
     priors: Priors | None = None,
     population: bool = True,
+    interval: str = "hdi",
+    prob: float | None = None,
 ) -> pd.DataFrame:
     r"""Posterior summaries from several fits of the same data, as one tidy long table.
 
@@ -502,40 +712,48 @@ def compare_fits(
     ----------
     fits : dict of str to arviz.InferenceData, or one InferenceData
         E.g. ``{"centered": idata1, "noncentered": idata2, "exact": exact.sample()}``: fits
-        of the same data (same groups).  A single InferenceData is named by its
-        ``parameterization`` (or ``method``) attribute.
+        of the same data (same groups; the group dimension may have any name).  A single
+        InferenceData is named by its ``parameterization`` (or ``method``) attribute.
     data : HierData, optional
         For the Rao-Blackwellised and exact columns; default: rebuilt from the first fit
-        that carries its data.
-    hdi_prob : float, default 0.94
-        Probability mass of the HDI.
+        that carries its data.  Every fit that stores its data must store this data.
+    hdi_prob : float, optional
+        The older name of ``prob`` for ``interval="hdi"``.
     priors : Priors, optional
         Priors of the ``exact`` columns; default: those recorded in each fit
         (:func:`fit_priors`).
     population : bool, default True
         Also give rows for ``mu`` and ``tau`` (and ``sigma`` when estimated).
+    interval : {"hdi", "eti"}, default "hdi"
+        Highest-density or equal-tailed credible intervals (as in :func:`compare`).
+    prob : float, optional
+        Their probability mass; default 0.94.
 
     Returns
     -------
     pandas.DataFrame
         One row per ``(method, variable, group)``: ``variable`` is ``"mu"``, ``"tau"``
-        (``group`` None) or ``"theta"``.  Columns ``mean``, ``sd``, ``hdi_low``,
-        ``hdi_high``, ``mcse_mean``, ``ess_bulk``, ``r_hat`` (ArviZ, from the draws);
-        ``rb_mean``, ``rb_mcse`` for ``theta`` (the Rao-Blackwellised mean
-        ``(1/S) sum_s E[theta_i | y, mu_s, tau_s]`` as in :func:`compare`; NaN for the
-        population rows); ``exact``, ``exact_sd`` (exact posterior, when the sampling sds are
-        known); ``z_exact = (mean - exact) / mcse_mean``; and ``divergences`` (the fit's
-        divergent transitions, 0 without ``sample_stats``).  ``table.set_index(["method",
-        "variable", "group"])`` gives the indexed form.
+        (``group`` None) or ``"theta"``; the group column is named after the fits' group
+        dimension (``group`` for hiermodel fits, e.g. ``school`` when every fit uses that;
+        ``group`` when they differ).  Columns ``mean``, ``sd``, ``<interval>_low``,
+        ``<interval>_high`` (``hdi_*`` or ``eti_*``), ``mcse_mean``, ``ess_bulk``,
+        ``r_hat`` (ArviZ, from the draws); ``rb_mean``, ``rb_mcse`` for ``theta`` (the
+        Rao-Blackwellised mean ``(1/S) sum_s E[theta_i | y, mu_s, tau_s]`` as in
+        :func:`compare`; NaN for the population rows); ``exact``, ``exact_sd`` (exact
+        posterior, when the sampling sds are known); ``z_exact = (mean - exact) /
+        mcse_mean``; and ``divergences`` (the fit's divergent transitions, 0 without
+        ``sample_stats``).  ``table.set_index(["method", "variable", "group"])`` gives the
+        indexed form.  ``attrs``: ``interval``, ``prob`` (and ``hdi_prob`` for HDIs),
+        ``group_dim``.
     """
-    fits = _check_fits(fits)
-    data = _data_for_fits(fits, data)
-    hdi_prob = _check_hdi_prob(hdi_prob)
+    fits, dims = _check_fits(fits)
+    data, source = _data_for_fits(fits, data)
+    interval, prob = _check_interval(interval, prob, hdi_prob)
     if not isinstance(population, bool):
         raise TypeError(f"`population` must be True or False, got {population!r}.")
     frames = []
     for name, idata in fits.items():
-        _resolve_data(idata, data, name=f"fits[{name!r}]")
+        _resolve_data(idata, data, name=f"fits[{name!r}]", source=source)
         post = idata.posterior
         exact = _exact(data, idata, priors)
         parts = []
@@ -543,13 +761,13 @@ def compare_fits(
             for var in ("mu", "tau", "sigma"):
                 if var not in post:
                     continue
-                summ = _draw_summary(post[var].transpose(*_SAMPLE), hdi_prob)
+                summ = _draw_summary(post[var].transpose(*_SAMPLE), interval, prob)
                 row = {k: [float(v)] for k, v in summ.items()}
                 row.update(variable=[var], group=[None], rb_mean=[np.nan], rb_mcse=[np.nan])
                 if exact is not None and var in ("mu", "tau"):
                     row.update(exact=[float(exact.mean[var])], exact_sd=[float(exact.sd[var])])
                 parts.append(pd.DataFrame(row))
-        summ = _draw_summary(post["theta"].transpose(*_SAMPLE, "group"), hdi_prob)
+        summ = _draw_summary(post["theta"].transpose(*_SAMPLE, "group"), interval, prob)
         frame = pd.DataFrame(summ)
         frame.insert(0, "group", list(data.groups))
         frame.insert(0, "variable", "theta")
@@ -570,7 +788,14 @@ def compare_fits(
                      (table["mean"] - table["exact"]) / table["mcse_mean"])
     cols = ["method", "variable", "group"]
     table = table[cols + [c for c in table.columns if c not in cols]]
-    table.attrs.update(hdi_prob=hdi_prob)
+    dim = next(iter(dims.values())) if len(set(dims.values())) == 1 else "group"
+    if dim != "group":
+        if dim in table.columns:
+            dim = "group"
+        else:
+            table = table.rename(columns={"group": dim})
+    table.attrs.update(interval=interval, prob=prob,
+                       **({"hdi_prob": prob} if interval == "hdi" else {}), group_dim=dim)
     return table
 
 
@@ -588,12 +813,23 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
 
 
+def _fmt_pair(a: float, b: float) -> tuple[str, str]:
+    """``a`` and ``b`` formatted with enough digits to tell them apart (when they differ)."""
+    for digits in (3, 4, 5, 6, 8):
+        sa, sb = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if sa != sb or a == b:
+            return sa, sb
+    return repr(float(a)), repr(float(b))
+
+
 def summarize(comparison: pd.DataFrame, top: int = 3) -> str:
     r"""A few sentences on who moved, how far, and why, in the seed's terms.
 
     Each group's move from no pooling to the full-Bayes posterior mean is about
     ``E[1 - w_i | y] x |ybar_i - mu|``: the shrinkage factor (large when ``se_i`` is large,
     i.e. ``n_i`` small, relative to ``tau``) times the group's distance from the grand mean.
+    Every sentence is worked out from the numbers it quotes (directions, "more"/"less",
+    rankings), so it stays true for any data.
 
     Parameters
     ----------
@@ -620,20 +856,43 @@ def summarize(comparison: pd.DataFrame, top: int = 3) -> str:
     move = (t["mean"] - t["no_pooling"]).abs().sort_values(ascending=False)
     dist = (t["no_pooling"] - mu).abs()
     size = "n" if "n" in t else "se"
-    lines = [
-        f"Partial pooling pulls every group's estimate from its own mean ybar_i toward the "
-        f"grand mean (posterior mean of mu = {_fmt(mu)}): shrinkage toward the grand mean, "
-        f"each group borrowing strength from the others.",
-        "Moved most: " + "; ".join(_move_text(t, g, dist, size) for g in move.index[:top]) + ".",
-    ]
-    least = move.index[-1]
-    lines.append(f"Moved least: {least} ({_fmt(t.at[least, 'no_pooling'])} -> "
-                 f"{_fmt(t.at[least, 'mean'])}), "
-                 + ("already near the grand mean." if dist[least] <= dist.median()
-                    else "measured precisely enough to keep its own estimate."))
+    lines = [_pull_sentence(t, mu),
+             "Moved most: " + "; ".join(_move_text(t, g, dist, size)
+                                        for g in move.index[:top]) + "."]
+    lines.append(_least_sentence(t, move.index[-1], dist))
     lines.append(_size_sentence(t, size))
     lines += _eb_sentences(t)
     return "\n".join(lines)
+
+
+def _pull_sentence(t: pd.DataFrame, mu: float) -> str:
+    """Which groups' posterior means moved from ``ybar_i`` toward the grand mean."""
+    step = (t["mean"] - t["no_pooling"]).to_numpy()
+    gap = (mu - t["no_pooling"]).to_numpy()
+    toward = step * gap > 0
+    head = (f"the grand mean (posterior mean of mu = {_fmt(mu)}): shrinkage toward the grand "
+            "mean, each group borrowing strength from the others")
+    if toward.all():
+        return ("Partial pooling pulls every group's estimate from its own mean ybar_i toward "
+                f"{head}.")
+    others = [str(g) for g, ok in zip(t.index, toward, strict=True) if not ok]
+    far = float(np.abs(gap[~toward]).max())
+    return (f"Partial pooling pulls {int(toward.sum())} of {len(t)} groups' estimates from "
+            f"their own means ybar_i toward {head}; {', '.join(others)} did not move toward it "
+            f"(ybar_i at most {_fmt(far)} from it).")
+
+
+def _least_sentence(t: pd.DataFrame, g: Any, dist: pd.Series) -> str:
+    head = f"Moved least: {g} ({_fmt(t.at[g, 'no_pooling'])} -> {_fmt(t.at[g, 'mean'])}), "
+    shrink, med = t.at[g, "shrinkage"], t["shrinkage"].median()
+    if dist[g] <= dist.median():
+        return head + f"already near the grand mean ({_fmt(dist[g])} from it)."
+    if shrink <= med:
+        return head + (f"measured precisely enough to keep much of its own estimate "
+                       f"(se = {_fmt(t.at[g, 'se'])}, shrinkage E[1-w] = {shrink:.2f}, at or "
+                       f"below the median {med:.2f}).")
+    return head + (f"{_fmt(dist[g])} from the grand mean with shrinkage E[1-w] = "
+                   f"{shrink:.2f}.")
 
 
 def _move_text(t: pd.DataFrame, g: Any, dist: pd.Series, size: str) -> str:
@@ -660,24 +919,54 @@ def _size_sentence(t: pd.DataFrame, size: str) -> str:
             f"{unit(lo)}) to {t.at[hi, 'shrinkage']:.2f} ({hi}, {unit(hi)}).")
 
 
+def _mean_shrinkage(tau: float, se: np.ndarray) -> float:
+    """Mean over groups of ``1 - w_i = se_i^2 / (tau^2 + se_i^2)``."""
+    return float(np.mean(se**2 / (tau**2 + se**2)))
+
+
 def _eb_sentences(t: pd.DataFrame) -> list[str]:
     a = t.attrs
     out = []
+    method = str(a.get("eb_method", "reml")).upper()
     if "eb_tau" in a:
-        method = a.get("eb_method", "reml").upper()
+        lo, hi = t["shrinkage"].min(), t["shrinkage"].max()
         if a["eb_tau"] == 0:
+            span = f"E[1 - w_i | y] from {lo:.2f} to {hi:.2f}"
+            if lo >= 1:
+                full = "and pools completely too"
+            elif lo >= 0.5:
+                full = f"and so pools strongly but not completely ({span})"
+            else:
+                full = f"and so pools only partly ({span})"
             out.append(f"Empirical Bayes ({method}) estimates tau = 0 and pools completely "
                        f"(every theta_hat_i = mu_hat = {_fmt(a['eb_mu'])}); the full posterior "
-                       f"averages over tau (posterior mean {_fmt(a['tau_mean'])}) and so pools "
-                       "strongly but not completely.")
+                       f"averages over tau (posterior mean {_fmt(a['tau_mean'])}) {full}.")
         else:
             out.append(f"Empirical Bayes ({method}: tau_hat = {_fmt(a['eb_tau'])}, mu_hat = "
                        f"{_fmt(a['eb_mu'])}) plugs in one tau; the full posterior averages "
                        f"over tau (posterior mean {_fmt(a['tau_mean'])}).")
     if "seed_tau" in a:
-        out.append(f"The seed's section 4.2 formula takes tau_hat = sd(ybar) = "
-                   f"{_fmt(a['seed_tau'])}, the spread of the observed means including their "
-                   "sampling noise, so it under-shrinks (column 'seed').")
+        seed_tau = float(a["seed_tau"])
+        text = (f"The seed's section 4.2 formula takes tau_hat = sd(ybar) = {_fmt(seed_tau)}, "
+                "the spread of the observed means including their sampling noise")
+        if "eb_tau" in a:
+            eb_tau = float(a["eb_tau"])
+            s_seed, s_eb = _fmt_pair(seed_tau, eb_tau)
+            se = t["se"].to_numpy(float)
+            b_seed, b_eb = _fmt_pair(_mean_shrinkage(seed_tau, se), _mean_shrinkage(eb_tau, se))
+            if seed_tau == eb_tau:
+                text += (f", equal to the {method} tau_hat, so it shrinks as much as EB "
+                         "(column 'seed' vs 'eb').")
+            else:
+                above = seed_tau > eb_tau
+                text += (f"; that is {'above' if above else 'below'} the {method} tau_hat "
+                         f"({s_seed} vs {s_eb}), so its weights w_i = tau_hat^2 / (tau_hat^2 + "
+                         f"se_i^2) are {'larger' if above else 'smaller'} and it shrinks "
+                         f"{'less' if above else 'more'} than EB (mean 1 - w_i {b_seed} vs "
+                         f"{b_eb}; column 'seed' vs 'eb').")
+        else:
+            text += " (column 'seed')."
+        out.append(text)
     if _is_seed_table(t):
         picks = ", ".join(f"{g} {t.at[g, 'seed']:.2f}" for g in ("A", "B", "G", "F"))
         out.append("The seed's table 4.3 (A 19.2, B 8.5, G 12.1, F 2.8) is illustrative: its "

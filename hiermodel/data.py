@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["HierData"]
+__all__ = ["HierData", "check_magnitude", "MAX_MAGNITUDE"]
 
 Source = Literal["observations", "summary", "estimates"]
 
@@ -75,6 +75,29 @@ def _float_vector(name: str, x: Any, *, allow_scalar: bool = False) -> np.ndarra
     return arr
 
 
+#: largest magnitude of a value, and smallest of a scale: the model squares them (variances),
+#: so anything beyond would overflow (or underflow) double precision
+MAX_MAGNITUDE = 1e150
+
+
+def check_magnitude(name: str, arr: np.ndarray, *, scale: bool = False) -> np.ndarray:
+    """Raise naming ``name`` when a value of ``arr`` is too large (or, for a ``scale``, too
+    small) to square in double precision; returns ``arr``."""
+    a = np.abs(np.asarray(arr, dtype=float))
+    if a.size and a.max() > MAX_MAGNITUDE:
+        raise ValueError(
+            f"`{name}` has values as large as {a.max():.3g}: the model squares them "
+            f"(variances), which overflows above {MAX_MAGNITUDE:g}. Rescale the data and its "
+            "standard errors together (e.g. divide both by 1e6)."
+        )
+    if scale and a.size and a.min() < 1.0 / MAX_MAGNITUDE:
+        raise ValueError(
+            f"`{name}` has values as small as {a.min():.3g}: squared they underflow to 0. "
+            "Rescale the data and its standard errors together (e.g. multiply both by 1e6)."
+        )
+    return arr
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
@@ -82,7 +105,7 @@ def _is_number(v: Any) -> bool:
 def _positive(name: str, arr: np.ndarray) -> np.ndarray:
     if np.any(arr <= 0):
         raise ValueError(f"`{name}` must be > 0 everywhere; got min {arr.min():g}.")
-    return arr
+    return check_magnitude(name, arr, scale=True)
 
 
 def _counts(name: str, x: Any) -> np.ndarray:
@@ -103,8 +126,10 @@ def _labels(name: str, groups: Any, size: int) -> tuple:
     if len(labels) != size:
         raise ValueError(f"`{name}` has {len(labels)} labels but there are {size} groups.")
     for lab in labels:
-        if not isinstance(lab, Hashable) or _isnan(lab):
-            raise TypeError(f"`{name}` labels must be hashable and not NaN; got {lab!r}.")
+        if not isinstance(lab, Hashable) or _isnan(lab) or lab is None or lab is pd.NA:
+            raise TypeError(f"`{name}` labels must be hashable and not missing (None/NaN); "
+                            f"got {lab!r}.")
+    _check_label_types(name, labels)
     counts = pd.Series(labels).value_counts()
     dup = counts[counts > 1]
     if len(dup):
@@ -113,6 +138,28 @@ def _labels(name: str, groups: Any, size: int) -> tuple:
             "in summary form (aggregate duplicates first, or use from_observations)."
         )
     return labels
+
+
+_LABEL_KINDS = {"str": (str,), "int": (int, np.integer), "float": (float, np.floating)}
+
+
+def _label_kind(v: Any) -> str | None:
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    return next((k for k, types in _LABEL_KINDS.items() if isinstance(v, types)), None)
+
+
+def _check_label_types(name: str, labels: tuple) -> None:
+    """Labels become a coordinate (and netCDF values): all strings, all integers or all
+    floats, so that no two of them print alike and every backend can store them."""
+    kinds = {_label_kind(v) for v in labels}
+    if None in kinds:
+        bad = next(v for v in labels if _label_kind(v) is None)
+        raise TypeError(f"`{name}` labels must be strings or numbers; got {bad!r} of type "
+                        f"{type(bad).__name__}. Convert them, e.g. [str(g) for g in ...].")
+    if len(kinds) > 1:
+        raise TypeError(f"`{name}` labels mix types {sorted(kinds)} (e.g. 1 and '1'); use one "
+                        "type for every label, e.g. [str(g) for g in ...].")
 
 
 def _isnan(v: Any) -> bool:
@@ -206,11 +253,14 @@ class HierData:
             Keep the rows (for the per-row likelihood and per-row predictive checks).  Only
             the sufficient statistics are needed for fitting.
         """
-        yv = _float_vector("y", y)
+        yv = check_magnitude("y", _float_vector("y", y))
         if isinstance(group, (str, bytes)):
             raise TypeError("`group` must be a sequence with one label per row, not a string.")
         g = group.to_numpy() if isinstance(group, (pd.Series, pd.Index)) else group
-        g = np.asarray(g, dtype=object) if not isinstance(g, np.ndarray) else g
+        if not isinstance(g, np.ndarray):
+            seq = list(g)
+            g = np.empty(len(seq), dtype=object)  # tuples stay labels, not a 2-d array
+            g[:] = seq
         if g.ndim != 1:
             raise ValueError(f"`group` must be 1-dimensional, got shape {g.shape}.")
         if g.size != yv.size:
@@ -222,6 +272,7 @@ class HierData:
             raise ValueError("`group` contains missing labels (NaN/None); label every row.")
         codes, uniques = pd.factorize(pd.Series(g), sort=False)
         labels = tuple(pd.Index(uniques).tolist())
+        _check_label_types("group", labels)
         _at_least_two_groups(len(labels))
         n, means, ss = _sufficient(yv, codes, len(labels))
         return cls._from_stats(labels, n, means, ss, sigma, rows=(yv, codes) if keep_rows else None)
@@ -323,7 +374,7 @@ class HierData:
 
         ``se_i = sigma_i / sqrt(n_i)``; ``sigma`` is a scalar or one value per group.
         """
-        m = _float_vector("means", means)
+        m = check_magnitude("means", _float_vector("means", means))
         nn = _counts("n", n)
         s = _positive("sigma", _float_vector("sigma", sigma, allow_scalar=True))
         _same_length(means=m, n=nn, sigma=s)
@@ -338,7 +389,7 @@ class HierData:
         groups: Sequence[Hashable] | None = None,
     ) -> HierData:
         """Rubin's form: one estimate ``y_i`` and its standard error ``se_i`` per group."""
-        m = _float_vector("y", y)
+        m = check_magnitude("y", _float_vector("y", y))
         s = _positive("se", _float_vector("se", se))
         _same_length(y=m, se=s)
         _at_least_two_groups(m.size, "y")
@@ -436,6 +487,8 @@ def _coord(labels: tuple) -> np.ndarray:
         return arr.astype(str)
     if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels):
         return arr.astype(np.int64)
+    if all(isinstance(v, (float, np.floating)) for v in labels):
+        return arr.astype(np.float64)
     return arr
 
 

@@ -32,6 +32,7 @@ import xarray as xr
 from scipy import stats
 
 from .data import HierData
+from .formatting import format_number as _fmt
 from .models import (
     Priors,
     build_model,
@@ -100,9 +101,8 @@ def _require_backend(sampler: str) -> Any:
 
 @dataclass
 class _Compiled:
-    """A compiled model shared by every fit of one structure.  Never mutated while another
-    thread samples it: nutpie fits sample a copy (``with_data``); PyMC / NumPyro fits swap
-    the data in and sample under ``lock``."""
+    """A compiled model shared by every fit of one structure; fits swap their data in and
+    sample under ``lock`` (see :func:`_sampling`)."""
 
     model: pm.Model
     nutpie: Any = None
@@ -149,15 +149,17 @@ def _get_model(data: HierData, c: np.ndarray, priors: Priors, sampler: str,
 
 @contextlib.contextmanager
 def _sampling(entry: _Compiled, updates: dict[str, np.ndarray], sampler: str):
-    """Yield ``(model, compiled)`` holding this fit's data, safe against other threads:
-    nutpie gets a private copy of the compiled model; PyMC and NumPyro, which sample the
-    shared ``pm.Model`` itself, hold the entry's lock while they set the data and sample."""
-    if sampler == "nutpie":
-        yield entry.model, entry.nutpie.with_data(**updates)
-        return
+    """Yield ``(model, compiled)`` holding this fit's data, safe against other threads.
+
+    Every backend reads the shared ``pm.Model``'s data while it samples (PyMC and NumPyro
+    its logp, nutpie its initial-point function), so the entry's lock is held from
+    ``pm.set_data`` to the end of sampling: same-shaped fits in threads run one at a time,
+    and each gets exactly the draws it would get alone.  nutpie's logp reads a private copy
+    (``with_data``)."""
     with entry.lock:
         pm.set_data(updates, model=entry.model)
-        yield entry.model, None
+        compiled = entry.nutpie.with_data(**updates) if sampler == "nutpie" else None
+        yield entry.model, compiled
 
 
 # ----------------------------------------------------------------------------- fit
@@ -552,10 +554,6 @@ CONFLICT_Z = 3.0            # |E[mu|y] - mu_hat| / sd(mu|y)
 CONFLICT_TAIL = 0.001       # posterior / prior tail probabilities; the likelihood-ratio level
 CONFLICT_LR = float(stats.chi2.isf(CONFLICT_TAIL, 1))   # 10.83
 CONFLICT_PRIOR_Z = 4.0      # |E[mu|y] - prior mean| / prior sd
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.4g}"
 
 
 def prior_data_conflict(idata: az.InferenceData, data: HierData,

@@ -1,44 +1,61 @@
-r"""Figures of the comparison layer: shrinkage, forest, funnel and the posterior of tau.
+r"""Figures of the comparison layer: shrinkage, forests, sampler geometry, the posterior of tau.
 
 Every function builds a :class:`matplotlib.figure.Figure` directly (no pyplot state, never
-``plt.show()``), so it is safe headless (Agg), in notebooks (the returned figure displays
-once) and in the CLI (``fig.savefig(path)``):
+``plt.show()``), so it is thread-safe, safe headless (Agg), in notebooks (the returned figure
+displays once under ``%matplotlib inline``) and in the CLI (``fig.savefig(path)``).  Each
+draws into a new figure by default, or into the axes it is given (``ax=``, or ``axes=`` for
+the multi-panel ones) and then returns the figure holding them.
 
 * :func:`plot_shrinkage` -- the seed's section 3.3 picture: each group's move from no pooling
   ``ybar_i`` to partial pooling (empirical Bayes and full Bayes), marker area by ``n_i`` (or
   the precision ``1/se_i^2``), the grand mean marked;
-* :func:`plot_forest` -- ``theta_i`` across fits / methods (``arviz.plot_forest``);
-* :func:`plot_funnel` -- the sampler's view of one group against ``log tau``, one panel per
-  fit, divergent draws in red: the funnel of the centered form and its absence in the
-  non-centered one;
+* :func:`plot_meta_forest` -- the meta-analyst's forest plot: per group the observed
+  ``y_i +- 1.96 se_i`` beside the posterior ``theta_i``, then the pooled ``mu`` (a diamond)
+  and the prediction interval of a new group's ``theta_new ~ N(mu, tau^2)``;
+* :func:`plot_forest` -- ``theta_i`` (or other variables) across fits / methods;
+* :func:`plot_sampler_geometry` -- the sampler's view of one group against ``log tau``, one
+  panel per fit, divergent draws in red: the funnel of the centered form and its absence in
+  the non-centered one (sampler geometry, *not* a publication-bias funnel plot);
 * :func:`plot_tau` -- the posterior of ``tau`` with each empirical-Bayes ``tau_hat`` marked,
   and the shrinkage weight curves ``w_i(tau) = tau^2 / (tau^2 + se_i^2)``.
+
+Intervals are central (equal-tailed): the ``(1 - prob)/2`` and ``(1 + prob)/2`` quantiles,
+``prob = 0.95`` by default.  The group dimension of ``theta`` may have any name (``group``,
+ArviZ's ``school``, ...).  Labels never overlap: group labels are spread apart with leader
+lines (:func:`plot_shrinkage`), row labels shrink or thin out when rows are too dense for
+them, and legends sit outside the data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import arviz as az
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.backends.backend_agg import RendererAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.collections import LineCollection
+from matplotlib.colors import ListedColormap, LogNorm, Normalize
+from matplotlib.figure import Figure, SubFigure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Polygon
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.transforms import Bbox, blended_transform_factory, offset_copy
+from scipy.special import ndtr
+from scipy.stats import norm
 
-from .compare import (
-    _check_eb_method,
-    _check_fits,
-    _check_hdi_prob,
-    _check_idata,
-    data_from_idata,
-    fit_priors,
-    tau_estimates,
-)
+from .compare import _check_eb_method, data_from_idata, fit_priors, tau_estimates
 from .data import HierData
 from .shrinkage import TAU_METHODS, ExactPosterior, exact_posterior, shrinkage_weights
 
-__all__ = ["plot_shrinkage", "plot_forest", "plot_funnel", "plot_tau"]
+__all__ = ["plot_shrinkage", "plot_meta_forest", "plot_forest", "plot_sampler_geometry",
+           "plot_tau"]
 
 _SAMPLE = ("chain", "draw")
 #: comparison columns plot_shrinkage can draw, with their axis labels
@@ -55,6 +72,13 @@ _TAU_LABELS = {"dl": "DerSimonian-Laird", "pm": "Paule-Mandel", "ml": "ML", "rem
 _LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)))
 _DIVERGENT_COLOR = "tab:red"
 _DRAW_COLOR = "tab:blue"
+_OBSERVED_COLOR = "0.15"
+_POSTERIOR_COLOR = "tab:blue"
+_POOLED_COLOR = "tab:red"
+_LABEL_SIZE = 9.0        # group labels and row labels, points
+_MIN_LABEL_SIZE = 4.0    # row labels never shrink below this; they thin out instead
+_LINE_SPACING = 1.3      # a label's height as a multiple of its font size (with padding)
+_MAX_LEGEND_ENTRIES = 10  # categorical colours (tab10) up to this many; a colour map beyond
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -62,17 +86,327 @@ def _new_figure(figsize: tuple[float, float] | None, default: tuple[float, float
     return Figure(figsize=default if figsize is None else figsize, layout="constrained")
 
 
-def _check_ax(ax: Any) -> Axes | None:
+def _check_ax(ax: Any, name: str = "ax") -> Axes | None:
     if ax is not None and not isinstance(ax, Axes):
-        raise TypeError(f"`ax` must be a matplotlib Axes or None, got {type(ax).__name__}.")
+        raise TypeError(f"`{name}` must be a matplotlib Axes or None, got {type(ax).__name__}.")
     return ax
+
+
+def _check_axes(axes: Any, n: int) -> list[Axes] | None:
+    """``axes`` as a list of ``n`` matplotlib Axes (or None)."""
+    if axes is None:
+        return None
+    if isinstance(axes, Axes):
+        axes = [axes]
+    if isinstance(axes, np.ndarray):
+        axes = axes.ravel().tolist()
+    if not isinstance(axes, Sequence) or not all(isinstance(a, Axes) for a in axes):
+        raise TypeError(f"`axes` must be a sequence of {n} matplotlib Axes or None, got "
+                        f"{type(axes).__name__}.")
+    if len(axes) != n:
+        raise ValueError(f"`axes` must hold {n} Axes (one per panel), got {len(axes)}.")
+    return list(axes)
 
 
 def _root_figure(ax: Axes) -> Figure:
     fig = ax.figure
-    while not isinstance(fig, Figure) and hasattr(fig, "figure") and fig.figure is not fig:
+    while isinstance(fig, SubFigure):
         fig = fig.figure  # SubFigure -> its parent figure
     return fig
+
+
+def _check_prob(prob: Any, name: str = "prob") -> float:
+    if isinstance(prob, bool) or not isinstance(prob, (int, float, np.floating)):
+        raise TypeError(f"`{name}` must be a number in (0, 1), got {prob!r}.")
+    if not 0 < float(prob) < 1:
+        raise ValueError(f"`{name}` must lie strictly between 0 and 1, got {prob!r}.")
+    return float(prob)
+
+
+def _pct(prob: float) -> str:
+    return f"{100 * prob:g}%"
+
+
+def _num(v: float) -> str:
+    """A number for a legend or title: 3 significant digits, whole numbers from 100 on."""
+    a = abs(float(v))
+    if a >= 1e6 or 0 < a < 1e-4:
+        return f"{v:.3g}"
+    return f"{v:,.0f}" if a >= 100 else f"{v:.3g}"
+
+
+def _central(draws: np.ndarray, prob: float, axis: int = 0) -> np.ndarray:
+    """Median and central ``prob`` interval along ``axis``: rows ``lo, median, hi``."""
+    a = (1.0 - prob) / 2.0
+    return np.quantile(draws, [a, 0.5, 1.0 - a], axis=axis)
+
+
+# ----------------------------------------------------------------------- group dimension
+def _group_dim(idata: az.InferenceData, name: str) -> str:
+    """The group dimension of ``idata``: the one non-(chain, draw) dim of posterior theta."""
+    dims = idata.posterior["theta"].dims
+    other = [d for d in dims if d not in _SAMPLE]
+    if not set(_SAMPLE) <= set(dims) or len(other) != 1:
+        raise ValueError(f"`{name}`: posterior theta has dims {dims}; it needs (chain, draw) "
+                         "and one group dimension (e.g. 'group' or ArviZ's 'school').")
+    return str(other[0])
+
+
+def _normalized(idata: Any, name: str = "idata") -> tuple[az.InferenceData, str]:
+    """``(idata with its group dimension renamed 'group', the original name)``.
+
+    The posterior must hold ``mu``, ``tau`` and ``theta`` (dims chain, draw and one group
+    dimension of any name).  The renamed copy shares the arrays.
+    """
+    if not isinstance(idata, az.InferenceData):
+        raise TypeError(f"`{name}` must be an arviz.InferenceData (from hiermodel.fit.fit or "
+                        f"ExactPosterior.sample), got {type(idata).__name__}.")
+    if "posterior" not in idata.groups():
+        raise ValueError(f"`{name}` has no posterior group.")
+    missing = [v for v in ("mu", "tau", "theta") if v not in idata.posterior]
+    if missing:
+        raise ValueError(f"`{name}`: the posterior lacks variable(s) {missing}; it needs "
+                         "mu, tau and theta (dims chain, draw and one group dimension).")
+    dim = _group_dim(idata, name)
+    if dim == "group":
+        return idata, dim
+    parts = {}
+    for g in idata.groups():
+        ds = getattr(idata, g)
+        if dim in ds.dims and "group" not in ds.dims and "group" not in ds.variables:
+            ds = ds.rename({dim: "group"})
+        parts[g] = ds
+    return az.InferenceData(**parts), dim
+
+
+def _fits(fits: Any) -> tuple[dict[str, az.InferenceData], dict[str, str]]:
+    """``(name -> idata with a 'group' dimension, name -> original group-dim name)``."""
+    if isinstance(fits, az.InferenceData):
+        attrs = fits.posterior.attrs if "posterior" in fits.groups() else {}
+        fits = {str(attrs.get("parameterization", attrs.get("method", "fit"))): fits}
+    if not isinstance(fits, Mapping):
+        raise TypeError(f"`fits` must be an InferenceData or a dict of name -> InferenceData, "
+                        f"got {type(fits).__name__}.")
+    if not fits:
+        raise ValueError("`fits` is empty; pass at least one name -> InferenceData.")
+    out, dims = {}, {}
+    for name, idata in fits.items():
+        out[str(name)], dims[str(name)] = _normalized(idata, f"fits[{name!r}]")
+    return out, dims
+
+
+def _labels(idata: az.InferenceData) -> list:
+    return idata.posterior["group"].values.tolist()
+
+
+def _data_for(idata: az.InferenceData, data: Any) -> HierData:
+    """``data``, or the data rebuilt from a (normalized) fit that carries it; a ``data``
+    given with a fit that carries its own must be that data."""
+    if data is not None and not isinstance(data, HierData):
+        raise TypeError(f"`data` must be a HierData or None, got {type(data).__name__}.")
+    try:
+        stored = data_from_idata(idata)
+    except (ValueError, KeyError) as err:
+        if data is None:
+            raise ValueError(f"Could not rebuild the data from `idata` ({err}); pass the "
+                             "HierData the posterior was fitted to as `data=`.") from None
+        stored = None
+    if data is None:
+        data = stored
+    if [str(g) for g in _labels(idata)] != [str(g) for g in data.groups]:
+        raise ValueError("`data` has other groups than `idata`'s posterior: pass the data the "
+                         "posterior was fitted to.")
+    if stored is not None and not (np.allclose(stored.means, data.means, rtol=1e-9)
+                                   and np.allclose(stored.se, data.se, rtol=1e-9)):
+        raise ValueError("`data` differs from the data stored in `idata` (means or se): pass "
+                         "the data the posterior was fitted to, or data=None.")
+    return data
+
+
+# ----------------------------------------------------------------------- text geometry
+def _text_extents_pts(strings: Sequence[str], **props: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Widths and heights, in points, of ``strings`` rendered as text with ``props``."""
+    renderer = RendererAgg(10, 10, 72)           # at 72 dpi a pixel is a point
+    text = Figure(dpi=72).text(0, 0, "", **props)
+    sizes = []
+    for s in strings:
+        text.set_text(s)
+        bb = text.get_window_extent(renderer)
+        sizes.append((bb.width, bb.height))
+    w, h = np.array(sizes, float).reshape(-1, 2).T
+    return w, h
+
+
+def _text_size_pts(strings: Sequence[str], **props: Any) -> tuple[float, float]:
+    """The largest width and height, in points, of ``strings`` rendered with ``props``."""
+    w, h = _text_extents_pts(strings, **props)
+    return float(w.max(initial=0.0)), float(h.max(initial=0.0))
+
+
+def _xaxis_depth_pts(ax: Axes, ticklabels: Sequence[str], xlabel: str | None) -> float:
+    """How far below the axes the x tick labels (and the x label) reach, in points."""
+    tick = ax.xaxis.get_major_ticks()[0] if ax.xaxis.get_major_ticks() else None
+    pad = (tick.get_tick_padding() + tick.get_pad()) if tick is not None else 7.0
+    size = ax.xaxis.get_ticklabels()[0].get_fontsize() if ax.xaxis.get_ticklabels() else 10
+    depth = pad + _text_size_pts(ticklabels or ["0"], fontsize=size)[1]
+    if xlabel:
+        label = ax.xaxis.label
+        depth += ax.xaxis.labelpad + _text_size_pts([xlabel], fontsize=label.get_fontsize())[1]
+    return depth
+
+
+def _legend_below(ax: Axes, handles: list, labels: list[str], *, depth_pts: float,
+                  ncols: int = 2, fontsize: float = 8, **kwargs: Any):
+    """A legend centred under the axes, below its x tick labels and x label."""
+    trans = offset_copy(ax.transAxes, fig=ax.figure, y=-(depth_pts + 4.0), units="points")
+    return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                     bbox_transform=trans, ncols=ncols, fontsize=fontsize, frameon=False,
+                     borderaxespad=0.0, **kwargs)
+
+
+def _isotonic(values: np.ndarray) -> np.ndarray:
+    """Least-squares non-decreasing fit to ``values`` (pool adjacent violators)."""
+    blocks: list[list[float]] = []               # [mean, weight]
+    for v in values:
+        blocks.append([float(v), 1.0])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            m2, w2 = blocks.pop()
+            m1, w1 = blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2])
+    return np.concatenate([np.full(int(w), m) for m, w in blocks])
+
+
+def _spread(desired: np.ndarray, heights: np.ndarray, gap: float, lo: float,
+            hi: float) -> np.ndarray:
+    """Centres closest (least squares) to ``desired`` such that boxes of ``heights`` plus
+    ``gap`` do not overlap and stay within ``[lo, hi]`` (assumed to have room)."""
+    order = np.argsort(desired, kind="stable")
+    d, h = desired[order], heights[order]
+    step = np.r_[0.0, (h[:-1] + h[1:]) / 2.0 + gap]
+    offset = np.cumsum(step)                     # minimal distance of each from the first
+    q = _isotonic(d - offset)
+    q = np.clip(q, lo + h[0] / 2.0, max(lo + h[0] / 2.0, hi - h[-1] / 2.0 - offset[-1]))
+    out = np.empty_like(desired)
+    out[order] = q + offset
+    return out
+
+
+class _SpreadLabels(Artist):
+    """Draw-time placement of one label per point beside an axes, never overlapping.
+
+    Before the labels are drawn (lowest zorder in the axes) it spreads them vertically as
+    little as possible (``_spread``; label heights ``heights_pts``, in points) within the
+    axes' height, draws leader lines from each label to its point, and hides the
+    lowest-priority labels when the axes is too short for all of them (``on_count(shown,
+    total)`` reports how many show).  Only what changed is updated.
+    """
+
+    def __init__(self, texts: list, heights_pts: np.ndarray, y: np.ndarray, x_point: float,
+                 leaders: LineCollection, priority: np.ndarray,
+                 on_count: Callable[[int, int], None] | None = None, gap_pts: float = 1.0):
+        super().__init__()
+        self._texts, self._y, self._x_point = texts, np.asarray(y, float), float(x_point)
+        self._heights = np.asarray(heights_pts, float)
+        self._leaders, self._priority = leaders, np.asarray(priority, int)
+        self._on_count, self._gap_pts = on_count, gap_pts
+        self.shown = len(texts)
+        self.set_zorder(-100)
+        self.set_in_layout(False)
+
+    def get_window_extent(self, renderer: Any = None) -> Bbox:
+        return Bbox.null()
+
+    def draw(self, renderer: Any) -> None:
+        ax = self.axes
+        if ax is None or not self.get_visible() or not self._texts:
+            return
+        px = renderer.points_to_pixels(1.0)
+        gap, heights = self._gap_pts * px, self._heights * px
+        lo, hi = ax.bbox.y0, ax.bbox.y1
+        chosen, used = [], 0.0
+        for i in self._priority:                 # most important first
+            if used + heights[i] + gap > hi - lo:
+                break
+            chosen.append(i)
+            used += heights[i] + gap
+        chosen = np.array(sorted(chosen), int)
+        trans = ax.transData
+        xy = np.c_[np.full(self._y.size, self._x_point), self._y]
+        desired = trans.transform(xy)[:, 1]
+        segments = []
+        if chosen.size:
+            pos = _spread(desired[chosen], heights[chosen], gap, lo, hi)
+            ydata = trans.inverted().transform(np.c_[np.full(pos.size, self._x_point), pos])[:, 1]
+            x_edge = ax.get_xlim()[0]
+            for i, yl in zip(chosen, ydata, strict=True):
+                text = self._texts[i]
+                if text.get_position()[1] != yl:
+                    text.set_y(yl)
+                segments.append([(x_edge, yl), (self._x_point, self._y[i])])
+        keep = set(chosen.tolist())
+        for i, t in enumerate(self._texts):
+            if t.get_visible() != (i in keep):
+                t.set_visible(i in keep)
+        old = self._leaders.get_segments()
+        if len(old) != len(segments) or not all(np.array_equal(a, b) for a, b in
+                                                zip(old, segments, strict=True)):
+            self._leaders.set_segments(segments)
+        self.shown = int(chosen.size)
+        if self._on_count is not None:
+            self._on_count(self.shown, len(self._texts))
+
+
+class _FitRows(Artist):
+    """Draw-time fitting of row labels (y tick labels and per-row texts) to the row pitch.
+
+    The font shrinks (down to ``_MIN_LABEL_SIZE``) when rows are denser than the labels,
+    and below that rows lose their labels, those in ``keep`` last.  A row whose label is
+    None has texts but no tick.
+    """
+
+    def __init__(self, rows: np.ndarray, labels: list[str | None],
+                 texts: Sequence[Sequence] = (),
+                 keep: Sequence[int] = (), size: float = _LABEL_SIZE,
+                 text_size: float | None = None):
+        super().__init__()
+        self._rows, self._labels = np.asarray(rows, float), list(labels)
+        self._texts = [list(t) for t in texts]       # per row: the texts on that row
+        self._keep, self._size = set(keep), float(size)
+        self._text_size = float(size if text_size is None else text_size)
+        self._state: tuple | None = None
+        self.set_zorder(-100)
+        self.set_in_layout(False)
+
+    def get_window_extent(self, renderer: Any = None) -> Bbox:
+        return Bbox.null()
+
+    def draw(self, renderer: Any) -> None:
+        ax = self.axes
+        if ax is None or not self.get_visible() or self._rows.size == 0:
+            return
+        pts = renderer.points_to_pixels(1.0)
+        ydisp = ax.transData.transform(np.c_[np.zeros(self._rows.size), self._rows])[:, 1] / pts
+        pitch = np.min(np.abs(np.diff(np.sort(ydisp)))) if ydisp.size > 1 else np.inf
+        size = float(np.clip(pitch / _LINE_SPACING, _MIN_LABEL_SIZE, self._size))
+        need = size * _LINE_SPACING
+        shown: list[int] = []
+        order = sorted(range(self._rows.size), key=lambda i: (i not in self._keep, i))
+        for i in order:
+            if all(abs(ydisp[i] - ydisp[j]) >= need for j in shown):
+                shown.append(i)
+        shown.sort()
+        state = (size, tuple(shown))
+        if state == self._state:
+            return
+        self._state = state
+        ticks = [i for i in shown if self._labels[i] is not None]
+        ax.set_yticks(self._rows[ticks], [self._labels[i] for i in ticks])
+        ax.tick_params(axis="y", labelsize=size)
+        text_size = min(self._text_size, size)
+        for i, row in enumerate(self._texts):
+            for t in row:
+                t.set_fontsize(text_size)
+                t.set_visible(i in shown)
 
 
 # ----------------------------------------------------------------------------- shrinkage
@@ -91,6 +425,12 @@ def plot_shrinkage(
     when group sizes are unknown), and horizontal lines at the grand mean: the posterior
     mean of ``mu`` (dashed) and the EB ``mu_hat`` (dotted).
 
+    Group labels sit left of the axes, spread apart so that they never overlap, each joined
+    to its no-pooling point by a leader line (the value axis is on the right).  A new
+    figure grows with the number of groups so that every group is labelled; when the axes
+    is too short for all labels, the groups that move most are labelled and the title says
+    how many.
+
     Parameters
     ----------
     comparison : pandas.DataFrame
@@ -101,7 +441,7 @@ def plot_shrinkage(
         Which estimates to show, left to right; any of ``"no_pooling"``, ``"seed"``,
         ``"eb"``, ``"rb_mean"``, ``"mean"``, ``"exact"`` present in ``comparison``.
     figsize : (float, float), optional
-        Size of a new figure; default (7, 5).
+        Size of a new figure; default (7, max(5, 1.9 + 0.17 G)), at most 14 inches tall.
 
     Returns
     -------
@@ -123,8 +463,9 @@ def plot_shrinkage(
         raise ValueError(f"`comparison` lacks column(s) {missing}; pass the result of "
                          "compare() (the 'exact' column needs known sampling sds).")
     t = comparison
+    n_groups = len(t)
     if ax is None:
-        fig = _new_figure(figsize, (7.0, 5.0))
+        fig = _new_figure(figsize, (7.0, float(np.clip(1.9 + 0.17 * n_groups, 5.0, 14.0))))
         ax = fig.add_subplot()
     else:
         fig = _root_figure(ax)
@@ -137,27 +478,327 @@ def plot_shrinkage(
     sizes = 20.0 + 230.0 * size_of / size_of.max()
     for i, g in enumerate(t.index):
         ax.plot(x, values[i], color="0.55", lw=1.0, zorder=1, gid=f"shrinkage-path:{g}")
-        ax.annotate(str(g), (x[0], values[i, 0]), xytext=(-10, 0), textcoords="offset points",
-                    ha="right", va="center", fontsize=9)
     for k, col in enumerate(columns):
-        ax.scatter(np.full(len(t), x[k]), values[:, k], s=sizes, color=f"C{k}",
+        ax.scatter(np.full(n_groups, x[k]), values[:, k], s=sizes, color=f"C{k}",
                    edgecolor="k", linewidth=0.5, alpha=0.85, zorder=2, label=None,
                    gid=f"shrinkage-points:{col}")
     a = t.attrs
+    handles, labels = [], []
     if "mu_mean" in a:
-        ax.axhline(a["mu_mean"], color="k", ls="--", lw=1,
-                   label=rf"grand mean $E[\mu \mid y]$ = {a['mu_mean']:.3g}")
+        handles.append(ax.axhline(a["mu_mean"], color="k", ls="--", lw=1))
+        labels.append(rf"grand mean $E[\mu \mid y]$ = {_num(a['mu_mean'])}")
     if "eb_mu" in a and "eb" in columns:
-        ax.axhline(a["eb_mu"], color="C1", ls=":", lw=1.2,
-                   label=rf"EB $\hat\mu$ = {a['eb_mu']:.3g} ($\hat\tau$ = {a['eb_tau']:.3g})")
+        handles.append(ax.axhline(a["eb_mu"], color="C1", ls=":", lw=1.2))
+        labels.append(rf"EB $\hat\mu$ = {_num(a['eb_mu'])} ($\hat\tau$ = "
+                       f"{_num(a['eb_tau'])})")
     method = str(a.get("eb_method", "reml")).upper()
-    ax.set_xticks(x, [SHRINKAGE_COLUMNS[c].format(method=method) for c in columns])
-    ax.set_xlim(x[0] - 0.6, x[-1] + 0.3)
+    ticks = [SHRINKAGE_COLUMNS[c].format(method=method) for c in columns]
+    ax.set_xticks(x, ticks)
+    ax.set_xlim(x[0] - 0.35, x[-1] + 0.3)
+    ax.yaxis.tick_right()
+    ax.yaxis.set_label_position("right")
     ax.set_ylabel(r"estimate of $\theta_i$")
-    ax.set_title(f"Shrinkage toward the grand mean (marker area ∝ {size_name})")
-    if ax.get_legend_handles_labels()[0]:  # below the axes, clear of the paths
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, fontsize=8,
-                  frameon=False)
+    title = f"Shrinkage toward the grand mean (marker area ∝ {size_name})"
+    ax.set_title(title)
+
+    # group labels: left of the axes, spread apart at draw time, leader lines to the points
+    label_trans = offset_copy(blended_transform_factory(ax.transAxes, ax.transData),
+                              fig=ax.figure, x=-4.0, units="points")
+    texts = [ax.text(0.0, values[i, 0], str(g), transform=label_trans, ha="right",
+                     va="center", fontsize=_LABEL_SIZE, clip_on=False,
+                     gid=f"shrinkage-label:{g}") for i, g in enumerate(t.index)]
+    leaders = LineCollection([], colors="0.6", linewidths=0.6, zorder=1.5,
+                             gid="shrinkage-leaders")
+    ax.add_collection(leaders, autolim=False)
+    heights = _text_extents_pts([str(g) for g in t.index], fontsize=_LABEL_SIZE)[1]
+    move = np.abs(values[:, 0] - values[:, -1])
+    priority = np.lexsort((np.arange(n_groups), -move))          # largest move first
+
+    def on_count(shown: int, total: int) -> None:
+        note = "" if shown == total else (f"\nlabelled: {shown} of {total} groups (those "
+                                          "that move most; too many to label all)")
+        if ax.get_title() != title + note:
+            ax.set_title(title + note)
+
+    ax.add_artist(_SpreadLabels(texts, heights, values[:, 0], x[0], leaders, priority,
+                                on_count))
+    if handles:  # below the axes, clear of the paths
+        _legend_below(ax, handles, labels, depth_pts=_xaxis_depth_pts(ax, ticks, None))
+    # lay the figure out once, so that a title note on unlabelled groups gets its room
+    fig.draw_without_rendering()
+    return fig
+
+
+# ----------------------------------------------------------------------------- meta forest
+def _mixture_quantiles(mu: np.ndarray, tau: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    """Quantiles of ``theta_new`` drawn as ``N(mu_s, tau_s^2)`` at a uniformly chosen draw
+    ``s``: the root of ``mean_s Phi((x - mu_s) / tau_s) = q`` (exact, no extra noise)."""
+    mu, tau = np.asarray(mu, float).ravel(), np.asarray(tau, float).ravel()
+    pos = tau > 0
+
+    def cdf(x: np.ndarray) -> np.ndarray:           # x: (Q,) -> (Q,)
+        z = (x[:, None] - mu[None, :]) / np.where(pos, tau, 1.0)[None, :]
+        return np.where(pos[None, :], ndtr(z), (x[:, None] >= mu[None, :])).mean(axis=1)
+
+    qs = np.asarray(qs, float)
+    lo = np.full(qs.shape, float(np.min(mu - 10.0 * tau)))
+    hi = np.full(qs.shape, float(np.max(mu + 10.0 * tau)))
+    for _ in range(200):                              # bisection to machine precision
+        mid = 0.5 * (lo + hi)
+        below = cdf(mid) < qs
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        if np.all(hi - lo <= 4 * np.finfo(float).eps * np.maximum(1.0, np.abs(mid))):
+            break
+    return 0.5 * (lo + hi)
+
+
+def _meta_forest_rows(idata: az.InferenceData, data: HierData, prob: float) -> pd.DataFrame:
+    """The numbers of the meta-analysis forest plot, on the model scale.
+
+    One row per group (``kind`` "group": observed ``y``, ``y_lo``, ``y_hi`` = ``y -+ z se``
+    with ``z = 1.96`` at ``prob = 0.95``, and the posterior ``median``, ``lo``, ``hi`` of
+    ``theta_i``), then ``pooled`` (posterior of ``mu``) and ``prediction`` (``theta_new ~
+    N(mu, tau^2)`` per draw).
+    """
+    z = 1.96 if prob == 0.95 else float(norm.ppf(0.5 + prob / 2.0))
+    post = idata.posterior
+    theta = post["theta"].transpose(*_SAMPLE, "group").values.reshape(-1, data.n_groups)
+    q_theta = _central(theta, prob)                                 # (3, G)
+    mu = post["mu"].transpose(*_SAMPLE).values.ravel()
+    tau = post["tau"].transpose(*_SAMPLE).values.ravel()
+    q_mu = _central(mu, prob)
+    a = (1.0 - prob) / 2.0
+    q_new = _mixture_quantiles(mu, tau, [a, 0.5, 1.0 - a])
+    y, se = np.asarray(data.means, float), np.asarray(data.se, float)
+    rows = pd.DataFrame({
+        "kind": "group", "label": [str(g) for g in data.groups],
+        "y": y, "y_lo": y - z * se, "y_hi": y + z * se,
+        "median": q_theta[1], "lo": q_theta[0], "hi": q_theta[2], "precision": 1.0 / se**2})
+    summary = pd.DataFrame({
+        "kind": ["pooled", "prediction"],
+        "label": [r"Pooled estimate ($\mu$)", "Prediction (new group)"],
+        "median": [q_mu[1], q_new[1]], "lo": [q_mu[0], q_new[0]], "hi": [q_mu[2], q_new[2]]})
+    return pd.concat([rows, summary], ignore_index=True)
+
+
+def _apply_transform(rows: pd.DataFrame, transform: Callable | None) -> pd.DataFrame:
+    if transform is None:
+        return rows
+    out = rows.copy()
+    for cols in (("y", "y_lo", "y_hi"), ("median", "lo", "hi")):
+        for c in cols:
+            v = out[c].to_numpy(float)
+            try:
+                tv = np.asarray(transform(v), float)
+            except Exception as err:  # noqa: BLE001 - any failure of a user callable
+                raise ValueError(f"`transform` failed on the model-scale values: {err}") from None
+            if tv.shape != v.shape or not np.all(np.isfinite(tv) | np.isnan(v)):
+                raise ValueError("`transform` must map an array of numbers elementwise to "
+                                 "finite numbers (e.g. np.exp).")
+            out[c] = tv
+        lo, hi = out[cols[1]].to_numpy(float), out[cols[2]].to_numpy(float)
+        out[cols[1]], out[cols[2]] = np.fmin(lo, hi), np.fmax(lo, hi)  # decreasing maps
+    return out
+
+
+def _decimals(widths: np.ndarray) -> int:
+    """Decimals that resolve an interval of the typical width to ~1%."""
+    w = widths[np.isfinite(widths) & (widths > 0)]
+    if not w.size:
+        return 2
+    return int(np.clip(2 - np.floor(np.log10(np.median(w))), 0, 8))
+
+
+def _interval_strings(point: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                      decimals: int) -> list[str]:
+    """``"est [lo, hi]"`` per row, columns right-aligned for a monospace font ('' for NaN)."""
+    def fmt(v: np.ndarray) -> list[str]:
+        return ["" if np.isnan(x) else f"{x:,.{decimals}f}" for x in v]
+
+    cols = [fmt(point), fmt(lo), fmt(hi)]
+    w = [max((len(s) for s in c), default=0) for c in cols]
+    return ["" if not p else f"{p:>{w[0]}} [{a:>{w[1]}}, {b:>{w[2]}}]"
+            for p, a, b in zip(*cols, strict=True)]
+
+
+def plot_meta_forest(
+    idata: az.InferenceData,
+    data: HierData | None = None,
+    *,
+    prob: float = 0.95,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    transform_label: str | None = None,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    r"""Meta-analysis forest plot: the data, the posterior of each group, the pooled effect.
+
+    One row per group (labelled from the posterior's group dimension, whatever its name)
+    shows the observed estimate ``y_i +- 1.96 se_i`` (black square, area by precision
+    ``1/se_i^2``) and, just below it, the posterior ``theta_i``: median and central
+    ``prob`` interval (blue).  Below the groups come the pooled estimate -- the posterior
+    of ``mu`` as a diamond spanning its central interval with its centre at the median --
+    and the prediction interval for a new group, ``theta_new ~ N(mu, tau^2)`` per posterior
+    draw (its quantiles solved exactly from that normal mixture).  The numbers
+    ``estimate [interval]`` are printed on the right; a grey vertical line marks no effect
+    (0, or ``transform(0)``) when it lies in range.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A posterior with ``mu``, ``tau`` and ``theta`` (dims chain, draw and one group
+        dimension of any name): a fit, or exact draws with ``data=``.
+    data : HierData, optional
+        The data the posterior was fitted to; default rebuilt from ``idata``
+        (:func:`hiermodel.compare.data_from_idata`).
+    prob : float, default 0.95
+        Mass of the central intervals.  The observed intervals are ``y_i +- z se_i`` with
+        the conventional ``z = 1.96`` at 0.95 (``Phi^{-1}(1/2 + prob/2)`` otherwise).
+    transform : callable, optional
+        Applied elementwise to every point and interval endpoint after they are computed
+        on the model scale, e.g. ``np.exp`` to show log risk ratios as risk ratios (with
+        ``np.exp`` the axis is logarithmic, as ratios are drawn).  Must be monotone.
+    transform_label : str, optional
+        The x-axis label on the transformed scale (e.g. ``"risk ratio"``); default
+        ``"<name>(theta): the effect on a transformed scale"``.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes; default: a new figure.
+    figsize : (float, float), optional
+        Size of a new figure; default (10, 2.2 + 0.3 (G + 3)) inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    norm_idata, dim = _normalized(idata)
+    data = _data_for(norm_idata, data)
+    prob = _check_prob(prob)
+    ax = _check_ax(ax)
+    if transform is not None and not callable(transform):
+        raise TypeError(f"`transform` must be a callable such as np.exp, or None, got "
+                        f"{type(transform).__name__}.")
+    if transform_label is not None and not isinstance(transform_label, str):
+        raise TypeError(f"`transform_label` must be a string or None, got "
+                        f"{type(transform_label).__name__}.")
+    rows = _apply_transform(_meta_forest_rows(norm_idata, data, prob), transform)
+    n_groups = data.n_groups
+    g = rows.iloc[:n_groups]
+    pooled, pred = rows.iloc[n_groups], rows.iloc[n_groups + 1]
+    y_rows = np.r_[np.arange(n_groups, dtype=float), n_groups + 0.6, n_groups + 1.6]
+    off = 0.18                                             # observed above, posterior below
+    if ax is None:
+        fig = _new_figure(figsize, (10.0, 2.2 + 0.3 * (n_groups + 3)))
+        ax = fig.add_subplot()
+    else:
+        fig = _root_figure(ax)
+    log_axis = transform is np.exp or transform is math.exp
+    if log_axis:  # ratios: a log axis with plain tick labels 0.1, 0.2, 0.5, 1, 2, ...
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+
+    yg = y_rows[:n_groups]
+    obs_lines = LineCollection(
+        [[(a, y - off), (b, y - off)] for a, b, y in zip(g["y_lo"], g["y_hi"], yg, strict=True)],
+        colors=_OBSERVED_COLOR, linewidths=1.2, gid="meta:observed")
+    ax.add_collection(obs_lines)
+    prec = g["precision"].to_numpy(float)
+    ax.scatter(g["y"], yg - off, s=14.0 + 56.0 * prec / prec.max(), marker="s",
+               color=_OBSERVED_COLOR, zorder=3, gid="meta:observed-point")
+    post_lines = LineCollection(
+        [[(a, y + off), (b, y + off)] for a, b, y in zip(g["lo"], g["hi"], yg, strict=True)],
+        colors=_POSTERIOR_COLOR, linewidths=1.6, gid="meta:posterior")
+    ax.add_collection(post_lines)
+    ax.scatter(g["median"], yg + off, s=22.0, marker="o", color=_POSTERIOR_COLOR, zorder=3,
+               gid="meta:posterior-point")
+    yp, h = y_rows[n_groups], 0.32
+    ax.add_patch(Polygon([(pooled["lo"], yp), (pooled["median"], yp - h), (pooled["hi"], yp),
+                          (pooled["median"], yp + h)], closed=True, color=_POOLED_COLOR,
+                         zorder=3, gid="meta:pooled"))
+    ax.plot([pred["lo"], pred["hi"]], [y_rows[-1]] * 2, color=_POOLED_COLOR, lw=2.0,
+            marker="|", markersize=9, markeredgewidth=2.0, gid="meta:prediction")
+    ax.plot([pred["median"]], [y_rows[-1]], color=_POOLED_COLOR, marker="D", markersize=4,
+            markerfacecolor="white", zorder=3, gid="meta:prediction-point")
+    ax.axvline(pooled["median"], color=_POOLED_COLOR, ls=":", lw=0.9, zorder=0.5)
+    ax.axhline(n_groups - 0.25, color="0.75", lw=0.6, zorder=0.5)
+
+    ends = np.r_[g["y_lo"], g["y_hi"], rows["lo"], rows["hi"]].astype(float)
+    xmin, xmax = float(np.nanmin(ends)), float(np.nanmax(ends))
+    if log_axis:
+        pad = (xmax / xmin) ** 0.04
+        ax.set_xlim(xmin / pad, xmax * pad)
+    else:
+        pad = 0.04 * (xmax - xmin if xmax > xmin else max(abs(xmax), 1.0))
+        ax.set_xlim(xmin - pad, xmax + pad)
+    null = float(np.asarray(transform(np.array([0.0])), float)[0]) if transform else 0.0
+    if xmin <= null <= xmax:
+        ax.axvline(null, color="0.5", lw=0.9, zorder=0.5, gid="meta:null")
+    ax.set_ylim(y_rows[-1] + 0.8, -1.3)
+
+    labels = [*g["label"], pooled["label"], pred["label"]]
+    ax.set_yticks(y_rows, labels)
+    ax.tick_params(axis="y", length=0, labelsize=_LABEL_SIZE)
+    ax.grid(axis="x", color="0.92", lw=0.6)
+    ax.set_axisbelow(True)
+    if transform is None:
+        xlabel = r"effect $\theta$ (model scale)"
+    else:
+        name = getattr(transform, "__name__", "transform")
+        xlabel = transform_label or rf"{name}($\theta$): the effect on a transformed scale"
+    ax.set_xlabel(xlabel)
+    ax.set_title(f"Forest plot of {n_groups} {dim} effects ({_pct(prob)} central intervals)",
+                 fontsize=10)
+
+    # numbers on the right: observed, and posterior (median [interval])
+    dec = _decimals(np.r_[g["y_hi"] - g["y_lo"], rows["hi"] - rows["lo"]].astype(float))
+    observed = _interval_strings(rows["y"].to_numpy(float), rows["y_lo"].to_numpy(float),
+                                 rows["y_hi"].to_numpy(float), dec)
+    posterior = _interval_strings(rows["median"].to_numpy(float), rows["lo"].to_numpy(float),
+                                  rows["hi"].to_numpy(float), dec)
+    size = 8.0
+    head_obs = f"observed [{_pct(prob)}]"
+    head_post = f"posterior median [{_pct(prob)}]"
+    w_obs = max(len(head_obs), *(len(s) for s in observed))
+    char_w = _text_size_pts(["0" * 20], family="monospace", fontsize=size)[0] / 20.0
+    x2 = 8.0 + (w_obs + 3) * char_w
+    trans1 = offset_copy(blended_transform_factory(ax.transAxes, ax.transData),
+                         fig=ax.figure, x=8.0, units="points")
+    trans2 = offset_copy(blended_transform_factory(ax.transAxes, ax.transData),
+                         fig=ax.figure, x=x2, units="points")
+    style = dict(family="monospace", fontsize=size, va="center", ha="left", clip_on=False)
+    row_texts = []
+    for k, y in enumerate(y_rows):
+        texts = []
+        if observed[k]:
+            texts.append(ax.text(1.0, y, observed[k].ljust(w_obs), transform=trans1,
+                                 color=_OBSERVED_COLOR, gid=f"meta-text:observed:{k}",
+                                 **style))
+        color = _POSTERIOR_COLOR if k < n_groups else _POOLED_COLOR
+        texts.append(ax.text(1.0, y, posterior[k], transform=trans2, color=color,
+                             gid=f"meta-text:posterior:{k}", **style))
+        row_texts.append(texts)
+    header = [ax.text(1.0, -0.9, head_obs, transform=trans1, fontweight="bold",
+                      gid="meta-text:header:observed", **style),
+              ax.text(1.0, -0.9, head_post, transform=trans2, fontweight="bold",
+                      gid="meta-text:header:posterior", **style)]
+    ax.add_artist(_FitRows(np.r_[y_rows, -0.9], [*labels, None], [*row_texts, header],
+                           keep=(n_groups, n_groups + 1, n_groups + 2), text_size=size))
+
+    pct = _pct(prob)
+    z_txt = "1.96" if prob == 0.95 else f"{norm.ppf(0.5 + prob / 2):.3g}"
+    handles = [
+        Line2D([], [], color=_OBSERVED_COLOR, marker="s", lw=1.2, markersize=5),
+        Line2D([], [], color=_POSTERIOR_COLOR, marker="o", lw=1.6, markersize=4.5),
+        Line2D([], [], color=_POOLED_COLOR, marker="D", lw=0, markersize=7),
+        Line2D([], [], color=_POOLED_COLOR, marker="|", lw=2.0, markersize=8,
+               markeredgewidth=2.0),
+    ]
+    names = [rf"observed $y_i \pm {z_txt}\,se_i$",
+             rf"posterior $\theta_i$: median and {pct} central interval",
+             rf"pooled $\mu$: median and {pct} central interval",
+             rf"prediction for a new {dim}: $\theta_{{new}} \sim N(\mu, \tau^2)$, {pct}"]
+    _legend_below(ax, handles, names, depth_pts=_xaxis_depth_pts(ax, ["0"], xlabel))
     return fig
 
 
@@ -166,58 +807,131 @@ def plot_forest(
     fits: az.InferenceData | Mapping[str, az.InferenceData],
     *,
     var_names: Sequence[str] = ("theta",),
-    hdi_prob: float = 0.94,
+    prob: float = 0.95,
+    ax: Axes | None = None,
     figsize: tuple[float, float] | None = None,
-    **kwargs: Any,
 ) -> Figure:
-    r"""Forest plot of ``theta_i`` (or other variables) across fits: ``arviz.plot_forest``.
+    r"""Forest plot of ``theta_i`` (or other variables) across fits / methods.
 
-    Each fit's draws are combined over chains; per group, the point is the posterior
-    median, the thick bar the interquartile range and the thin bar the ``hdi_prob`` HDI.
+    One row per group (or per element of each variable), one line per fit within a row,
+    top to bottom in the order of ``fits``: the posterior median (dot), the central 50%
+    interval (thick bar) and the central ``prob`` interval (thin bar), over the draws of
+    all chains.  Rows are labelled with the group labels, the legend sits below the axes.
 
     Parameters
     ----------
     fits : arviz.InferenceData or dict of str to arviz.InferenceData
-        E.g. ``{"marginal": idata, "noncentered": nc, "exact": exact.sample(...)}``.
+        E.g. ``{"marginal": idata, "noncentered": nc, "exact": exact.sample(...)}``; the
+        group dimension may have any name, but every fit must have the same groups.
     var_names : sequence of str, default ("theta",)
         Posterior variables to show; each must be in every fit.
-    hdi_prob : float, default 0.94
+    prob : float, default 0.95
+        Mass of the thin central interval.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes; default: a new figure.
     figsize : (float, float), optional
-        Default (7, 1.5 + 0.2 * rows * max(fits, 2)) inches.
-    **kwargs
-        Passed to ``arviz.plot_forest`` (e.g. ``colors``, ``markersize``).
+        Default (7, 1.6 + rows * max(0.18, 0.1 + 0.08 * fits)) inches.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fits = _check_fits(fits)
-    hdi_prob = _check_hdi_prob(hdi_prob)
+    fits, _ = _fits(fits)
+    prob = _check_prob(prob)
+    ax = _check_ax(ax)
     if isinstance(var_names, str):
         var_names = (var_names,)
     if not isinstance(var_names, Sequence) or not var_names:
         raise TypeError(f"`var_names` must be a non-empty sequence of names, got {var_names!r}.")
+    var_names = [str(v) for v in var_names]
     for name, idata in fits.items():
         missing = [v for v in var_names if v not in idata.posterior]
         if missing:
             raise ValueError(f"`var_names` {missing} are not in the posterior of fits[{name!r}]"
                              f"; it has {list(idata.posterior.data_vars)}.")
     first = next(iter(fits.values())).posterior
-    rows = sum(int(np.prod([first.sizes[d] for d in first[v].dims if d not in _SAMPLE]))
-               for v in var_names)
-    fig = _new_figure(figsize, (7.0, 1.5 + 0.2 * rows * max(len(fits), 2)))
-    ax = fig.add_subplot()
-    az.plot_forest(list(fits.values()), model_names=list(fits), var_names=list(var_names),
-                   combined=True, hdi_prob=hdi_prob, ax=ax, **kwargs)
-    ax.set_xlabel(r"$\theta_i$" if tuple(var_names) == ("theta",) else ", ".join(var_names))
-    ax.set_title(f"Posterior of {', '.join(var_names)} by method: median, quartiles and "
-                 f"{100 * hdi_prob:g}% HDI", fontsize=10)
+    labels: list[str] = []
+    for v in var_names:
+        da = first[v]
+        other = [d for d in da.dims if d not in _SAMPLE]
+        if not other:
+            labels.append(v)
+            continue
+        stacked = da.isel({d: 0 for d in _SAMPLE}).stack(_row=other)
+        for idx in stacked["_row"].values.tolist():
+            idx = idx if isinstance(idx, tuple) else (idx,)
+            inner = ", ".join(str(i) for i in idx)
+            labels.append(inner if var_names == ["theta"] else f"{v}[{inner}]")
+    n_rows, n_fits = len(labels), len(fits)
+
+    def draws_of(idata: az.InferenceData, name: str) -> np.ndarray:
+        cols = []
+        for v in var_names:
+            da = idata.posterior[v]
+            other = [d for d in da.dims if d not in _SAMPLE]
+            arr = da.transpose(*_SAMPLE, *other).values
+            cols.append(arr.reshape(arr.shape[0] * arr.shape[1], -1))
+        out = np.concatenate(cols, axis=1)
+        if out.shape[1] != n_rows:
+            raise ValueError(f"fits[{name!r}] has {out.shape[1]} rows of {var_names}, the "
+                             f"first fit {n_rows}: compare fits of the same groups.")
+        if "theta" in var_names and _labels(idata) != _labels(next(iter(fits.values()))):
+            raise ValueError(f"fits[{name!r}] has other groups than the first fit: compare "
+                             "fits of the same data.")
+        return out
+
+    if ax is None:
+        per_row = max(0.18, 0.1 + 0.08 * n_fits)
+        fig = _new_figure(figsize, (7.0, 1.6 + n_rows * per_row))
+        ax = fig.add_subplot()
+    else:
+        fig = _root_figure(ax)
+    rows = np.arange(n_rows, dtype=float)
+    spread = 0.0 if n_fits == 1 else min(0.62, 0.16 * (n_fits - 1))
+    offsets = np.linspace(-spread / 2, spread / 2, n_fits)
+    colors = ([f"C{k}" for k in range(n_fits)] if n_fits <= _MAX_LEGEND_ENTRIES else
+              [colormaps["viridis"](v) for v in np.linspace(0, 0.9, n_fits)])
+    handles = []
+    for k, (name, idata) in enumerate(fits.items()):
+        d = draws_of(idata, name)
+        lo, med, hi = _central(d, prob)
+        q1, q3 = np.quantile(d, [0.25, 0.75], axis=0)
+        y = rows + offsets[k]
+        ax.add_collection(LineCollection([[(a, b), (c, b)] for a, c, b in zip(lo, hi, y,
+                                                                            strict=True)],
+                                         colors=colors[k], linewidths=1.0,
+                                         gid=f"forest:{name}:interval"))
+        ax.add_collection(LineCollection([[(a, b), (c, b)] for a, c, b in zip(q1, q3, y,
+                                                                            strict=True)],
+                                         colors=colors[k], linewidths=3.0,
+                                         gid=f"forest:{name}:quartiles"))
+        marker = dict(marker="o", markersize=4.5, markerfacecolor="white",
+                      markeredgecolor=colors[k], markeredgewidth=1.3)
+        ax.plot(med, y, ls="none", gid=f"forest:{name}:median", **marker)
+        handles.append(Line2D([], [], color=colors[k], lw=2.0, **marker))
+    for r in rows[::2]:
+        ax.axhspan(r - 0.5, r + 0.5, color="0.95", zorder=0, lw=0)
+    ax.autoscale_view()
+    ax.set_ylim(n_rows - 0.5, -0.5)
+    ax.set_yticks(rows, labels)
+    ax.tick_params(axis="y", length=0, labelsize=_LABEL_SIZE)
+    ax.grid(axis="x", color="0.9", lw=0.6)
+    ax.set_axisbelow(True)
+    xlabel = r"$\theta_i$" if var_names == ["theta"] else ", ".join(var_names)
+    ax.set_xlabel(xlabel)
+    ax.set_title(f"Posterior of {', '.join(var_names)} by method: median, central 50% and "
+                 f"{_pct(prob)} intervals", fontsize=10)
+    ax.add_artist(_FitRows(rows, labels))
+    if n_fits > 1:
+        _legend_below(ax, handles, list(fits), ncols=min(n_fits, 4),
+                      depth_pts=_xaxis_depth_pts(ax, ["0"], xlabel))
     return fig
 
 
-# ----------------------------------------------------------------------------- funnel
-def _funnel_coordinate(idata: az.InferenceData, group: Any, var: str) -> tuple[np.ndarray, str]:
-    """The values and axis label of one group's coordinate in the funnel plot."""
+# ----------------------------------------------------------------------------- geometry
+def _geometry_coordinate(idata: az.InferenceData, group: Any, var: str,
+                         ) -> tuple[np.ndarray, str]:
+    """The values and axis label of one group's coordinate in the sampler-geometry plot."""
     post = idata.posterior
     param = str(post.attrs.get("parameterization", post.attrs.get("method", "")))
     if var == "sampled" and "theta_tilde" in post and param != "centered":
@@ -239,69 +953,80 @@ def _diverging(idata: az.InferenceData, shape: tuple[int, ...]) -> np.ndarray:
     return np.zeros(int(np.prod(shape)), bool)
 
 
-def plot_funnel(
+def plot_sampler_geometry(
     fits: az.InferenceData | Mapping[str, az.InferenceData],
     *,
     group: Any = None,
     var: str = "sampled",
+    axes: Sequence[Axes] | None = None,
     figsize: tuple[float, float] | None = None,
 ) -> Figure:
-    r"""The funnel: one group's coordinate against ``log tau``, one panel per fit.
+    r"""Sampler geometry: one group's sampled coordinate against ``log tau``, one panel per fit.
 
-    In the centered form the sampler moves in ``(theta_i, log tau)``, where the posterior is
-    a funnel -- ``theta_i | mu, tau ~ N(mu, tau^2)`` narrows as ``tau -> 0`` -- and NUTS
-    diverges at its neck; the non-centered form samples ``z_i = (theta_i - mu) / tau``,
-    which is ``N(0, 1)`` a priori at every ``tau``.  Divergent draws are drawn on top in
-    red.
+    This shows what NUTS had to explore in the centered vs the non-centered form of the
+    model -- it is *not* a publication-bias funnel plot (effect against its standard
+    error).  In the centered form the sampler moves in ``(theta_i, log tau)``, where the
+    posterior is a funnel -- ``theta_i | mu, tau ~ N(mu, tau^2)`` narrows as ``tau -> 0`` --
+    and NUTS diverges at its neck; the non-centered form samples ``z_i = (theta_i - mu) /
+    tau``, which is ``N(0, 1)`` a priori at every ``tau``.  Divergent draws are drawn on top
+    in red.
 
     Parameters
     ----------
     fits : arviz.InferenceData or dict of str to arviz.InferenceData
         E.g. ``{"centered": c, "noncentered": nc}``; fits without ``sample_stats`` (exact
-        draws) show no divergences.
+        draws) show no divergences.  The group dimension may have any name.
     group : label, optional
         The group to show; default the first one.
     var : {"sampled", "theta"}, default "sampled"
         ``"sampled"``: the coordinate the sampler moved in (``theta_tilde``: ``z_i`` for the
         non-centered form, ``theta_i`` for the centered one; ``theta_i`` for marginal and
         exact fits); ``"theta"``: always ``theta_i``.
+    axes : sequence of matplotlib.axes.Axes, optional
+        One axes per fit to draw into; default: a new figure.
     figsize : (float, float), optional
-        Default (4 * panels, 4) inches.
+        Default (4 * panels, 4.4) inches.
 
     Returns
     -------
     matplotlib.figure.Figure
         One axes per fit, titled ``"<name>: <k> divergent of <S> draws"``.
     """
-    fits = _check_fits(fits)
+    fits, _ = _fits(fits)
     if var not in ("sampled", "theta"):
         raise ValueError(f"Requested var {var!r} but it must be one of {{'sampled', 'theta'}}.")
-    labels = next(iter(fits.values())).posterior["group"].values.tolist()
+    axes = _check_axes(axes, len(fits))
+    labels = _labels(next(iter(fits.values())))
     if group is None:
         group = labels[0]
     for name, idata in fits.items():
-        if group not in idata.posterior["group"].values.tolist():
+        if group not in _labels(idata):
             raise ValueError(f"`group` {group!r} is not a group of fits[{name!r}]; choose one "
-                             f"of {idata.posterior['group'].values.tolist()[:10]}.")
-    fig = _new_figure(figsize, (4.0 * len(fits), 4.0))
-    axes = fig.subplots(1, len(fits), sharex=True, squeeze=False)[0]
+                             f"of {_labels(idata)[:10]}.")
+    if axes is None:
+        fig = _new_figure(figsize, (4.0 * len(fits), 4.4))
+        axes = fig.subplots(1, len(fits), sharex=True, squeeze=False)[0]
+    else:
+        fig = _root_figure(axes[0])
     for ax, (name, idata) in zip(axes, fits.items(), strict=True):
         post = idata.posterior
         tau = post["tau"].transpose(*_SAMPLE).values
         div = _diverging(idata, tau.shape)
-        y, ylabel = _funnel_coordinate(idata, group, var)
+        y, ylabel = _geometry_coordinate(idata, group, var)
         tau = tau.ravel()
         keep = tau > 0                                    # log tau is finite
         logtau = np.log(np.where(keep, tau, 1.0))
         ok, bad = keep & ~div, keep & div
-        ax.scatter(logtau[ok], y[ok], s=5, alpha=0.3, color=_DRAW_COLOR, linewidths=0,
-                   label="draws", gid="funnel:draws")
-        ax.scatter(logtau[bad], y[bad], s=16, color=_DIVERGENT_COLOR, edgecolor="k",
-                   linewidths=0.3, label=f"divergent ({int(bad.sum())})", gid="funnel:divergent")
-        ax.set_xlabel(r"$\log\tau$")
+        h_ok = ax.scatter(logtau[ok], y[ok], s=5, alpha=0.3, color=_DRAW_COLOR, linewidths=0,
+                          gid="geometry:draws")
+        h_bad = ax.scatter(logtau[bad], y[bad], s=16, color=_DIVERGENT_COLOR, edgecolor="k",
+                           linewidths=0.3, gid="geometry:divergent")
+        xlabel = r"$\log\tau$"
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(f"{name}: {int(div.sum())} divergent of {tau.size} draws", fontsize=10)
-        ax.legend(loc="upper left", fontsize=8, markerscale=1.5)
+        _legend_below(ax, [h_ok, h_bad], ["draws", f"divergent ({int(bad.sum())})"],
+                      markerscale=1.5, depth_pts=_xaxis_depth_pts(ax, ["-1"], xlabel))
     return fig
 
 
@@ -310,16 +1035,11 @@ def _tau_panel_data(idata: Any, data: HierData | None) -> tuple[Any, HierData]:
     if isinstance(idata, ExactPosterior):
         if data is None:
             data = HierData.from_estimates(idata._y, idata._se, idata.groups)
+        elif not isinstance(data, HierData):
+            raise TypeError(f"`data` must be a HierData or None, got {type(data).__name__}.")
         return idata, data
-    idata = _check_idata(idata)
-    if data is None:
-        data = data_from_idata(idata)
-    elif not isinstance(data, HierData):
-        raise TypeError(f"`data` must be a HierData or None, got {type(data).__name__}.")
-    if tuple(idata.posterior["group"].values.tolist()) != tuple(data.groups):
-        raise ValueError("`data` has other groups than `idata`'s posterior: pass the data the "
-                         "posterior was fitted to.")
-    return idata, data
+    idata, _ = _normalized(idata)
+    return idata, _data_for(idata, data)
 
 
 def plot_tau(
@@ -327,8 +1047,9 @@ def plot_tau(
     data: HierData | None = None,
     *,
     methods: Sequence[str] = TAU_METHODS,
-    hdi_prob: float = 0.94,
+    prob: float = 0.95,
     exact: bool | None = None,
+    axes: Sequence[Axes] | None = None,
     figsize: tuple[float, float] | None = None,
 ) -> Figure:
     r"""The posterior of ``tau`` against the EB point estimates, and the weights ``w_i(tau)``.
@@ -336,14 +1057,17 @@ def plot_tau(
     Left: ``p(tau | y)`` -- a boundary-corrected KDE of the draws (``arviz.kde``), or, for
     draws from :meth:`~hiermodel.shrinkage.ExactPosterior.sample` (or an
     :class:`~hiermodel.shrinkage.ExactPosterior` itself), the exact density
-    (:meth:`~hiermodel.shrinkage.ExactPosterior.tau_pdf`) -- with its HDI shaded and a
-    vertical line at each estimator's ``tau_hat`` (:func:`hiermodel.compare.tau_estimates`).
-    Right: one curve per group of the shrinkage weight
+    (:meth:`~hiermodel.shrinkage.ExactPosterior.tau_pdf`) -- with its central ``prob``
+    interval shaded and a vertical line at each estimator's ``tau_hat``
+    (:func:`hiermodel.compare.tau_estimates`).  Right: one curve per group of the shrinkage
+    weight
 
         w_i(tau) = tau^2 / (tau^2 + se_i^2) = (n_i / sigma^2) / (n_i / sigma^2 + 1 / tau^2),
 
     the seed's section 3.1 weight on ``ybar_i`` (``se_i`` is the plug-in
-    ``sigma_hat / sqrt(n_i)`` when sigma is estimated).
+    ``sigma_hat / sqrt(n_i)`` when sigma is estimated), coloured by ``se_i`` (groups with
+    equal ``se_i`` share a curve): a legend of the groups for up to 10 distinct ``se_i``, a
+    colour bar beyond; the ``tau_hat`` are repeated as grey lines of the same styles.
 
     Parameters
     ----------
@@ -354,21 +1078,24 @@ def plot_tau(
         for exact draws.
     methods : sequence of {"dl", "pm", "ml", "reml", "seed"}, default all five
         The EB estimators to mark.
-    hdi_prob : float, default 0.94
-        The shaded interval of ``tau``.
+    prob : float, default 0.95
+        Mass of the shaded central interval of ``tau``.
     exact : bool, optional
         Overlay the exact density on the KDE of NUTS draws (dashed).  Default: when the
         sampling sds are known.
+    axes : pair of matplotlib.axes.Axes, optional
+        Draw the density and the weights into these; default: a new figure.
     figsize : (float, float), optional
-        Default (11, 4.2).
+        Default (11, 4.6).
 
     Returns
     -------
     matplotlib.figure.Figure
-        Two axes: density (``xlabel`` tau) and weights.
+        Two axes: density (``xlabel`` tau) and weights (plus a colour bar for many groups).
     """
     idata, data = _tau_panel_data(idata, data)
-    hdi_prob = _check_hdi_prob(hdi_prob)
+    prob = _check_prob(prob)
+    axes = _check_axes(axes, 2)
     if isinstance(methods, str):
         methods = (methods,)
     methods = [_check_eb_method(m) for m in methods]
@@ -388,9 +1115,9 @@ def plot_tau(
                          "this data; use exact=None.")
 
     # range of tau: the bulk of the posterior and every tau_hat
+    a = (1.0 - prob) / 2.0
     if is_exact_obj:
-        q = idata.quantile([0.995])["tau"].values
-        upper = float(q[0])
+        upper = float(idata.quantile([0.995])["tau"].values[0])
         draws = None
     else:
         draws = idata.posterior["tau"].values.ravel()
@@ -400,55 +1127,77 @@ def plot_tau(
     upper = upper if upper > 0 else 1.0
     grid = np.linspace(0.0, upper, 400)
 
-    fig = _new_figure(figsize, (11.0, 4.2))
-    ax_d, ax_w = fig.subplots(1, 2)
+    if axes is None:
+        fig = _new_figure(figsize, (11.0, 4.6))
+        ax_d, ax_w = fig.subplots(1, 2)
+    else:
+        ax_d, ax_w = axes
+        fig = _root_figure(ax_d)
+    handles, labels = [], []
     if from_exact:
-        ax_d.plot(grid, ep.tau_pdf(grid), color="k", lw=1.8,
-                  label=r"exact $p(\tau \mid y)$", gid="tau:density")
-        lo, hi = _exact_hdi(ep, hdi_prob)
+        handles += ax_d.plot(grid, ep.tau_pdf(grid), color="k", lw=1.8, gid="tau:density")
+        labels.append(r"exact $p(\tau \mid y)$")
+        lo, hi = (float(v) for v in ep.quantile([a, 1.0 - a])["tau"].values)
     else:
         xk, pk = az.kde(draws, bound_correction=True)
-        ax_d.plot(xk, pk, color="k", lw=1.8, label=f"KDE of {draws.size} draws",
-                  gid="tau:density")
-        lo, hi = (float(v) for v in az.hdi(draws, hdi_prob=hdi_prob))
+        handles += ax_d.plot(xk, pk, color="k", lw=1.8, gid="tau:density")
+        labels.append(f"KDE of {draws.size} draws")
+        lo, hi = (float(v) for v in np.quantile(draws, [a, 1.0 - a]))
         if ep is not None and exact is not False:
-            ax_d.plot(grid, ep.tau_pdf(grid), color="0.4", ls="--", lw=1.2,
-                      label=r"exact $p(\tau \mid y)$", gid="tau:exact")
-    ax_d.axvspan(lo, hi, color="0.9", zorder=0, label=f"{100 * hdi_prob:g}% HDI")
+            handles += ax_d.plot(grid, ep.tau_pdf(grid), color="0.4", ls="--", lw=1.2,
+                                 gid="tau:exact")
+            labels.append(r"exact $p(\tau \mid y)$")
+    handles.append(ax_d.axvspan(lo, hi, color="0.9", zorder=0, gid="tau:interval"))
+    labels.append(f"{_pct(prob)} central interval")
     for k, (method, row) in enumerate(est.iterrows()):
-        style = dict(color=f"C{k}", ls=_LINESTYLES[k % len(_LINESTYLES)], lw=1.5)
-        ax_d.axvline(row["tau"], label=rf"{_TAU_LABELS.get(method, method)} $\hat\tau$ = "
-                     f"{row['tau']:.3g}", gid=f"tau-hat:{method}", **style)
-        ax_w.axvline(row["tau"], alpha=0.6, gid=f"tau-hat:{method}", **{**style, "lw": 1.0})
+        style = dict(ls=_LINESTYLES[k % len(_LINESTYLES)])
+        handles.append(ax_d.axvline(row["tau"], color=f"C{k}", lw=1.5,
+                                    gid=f"tau-hat:{method}", **style))
+        labels.append(rf"{_TAU_LABELS.get(method, method)} $\hat\tau$ = {_num(row['tau'])}")
+        ax_w.axvline(row["tau"], color="0.45", lw=1.0, alpha=0.8, gid=f"tau-hat:{method}",
+                     **style)
     ax_d.set_xlim(-0.02 * upper, upper)
     ax_d.set_ylim(bottom=0.0)
-    ax_d.set_xlabel(r"$\tau$")
+    xlabel = r"$\tau$"
+    ax_d.set_xlabel(xlabel)
     ax_d.set_ylabel(r"posterior density $p(\tau \mid y)$")
     ax_d.set_title(r"Posterior of $\tau$ and the empirical-Bayes $\hat\tau$", fontsize=10)
-    ax_d.legend(fontsize=7, loc="upper right")
+    depth = _xaxis_depth_pts(ax_d, ["0"], xlabel)
+    _legend_below(ax_d, handles, labels, depth_pts=depth, fontsize=7)
 
     se = np.asarray(data.se, float)
     weights = shrinkage_weights(se, grid)                   # (K, G)
+    distinct = np.unique(se)
+    if distinct.size <= _MAX_LEGEND_ENTRIES:                # a legend: colour per se value
+        color_of = {s: f"C{k}" for k, s in enumerate(distinct)}
+    else:                                                   # a colour map and a colour bar
+        # viridis without its last tenth (bright yellow is hard to see on white)
+        cmap = ListedColormap(colormaps["viridis"](np.linspace(0.0, 0.9, 256)), "viridis_90")
+        cnorm = (LogNorm(se.min(), se.max()) if se.max() / se.min() > 10 else
+                 Normalize(se.min(), se.max()))
+        color_of = {s: cmap(cnorm(s)) for s in distinct}
     for i, g in enumerate(data.groups):
-        ax_w.plot(grid, weights[:, i], color=f"C{i % 10}", lw=1.3, label=str(g),
+        ax_w.plot(grid, weights[:, i], color=color_of[se[i]], lw=1.3, label=str(g),
                   gid=f"weight:{g}")
     ax_w.set_xlim(-0.02 * upper, upper)
     ax_w.set_ylim(0.0, 1.0)
-    ax_w.set_xlabel(r"$\tau$")
+    ax_w.set_xlabel(xlabel)
     ax_w.set_ylabel(r"shrinkage weight $w_i(\tau) = \tau^2 / (\tau^2 + se_i^2)$")
     ax_w.set_title(r"Weight on $\bar y_i$ (1 = no pooling, 0 = complete pooling)",
                    fontsize=10)
-    if data.n_groups <= 12:
-        ax_w.legend(fontsize=7, loc="lower right", ncols=2, title="group", title_fontsize=7)
+    if distinct.size <= _MAX_LEGEND_ENTRIES:
+        entries = []
+        for s in distinct:
+            names = [str(g) for g, v in zip(data.groups, se, strict=True) if v == s]
+            shown = ", ".join(names[:4]) + (f" +{len(names) - 4}" if len(names) > 4 else "")
+            entries.append((Line2D([], [], color=color_of[s], lw=1.6),
+                            f"{shown} (se {_num(s)})"))
+        ax_w.legend(*zip(*entries, strict=True), loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                    borderaxespad=0.0, fontsize=7, frameon=False, title="group",
+                    title_fontsize=7)
+    else:
+        sm = ScalarMappable(norm=cnorm, cmap=cmap)
+        sm.set_array(se)
+        cb = ax_w.figure.colorbar(sm, ax=ax_w, pad=0.02, fraction=0.05)
+        cb.set_label(r"$se_i$ (curve colour; " + f"{data.n_groups} groups)", fontsize=8)
     return fig
-
-
-def _exact_hdi(ep: ExactPosterior, prob: float) -> tuple[float, float]:
-    """HDI of ``tau`` from the exact density: the highest-density set on a fine grid,
-    reported as its hull ``[lo, hi]`` (the density is unimodal or decreasing from 0)."""
-    fine = np.linspace(0.0, float(ep.quantile([0.9999])["tau"].values[0]), 20001)
-    dens = ep.tau_pdf(fine)
-    mass = dens * np.gradient(fine)
-    order = np.argsort(dens)[::-1]
-    take = order[: int(np.searchsorted(np.cumsum(mass[order]), prob)) + 1]
-    return float(fine[take].min()), float(fine[take].max())

@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
+from .formatting import format_number as _fmt
+
 if TYPE_CHECKING:  # pragma: no cover
     from .data import HierData
 
@@ -94,10 +96,6 @@ def data_spread(means: Any, se: Any) -> float:
     s = np.asarray(se, dtype=float)
     var = float(np.var(y, ddof=1)) if y.size > 1 else 0.0
     return math.sqrt(var + float(np.mean(s**2)))
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.4g}"
 
 
 @dataclass(frozen=True)

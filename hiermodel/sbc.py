@@ -14,14 +14,17 @@ is uniform on :math:`\{0, \dots, L\}`.  A wrong posterior -- a sampler that fail
 fitted model whose prior differs from the simulating one -- shows up as a non-uniform rank
 histogram: a U shape for too narrow posteriors, a hump for too wide ones, a slope for bias.
 
-:func:`sbc` draws ``mu`` and ``tau`` from the simulating :class:`~hiermodel.priors.Priors`,
-then ``theta_i ~ N(mu, tau^2)`` and ``ybar_i ~ N(theta_i, se_i^2)`` with known ``se_i``,
-fits with NUTS (:func:`hiermodel.fit.fit`, fits fanned out over an executor as in
-:mod:`hiermodel.simulate`), thins the draws to ``L`` roughly independent ones (equally spaced,
-default ``L = 99`` from 2 x 500 draws: every ~10th) and ranks ``mu``, ``tau`` and
-``theta_1``.  Uniformity is tested with a chi-square test on ``B`` equal bins of ranks and a
-Kolmogorov-Smirnov test on randomised ranks ``u = (r + U(0, 1)) / (L + 1)``, which are exactly
-Uniform(0, 1) under calibration.
+:func:`sbc` draws ``mu`` and ``tau`` from the simulating :class:`~hiermodel.priors.Priors`
+-- fixed numbers, :data:`SBC_PRIORS` by default, never the data-scaled defaults: a prior
+rescaled to each simulated dataset is not the prior the truths were drawn from, and the
+ranks would not be uniform even for a perfect sampler -- then ``theta_i ~ N(mu, tau^2)``
+and ``ybar_i ~ N(theta_i, se_i^2)`` with known ``se_i``, fits with NUTS
+(:func:`hiermodel.fit.fit`, given those priors explicitly; serially by default, or fanned out
+over an executor as in :mod:`hiermodel.simulate`), thins the draws to ``L`` roughly
+independent ones (equally spaced, default ``L = 99`` from 2 x 500 draws: every ~10th) and
+ranks ``mu``, ``tau`` and ``theta_1``.  Uniformity is tested with a chi-square test on ``B``
+equal bins of ranks and a Kolmogorov-Smirnov test on randomised ranks
+``u = (r + U(0, 1)) / (L + 1)``, which are exactly Uniform(0, 1) under calibration.
 """
 
 from __future__ import annotations
@@ -50,10 +53,13 @@ from .simulate import (
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-__all__ = ["SBCResult", "sbc", "rank_uniformity", "SBC_PARAMS"]
+__all__ = ["SBCResult", "sbc", "rank_uniformity", "SBC_PARAMS", "SBC_PRIORS"]
 
 #: the parameters ranked by :func:`sbc` (``theta_1`` is the first group's mean)
 SBC_PARAMS = ("mu", "tau", "theta_1")
+#: the default simulating (and fitted) priors of :func:`sbc`: fixed, on the scale of Rubin's
+#: Eight Schools (the classic PyMC example's ``mu ~ Normal(0, 5)``, ``tau ~ Half-Cauchy(5)``)
+SBC_PRIORS = Priors(mu_mean=0.0, mu_sd=5.0, tau="halfcauchy", tau_scale=5.0)
 TESTS = ("chisq", "ks")
 
 
@@ -174,6 +180,22 @@ class SBCResult:
                 + self.tests.to_string(float_format=lambda v: f"{v:.4g}"))
 
 
+def _check_fixed(name: str, p: object) -> None:
+    """``p`` must be Priors with a proper mu prior and fixed numbers for mu and tau."""
+    if not isinstance(p, Priors):
+        raise TypeError(f"`{name}` must be a hiermodel.Priors, got {type(p).__name__}.")
+    if p.mu == "flat":
+        raise ValueError(f"`{name}`: SBC draws mu from its prior and NUTS needs a proper "
+                         "one, but mu is flat; use Priors(mu_mean=..., mu_sd=...).")
+    unset = [f for f in ("mu_mean", "mu_sd", "tau_scale") if getattr(p, f) is None]
+    if unset:
+        raise ValueError(
+            f"`{name}`: {unset} are None (scaled to the data), but SBC must simulate from and "
+            "fit with one fixed prior -- a prior rescaled to each simulated dataset breaks "
+            "the calibration.  Set them, e.g. Priors(mu_mean=0.0, mu_sd=5.0, "
+            "tau_scale=5.0) (the default, SBC_PRIORS).")
+
+
 def _sbc_one(means: np.ndarray, se: np.ndarray, seed: int, truth: np.ndarray, kw: dict,
              L: int) -> dict:
     """Fit one simulated dataset and rank the truth among L thinned draws (in a worker)."""
@@ -222,11 +244,14 @@ def sbc(
         scalar needs ``n_groups``.
     n_groups : int, optional
     priors : Priors, optional
-        The simulating priors (need a proper ``mu`` prior); default ``Priors()``
-        (``mu ~ Normal(0, 5)``, ``tau ~ Half-Cauchy(5)``).
+        The simulating priors; default :data:`SBC_PRIORS` (``mu ~ Normal(0, 5)``,
+        ``tau ~ Half-Cauchy(5)``).  They must be fixed and proper: ``mu="normal"`` with
+        ``mu_mean`` and ``mu_sd`` set, and ``tau_scale`` set (``Priors()``'s data-scaled
+        None fields are rejected; ``sigma_scale`` is unused, the ``se_i`` being known).  The
+        fits are given these priors explicitly.
     fit_priors : Priors, optional
         The fitted model's priors; default ``priors``.  Different priors give a
-        deliberately wrong posterior (the negative control).
+        deliberately wrong posterior (the negative control).  Also fixed and proper.
     parameterization : str, default "noncentered"
         Passed to :func:`hiermodel.fit.fit`.
     L : int, default 99
@@ -239,7 +264,11 @@ def sbc(
     seed : int, optional
         Master seed: the same seed gives the same result on every executor.
     executor, chunksize
-        See :func:`hiermodel.simulate.map_chunked` (default: a local process pool).
+        See :func:`hiermodel.simulate.map_chunked`.  Default: serially, in this process
+        (no ``__main__`` guard needed; one model compile, then ~0.1-0.5 s per fit).  A
+        process pool (:func:`hiermodel.simulate.default_executor`) or a Dask client pays
+        off only for many replicates on several cores (each worker imports and compiles
+        once); in a script use it only under ``if __name__ == "__main__":``.
 
     Returns
     -------
@@ -253,14 +282,10 @@ def sbc(
     if _count("chains", chains) * _count("draws", draws) < L:
         raise ValueError(f"`chains` x `draws` = {chains * draws} posterior draws < L = {L}; "
                          "draw more or lower L.")
-    priors = Priors() if priors is None else priors
+    priors = SBC_PRIORS if priors is None else priors
     fit_priors = priors if fit_priors is None else fit_priors
     for name, p in (("priors", priors), ("fit_priors", fit_priors)):
-        if not isinstance(p, Priors):
-            raise TypeError(f"`{name}` must be a hiermodel.Priors, got {type(p).__name__}.")
-    if priors.mu_sd is None:
-        raise ValueError("`priors`: SBC draws mu from its prior, which must be proper; "
-                         "set Priors(mu_sd=...).")
+        _check_fixed(name, p)
     if se is None:
         from .datasets import eight_schools
 

@@ -35,7 +35,7 @@ import pandas as pd
 import xarray as xr
 from scipy import special
 
-from .data import HierData, _check_data
+from .data import HierData, _check_data, check_magnitude
 from .priors import Priors
 
 __all__ = [
@@ -81,14 +81,14 @@ def _group_array(name: str, x: Any) -> np.ndarray:
         raise ValueError(f"`{name}` has an empty group axis; pass at least one group.")
     if not np.isfinite(arr).all():
         raise ValueError(f"`{name}` contains infinite values.")
-    return arr
+    return check_magnitude(name, arr)
 
 
 def _positive_group_array(name: str, x: Any) -> np.ndarray:
     arr = _group_array(name, x)
     if (arr <= 0).any():
         raise ValueError(f"`{name}` must be > 0 everywhere; got min {arr.min():g}.")
-    return arr
+    return check_magnitude(name, arr, scale=True)
 
 
 def _broadcast_groups(**arrays: np.ndarray) -> list[np.ndarray]:

@@ -16,13 +16,30 @@ Three layers:
   :func:`shrinkage_by_size` (exercise 2) and :func:`mse_study` (exercise 3: no pooling vs
   empirical-Bayes partial pooling with every tau estimator vs full Bayes, with Monte Carlo
   confidence intervals).
-* **Executors** -- :func:`map_chunked` fans replicate fits out over any
-  ``concurrent.futures.Executor`` or a ``dask.distributed.Client``.  Work is cut into one
-  chunk per worker; a chunk runs its fits one after another in one process, and
+* **Executors** -- :func:`map_chunked` runs replicate fits in this process by default
+  (``executor=None`` or ``"serial"``: safe in any script, notebook or worker, and fastest for
+  up to a few dozen fits, since the one model compile is paid once), or fans them out over
+  any ``concurrent.futures.Executor`` or a ``dask.distributed.Client`` that you pass.  Work is
+  cut into one chunk per worker; a chunk runs its fits one after another in one process, and
   :func:`hiermodel.fit.fit` keeps the compiled model per process, so every worker compiles
   once (about 10 s) and then fits in about 0.1 s.  Replicate ``r`` always gets the seed
   ``SeedSequence(seed).spawn(...)[r]``, so results are identical for a given seed whatever the
   executor, the number of workers and the chunking.
+
+  A process pool (:func:`default_executor`, started with "spawn") re-imports the calling
+  script in every worker: in a script, create and use it only under
+  ``if __name__ == "__main__":``, else each worker runs the script's top level again::
+
+      if __name__ == "__main__":
+          with default_executor() as pool:
+              study = mse_study(10_000, n_bayes=200, executor=pool)
+
+  Threads share one compiled model per process: a thread pool (or a Dask
+  ``LocalCluster(processes=False)``) gives the serial results only with ``sampler="nutpie"``
+  (the default) and fixed priors (every field set, as :func:`mse_study` and
+  :func:`hiermodel.sbc.sbc` use by default).  Do not use threads for ``sampler="pymc"`` fits
+  or for priors scaled to each dataset (``priors=None`` in :func:`fit_replicates`); use the
+  serial default or processes.
 """
 
 from __future__ import annotations
@@ -383,7 +400,15 @@ def _chunks(items: list, chunksize: int) -> list[list]:
 
 def default_executor(max_workers: int | None = None) -> ProcessPoolExecutor:
     """A local process pool, one process per CPU, started with "spawn" (safe with the
-    sampler's threads; each process imports hiermodel and compiles its model once)."""
+    sampler's threads; each process imports hiermodel and compiles its model once).
+
+    Not used unless you pass it: the studies run serially by default.  "spawn" re-imports
+    the ``__main__`` script in each worker, so in a script create and use the pool only
+    under ``if __name__ == "__main__":`` (a notebook or ``python -c`` needs no guard).  It
+    pays off only when the fits outweigh each worker's start-up (import and model compile,
+    ~10-15 s): on a 2-core machine ``sbc(20, seed=1)`` took 22-35 s on a 2-process pool and
+    11-19 s serially.
+    """
     workers = ((os.cpu_count() or 1) if max_workers is None
                else _count("max_workers", max_workers))
     return ProcessPoolExecutor(max_workers=workers,
@@ -403,10 +428,13 @@ def map_chunked(
     args : sequence of tuples
         One argument tuple per replicate.
     executor : Executor, dask.distributed.Client, "serial" or None, default None
-        ``None``: a local :func:`default_executor` (process pool sized to the machine, shut
-        down afterwards).  ``"serial"``: run in this process.  Any
-        ``concurrent.futures.Executor`` (process or thread pool, ``client.get_executor()``)
-        or a ``dask.distributed.Client`` (its ``get_executor()`` is used) runs unchanged.
+        ``None`` or ``"serial"``: run in this process, one after another (safe from any
+        script; no ``__main__`` guard needed).  Any ``concurrent.futures.Executor`` (e.g.
+        :func:`default_executor`, a thread pool, ``client.get_executor()``) or a
+        ``dask.distributed.Client`` (its ``get_executor()`` is used) runs unchanged; a
+        process pool needs the ``if __name__ == "__main__":`` guard in scripts (see the
+        module docstring), and a thread pool must not run ``sampler="pymc"`` fits nor fits
+        with data-scaled priors (the fits share one compiled model per process).
     chunksize : int, optional
         Replicates per task.  Default ``ceil(len(args) / workers)``: one chunk per worker,
         so each worker process compiles its model once and runs its fits in sequence.
@@ -421,16 +449,13 @@ def map_chunked(
     items = list(args)
     if not items:
         return []
-    if isinstance(executor, str):
-        if executor != "serial":
-            raise ValueError(f"Requested executor {executor!r} but it must be one of "
-                             "{'serial', None, a concurrent.futures.Executor, a "
-                             "dask.distributed.Client}.")
+    if isinstance(executor, str) and executor != "serial":
+        raise ValueError(f"Requested executor {executor!r} but it must be one of "
+                         "{'serial', None, a concurrent.futures.Executor, a "
+                         "dask.distributed.Client}.")
+    if executor is None or isinstance(executor, str):
         return _run_chunk(func, items)
-    own = executor is None
-    if own:
-        pool: Any = default_executor(min(os.cpu_count() or 1, len(items)))
-    elif _is_dask_client(executor):
+    if _is_dask_client(executor):
         pool = executor.get_executor(pure=False)
     elif isinstance(executor, Executor):
         pool = executor
@@ -438,18 +463,14 @@ def map_chunked(
         raise TypeError(f"`executor` must be a concurrent.futures.Executor, a "
                         f"dask.distributed.Client, 'serial' or None; got "
                         f"{type(executor).__name__}.")
-    workers = _n_workers(pool if own else executor)
+    workers = _n_workers(executor)
     size = (math.ceil(len(items) / workers) if chunksize is None
             else _count("chunksize", chunksize))
-    try:
-        futures = [pool.submit(_run_chunk, func, chunk) for chunk in _chunks(items, size)]
-        out: list = []
-        for fut in futures:
-            out.extend(fut.result())
-        return out
-    finally:
-        if own:
-            pool.shutdown(wait=True, cancel_futures=True)
+    futures = [pool.submit(_run_chunk, func, chunk) for chunk in _chunks(items, size)]
+    out: list = []
+    for fut in futures:
+        out.extend(fut.result())
+    return out
 
 
 # ============================================================================ full Bayes
@@ -500,12 +521,14 @@ def fit_replicates(
     seed : int, optional
         Master seed; replicate ``r`` is fitted with ``replicate_seeds(seed, R)[r]``.
     priors : Priors, optional
-        Hyperpriors of the fitted model (default ``Priors()``).
+        Hyperpriors of the fitted model.  Default ``Priors()``, scaled by :func:`fit` to
+        each replicate's data; fields left at None are likewise resolved per replicate.
+        Pass fixed numbers for one prior across the replicates.
     fit_kwargs : dict, optional
         Passed to :func:`hiermodel.fit.fit` (default ``parameterization="marginal", draws=500,
         tune=500, chains=2, sampler="nutpie"``; chains run one after another, ``cores=1``).
     executor, chunksize
-        See :func:`map_chunked`.
+        See :func:`map_chunked` (default: serially, in this process).
 
     Returns
     -------
@@ -904,13 +927,16 @@ def mse_study(
     n_bayes : int, default 0
         Datasets to fit with full Bayes (0: none).
     priors : Priors, optional
-        Hyperpriors of the full-Bayes fits; default ``Priors(mu_mean=mu, mu_sd=10 * (tau +
-        max se), tau="halfcauchy", tau_scale=tau + max se)``: weakly informative, on the
-        scale of the simulated data.
+        Hyperpriors of the full-Bayes fits; default the fixed ``Priors(mu_mean=mu,
+        mu_sd=10 * (tau + max se), tau="halfcauchy", tau_scale=tau + max se)``: weakly
+        informative, on the scale of the simulation design, the same for every dataset.
+        Fields left at None are scaled to each simulated dataset by :func:`fit`.
     fit_kwargs : dict, optional
         For :func:`hiermodel.fit.fit` (default marginal, 2 chains x 500 draws, nutpie).
     executor, chunksize
-        See :func:`map_chunked` (default: a local process pool).
+        See :func:`map_chunked` (default: serially, in this process; pass
+        ``default_executor()`` or a Dask client to fan out, under an
+        ``if __name__ == "__main__":`` guard in scripts).
     level : float, default 0.95
     seed : int, optional
         The same seed gives the same numbers on every executor.

@@ -1,13 +1,14 @@
-"""The ``hiermodel`` command: the files it writes, its reproducibility and its user errors.
+"""The ``hiermodel`` command: options, the files it writes, reproducibility, user errors.
 
-Real runs through ``subprocess`` (the console entry, as a user types it) with small draws.
+Real runs with small draws: through ``subprocess`` (the console entry, as a user types it) and
+in-process through ``main`` (which shares the compiled models, so it is cheaper).
 """
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import arviz as az
@@ -16,11 +17,16 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from hiermodel.cli import build_parser, main
+from hiermodel import Priors, eight_schools
+from hiermodel.cli import build_parser, main, parse_prior
+from hiermodel.priors import data_spread
+from hiermodel.shrinkage import exact_posterior
 
-SMALL = ["--draws", "300", "--tune", "300", "--chains", "2", "--no-progress"]
-FILES = ("idata.nc", "comparison.csv", "diagnostics.csv", "ppc.csv", "exact_posterior.csv",
-         "report.md", "shrinkage.png", "forest.png", "funnel.png", "tau.png", "ppc.png")
+SMALL = ["--draws", "200", "--tune", "200", "--chains", "2", "--no-progress"]
+QUIET = [*SMALL, "--no-figures", "--seed", "1"]
+PNGS = ("forest", "forest_methods", "shrinkage", "tau", "ppc")
+FILES = ("idata.nc", "comparison.csv", "population.csv", "diagnostics.csv", "ppc.csv",
+         "exact_posterior.csv", "report.md", *(f"{p}.png" for p in PNGS))
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -39,11 +45,27 @@ def two_runs(tmp_path_factory):
     return root / "a", root / "b", a
 
 
+@pytest.fixture
+def fit_calls(monkeypatch):
+    """Count the fits a run makes (the real fit is called: no mock)."""
+    calls = []
+    module = importlib.import_module("hiermodel.fit")  # the package's `fit` is the function
+    real = module.fit
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("parameterization"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "fit", counting)
+    return calls
+
+
+# ----------------------------------------------------------------------------- files
 def test_main_job_writes_every_file(two_runs):
     a, _, proc = two_runs
     for name in FILES:
         assert (a / name).stat().st_size > 0, name
-    assert "hiermodel: wrote" in proc.stderr
+    assert not (a / "sampler_geometry.png").exists() and not (a / "funnel.png").exists()
     idata = az.from_netcdf(a / "idata.nc")
     for group in ("posterior", "sample_stats", "observed_data", "log_likelihood",
                   "posterior_predictive"):
@@ -52,29 +74,37 @@ def test_main_job_writes_every_file(two_runs):
     comp = pd.read_csv(a / "comparison.csv", index_col="group")
     assert list(comp.index) == list("ABCDEFGH")
     for col in ("no_pooling", "complete_pooling", "eb", "eb_weight", "seed", "mean", "sd",
-                "hdi_low", "hdi_high", "rb_mean", "shrinkage", "exact"):
+                "eti_low", "eti_high", "rb_mean", "shrinkage", "exact"):
         assert comp[col].notna().all(), col
     np.testing.assert_array_equal(comp["no_pooling"], [28, 8, -3, 7, -1, 1, 18, 12])
     ppc = pd.read_csv(a / "ppc.csv")
     assert ppc["p_value"].between(0, 1).all() and set(ppc["replicate"]) == {"y", "y_mixed"}
+    pop = pd.read_csv(a / "population.csv", index_col="parameter")
+    assert list(pop.index) == ["mu", "tau"]
 
 
-def test_report_opens_with_the_comparison_table(two_runs):
-    a, _, _ = two_runs
+def test_log_lines_before_the_fit_and_at_the_end(two_runs):
+    _, _, proc = two_runs
+    err = proc.stderr
+    assert err.index("hiermodel: priors: mu ~ Normal(7.686, 41.46)") < err.index(
+        "hiermodel: fitting 8 groups") < err.index("hiermodel: wrote")
+    assert "hiermodel: WARNING: sampling diagnostics" in err   # 2 x 200 draws: ESS < 400
+    assert "Sampling: [" not in err                        # PyMC's chatter stays out
+
+
+def test_report_links_every_figure(two_runs):
+    a, b, _ = two_runs
     text = (a / "report.md").read_text()
-    heads = [line for line in text.splitlines() if line.startswith("## ")]
-    assert heads[0].startswith("## Comparison")
-    body = text.split(heads[0])[1]
-    assert body.lstrip().startswith("| group")
-    assert "hiermodel eight-schools --out" in text and "Seed: 5" in text
-    assert "- pymc 5.28" in text and "- arviz 0.23" in text
-    for png in ("shrinkage", "forest", "funnel", "tau", "ppc"):
+    for png in PNGS:
         assert f"({png}.png)" in text
+    assert "funnel" not in text and "sampler_geometry" not in text
+    assert ".png)" not in (b / "report.md").read_text()
+    assert "hiermodel eight-schools --out" in text and "Seed: 5" in text
 
 
 def test_figures_are_real_images(two_runs):
     a, _, _ = two_runs
-    for png in ("shrinkage", "forest", "funnel", "tau", "ppc"):
+    for png in PNGS:
         img = imread(a / f"{png}.png")
         h, w = img.shape[:2]
         assert h >= 300 and w >= 400, (png, img.shape)
@@ -84,7 +114,8 @@ def test_figures_are_real_images(two_runs):
 
 def test_same_seed_same_numbers(two_runs):
     a, b, _ = two_runs
-    for name in ("comparison.csv", "diagnostics.csv", "ppc.csv", "exact_posterior.csv"):
+    for name in ("comparison.csv", "population.csv", "diagnostics.csv", "ppc.csv",
+                 "exact_posterior.csv"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     pa, pb = (az.from_netcdf(d / "idata.nc").posterior for d in (a, b))
     for var in ("mu", "tau", "theta"):
@@ -101,8 +132,6 @@ def test_fit_csv_in_three_forms(tmp_path):
     est.to_csv(tmp_path / "est.csv", index=False)
     summ = pd.DataFrame({"m": [1.0, 2.0, 0.5], "n": [5, 8, 13], "lab": ["a", "b", "c"]})
     summ.to_csv(tmp_path / "summ.csv", index=False)
-    small = ["--draws", "100", "--tune", "100", "--chains", "1", "--no-progress",
-             "--no-figures", "--seed", "1"]
     cases = {
         "rows": ["rows.csv", "--value", "score", "--group", "site"],
         "est": ["est.csv", "--estimate", "y", "--se", "se", "--label", "school"],
@@ -112,15 +141,144 @@ def test_fit_csv_in_three_forms(tmp_path):
               "summ": ["a", "b", "c"]}
     for key, args in cases.items():
         out = tmp_path / f"{key}_out"
-        with warnings.catch_warnings():  # small draws: ESS warnings are not the point here
-            warnings.simplefilter("ignore")
-            code = main(["fit", str(tmp_path / args[0]), *args[1:], "--out", str(out), *small])
+        code = main(["fit", str(tmp_path / args[0]), *args[1:], "--out", str(out), *QUIET])
         assert code == 0, key
         comp = pd.read_csv(out / "comparison.csv", index_col="group")
         assert [str(x) for x in comp.index] == expect[key]
         assert (out / "exact_posterior.csv").exists() == (key != "rows")
 
 
+# ----------------------------------------------------------------------------- priors
+def test_prior_options_reach_the_fit_the_exact_posterior_and_the_report(tmp_path):
+    out = tmp_path / "out"
+    assert main(["eight-schools", "--out", str(out), "--mu-prior", "normal:1,20",
+                 "--tau-prior", "halfnormal:7", *QUIET]) == 0
+    post = az.from_netcdf(out / "idata.nc").posterior
+    p = Priors.from_attrs(post.attrs)
+    assert (p.mu, p.mu_mean, p.mu_sd, p.tau, p.tau_scale) == ("normal", 1.0, 20.0,
+                                                               "halfnormal", 7.0)
+    assert p.from_data == ()
+    exact = pd.read_csv(out / "exact_posterior.csv", index_col="variable")
+    ref = exact_posterior(eight_schools(), Priors(mu_mean=1, mu_sd=20, tau="halfnormal",
+                                                  tau_scale=7))
+    np.testing.assert_allclose(exact.loc["mu", "mean"], float(ref.mean["mu"]), rtol=1e-9)
+    text = (out / "report.md").read_text()
+    assert "`mu ~ Normal(1, 20)`: set by the user" in text
+    assert "`tau ~ HalfNormal(7)`: set by the user" in text
+    assert "mu ~ Normal(1, 20),   tau ~ HalfNormal(7)" in text          # the model block
+    assert "--mu-prior normal:1,20 --tau-prior halfnormal:7" in text     # reproduce
+
+
+def test_prior_numbers_left_out_are_scaled_to_the_data(tmp_path):
+    out = tmp_path / "out"
+    assert main(["eight-schools", "--out", str(out), "--mu-prior", "flat",
+                 "--tau-prior", "uniform", *QUIET]) == 0
+    p = Priors.from_attrs(az.from_netcdf(out / "idata.nc").posterior.attrs)
+    s = data_spread(eight_schools().means, eight_schools().se)
+    assert p.mu == "flat" and p.tau == "uniform"
+    np.testing.assert_allclose(p.tau_scale, 10 * s, rtol=1e-12)
+    assert p.from_data == ("tau_scale",)
+    text = (out / "report.md").read_text()
+    assert "`mu ~ flat`" in text and f"`tau ~ Uniform(0, {10 * s:.4g})`" in text
+    assert "scaled to the data" in text
+
+
+def test_sigma_prior_for_raw_rows(tmp_path):
+    rng = np.random.default_rng(2)
+    g = np.repeat(list("abcde"), 12)
+    pd.DataFrame({"y": rng.normal(50, 5, g.size), "g": g}).to_csv(tmp_path / "r.csv",
+                                                                  index=False)
+    out = tmp_path / "out"
+    assert main(["fit", str(tmp_path / "r.csv"), "--value", "y", "--group", "g", "--out",
+                 str(out), "--sigma-prior", "halfcauchy:30", "--mu-prior", "normal:,100",
+                 *QUIET]) == 0
+    p = Priors.from_attrs(az.from_netcdf(out / "idata.nc").posterior.attrs)
+    assert (p.sigma, p.sigma_scale, p.mu_sd) == ("halfcauchy", 30.0, 100.0)
+    assert "mu_mean" in p.from_data and 45 < p.mu_mean < 55
+    text = (out / "report.md").read_text()
+    assert "`sigma ~ HalfCauchy(30)`" in text and "sigma unknown" in text
+
+
+@pytest.mark.parametrize(
+    ("option", "text", "family", "values"),
+    [
+        ("--tau-prior", "halfnormal", "halfnormal", {"SCALE": None}),
+        ("--tau-prior", "Half-Cauchy:2.5", "halfcauchy", {"SCALE": 2.5}),
+        ("--tau-prior", "uniform:100", "uniform", {"UPPER": 100.0}),
+        ("--mu-prior", "normal:-3,10", "normal", {"LOC": -3.0, "SCALE": 10.0}),
+        ("--mu-prior", "normal:,10", "normal", {"LOC": None, "SCALE": 10.0}),
+        ("--mu-prior", "normal:4", "normal", {"LOC": 4.0, "SCALE": None}),
+        ("--mu-prior", "flat", "flat", {}),
+        ("--sigma-prior", "halfcauchy:1e3", "halfcauchy", {"SCALE": 1000.0}),
+    ],
+)
+def test_parse_prior(option, text, family, values):
+    assert parse_prior(option, text) == (family, values)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tau-prior", "gamma:2"], "--tau-prior: unknown prior 'gamma'"),
+        (["--tau-prior", "halfnormal:-1"], "--tau-prior: SCALE is a scale and must be > 0"),
+        (["--tau-prior", "halfnormal:1,2"], "--tau-prior: halfnormal takes at most 1 number"),
+        (["--tau-prior", "uniform:inf"], "--tau-prior: UPPER must be finite"),
+        (["--mu-prior", "normal:a,1"], "--mu-prior: LOC must be a number, got 'a'"),
+        (["--mu-prior", "normal:0,0"], "--mu-prior: SCALE is a scale and must be > 0"),
+        (["--mu-prior", "flat:3"], "--mu-prior: flat takes no parameters"),
+        (["--sigma-prior", "uniform:3"], "--sigma-prior: unknown prior 'uniform'"),
+    ],
+)
+def test_bad_prior_is_one_line_naming_the_option(capsys, fit_calls, args, message):
+    assert main(["eight-schools", *args]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hiermodel: error: "), lines
+    assert message in lines[0]
+    assert fit_calls == []      # rejected before any fitting
+
+
+def test_bad_prior_from_the_shell(tmp_path):
+    proc = run("eight-schools", "--tau-prior", "halfnormal:zero", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == ("hiermodel: error: --tau-prior: SCALE must be a number, "
+                                   "got 'zero'")
+
+
+# ----------------------------------------------------------------------------- figures
+def test_one_fit_without_sampler_geometry(tmp_path, fit_calls):
+    assert main(["eight-schools", "--out", str(tmp_path / "a"), *QUIET]) == 0
+    assert fit_calls == ["marginal"]
+    assert not list((tmp_path / "a").glob("*.png"))
+
+
+def test_sampler_geometry_fits_the_centered_form_too(tmp_path, fit_calls, capsys):
+    out = tmp_path / "g"
+    assert main(["eight-schools", "--out", str(out), "--sampler-geometry", *QUIET]) == 0
+    assert fit_calls == ["marginal", "centered"]
+    assert [p.name for p in out.glob("*.png")] == ["sampler_geometry.png"]
+    text = (out / "report.md").read_text()
+    assert "(sampler_geometry.png)" in text and "not a publication-bias funnel" in text
+    assert "centered form too" in capsys.readouterr().err
+
+
+def test_transform_exp_back_transforms_the_forest_and_mu(tmp_path):
+    log_rr = pd.DataFrame({"trial": [f"t{i}" for i in range(6)],
+                           "log_rr": [-0.4, -0.1, -0.3, 0.05, -0.25, -0.2],
+                           "se": [0.2, 0.15, 0.3, 0.25, 0.1, 0.2]})
+    log_rr.to_csv(tmp_path / "rr.csv", index=False)
+    out = tmp_path / "out"
+    assert main(["fit", str(tmp_path / "rr.csv"), "--estimate", "log_rr", "--se", "se",
+                 "--label", "trial", "--transform", "exp", "--out", str(out), *SMALL]) == 0
+    text = (out / "report.md").read_text()
+    assert "exp(mu) has posterior median" in text
+    assert "back-transformed scale" in text
+    mu = az.from_netcdf(out / "idata.nc").posterior["mu"].values
+    lo, hi = np.exp(np.quantile(mu, [0.025, 0.975]))
+    assert f"[{lo:.4g}, {hi:.4g}]" in text
+    assert imread(out / "forest.png").shape[0] >= 300
+
+
+# ----------------------------------------------------------------------------- user errors
 def test_user_error_from_the_shell_is_one_line_and_exit_2(tmp_path):
     proc = run("fit", "no_such_file.csv", "--value", "y", "--group", "g", cwd=tmp_path)
     assert proc.returncode == 2
@@ -157,18 +315,28 @@ def test_bad_values_in_the_file_are_a_user_error(tmp_path, capsys):
     assert "`value`" in err[0] or "y" in err[0]
 
 
-def test_bad_choice_is_argparse_usage_exit_2(capsys):
+@pytest.mark.parametrize(("args", "message"), [
+    (["eight-schools", "--eb-method", "magic"], "invalid choice: 'magic'"),
+    (["eight-schools", "--transform", "log"], "invalid choice: 'log'"),
+])
+def test_bad_choice_is_argparse_usage_exit_2(capsys, args, message):
     with pytest.raises(SystemExit) as exc:
-        main(["eight-schools", "--eb-method", "magic"])
+        main(args)
     assert exc.value.code == 2
-    assert "invalid choice: 'magic'" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
-def test_help_reads_well(capsys):
+@pytest.mark.parametrize("command", ["eight-schools", "fit"])
+def test_help_reads_well(capsys, command):
     with pytest.raises(SystemExit) as exc:
-        build_parser().parse_args(["eight-schools", "--help"])
+        build_parser().parse_args([command, "--help"])
     assert exc.value.code == 0
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())
     for option in ("--out", "--seed", "--sampler", "--parameterization", "--draws",
-                   "--chains"):
-        assert option in out
+                   "--chains", "--mu-prior", "--tau-prior", "--sigma-prior",
+                   "--sampler-geometry", "--transform", "--no-figures"):
+        assert option in out, option
+    for text in ("halfcauchy:SCALE", "halfnormal:SCALE", "uniform:UPPER", "normal:0,10",
+                 "scaled to the data", "S = sqrt(var(ybar_i) + mean(se_i^2))",
+                 "tau ~ HalfCauchy(S)", "doubles the run time"):
+        assert text in out, text

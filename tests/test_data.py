@@ -32,13 +32,27 @@ def test_observations_equal_summary_exactly():
     assert obs.sigma_known and summ.sigma_known
 
 
-def test_first_appearance_order_and_any_hashable():
+def test_first_appearance_order_and_label_types():
     y = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
-    g = [(1, "b"), (0, "a"), (1, "b"), 7, (0, "a"), 7]
-    d = HierData.from_observations(y, g, sigma=1.0)
-    assert d.groups == ((1, "b"), (0, "a"), 7)
+    d = HierData.from_observations(y, [12, 3, 12, 7, 3, 7], sigma=1.0)
+    assert d.groups == (12, 3, 7)
     np.testing.assert_array_equal(d.n, [2, 2, 2])
     np.testing.assert_allclose(d.means, [2.0, 3.5, 5.0])
+    # every label kind becomes a typed coordinate (nutpie and netCDF store them)
+    for labels, kind in ((["a", "b"], "U"), ([1, 2], "i"), ([1.5, 2.5], "f")):
+        assert HierData.from_estimates([1.0, 2.0], [1.0, 1.0], labels).to_xarray()[
+            "group"].dtype.kind == kind
+
+
+def test_odd_labels_and_magnitudes_fit_or_fail_clearly():
+    """Float labels fit; values too large to square are refused before PyMC sees them."""
+    from hiermodel.shrinkage import empirical_bayes
+
+    d = HierData.from_estimates([1.0, 5.0, 3.0], [1.0, 2.0, 1.5], groups=[0.5, 1.5, 2.5])
+    eb = empirical_bayes(d)
+    assert np.isfinite(eb.mu) and list(eb.to_dataframe().index) == [0.5, 1.5, 2.5]
+    big = HierData.from_estimates([1e140, 2e140, 3e140], [1e139] * 3)
+    assert np.isfinite(empirical_bayes(big).mu)
 
 
 def test_sufficient_statistics_and_pooled_sigma():
@@ -165,6 +179,28 @@ BAD = [
      TypeError, "`df` must be a pandas"),
     ("2d-means", lambda: HierData.from_summary([[1.0, 2.0]], [1, 2], 1.0), ValueError,
      "`means` must be 1-dimensional"),
+    # issue 14: crashes deep in nutpie / NaN results without a word
+    ("none-label-estimates", lambda: HierData.from_estimates(
+        [1.0, 2.0, 3.0], [1.0] * 3, groups=[None, "b", "c"]), TypeError,
+     "`groups` labels must be hashable and not missing (None/NaN); got None"),
+    ("mixed-label-types", lambda: HierData.from_estimates(
+        [1.0, 5, 3], [1.0, 2, 1.5], groups=[1, "1", 2.5]), TypeError,
+     "`groups` labels mix types ['float', 'int', 'str']"),
+    ("mixed-label-rows", lambda: HierData.from_observations(
+        [1.0, 2, 3, 4], [1, 1, "a", "a"]), TypeError, "`group` labels mix types"),
+    ("tuple-labels", lambda: HierData.from_observations(
+        [1.0, 2, 3, 4], [(0, "a"), (0, "a"), (1, "b"), (1, "b")]), TypeError,
+     "`group` labels must be strings or numbers; got (0, 'a')"),
+    ("huge-estimate", lambda: HierData.from_estimates([1e300, 1.0, 2.0], [1.0] * 3),
+     ValueError, "`y` has values as large as 1e+300"),
+    ("huge-se", lambda: HierData.from_estimates([1.0, 2.0, 3.0], [1e300, 1.0, 1.0]),
+     ValueError, "`se` has values as large as 1e+300"),
+    ("tiny-se", lambda: HierData.from_estimates([1.0, 2.0, 3.0], [1e-200, 1.0, 1.0]),
+     ValueError, "`se` has values as small as 1e-200"),
+    ("huge-rows", lambda: HierData.from_observations([1e300, 1.0, 2.0, 3.0], list("aabb")),
+     ValueError, "`y` has values as large as 1e+300"),
+    ("huge-eb-core", lambda: __import__("hiermodel.shrinkage").shrinkage.eb_core(
+        [1e300, 1.0, 2.0], [1.0] * 3), ValueError, "`means` has values as large as 1e+300"),
 ]
 
 

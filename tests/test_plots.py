@@ -1,4 +1,5 @@
-"""Figures: each renders to PNG under Agg and holds what it should (groups, labels, points)."""
+"""Figures: each renders to PNG under Agg, holds what it should (groups, labels, numbers) and
+stays readable at 8, 13 and 50 groups: no two labels overlap, legends sit off the data."""
 
 from __future__ import annotations
 
@@ -9,15 +10,69 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
+from scipy.special import ndtr
 
+import hiermodel as hm
 from hiermodel import eight_schools, seed_eight_schools
-from hiermodel.compare import compare, tau_estimates
+from hiermodel.compare import compare, fit_priors, tau_estimates
 from hiermodel.fit import SamplingWarning, fit
-from hiermodel.plots import plot_forest, plot_funnel, plot_shrinkage, plot_tau
+from hiermodel.plots import (
+    plot_forest,
+    plot_meta_forest,
+    plot_sampler_geometry,
+    plot_shrinkage,
+    plot_tau,
+)
 from hiermodel.shrinkage import exact_posterior
 
 GROUPS = list("ABCDEFGH")
+
+# BCG vaccine trials (Colditz et al. 1994; metafor's dat.bcg): TB cases / no TB, vaccinated
+# then control; the log risk ratio and its standard error per trial.
+BCG = [("Aronson 1948", 4, 119, 11, 128), ("Ferguson & Simes 1949", 6, 300, 29, 274),
+       ("Rosenthal et al 1960", 3, 228, 11, 209), ("Hart & Sutherland 1977", 62, 13536, 248,
+                                                   12619),
+       ("Frimodt-Moller et al 1973", 33, 5036, 47, 5761),
+       ("Stein & Aronson 1953", 180, 1361, 372, 1079), ("Vandiviere et al 1973", 8, 2537, 10,
+                                                        619),
+       ("TPT Madras 1980", 505, 87886, 499, 87892), ("Coetzee & Berjak 1968", 29, 7470, 45,
+                                                     7232),
+       ("Rosenthal et al 1961", 17, 1699, 65, 1600), ("Comstock et al 1974", 186, 50448, 141,
+                                                      27197),
+       ("Comstock & Webster 1969", 5, 2493, 3, 2338), ("Comstock et al 1976", 27, 16886, 29,
+                                                       17825)]
+
+
+def bcg() -> hm.HierData:
+    a, b, c, d = (np.array([row[k] for row in BCG], float) for k in range(1, 5))
+    log_rr = np.log(a / (a + b)) - np.log(c / (c + d))
+    se = np.sqrt(1 / a - 1 / (a + b) + 1 / c - 1 / (c + d))
+    return hm.HierData.from_estimates(log_rr, se, groups=[row[0] for row in BCG])
+
+
+def simulated(n_groups: int, scale: float = 1.0, loc: float = 0.0, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    se = scale * rng.uniform(2, 20, n_groups)
+    y = loc + scale * rng.normal(5, 6, n_groups) + se * rng.normal(size=n_groups)
+    return hm.HierData.from_estimates(y, se, groups=[f"group {i}" for i in range(n_groups)])
+
+
+DATASETS = {8: eight_schools, 13: bcg, 50: lambda: simulated(50)}
+
+
+@pytest.fixture(scope="module")
+def by_size():
+    """Data and exact posterior draws (two independent sets) at 8, 13 and 50 groups."""
+    out = {}
+    for n, make in DATASETS.items():
+        d = make()
+        ep = exact_posterior(d)
+        out[n] = (d, ep.sample(draws=200, chains=2, seed=1), ep.sample(draws=200, chains=2,
+                                                                        seed=2))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +116,59 @@ def _by_gid(items, prefix):
             if a.get_gid() and a.get_gid().startswith(prefix)}
 
 
+# ----------------------------------------------------------------------------- layout checks
+def _drawn_ticklabels(axis):
+    """The tick labels the axis draws: visible, non-empty, inside the view interval."""
+    lo, hi = sorted(axis.get_view_interval())
+    tol = 1e-9 * max(1.0, abs(lo), abs(hi))
+    return [t.label1 for t in axis.get_major_ticks()
+            if lo - tol <= t.get_loc() <= hi + tol and t.label1.get_visible()
+            and t.label1.get_text().strip()]
+
+
+def _text_boxes(fig):
+    """Draw ``fig`` on an Agg canvas; window extents of every drawn label, by its text."""
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = []
+    for ax in fig.axes:
+        texts = [*_drawn_ticklabels(ax.xaxis), *_drawn_ticklabels(ax.yaxis), *ax.texts,
+                 ax.title, ax.xaxis.label, ax.yaxis.label]
+        for t in texts:
+            if t.get_visible() and t.get_text().strip():
+                # the text alone (an annotation's extent would include its arrow)
+                boxes.append((t.get_text(), Text.get_window_extent(t, renderer)))
+    return boxes
+
+
+def _overlap(a, b, tol=0.5):
+    """Whether two display bboxes overlap by more than ``tol`` pixels both ways."""
+    return (min(a.x1, b.x1) - max(a.x0, b.x0) > tol
+            and min(a.y1, b.y1) - max(a.y0, b.y0) > tol)
+
+
+def assert_readable(fig):
+    """No two labels overlap; every legend lies outside every axes and clear of labels."""
+    boxes = _text_boxes(fig)
+    assert len(boxes) > 5
+    clashes = [(s, t) for i, (s, a) in enumerate(boxes) for t, b in boxes[i + 1:]
+               if _overlap(a, b)]
+    assert not clashes, clashes[:5]
+    renderer = fig.canvas.get_renderer()
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        for ax in fig.axes:  # data artists live inside the axes (colour bars included)
+            assert not _overlap(box, ax.bbox), (legend, ax)
+        own = {t.get_text() for t in legend.get_texts()}
+        assert not [s for s, b in boxes if s not in own and _overlap(box, b)]
+        fig_box = fig.bbox
+        assert box.x0 >= fig_box.x0 - 1 and box.x1 <= fig_box.x1 + 1
+        assert box.y0 >= fig_box.y0 - 1 and box.y1 <= fig_box.y1 + 1
+    return legends
+
+
+# ----------------------------------------------------------------------------- shrinkage
 def test_plot_shrinkage(es_fit, tmp_path):
     table = compare(es_fit)
     fig = plot_shrinkage(table)
@@ -81,11 +189,19 @@ def test_plot_shrinkage(es_fit, tmp_path):
     np.testing.assert_allclose(paths["A"].get_ydata(), table.loc["A", ["no_pooling", "eb",
                                                                        "mean"]].to_numpy(float))
     assert sorted(t.get_text() for t in ax.texts) == GROUPS
+    assert all(t.get_visible() for t in ax.texts)
+    # each label's leader line ends at its group's no-pooling point
+    (leaders,) = [c for c in ax.collections if c.get_gid() == "shrinkage-leaders"]
+    ends = sorted(tuple(np.round(seg[-1], 9)) for seg in leaders.get_segments())
+    assert ends == sorted((0.0, round(v, 9)) for v in table["no_pooling"])
     hlines = [ln for ln in ax.lines if ln.get_gid() is None]
     assert any(np.allclose(ln.get_ydata(), table.attrs["mu_mean"]) for ln in hlines)
     ticks = [t.get_text() for t in ax.get_xticklabels()]
     assert "no pooling" in ticks[0] and "REML" in ticks[1] and "full Bayes" in ticks[2]
     assert "theta" in ax.get_ylabel() and "grand mean" in ax.get_title()
+    assert "labelled" not in ax.get_title()
+    (legend,) = assert_readable(fig)
+    assert "grand mean" in legend.get_texts()[0].get_text()
 
 
 def test_plot_shrinkage_into_given_axes_sized_by_n(tmp_path):
@@ -103,44 +219,211 @@ def test_plot_shrinkage_into_given_axes_sized_by_n(tmp_path):
     assert "n_i" in ax.get_title()
 
 
+@pytest.mark.parametrize("n_groups", [8, 13, 50])
+def test_plot_shrinkage_labels_never_overlap(by_size, n_groups, tmp_path):
+    d, draws, _ = by_size[n_groups]
+    table = compare(draws, d)
+    fig = plot_shrinkage(table)
+    _render(fig, tmp_path, f"shrinkage_{n_groups}")
+    assert_readable(fig)
+    (ax,) = fig.axes
+    labels = [t for t in ax.texts if t.get_visible()]
+    assert sorted(t.get_text() for t in labels) == sorted(str(g) for g in d.groups)
+    assert "labelled" not in ax.get_title()  # a new figure grows to label every group
+
+
+def test_plot_shrinkage_too_many_groups_for_the_axes(by_size):
+    d, draws, _ = by_size[50]
+    table = compare(draws, d)
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.add_subplot()
+    plot_shrinkage(table, ax=ax)
+    assert_readable(fig)
+    shown = [t.get_text() for t in ax.texts if t.get_visible()]
+    assert 5 < len(shown) < 50
+    assert f"labelled: {len(shown)} of 50 groups" in ax.get_title()
+    # the groups that move most are the ones labelled
+    move = (table["no_pooling"] - table["mean"]).abs().sort_values(ascending=False)
+    assert set(shown) == {str(g) for g in move.index[:len(shown)]}
+    (leaders,) = [c for c in ax.collections if c.get_gid() == "shrinkage-leaders"]
+    assert len(leaders.get_segments()) == len(shown)
+
+
+# ----------------------------------------------------------------------------- meta forest
+def _meta_parts(ax):
+    coll = _by_gid(ax.collections, "meta:")
+    (diamond,) = _by_gid(ax.patches, "meta:").values()
+    lines = _by_gid(ax.lines, "meta:")
+    return coll, diamond, lines
+
+
+def _segments(coll):
+    return np.array([[seg[0, 0], seg[-1, 0]] for seg in coll.get_segments()])
+
+
+def test_plot_meta_forest_numbers(es_fit, tmp_path):
+    d = eight_schools()
+    fig = plot_meta_forest(es_fit)  # data rebuilt from the fit
+    _render(fig, tmp_path, "meta_forest")
+    (ax,) = fig.axes
+    coll, diamond, lines = _meta_parts(ax)
+    # the data: y_i -+ 1.96 se_i exactly, the square at y_i
+    obs = _segments(coll["observed"])
+    np.testing.assert_array_equal(obs[:, 0], d.means - 1.96 * d.se)
+    np.testing.assert_array_equal(obs[:, 1], d.means + 1.96 * d.se)
+    np.testing.assert_array_equal(coll["observed-point"].get_offsets()[:, 0], d.means)
+    # the posterior of theta_i: median and central 95% interval of all draws
+    theta = es_fit.posterior["theta"].values.reshape(-1, 8)
+    lo, med, hi = np.quantile(theta, [0.025, 0.5, 0.975], axis=0)
+    np.testing.assert_allclose(_segments(coll["posterior"]), np.c_[lo, hi], rtol=1e-12)
+    np.testing.assert_allclose(coll["posterior-point"].get_offsets()[:, 0], med, rtol=1e-12)
+    # the pooled diamond: centre at the posterior median of mu, tips at its central interval
+    mu = es_fit.posterior["mu"].values.ravel()
+    xy = diamond.get_xy()
+    np.testing.assert_allclose(xy[1, 0], np.median(mu), rtol=1e-12)
+    np.testing.assert_allclose(xy[3, 0], np.median(mu), rtol=1e-12)
+    np.testing.assert_allclose([xy[0, 0], xy[2, 0]], np.quantile(mu, [0.025, 0.975]),
+                               rtol=1e-12)
+    # the prediction interval of theta_new ~ N(mu, tau^2): exact quantiles of that mixture
+    tau = es_fit.posterior["tau"].values.ravel()
+    ends = lines["prediction"].get_xdata()
+    cdf = [np.mean(ndtr((x - mu) / tau)) for x in ends]
+    np.testing.assert_allclose(cdf, [0.025, 0.975], atol=1e-9)
+    rng = np.random.default_rng(0)
+    new = (mu[:, None] + tau[:, None] * rng.normal(size=(mu.size, 50))).ravel()
+    np.testing.assert_allclose(ends, np.quantile(new, [0.025, 0.975]), rtol=0.03)
+    assert ends[1] - ends[0] > xy[2, 0] - xy[0, 0]  # wider than the pooled interval
+    # rows: the groups top to bottom, then pooled and prediction; numbers on the right
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[:8] == GROUPS and "Pooled" in labels[8] and "Prediction" in labels[9]
+    y_rows = ax.get_yticks()
+    assert np.all(np.diff(y_rows) > 0) and ax.yaxis_inverted()
+    texts = {t.get_gid(): t.get_text() for t in ax.texts}
+    # 28 -+ 1.96 * 15 = -1.4, 57.4; columns padded for a monospace font
+    assert "".join(texts["meta-text:observed:0"].split()) == "28.0[-1.4,57.4]"
+    assert texts["meta-text:posterior:8"].split()[0] == f"{np.median(mu):.1f}"
+    assert "95%" in ax.get_title() and "model scale" in ax.get_xlabel()
+    assert_readable(fig)
+
+
+def test_plot_meta_forest_transform_and_prob(by_size):
+    d, draws, _ = by_size[13]
+    fig = plot_meta_forest(draws, d, transform=np.exp, transform_label="risk ratio")
+    (ax,) = fig.axes
+    coll, diamond, lines = _meta_parts(ax)
+    obs = _segments(coll["observed"])
+    np.testing.assert_allclose(obs, np.exp(np.c_[d.means - 1.96 * d.se,
+                                                 d.means + 1.96 * d.se]), rtol=1e-12)
+    mu = draws.posterior["mu"].values.ravel()
+    np.testing.assert_allclose(diamond.get_xy()[1, 0], np.exp(np.median(mu)), rtol=1e-12)
+    plain = plot_meta_forest(draws, d)
+    ends = _meta_parts(plain.axes[0])[2]["prediction"].get_xdata()
+    np.testing.assert_allclose(lines["prediction"].get_xdata(), np.exp(ends), rtol=1e-9)
+    assert ax.get_xscale() == "log" and "risk ratio" in ax.get_xlabel()
+    assert [t.get_text() for t in ax.get_yticklabels()][:13] == [r[0] for r in BCG]
+    null = _by_gid(ax.lines, "meta:")["null"]
+    np.testing.assert_allclose(null.get_xdata(), 1.0)  # no effect: exp(0)
+    # another probability: z = Phi^{-1}(0.95) for the data, 90% central intervals
+    fig90 = plot_meta_forest(draws, d, prob=0.9)
+    obs90 = _segments(_meta_parts(fig90.axes[0])[0]["observed"])
+    np.testing.assert_allclose(obs90[:, 1], d.means + 1.6448536269514722 * d.se, rtol=1e-12)
+    assert "90%" in fig90.axes[0].get_title()
+    # into given axes
+    host = Figure()
+    ax = host.add_subplot()
+    assert plot_meta_forest(draws, d, ax=ax) is host and host.axes == [ax]
+
+
+@pytest.mark.parametrize("n_groups", [8, 13, 50])
+def test_plot_meta_forest_readable(by_size, n_groups, tmp_path):
+    d, draws, _ = by_size[n_groups]
+    fig = plot_meta_forest(draws, d)
+    _render(fig, tmp_path, f"meta_forest_{n_groups}")
+    (legend,) = assert_readable(fig)
+    assert len(legend.get_texts()) == 4
+    (ax,) = fig.axes
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[:n_groups] == [str(g) for g in d.groups]
+    assert all(t.get_visible() for t in ax.texts)
+
+
+@pytest.mark.parametrize("scale, loc", [(0.001, 0.01), (10.0, 10_000.0)])
+def test_plot_meta_forest_any_scale(scale, loc, tmp_path):
+    d = simulated(13, scale=scale, loc=loc, seed=5)
+    draws = exact_posterior(d).sample(draws=200, chains=2, seed=1)
+    fig = plot_meta_forest(draws, d)
+    _render(fig, tmp_path, "meta_scale")
+    assert_readable(fig)
+    obs = _segments(_meta_parts(fig.axes[0])[0]["observed"])
+    np.testing.assert_array_equal(obs[:, 0], d.means - 1.96 * d.se)
+    lo, hi = fig.axes[0].get_xlim()
+    assert lo <= obs.min() and hi >= obs.max() and hi - lo < 3 * (obs.max() - obs.min())
+
+
+# ----------------------------------------------------------------------------- forest
 def test_plot_forest(es_fit, funnel_fits, exact_draws, tmp_path):
     fits = {"marginal": es_fit, "noncentered": funnel_fits["noncentered"],
             "exact": exact_draws}
-    fig = plot_forest(fits, hdi_prob=0.9)
+    fig = plot_forest(fits, prob=0.9)
     _render(fig, tmp_path, "forest")
     (ax,) = fig.axes
-    labels = " ".join(t.get_text() for t in ax.get_yticklabels())
-    assert all(f"[{g}]" in labels for g in GROUPS)
-    assert len(ax.get_yticklabels()) == 8
+    assert [t.get_text() for t in ax.get_yticklabels()] == GROUPS
     legend = ax.get_legend()
-    assert legend is not None
-    assert sorted(t.get_text() for t in legend.get_texts()) == sorted(fits)
-    assert "theta" in ax.get_xlabel() and "90% HDI" in ax.get_title()
-    # one median marker and one HDI segment per (group, fit), at ArviZ's numbers
-    medians = np.concatenate([idata.posterior["theta"].median(("chain", "draw")).values
-                              for idata in fits.values()])
-    markers = np.concatenate([ln.get_xdata() for ln in ax.lines])
-    np.testing.assert_allclose(np.sort(markers), np.sort(medians), rtol=1e-10)
-    segments = [seg for c in ax.collections for seg in c.get_segments()]
-    ends = np.array([[seg[0, 0], seg[-1, 0]] for seg in segments if len(seg) == 2])
-    for idata in fits.values():
-        hdi = az.hdi(idata, var_names=["theta"], hdi_prob=0.9)["theta"].values  # (G, 2)
-        for lo, hi in hdi:
-            assert np.isclose(ends, [lo, hi], rtol=1e-10).all(axis=1).any()
+    assert [t.get_text() for t in legend.get_texts()] == list(fits)
+    assert "theta" in ax.get_xlabel() and "90%" in ax.get_title()
+    # per fit: the median, central 50% and central 90% intervals of all draws
+    rows = []
+    for name, idata in fits.items():
+        theta = idata.posterior["theta"].values.reshape(-1, 8)
+        lo, q1, med, q3, hi = np.quantile(theta, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+        marks = _by_gid(ax.lines, "forest:")[f"{name}:median"]
+        np.testing.assert_allclose(marks.get_xdata(), med, rtol=1e-12)
+        segs = _by_gid(ax.collections, "forest:")
+        np.testing.assert_allclose(_segments(segs[f"{name}:interval"]), np.c_[lo, hi],
+                                   rtol=1e-12)
+        np.testing.assert_allclose(_segments(segs[f"{name}:quartiles"]), np.c_[q1, q3],
+                                   rtol=1e-12)
+        rows.append(marks.get_ydata())
+    # fits top to bottom in order, within each group's row (the y axis points down)
+    np.testing.assert_allclose(np.round(rows), np.tile(np.arange(8), (3, 1)))
+    assert np.all(np.diff(rows, axis=0) > 0) and ax.yaxis_inverted()
+    assert_readable(fig)
     # a single fit and other variables
     fig1 = plot_forest(es_fit, var_names=("mu", "tau"))
-    assert "mu" in fig1.axes[0].get_xlabel()
-    assert len(fig1.axes[0].get_yticklabels()) == 2
+    assert [t.get_text() for t in fig1.axes[0].get_yticklabels()] == ["mu", "tau"]
+    assert "mu" in fig1.axes[0].get_xlabel() and fig1.axes[0].get_legend() is None
+    host = Figure()
+    ax = host.add_subplot()
+    assert plot_forest(fits, ax=ax) is host and host.axes == [ax]
 
 
-def test_plot_funnel(funnel_fits, es_fit, tmp_path):
+@pytest.mark.parametrize("n_groups", [8, 13, 50])
+def test_plot_forest_readable(by_size, n_groups, tmp_path):
+    d, draws, again = by_size[n_groups]
+    fig = plot_forest({"exact (seed 1)": draws, "exact (seed 2)": again})
+    _render(fig, tmp_path, f"forest_{n_groups}")
+    assert_readable(fig)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [str(g) for g in d.groups]
+
+
+def test_plot_forest_rows_too_dense_for_the_axes(by_size):
+    d, draws, _ = by_size[50]
+    fig = Figure(figsize=(5, 3), layout="constrained")
+    plot_forest(draws, ax=fig.add_subplot())
+    assert_readable(fig)  # labels shrink, then thin out
+    shown = _drawn_ticklabels(fig.axes[0].yaxis)
+    assert 5 < len(shown) < 50
+
+
+# ----------------------------------------------------------------------------- geometry
+def test_plot_sampler_geometry(funnel_fits, es_fit, tmp_path):
     fits = {**funnel_fits, "marginal": es_fit}
-    fig = plot_funnel(fits)
-    _render(fig, tmp_path, "funnel")
+    fig = plot_sampler_geometry(fits)
+    _render(fig, tmp_path, "geometry")
     assert len(fig.axes) == 3
     for ax, (name, idata) in zip(fig.axes, fits.items(), strict=True):
         div = idata.sample_stats["diverging"].values.ravel()
-        pts = _by_gid(ax.collections, "funnel:")
+        pts = _by_gid(ax.collections, "geometry:")
         red, blue = pts["divergent"].get_offsets(), pts["draws"].get_offsets()
         assert len(red) == div.sum() and len(red) + len(blue) == div.size
         tau = idata.posterior["tau"].values.ravel()
@@ -150,8 +433,8 @@ def test_plot_funnel(funnel_fits, es_fit, tmp_path):
         assert "[A]" in ax.get_ylabel()
     assert int(funnel_fits["centered"].sample_stats["diverging"].sum()) > 0
     # divergent draws are drawn in a contrasting colour
-    red = _by_gid(fig.axes[0].collections, "funnel:")["divergent"].get_facecolor()[0]
-    blue = _by_gid(fig.axes[0].collections, "funnel:")["draws"].get_facecolor()[0]
+    red = _by_gid(fig.axes[0].collections, "geometry:")["divergent"].get_facecolor()[0]
+    blue = _by_gid(fig.axes[0].collections, "geometry:")["draws"].get_facecolor()[0]
     assert red[0] > 0.7 and red[2] < 0.3 and blue[2] > red[2]
     # the centered panel shows theta_A, the non-centered one the sampled z_A
     assert "z" in fig.axes[1].get_ylabel() and "theta" in fig.axes[0].get_ylabel()
@@ -159,11 +442,23 @@ def test_plot_funnel(funnel_fits, es_fit, tmp_path):
     y = np.concatenate([c.get_offsets()[:, 1] for c in fig.axes[1].collections
                         if c.get_gid()])
     np.testing.assert_allclose(np.sort(y), np.sort(z))
-    # another group, and theta everywhere
-    fig_h = plot_funnel(funnel_fits, group="H", var="theta")
-    assert all("theta" in ax.get_ylabel() and "[H]" in ax.get_ylabel() for ax in fig_h.axes)
+    assert len(assert_readable(fig)) == 3
+    # another group, theta everywhere, into given axes
+    host = Figure(layout="constrained")
+    axes = host.subplots(1, 2)
+    out = plot_sampler_geometry(funnel_fits, group="H", var="theta", axes=axes)
+    assert out is host and list(host.axes) == list(axes)
+    assert all("theta" in ax.get_ylabel() and "[H]" in ax.get_ylabel() for ax in host.axes)
 
 
+def test_no_funnel_alias():
+    import hiermodel.plots as plots
+
+    assert not hasattr(plots, "plot_funnel")
+    assert "not* a publication-bias funnel plot" in plots.plot_sampler_geometry.__doc__
+
+
+# ----------------------------------------------------------------------------- tau
 def test_plot_tau(es_fit, tmp_path):
     d = eight_schools()
     fig = plot_tau(es_fit, d)
@@ -174,8 +469,12 @@ def test_plot_tau(es_fit, tmp_path):
     x, p = kde.get_xdata(), kde.get_ydata()
     assert np.trapezoid(p, x) == pytest.approx(1.0, abs=0.02)
     exact = _by_gid(ax_d.lines, "tau:")["exact"]
-    ep = exact_posterior(d)
+    ep = exact_posterior(d, fit_priors(es_fit))
     np.testing.assert_allclose(exact.get_ydata(), ep.tau_pdf(exact.get_xdata()), rtol=1e-12)
+    # the shaded central 95% interval of the draws
+    (band,) = _by_gid(ax_d.patches, "tau:").values()
+    np.testing.assert_allclose([band.get_x(), band.get_x() + band.get_width()],
+                               np.quantile(es_fit.posterior["tau"].values, [0.025, 0.975]))
     # one vertical line per estimator at its tau_hat, in both panels
     est = tau_estimates(d)
     for ax in (ax_d, ax_w):
@@ -184,16 +483,43 @@ def test_plot_tau(es_fit, tmp_path):
         for m, line in marks.items():
             np.testing.assert_allclose(line.get_xdata(), est.at[m, "tau"])
     legend = " ".join(t.get_text() for t in ax_d.get_legend().get_texts())
-    assert "REML" in legend and "9.77" in legend  # the seed's sd(ybar)
+    assert "REML" in legend and "9.77" in legend and "95% central" in legend
     # the weight curves: one per group, w_i(tau) = tau^2 / (tau^2 + se_i^2)
     curves = _by_gid(ax_w.lines, "weight:")
     assert list(curves) == GROUPS
     for g, se in zip(GROUPS, d.se, strict=True):
         t = curves[g].get_xdata()
         np.testing.assert_allclose(curves[g].get_ydata(), t**2 / (t**2 + se**2), rtol=1e-12)
+    # one colour per distinct se_i (equal se, equal curve), named in the legend
+    colours = {g: matplotlib.colors.to_hex(curves[g].get_color()) for g in GROUPS}
+    assert colours["B"] == colours["G"] and colours["D"] == colours["F"]
+    assert len(set(colours.values())) == len(set(d.se))
+    entries = [t.get_text() for t in ax_w.get_legend().get_texts()]
+    assert "B, G (se 10)" in entries
     for ax in (ax_d, ax_w):
         assert "tau" in ax.get_xlabel()
     assert "p(" in ax_d.get_ylabel() and "w_i" in ax_w.get_ylabel()
+    assert len(assert_readable(fig)) == 2
+
+
+@pytest.mark.parametrize("n_groups", [8, 13, 50])
+def test_plot_tau_readable(by_size, n_groups, tmp_path):
+    d, draws, _ = by_size[n_groups]
+    fig = plot_tau(draws, d)
+    _render(fig, tmp_path, f"tau_{n_groups}")
+    assert_readable(fig)
+    ax_w = fig.axes[1]
+    curves = _by_gid(ax_w.lines, "weight:")
+    assert len(curves) == n_groups
+    # a colour never repeats for another se_i: groups sharing a colour share (nearly) se_i
+    by_colour = {}
+    for g, se in zip(d.groups, d.se, strict=True):
+        by_colour.setdefault(matplotlib.colors.to_hex(curves[str(g)].get_color()), []).append(se)
+    spread = max(np.ptp(v) for v in by_colour.values())
+    assert spread <= 0.02 * np.ptp(d.se)
+    if len(np.unique(d.se)) > 10:  # many groups: a colour bar of se_i, no legend
+        assert len(fig.axes) == 3 and "se_i" in fig.axes[2].get_ylabel()
+        assert ax_w.get_legend() is None
 
 
 def test_plot_tau_exact(exact_draws, tmp_path):
@@ -209,10 +535,58 @@ def test_plot_tau_exact(exact_draws, tmp_path):
         np.testing.assert_allclose(line.get_ydata(), ep.tau_pdf(line.get_xdata()), rtol=1e-12)
         assert list(_by_gid(ax_d.lines, "tau-hat:")) == ["reml", "seed"]
         assert len(_by_gid(ax_w.lines, "weight:")) == 8
+    band = _by_gid(ax_d.patches, "tau:")["interval"]
+    np.testing.assert_allclose([band.get_x(), band.get_x() + band.get_width()],
+                               ep.quantile([0.025, 0.975])["tau"].values, rtol=1e-10)
+    host = Figure(layout="constrained")
+    axes = host.subplots(1, 2)
+    assert plot_tau(ep, axes=axes) is host and list(host.axes) == list(axes)
 
 
+# ----------------------------------------------------------------------------- group dim
+def test_any_group_dimension_name(es_fit, by_size):
+    """A posterior whose group dimension is called ``school`` (as in ArviZ's examples)."""
+    d, draws, _ = by_size[8]
+    schools = draws.rename({"group": "school"})
+    assert "school" in schools.posterior["theta"].dims
+    fig = plot_meta_forest(schools, d)
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_yticklabels()][:8] == GROUPS
+    assert "school" in ax.get_title()
+    assert [t.get_text() for t in plot_forest(schools).axes[0].get_yticklabels()] == GROUPS
+    fig = plot_sampler_geometry({"exact": schools}, group="C")
+    assert "[C]" in fig.axes[0].get_ylabel()
+    assert len(_by_gid(plot_tau(schools, d).axes[1].lines, "weight:")) == 8
+    # a fit renamed throughout (observed and constant data too): the data are rebuilt
+    fit_s = es_fit.rename({"group": "school"})
+    a = plot_meta_forest(fit_s)
+    b = plot_meta_forest(es_fit)
+    for part in ("observed", "posterior"):
+        np.testing.assert_array_equal(_by_gid(a.axes[0].collections, "meta:")[part].get_segments(),
+                                      _by_gid(b.axes[0].collections, "meta:")[part].get_segments())
+
+
+def test_arviz_centered_eight():
+    """ArviZ's own Eight Schools fit (dim ``school``, school names), with the data given."""
+    idata = az.load_arviz_data("centered_eight")
+    names = idata.posterior["school"].values.tolist()
+    data = hm.HierData.from_estimates(idata.observed_data["obs"].values,
+                                      eight_schools().se, groups=names)
+    fig = plot_meta_forest(idata, data)
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_yticklabels()][:8] == names
+    assert_readable(fig)
+    geometry = plot_sampler_geometry({"centered_eight": idata}, group=names[0])
+    div = int(idata.sample_stats["diverging"].sum())
+    assert geometry.axes[0].get_title().startswith(f"centered_eight: {div} divergent")
+    with pytest.raises(ValueError, match="data="):
+        plot_meta_forest(idata)  # no hiermodel data stored in ArviZ's example
+
+
+# ----------------------------------------------------------------------------- bad input
 def test_bad_input_names_the_argument(es_fit, exact_draws):
     table = compare(es_fit)
+    d = eight_schools()
     cases = [
         (lambda: plot_shrinkage(table.to_dict()), TypeError, "comparison"),
         (lambda: plot_shrinkage(table, columns=("no_pooling", "bayes")), ValueError,
@@ -223,14 +597,28 @@ def test_bad_input_names_the_argument(es_fit, exact_draws):
         (lambda: plot_shrinkage(table, ax="left"), TypeError, "ax"),
         (lambda: plot_forest({"a": es_fit}, var_names=("nope",)), ValueError, "var_names"),
         (lambda: plot_forest([es_fit]), TypeError, "fits"),
-        (lambda: plot_forest(es_fit, hdi_prob=2), ValueError, "hdi_prob"),
-        (lambda: plot_funnel({"a": es_fit}, group="Z"), ValueError, "group"),
-        (lambda: plot_funnel({"a": es_fit}, var="z"), ValueError, "var"),
+        (lambda: plot_forest({}), ValueError, "fits"),
+        (lambda: plot_forest(es_fit, prob=2), ValueError, "prob"),
+        (lambda: plot_forest(es_fit, ax=[1]), TypeError, "ax"),
+        (lambda: plot_sampler_geometry({"a": es_fit}, group="Z"), ValueError, "group"),
+        (lambda: plot_sampler_geometry({"a": es_fit}, var="z"), ValueError, "var"),
+        (lambda: plot_sampler_geometry({"a": es_fit}, axes=[]), ValueError, "axes"),
+        (lambda: plot_sampler_geometry({"a": es_fit}, axes="x"), TypeError, "axes"),
         (lambda: plot_tau(es_fit, methods=("reml", "bayes")), ValueError, "eb_method"),
         (lambda: plot_tau(exact_draws), ValueError, "data="),
         (lambda: plot_tau(es_fit, seed_eight_schools().to_dataframe()), TypeError, "data"),
+        (lambda: plot_tau(es_fit, seed_eight_schools()), ValueError, "data"),
         (lambda: plot_tau(es_fit, exact="yes"), TypeError, "exact"),
+        (lambda: plot_tau(es_fit, prob="0.9"), TypeError, "prob"),
         (lambda: plot_tau("idata"), TypeError, "idata"),
+        (lambda: plot_meta_forest(exact_draws), ValueError, "data="),
+        (lambda: plot_meta_forest(es_fit, prob=1.0), ValueError, "prob"),
+        (lambda: plot_meta_forest(es_fit, transform="exp"), TypeError, "transform"),
+        (lambda: plot_meta_forest(es_fit, transform=lambda v: v[:2]), ValueError, "transform"),
+        (lambda: plot_meta_forest(es_fit, transform_label=3), TypeError, "transform_label"),
+        (lambda: plot_meta_forest(es_fit, simulated(8)), ValueError, "data"),
+        (lambda: plot_meta_forest(es_fit, d.to_dataframe()), TypeError, "data"),
+        (lambda: plot_meta_forest(es_fit.posterior), TypeError, "idata"),
     ]
     for call, exc, match in cases:
         with pytest.raises(exc, match=match):

@@ -7,12 +7,14 @@ with a wrong tau prior (Half-Normal(1) instead of Half-Cauchy(5)) must fail.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
 from hiermodel.priors import Priors
-from hiermodel.sbc import SBC_PARAMS, SBCResult, rank_uniformity, sbc
+from hiermodel.sbc import SBC_PARAMS, SBC_PRIORS, SBCResult, rank_uniformity, sbc
 
 #: test size: 100 replicates, 2 x 200 draws thinned to L = 49 (every 8th draw)
 SMALL = {"draws": 200, "tune": 300, "chains": 2, "L": 49, "n_bins": 5, "executor": "serial"}
@@ -46,7 +48,11 @@ def test_rank_uniformity_bad_input(kwargs, match):
 @pytest.mark.parametrize(("kwargs", "err", "match"), [
     ({"L": 100}, ValueError, "must divide"),
     ({"draws": 20, "chains": 2, "L": 49}, ValueError, "posterior draws < L"),
-    ({"priors": Priors(mu_sd=None)}, ValueError, "proper"),
+    ({"priors": Priors(mu="flat", tau_scale=5.0)}, ValueError, "proper"),
+    ({"fit_priors": Priors(mu="flat", tau_scale=5.0)}, ValueError, "fit_priors.*proper"),
+    ({"priors": Priors()}, ValueError, r"`priors`: \['mu_mean', 'mu_sd', 'tau_scale'\]"),
+    ({"priors": Priors(mu_mean=0.0, mu_sd=5.0)}, ValueError, r"\['tau_scale'\].*fixed prior"),
+    ({"fit_priors": Priors(tau="halfnormal")}, ValueError, "`fit_priors`.*scaled to the data"),
     ({"fit_priors": "halfnormal"}, TypeError, "fit_priors"),
     ({"se": 10.0}, ValueError, "n_groups"),
     ({"n_replicates": 1}, ValueError, "n_replicates"),
@@ -61,6 +67,23 @@ def test_sbc_bad_input(kwargs, err, match):
 @pytest.fixture(scope="module")
 def calibrated() -> SBCResult:
     return sbc(100, parameterization="noncentered", seed=1, **SMALL)
+
+
+def test_sbc_default_priors_are_fixed_and_passed_to_the_fits(monkeypatch):
+    """The default is one fixed prior, used both to simulate and (explicitly) to fit."""
+    assert SBC_PRIORS == Priors(mu_mean=0.0, mu_sd=5.0, tau="halfcauchy", tau_scale=5.0)
+    fit_module = sys.modules["hiermodel.fit"]  # hiermodel.fit is also the function's name
+    seen = []
+    real_fit = fit_module.fit
+
+    def spy(data, **kw):
+        seen.append(kw.get("priors"))
+        return real_fit(data, **kw)
+
+    monkeypatch.setattr(fit_module, "fit", spy)
+    res = sbc(2, seed=0, **SMALL)
+    assert res.priors == SBC_PRIORS and res.fit_priors == SBC_PRIORS
+    assert seen == [SBC_PRIORS, SBC_PRIORS]
 
 
 def test_sbc_noncentered_is_calibrated(calibrated):
@@ -94,7 +117,8 @@ def test_sbc_rank_histogram_plot(calibrated):
 
 def test_sbc_detects_a_wrong_tau_prior():
     res = sbc(60, parameterization="noncentered", seed=1,
-              fit_priors=Priors(tau="halfnormal", tau_scale=1.0), **SMALL)
+              fit_priors=Priors(mu_mean=0.0, mu_sd=5.0, tau="halfnormal", tau_scale=1.0),
+              **SMALL)
     assert not res.passed(0.01)
     assert res.pvalues()["tau"] < 1e-6
     # truth above the too-narrow posterior: tau ranks pile up at the top

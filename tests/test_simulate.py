@@ -7,9 +7,14 @@ several Monte Carlo standard errors.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -231,6 +236,47 @@ def test_map_chunked_order_and_validation():
         map_chunked(_add, args, executor=3)
 
 
+def test_map_chunked_default_runs_in_this_process():
+    calls = []
+
+    def record(i):  # a closure: not picklable, so it can only run in this process
+        calls.append(i)
+        return os.getpid()
+
+    assert map_chunked(record, [(i,) for i in range(5)]) == [os.getpid()] * 5
+    assert calls == list(range(5))
+
+
+NO_GUARD_SCRIPT = """
+import warnings
+
+warnings.simplefilter("ignore")
+from hiermodel.priors import Priors
+from hiermodel.sbc import sbc
+from hiermodel.simulate import mse_study
+
+P = Priors(mu_mean=0.0, mu_sd=5.0, tau_scale=5.0)
+FIT = {"draws": 30, "tune": 30, "chains": 1}
+study = mse_study(20, methods=["reml"], n_bayes=2, priors=P, fit_kwargs=FIT, seed=1)
+res = sbc(2, priors=P, parameterization="marginal", L=9, n_bins=2, seed=1, **FIT)
+print("HIERMODEL-SCRIPT-DONE", study.table.shape, res.n_replicates, flush=True)
+"""
+
+
+def test_studies_run_from_a_plain_script_without_main_guard(tmp_path):
+    """mse_study and sbc with their default executor, called at the top level of a script
+    with no ``if __name__ == "__main__":`` guard: the script runs once, and completes (a
+    spawn process pool would re-run it in every worker and break)."""
+    script = Path(tmp_path) / "study_script.py"
+    script.write_text(textwrap.dedent(NO_GUARD_SCRIPT))
+    env = {**os.environ, "CI": "true"}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("HIERMODEL-SCRIPT-DONE") == 1, proc.stdout
+    assert "HIERMODEL-SCRIPT-DONE (4, 8) 2" in proc.stdout
+
+
 def test_fit_replicates_bad_input():
     with pytest.raises(ValueError, match=r"shape \(R, G\)"):
         fit_replicates(np.zeros(8), np.ones(8))
@@ -246,7 +292,7 @@ def test_full_bayes_identical_on_every_executor():
     from dask.distributed import Client, LocalCluster
 
     kw = {"n_datasets": 200, "methods": ["reml"], "n_bayes": 6, "seed": 9,
-          "priors": Priors(mu_sd=50.0, tau_scale=10.0),
+          "priors": Priors(mu_mean=0.0, mu_sd=50.0, tau_scale=10.0),
           "fit_kwargs": {"draws": 200, "tune": 200}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

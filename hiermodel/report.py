@@ -1,0 +1,957 @@
+r"""One reproducible run written to a folder: ``report.md``, CSV tables, ``idata.nc``, figures.
+
+:func:`run_report` is what ``hiermodel eight-schools`` / ``hiermodel fit`` do after parsing
+their arguments (:mod:`hiermodel.cli` only parses).  It fits the three-level normal model
+
+    y_i | theta_i ~ N(theta_i, se_i^2),   theta_i | mu, tau ~ N(mu, tau^2),   priors on mu, tau
+
+compares the fit with no / complete / partial pooling (empirical Bayes) and the exact
+posterior, runs posterior predictive checks, and writes
+
+* ``report.md`` -- readable without the code: the model, the priors actually used (with their
+  numbers and, for data-scaled ones, the rule), the data, every warning at the top, then the
+  tables, each with a definition of every column right under it;
+* ``idata.nc`` (posterior, sample_stats, log_likelihood, observed/constant data, posterior
+  predictive), ``comparison.csv``, ``population.csv``, ``diagnostics.csv``, ``ppc.csv`` and,
+  when the se_i are known, ``exact_posterior.csv`` -- byte-identical for the same seed and
+  options;
+* figures: ``forest.png`` (the meta-analysis forest plot), ``forest_methods.png`` (theta_i by
+  fit vs exact posterior), ``shrinkage.png``, ``tau.png``, ``ppc.png``, and -- only when asked,
+  since it needs a second fit of the centered form -- ``sampler_geometry.png``.
+
+One interval convention throughout the report: 95% central (equal-tailed) posterior
+intervals, from the 2.5% to the 97.5% posterior quantile.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .formatting import DASH as _DASH
+from .formatting import format_number
+
+__all__ = ["run_report", "TRANSFORMS", "INTERVAL_PROB", "P_EXTREME", "markdown_table",
+           "format_number"]
+
+#: probability of every interval in the report (central, equal-tailed)
+INTERVAL_PROB = 0.95
+#: predictive p-values below this or above 1 - this are flagged
+P_EXTREME = 0.01
+#: back-transforms for log-scale estimates: name -> (function, what the axis shows)
+TRANSFORMS: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "exp": (np.exp, "exp(estimate), ratio scale"),
+}
+_Q = ((1 - INTERVAL_PROB) / 2, (1 + INTERVAL_PROB) / 2)
+_PCT = f"{100 * INTERVAL_PROB:g}%"
+_SAMPLE = ("chain", "draw")
+
+
+# ============================================================================ formatting
+_fmt = format_number
+
+
+def _cell(v: Any) -> str:
+    return _fmt(v).replace("|", "\\|")
+
+
+def markdown_table(df: pd.DataFrame, index: str | None = None) -> str:
+    """``df`` as a GitHub markdown table, numbers by :func:`format_number`, the index as the
+    first column (named ``index`` or ``df.index.name``); numeric columns right-aligned."""
+    name = index or df.index.name
+    if not name:
+        raise ValueError("markdown_table: name the index (every column gets a definition).")
+    heads = [str(name)] + [str(c) for c in df.columns]
+    numeric = [False] + [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    rows = [[_cell(i)] + [_cell(v) for v in row]
+            for i, row in zip(df.index, df.itertuples(index=False), strict=True)]
+    out = ["| " + " | ".join(heads) + " |",
+           "|" + "|".join("---:" if n else ":---" for n in numeric) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def _columns_list(heads: Sequence[str], defs: Mapping[str, str]) -> str:
+    missing = [h for h in heads if h not in defs]
+    if missing:  # a programming error: every column shown must be defined
+        raise KeyError(f"report: no definition for column(s) {missing}")
+    return "Columns:\n\n" + "\n".join(f"- `{h}`: {defs[h]}" for h in heads)
+
+
+def _table_block(df: pd.DataFrame, defs: Mapping[str, str], index: str | None = None) -> str:
+    """The table and, right under it, the definition of each of its columns."""
+    name = index or df.index.name
+    heads = [str(name)] + [str(c) for c in df.columns]
+    return markdown_table(df, name) + "\n\n" + _columns_list(heads, defs)
+
+
+def _interval(lo: float, hi: float) -> str:
+    return f"[{_fmt(lo)}, {_fmt(hi)}]"
+
+
+# ============================================================================ the run
+@dataclass
+class _Run:
+    """Everything computed by one run, for writing the report."""
+
+    data: Any
+    title: str
+    command: str
+    seed: int
+    sampler: str
+    parameterization: str
+    draws: int
+    tune: int
+    chains: int
+    eb_method: str
+    priors: Any = None                # the resolved priors the fit used
+    idata: Any = None
+    pp_idata: Any = None
+    diag: Any = None
+    diag_table: pd.DataFrame | None = None
+    comparison: pd.DataFrame | None = None
+    population: pd.DataFrame | None = None
+    exact: Any = None
+    exact_table: pd.DataFrame | None = None
+    ppc: pd.DataFrame | None = None
+    transform: str | None = None
+    figures: list[tuple[str, str]] = field(default_factory=list)   # (file, caption)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (category, message)
+    seconds: float = 0.0
+    lo_col: str = "eti_low"       # compare()'s names for the interval columns
+    hi_col: str = "eti_high"
+
+
+def run_report(
+    data: Any,
+    out: str | os.PathLike,
+    *,
+    seed: int,
+    priors: Any = None,
+    sampler: str = "nutpie",
+    parameterization: str = "marginal",
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    eb_method: str = "reml",
+    progressbar: bool | None = None,
+    figures: bool = True,
+    sampler_geometry: bool = False,
+    transform: str | None = None,
+    command: str = "",
+    title: str = "hiermodel run",
+    log: Callable[[str], Any] = print,
+) -> dict[str, Path]:
+    """Fit, compare, check and write everything to ``out``; returns the files written.
+
+    Parameters
+    ----------
+    data : HierData
+    out : path
+        Output folder (created).
+    seed : int
+        Same seed and options -> byte-identical CSVs and posterior draws.
+    priors : Priors, optional
+        Default ``Priors()`` (scaled to the data); the fit resolves them and the report
+        states the numbers used.
+    sampler, parameterization, draws, tune, chains, progressbar
+        Passed to :func:`hiermodel.fit.fit`.
+    eb_method : {"reml", "ml", "pm", "dl", "seed"}, default "reml"
+        The tau estimator of the empirical-Bayes columns.
+    figures : bool, default True
+        Write the PNG figures.
+    sampler_geometry : bool, default False
+        Also fit the centered form (the non-centered one if the main fit is centered) and
+        write ``sampler_geometry.png``: the sampler's view of one group against log tau,
+        divergences in red.  Off by default: it doubles the run time.
+    transform : {"exp"} or None
+        Back-transform for log-scale estimates (e.g. log risk ratios): the forest plot's
+        axis and the report's summary of mu and a new group are also given on that scale.
+    command, title : str
+        Recorded in the report.
+    log : callable
+        Progress lines (the CLI prints them to stderr).
+    """
+    from .fit import diagnose, diagnostics, fit, save
+
+    if transform is not None and transform not in TRANSFORMS:
+        raise ValueError(f"transform: must be one of {tuple(TRANSFORMS)} or None, got "
+                         f"{transform!r}.")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    t0 = time.perf_counter()
+    run = _Run(data=data, title=title, command=command, seed=seed, sampler=sampler,
+               parameterization=parameterization, draws=draws, tune=tune, chains=chains,
+               eb_method=eb_method, transform=transform)
+    planned = _planned_priors(priors, data)
+    if planned is not None:
+        log(f"hiermodel: priors: {_known_only(planned.describe(), data)}")
+    log(f"hiermodel: fitting {data.n_groups} groups ({parameterization}, {sampler}, "
+        f"{chains} x {draws} draws after {tune} tuning steps, seed {seed}) ...")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        idata = fit(data, parameterization=parameterization, priors=priors, sampler=sampler,
+                    draws=draws, tune=tune, chains=chains, seed=seed,
+                    progressbar=progressbar, posterior_predictive=False)
+        run.idata = idata
+        run.priors = _fit_priors(idata, planned)
+        run.pp_idata = _predictive(idata, data, seed)
+        files["idata"] = save(run.pp_idata, out / "idata.nc")
+        run.diag_table = diagnose(idata)
+        run.diag_table.index.name = "parameter"
+        run.diag_table.to_csv(out / "diagnostics.csv", float_format="%.10g")
+        files["diagnostics"] = out / "diagnostics.csv"
+        run.diag = diagnostics(idata)
+        _tables(run, out, files)
+        if figures or sampler_geometry:
+            _figures(run, out, files, figures=figures, sampler_geometry=sampler_geometry,
+                     progressbar=progressbar, log=log)
+    run.warnings = _collect_warnings(caught)
+    for _, msg in run.warnings:
+        log("hiermodel: WARNING: " + msg.removeprefix("hiermodel ").replace("\n", "\n  "))
+    for msg in _extreme_messages(run):
+        log("hiermodel: WARNING: extreme predictive p-value: " + msg)
+    run.seconds = time.perf_counter() - t0
+    (out / "report.md").write_text(_report(run), encoding="utf-8")
+    files["report"] = out / "report.md"
+    log(f"hiermodel: wrote {len(files)} files to {out}/ in {run.seconds:.1f} s")
+    return files
+
+
+def _planned_priors(priors: Any, data: Any) -> Any:
+    """The priors resolved for ``data`` before the fit (for the log line), or None."""
+    from .priors import Priors
+
+    p = Priors() if priors is None else priors
+    return p.resolve(data) if hasattr(p, "resolve") else p
+
+
+def _fit_priors(idata: Any, fallback: Any) -> Any:
+    """The (resolved) priors the fit recorded in its posterior attrs."""
+    from .priors import Priors
+
+    got = Priors.from_attrs(idata.posterior.attrs) if hasattr(Priors, "from_attrs") else None
+    return fallback if got is None else got
+
+
+def _known_only(describe: str, data: Any) -> str:
+    """``Priors.describe()`` without the sigma part when sigma is known (it is not used)."""
+    if data.sigma_known:
+        return describe.split("; sigma ~")[0]
+    return describe.replace(" (if unknown)", "")
+
+
+def _predictive(idata: Any, data: Any, seed: int) -> Any:
+    """Posterior predictive draws: the same groups (y), new groups (y_mixed), a new group."""
+    import logging
+
+    from .checks import posterior_predictive_draws
+
+    if data.sigma_known and data.n is not None:
+        kw = {"n_new": int(np.median(data.n))}
+    else:
+        kw = {"se_new": float(np.median(data.se))}
+    logger = logging.getLogger("pymc")
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # not PyMC's "Sampling: [...]" line in the CLI's log
+    try:
+        return posterior_predictive_draws(idata, data, seed=seed, **kw)
+    finally:
+        logger.setLevel(level)
+
+
+# ============================================================================ tables
+def _interval_columns(table: pd.DataFrame) -> tuple[str, str]:
+    """The names compare() gave its lower and upper interval columns (``eti_low/high``)."""
+    lows = [c for c in table.columns if str(c).endswith("_low")]
+    highs = [c for c in table.columns if str(c).endswith("_high")]
+    if len(lows) != 1 or len(highs) != 1:
+        raise ValueError(f"report: expected one interval column pair in {list(table.columns)}")
+    return lows[0], highs[0]
+
+
+def _tables(run: _Run, out: Path, files: dict[str, Path]) -> None:
+    """Comparison, population, exact posterior and predictive-check tables (and CSVs)."""
+    from .checks import ppc_table
+    from .compare import compare, compare_population
+    from .shrinkage import exact_posterior
+
+    data, idata = run.data, run.idata
+    eti = {"interval": "eti", "prob": INTERVAL_PROB, "priors": run.priors}
+    table = compare(idata, data, eb_method=run.eb_method, **eti)
+    run.lo_col, run.hi_col = _interval_columns(table)
+    run.comparison = table
+    table.to_csv(out / "comparison.csv", float_format="%.10g")
+    files["comparison"] = out / "comparison.csv"
+
+    pop = compare_population(idata, data, eb_method=run.eb_method, **eti)
+    run.population = pop
+    pop.to_csv(out / "population.csv", float_format="%.10g")
+    files["population"] = out / "population.csv"
+
+    if data.sigma_known:
+        run.exact = exact_posterior(data, run.priors)
+        run.exact_table = run.exact.summary(quantiles=(_Q[0], 0.5, _Q[1]))
+        run.exact_table.to_csv(out / "exact_posterior.csv", float_format="%.10g")
+        files["exact"] = out / "exact_posterior.csv"
+
+    ppc = pd.concat({v: ppc_table(run.pp_idata, var_name=v) for v in ("y", "y_mixed")},
+                    names=["replicate"])
+    ppc.to_csv(out / "ppc.csv", float_format="%.10g")
+    files["ppc"] = out / "ppc.csv"
+    run.ppc = ppc
+
+
+# ============================================================================ figures
+def _save(fig: Any, path: Path, files: dict[str, Path], key: str) -> None:
+    fig.savefig(path, dpi=110)
+    files[key] = path
+
+
+def _figures(run: _Run, out: Path, files: dict[str, Path], *, figures: bool,
+             sampler_geometry: bool, progressbar: bool | None, log: Callable) -> None:
+    from . import plots
+    from .checks import plot_test_statistics
+
+    data, idata, table = run.data, run.idata, run.comparison
+    n_draws = int(idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"])
+    if figures:
+        fn, label = TRANSFORMS[run.transform] if run.transform else (None, None)
+        _save(plots.plot_meta_forest(idata, data, prob=INTERVAL_PROB, transform=fn,
+                                     transform_label=label),
+              out / "forest.png", files, "fig_forest")
+        scale = f" The axis is on the back-transformed scale, {label}." if label else ""
+        run.figures.append((
+            "forest.png",
+            f"Forest plot: each group's observed {_ybar(data)} ± 1.96 se_i (black), its "
+            f"posterior theta_i (blue: median and {_PCT} interval), the pooled mu (diamond: "
+            f"median and {_PCT} interval) and the {_PCT} prediction interval for a new "
+            f"group's theta_new ~ Normal(mu, tau^2).{scale}"))
+        if run.exact is not None:
+            fits = {run.parameterization: idata,
+                    "exact": run.exact.sample(draws=idata.posterior.sizes["draw"],
+                                              chains=idata.posterior.sizes["chain"],
+                                              seed=run.seed)}
+            _save(plots.plot_forest(fits, prob=INTERVAL_PROB), out / "forest_methods.png",
+                  files, "fig_forest_methods")
+            run.figures.append((
+                "forest_methods.png",
+                f"theta_i by method: the {run.parameterization} NUTS fit ({n_draws} draws) "
+                f"against as many exact posterior draws; point = median, thick bar = "
+                f"quartiles, thin bar = {_PCT} interval of each method's draws."))
+        _save(plots.plot_shrinkage(table), out / "shrinkage.png", files, "fig_shrinkage")
+        run.figures.append((
+            "shrinkage.png",
+            f"Shrinkage: each group's move from its own {_own(data)} {_ybar(data)} (no "
+            f"pooling) to its empirical-Bayes ({run.eb_method.upper()}) estimate and its "
+            f"posterior mean (full Bayes); marker area by precision; lines at the posterior "
+            f"mean of mu and the empirical-Bayes mu_hat."))
+        _save(plots.plot_tau(idata, data, prob=INTERVAL_PROB), out / "tau.png", files,
+              "fig_tau")
+        run.figures.append((
+            "tau.png",
+            f"Left: the posterior density of tau (shaded: {_PCT} interval) with each "
+            f"empirical-Bayes tau_hat marked. Right: the weight w_i(tau) = tau^2 / (tau^2 + "
+            f"se_i^2) each group's own mean gets, as a function of tau."))
+        _save(plot_test_statistics(run.pp_idata, var_name="y_mixed"), out / "ppc.png", files,
+              "fig_ppc")
+        run.figures.append((
+            "ppc.png",
+            f"Posterior predictive check with new groups (y_mixed): histograms of each test "
+            f"statistic over {n_draws} replicated datasets, the observed value as a line "
+            f"(the `y_mixed` rows of the predictive-check table)."))
+    if sampler_geometry:
+        _sampler_geometry(run, out, files, progressbar=progressbar, log=log)
+
+
+def _sampler_geometry(run: _Run, out: Path, files: dict[str, Path], *,
+                      progressbar: bool | None, log: Callable) -> None:
+    """Fit the centered form too (non-centered if the main fit is centered) and plot both."""
+    from . import plots
+    from .fit import fit
+
+    other = "centered" if run.parameterization != "centered" else "noncentered"
+    log(f"hiermodel: fitting the {other} form too, for the sampler-geometry figure ...")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its divergences are the point; stated in the caption
+        second = fit(run.data, parameterization=other, priors=run.priors, sampler=run.sampler,
+                     draws=run.draws, tune=run.tune, chains=run.chains, seed=run.seed,
+                     progressbar=progressbar)
+    fits = {run.parameterization: run.idata, other: second}
+    _save(plots.plot_sampler_geometry(fits), out / "sampler_geometry.png", files,
+          "fig_sampler_geometry")
+    div = {k: _divergences(v) for k, v in fits.items()}
+    n = int(second.posterior.sizes["chain"] * second.posterior.sizes["draw"])
+    group = run.data.groups[0]
+    run.figures.append((
+        "sampler_geometry.png",
+        f"Sampler geometry (a diagnostic of the MCMC, not a publication-bias funnel plot): "
+        f"group {group}'s coordinate against log tau in each fitted form, divergent "
+        f"transitions in red. Divergences: "
+        + ", ".join(f"{k} {v} of {n}" for k, v in div.items())
+        + f". The {other} form was fitted only for this figure; its results are not used "
+          "anywhere else in this report."))
+
+
+def _divergences(idata: Any) -> int:
+    if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
+        return int(idata.sample_stats["diverging"].sum())
+    return 0
+
+
+# ============================================================================ warnings
+def _collect_warnings(caught: Sequence[warnings.WarningMessage]) -> list[tuple[str, str]]:
+    """hiermodel's own warnings of the run, deduplicated, as (kind, message)."""
+    from .fit import HierModelWarning
+
+    out: list[tuple[str, str]] = []
+    for w in caught:
+        msg = str(w.message)
+        if issubclass(w.category, HierModelWarning):
+            kind = w.category.__name__
+        elif msg.startswith("exact_posterior"):
+            kind = "exact posterior"
+        else:
+            continue
+        if (kind, msg) not in out:
+            out.append((kind, msg))
+    return out
+
+
+def _extreme(ppc: pd.DataFrame) -> pd.Series:
+    p = ppc["p_value"]
+    return (p < P_EXTREME) | (p > 1 - P_EXTREME)
+
+
+def _check_name(key: tuple) -> str:
+    return f"{key[0]}: {key[1]}"
+
+
+def _n_rep(run: _Run) -> int:
+    pp = run.pp_idata.posterior_predictive
+    return int(pp.sizes["chain"] * pp.sizes["draw"])
+
+
+def _extreme_messages(run: _Run) -> list[str]:
+    """One sentence per extreme predictive p-value, stating the numbers."""
+    out = []
+    s = _n_rep(run)
+    ppc = run.ppc
+    for key in ppc.index[_extreme(ppc)]:
+        row = ppc.loc[key]
+        p, t, m = float(row["p_value"]), float(row["T_obs"]), float(row["mean_rep"])
+        stat = key[1]
+        if p <= 0.0:
+            share = f"none of the {s} replicated datasets reached it (p < 1/{s})"
+        elif p >= 1.0:
+            share = f"every one of the {s} replicated datasets reached or exceeded it"
+        elif p < P_EXTREME:
+            share = f"only {100 * p:.2g}% of the {s} replicated datasets reached it"
+        else:
+            share = (f"{100 * p:.3g}% of the {s} replicated datasets reached or exceeded it "
+                     f"(only {100 * (1 - p):.2g}% fell below)")
+        what = "same groups" if key[0] == "y" else "new groups"
+        out.append(f"`{_check_name(key)}` ({what}): p = {_fmt(p)}; the observed {stat} of the "
+                   f"group means is {_fmt(t)}, and {share}; the replicated {stat} averages "
+                   f"{_fmt(m)}.")
+    return out
+
+
+def _warning_lines(run: _Run) -> list[str]:
+    """The 'Warnings' section: every problem found, then what was checked and found fine."""
+    from .fit import BFMI_MIN, ESS_MIN, RHAT_MAX
+
+    lines: list[str] = []
+    kinds = {k for k, _ in run.warnings}
+    for kind, msg in run.warnings:
+        head, *items = msg.split("\n- ")
+        head = head.strip().removeprefix("hiermodel ").rstrip(":")
+        lines.append(f"- **{head[:1].upper() + head[1:]}** ({kind}):")
+        lines += [f"  - {item.strip()}" for item in items] or [f"  - {head}"]
+    extreme = _extreme_messages(run)
+    if extreme:
+        lines.append(f"- **Posterior predictive checks: {len(extreme)} extreme p-value"
+                     f"{'s' if len(extreme) > 1 else ''}** (below {P_EXTREME:g} or above "
+                     f"{1 - P_EXTREME:g}; marked `EXTREME` in the predictive-check table):")
+        lines += [f"  - {m}" for m in extreme]
+        lines.append(
+            "  - What it means: data simulated from the fitted model rarely look like the "
+            "observed data in this respect, so the model misses a feature of the data (for "
+            "`y_mixed`, the groups do not look like draws from one normal population). What "
+            "to do: find the group(s) behind the statistic (an outlier, a data-entry error, "
+            "a wrong standard error?), check whether the prior on tau is too narrow "
+            f"(here {_tau_prior_text(run)}), and consider a model that separates or "
+            "down-weights outlying groups (a covariate, or a heavier-tailed population "
+            "distribution); do not rely on the pooled estimates until this is understood.")
+    ok = []
+    d = run.diag
+    if "SamplingWarning" not in kinds:
+        bfmi = ", ".join(_fmt(b) for b in d.bfmi) if d.bfmi else _DASH
+        ok.append(f"sampling: {d.divergences} divergent transitions of {d.n_draws} draws, "
+                  f"max R-hat {d.max_rhat:.4f} (<= {RHAT_MAX}), min ESS bulk / tail "
+                  f"{d.min_ess_bulk:.0f} / {d.min_ess_tail:.0f} (>= {ESS_MIN}), BFMI per "
+                  f"chain {bfmi} (>= {BFMI_MIN}), {d.max_treedepth_hits} maximum tree-depth "
+                  f"hits")
+    if "PriorDataConflictWarning" not in kinds:
+        ok.append("prior-data conflict: the posterior means of mu and tau are consistent "
+                  "with the data's own (REML) estimates and not in the far tail of their "
+                  "priors (hiermodel.fit.prior_data_conflict)")
+    if not extreme:
+        p = run.ppc["p_value"]
+        ok.append(f"posterior predictive checks: all {len(p)} p-values lie between "
+                  f"{P_EXTREME:g} and {1 - P_EXTREME:g} (from {_fmt(float(p.min()))} to "
+                  f"{_fmt(float(p.max()))})")
+    if not lines:
+        lines.append("- None.")
+    if ok:
+        lines += ["", "Checked and found no problem:", ""] + [f"- {s}." for s in ok]
+    return lines
+
+
+def _tau_prior_text(run: _Run) -> str:
+    p = run.priors
+    text = p.describe().split("; ")[1] if p is not None else "tau's prior"
+    if p is not None and "tau_scale" in getattr(p, "from_data", ()):
+        return f"{text}, scaled to the data"
+    return f"{text}, set by the user"
+
+
+# ============================================================================ report text
+def _report(run: _Run) -> str:
+    lines = [f"# {run.title}", ""]
+    lines += _intro(run) + [""]
+    lines += ["## Warnings", ""] + _warning_lines(run) + [""]
+    lines += ["## Model", ""] + _model_lines(run) + [""]
+    lines += ["## Priors", ""] + _prior_lines(run) + [""]
+    lines += ["## Data", ""] + _data_lines(run) + [""]
+    lines += ["## Results in brief", ""] + _brief_lines(run) + [""]
+    lines += ["## Group estimates: no, complete and partial pooling against the posterior",
+              ""] + _comparison_lines(run) + [""]
+    lines += ["## Population parameters", ""] + _population_lines(run) + [""]
+    lines += ["## Exact posterior", ""] + _exact_lines(run) + [""]
+    lines += ["## Posterior predictive checks", ""] + _ppc_lines(run) + [""]
+    if run.figures:
+        lines += ["## Figures", ""]
+        for name, caption in run.figures:
+            lines += [f"![{name[:-4]}]({name})", "", caption, ""]
+    lines += ["## Sampler diagnostics", ""] + _diagnostic_lines(run) + [""]
+    if run.data.source == "estimates":  # the data are estimates y_i, not group means ybar_i
+        lines = [line if line.startswith(("# ", "|")) else line.replace("ybar", "y")
+                 for line in "\n".join(lines).split("\n")]
+    lines += ["## Reproduce", ""] + _reproduce_lines(run)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _intro(run: _Run) -> list[str]:
+    d = run.data
+    n = run.diag.n_draws
+    return [
+        f"A Bayesian three-level normal (hierarchical / random-effects) model fitted to "
+        f"{d.n_groups} groups with hiermodel: {run.chains} chains x {run.draws} draws of "
+        f"NUTS ({n} in all; sampler {run.sampler}, {run.parameterization} form, seed "
+        f"{run.seed}), set against no pooling, complete pooling"
+        f"{', ' if run.exact is not None else ' and '}empirical-Bayes partial pooling"
+        f"{' and the exact posterior' if run.exact is not None else ''}.",
+        "",
+        f"**Conventions.** Every interval in this report is a {_PCT} central "
+        f"(equal-tailed) posterior interval: from the {100 * _Q[0]:g}% to the "
+        f"{100 * _Q[1]:g}% posterior quantile. Numbers have 4 significant digits (more for "
+        f"large values); {_DASH} marks a value that is not defined for that row.",
+    ]
+
+
+def _sigma_text(d: Any) -> str:
+    sig = np.unique(np.asarray(d.sigma, float))
+    return f"sigma = {_fmt(float(sig[0]))}" if sig.size == 1 else "sigma_i (one per group)"
+
+
+def _model_lines(run: _Run) -> list[str]:
+    d, p = run.data, run.priors
+    eqs = []
+    if d.source == "estimates":
+        eqs.append("y_i     | theta_i        ~ Normal(theta_i, se_i^2)     se_i known (given)")
+        meaning = ("y_i is group i's estimate and se_i its standard error, both given in the "
+                   "data and se_i treated as known")
+    elif d.sigma_known:
+        eqs.append(f"ybar_i  | theta_i        ~ Normal(theta_i, sigma^2 / n_i)  "
+                   f"{_sigma_text(d)} known")
+        meaning = (f"ybar_i is the mean of the n_i observations of group i; the within-group "
+                   f"sd is known ({_sigma_text(d)}, given), so se_i = sigma / sqrt(n_i) is "
+                   f"known")
+    else:
+        eqs.append("y_ij    | theta_i, sigma ~ Normal(theta_i, sigma^2)    sigma unknown")
+        meaning = ("y_ij is observation j of group i; the within-group sd sigma is not "
+                   "known and is estimated with the other parameters (the model uses the "
+                   "group means ybar_i and within-group sums of squares, which carry all "
+                   "the information: ybar_i ~ Normal(theta_i, sigma^2 / n_i))")
+    eqs.append(f"theta_i | mu, tau        ~ Normal(mu, tau^2)           i = 1, ..., "
+               f"{d.n_groups}")
+    eqs.append(_known_only(p.describe(), d).replace("; ", ",   ") if p is not None
+               else "priors: see below")
+    form = {
+        "marginal": "theta integrated out while sampling (ybar_i ~ Normal(mu, tau^2 + "
+                    "se_i^2)) and then drawn exactly from p(theta | mu, tau, y)",
+        "centered": "theta_i sampled directly",
+        "noncentered": "theta_i = mu + tau z_i with z_i sampled",
+        "auto": "each theta_i partially centered according to its precision",
+    }.get(run.parameterization, run.parameterization)
+    return ["```", *eqs, "```", "",
+            f"{meaning}. theta_i is group i's true mean (effect), mu the mean of the "
+            f"population of groups and tau the sd of the theta_i between groups (tau = 0: "
+            f"all groups alike). The posterior is sampled in the {run.parameterization} "
+            f"form: {form}."]
+
+
+def _prior_lines(run: _Run) -> list[str]:
+    p, d = run.priors, run.data
+    if p is None:
+        return ["(the fit recorded no priors)"]
+    bullets = p.explain() if hasattr(p, "explain") else [f"- `{p.describe()}`"]
+    if d.sigma_known:
+        bullets = [b for b in bullets if not b.startswith("- `sigma")]
+        bullets.append("- sigma: no prior; the sampling sds se_i are known here.")
+    return ["The priors actually used, with their numbers:", "", *bullets]
+
+
+def _data_lines(run: _Run) -> list[str]:
+    from .shrinkage import estimate_tau
+
+    d = run.data
+    y, se = np.asarray(d.means, float), np.asarray(d.se, float)
+    out = []
+    if d.source == "observations":
+        out.append(f"- N = {d.n_total} rows in G = {d.n_groups} groups "
+                   f"({_range('n_i', d.n)}).")
+    elif d.source == "summary":
+        out.append(f"- G = {d.n_groups} groups given as means ybar_i of n_i observations "
+                   f"(N = {d.n_total} in all, {_range('n_i', d.n)}).")
+    else:
+        out.append(f"- G = {d.n_groups} groups, each an estimate y_i with its standard "
+                   f"error se_i (no row-level data).")
+    name = "y_i" if d.source == "estimates" else "ybar_i"
+    lo, hi = int(np.argmin(y)), int(np.argmax(y))
+    out.append(f"- {name}: from {_fmt(y[lo])} ({d.groups[lo]}) to {_fmt(y[hi])} "
+               f"({d.groups[hi]}); mean {_fmt(float(y.mean()))}, sd "
+               f"{_fmt(float(y.std(ddof=1)))}.")
+    if d.source == "estimates":
+        how = "given"
+    elif d.sigma_known:
+        how = f"sigma / sqrt(n_i) with {_sigma_text(d)} known"
+    else:
+        how = (f"sigma_hat / sqrt(n_i) with the pooled within-group sd sigma_hat = "
+               f"{_fmt(d.sigma_hat)} (a plug-in: the fit estimates sigma)")
+    out.append(f"- Standard errors ({how}): {_range('se_i', se, median=True)}.")
+    eb = estimate_tau(y, se, run.eb_method)
+    out.append(f"- Empirical Bayes ({run.eb_method.upper()}) fit of {name} ~ Normal(mu, "
+               f"tau^2 + se_i^2), the data's own estimate of the population: mu_hat = "
+               f"{_fmt(float(eb.mu))} (se {_fmt(float(np.sqrt(eb.mu_var)))}), tau_hat = "
+               f"{_fmt(float(eb.tau))}.")
+    return out
+
+
+def _range(name: str, x: Any, *, median: bool = False) -> str:
+    """``"n_i from 5 to 20"``, or ``"n_i = 20 in every group"`` when all are equal."""
+    x = np.asarray(x)
+    lo, hi = x.min(), x.max()
+    if np.isclose(lo, hi, rtol=1e-9, atol=0):
+        return f"{name} = {_fmt(lo)} in every group"
+    text = f"{name} from {_fmt(lo)} to {_fmt(hi)}"
+    return text + (f", median {_fmt(float(np.median(x)))}" if median else "")
+
+
+def _new_group_quantiles(mu: np.ndarray, tau: np.ndarray) -> list[float]:
+    """2.5%, 50%, 97.5% quantiles of theta_new ~ N(mu_s, tau_s^2) at a random posterior draw
+    s: the roots of mean_s Phi((x - mu_s) / tau_s) = q (exact given the draws, as the forest
+    plot draws them)."""
+    from scipy.special import ndtr
+
+    pos = tau > 0
+    scale = np.where(pos, tau, 1.0)
+
+    def cdf(x: float) -> float:
+        return float(np.where(pos, ndtr((x - mu) / scale), x >= mu).mean())
+
+    out = []
+    for q in (_Q[0], 0.5, _Q[1]):
+        lo, hi = float(np.min(mu - 10 * tau)), float(np.max(mu + 10 * tau))
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if cdf(mid) < q else (lo, mid)
+            if hi - lo <= 4 * np.finfo(float).eps * max(1.0, abs(mid)):
+                break
+        out.append(0.5 * (lo + hi))
+    return out
+
+
+def _brief_lines(run: _Run) -> list[str]:
+    post = run.idata.posterior
+    out: list[str] = []
+    names = {"mu": "mu (population mean)", "tau": "tau (between-group sd)",
+             "sigma": "sigma (within-group sd)"}
+    pop = run.population
+    for var in pop.index:
+        row = pop.loc[var]
+        text = (f"- {names.get(var, var)}: posterior mean {_fmt(float(row['mean']))}, sd "
+                f"{_fmt(float(row['sd']))}, {_PCT} interval "
+                f"{_interval(float(row[run.lo_col]), float(row[run.hi_col]))}")
+        if run.exact is not None and var in ("mu", "tau"):
+            ex = run.exact_table.loc[var]
+            text += (f"; exact posterior mean {_fmt(float(ex['mean']))}, interval "
+                     f"{_interval(float(ex.iloc[2]), float(ex.iloc[4]))}")
+        if np.isfinite(row["eb"]):
+            what = "pooled within-group sd" if var == "sigma" else "empirical Bayes"
+            text += f"; {what} {_fmt(float(row['eb']))}"
+        out.append(text + ".")
+    mu = np.asarray(post["mu"].values, float).ravel()
+    new_q = _new_group_quantiles(mu, np.asarray(post["tau"].values, float).ravel())
+    out.append(f"- A new group from the same population, theta_new ~ Normal(mu, tau^2): "
+               f"predictive mean {_fmt(float(mu.mean()))}, median {_fmt(new_q[1])}, {_PCT} "
+               f"prediction interval {_interval(new_q[0], new_q[2])}.")
+    if run.transform:
+        fn, label = TRANSFORMS[run.transform]
+        q = np.quantile(mu, [_Q[0], 0.5, _Q[1]])
+        t = [float(fn(v)) for v in (*q, *new_q)]
+        out.append(f"- Back-transformed ({label}): {run.transform}(mu) has posterior median "
+                   f"{_fmt(t[1])} and {_PCT} interval {_interval(t[0], t[2])}; a new "
+                   f"group's {run.transform}(theta_new) has median {_fmt(t[4])} and {_PCT} "
+                   f"prediction interval {_interval(t[3], t[5])} (quantiles carry over "
+                   f"through a monotone transform; means do not).")
+    t = run.comparison
+    if t is not None and "shrinkage" in t:
+        lo_g, hi_g = t["shrinkage"].idxmin(), t["shrinkage"].idxmax()
+        lo_s, hi_s = float(t.at[lo_g, "shrinkage"]), float(t.at[hi_g, "shrinkage"])
+        how = (f"{_fmt(lo_s)} of the way for every group" if np.isclose(lo_s, hi_s, rtol=1e-9)
+               else f"{_fmt(lo_s)} ({lo_g}) to {_fmt(hi_s)} ({hi_g}) of the way")
+        out.append(f"- Pooling: the posterior pulls each group's own mean towards mu by "
+                   f"E[1 - w_i | y] = {how} (0 = no pooling, 1 = complete pooling).")
+    return out
+
+
+# ---------------------------------------------------------------------------- definitions
+def _ybar(d: Any) -> str:
+    """What the data's group values are called: estimates y_i or group means ybar_i."""
+    return "y_i" if d.source == "estimates" else "ybar_i"
+
+
+def _own(d: Any) -> str:
+    return "estimate" if d.source == "estimates" else "mean"
+
+
+def _se_definition(d: Any) -> str:
+    if d.source == "estimates":
+        return "se_i, the standard error of y_i, as given in the data (treated as known)."
+    if d.sigma_known:
+        return f"se_i = sigma / sqrt(n_i), the standard error of ybar_i ({_sigma_text(d)} known)."
+    return (f"se_i = sigma_hat / sqrt(n_i), the standard error of ybar_i with the pooled "
+            f"within-group sd sigma_hat = {_fmt(d.sigma_hat)} plugged in (used by the "
+            f"no-pooling, seed and empirical-Bayes columns; the full posterior estimates "
+            f"sigma instead).")
+
+
+def _interval_defs(run: _Run, what: str) -> dict[str, str]:
+    return {run.lo_col: f"{100 * _Q[0]:g}% posterior quantile of {what}: the lower end of "
+                        f"its {_PCT} central interval.",
+            run.hi_col: f"{100 * _Q[1]:g}% posterior quantile of {what}: the upper end of "
+                        f"its {_PCT} central interval."}
+
+
+def _comparison_defs(run: _Run) -> dict[str, str]:
+    d, a = run.data, run.comparison.attrs
+    method = run.eb_method.upper()
+    s = run.diag.n_draws
+    defs = {
+        "group": "the group's label in the data.",
+        "n": "n_i, the number of observations in the group.",
+        "se": _se_definition(d),
+        "no_pooling": f"{_ybar(d)}, the group's own {_own(d)} (no pooling: each group on its "
+                      f"own).",
+        "complete_pooling": f"the unweighted mean of the {_ybar(d)}, "
+                            f"{_fmt(float(run.comparison['complete_pooling'].iloc[0]))}: "
+                            f"complete pooling, one value for every group.",
+        "complete_pooling_weighted": "the precision-weighted mean of the ybar_i, sum(ybar_i / "
+                                     "se_i^2) / sum(1 / se_i^2) (complete pooling at tau = 0).",
+        "seed": f"partial pooling as the seed text (the tutorial hiermodel reproduces, its "
+                f"section 4.2) computes it: w_i ybar_i + (1 - w_i) mean(ybar) with w_i = "
+                f"tau_s^2 / (tau_s^2 + se_i^2) and tau_s = sd(ybar) = "
+                f"{_fmt(float(a.get('seed_tau', np.nan)))}, the spread of the observed means "
+                f"(which includes their sampling noise, so it tends to overstate tau and "
+                f"shrink too little).",
+        "eb": f"empirical-Bayes partial pooling w_i ybar_i + (1 - w_i) mu_hat, with mu_hat = "
+              f"{_fmt(float(a.get('eb_mu', np.nan)))} and tau_hat = "
+              f"{_fmt(float(a.get('eb_tau', np.nan)))} estimated by {method} from ybar_i ~ "
+              f"Normal(mu, tau^2 + se_i^2) and plugged in as if known.",
+        "eb_weight": "w_i = tau_hat^2 / (tau_hat^2 + se_i^2), the weight `eb` gives the group's "
+                     "own mean (1 = no pooling, 0 = complete pooling).",
+        "eb_sd": "the standard deviation of `eb`: sqrt(w_i se_i^2 + (1 - w_i)^2 Var(mu_hat)) "
+                 "(Morris 1983); it ignores the uncertainty in tau_hat, so it is too small "
+                 "when there are few groups.",
+        "mean": f"posterior mean of theta_i, the average of its {s} draws.",
+        "sd": "posterior standard deviation of theta_i.",
+        "mcse_mean": "Monte Carlo standard error of `mean` (from the effective sample size).",
+        "rb_mean": "Rao-Blackwellised posterior mean E[E[theta_i | mu, tau, y]]: the average "
+                   "over the draws of (mu, tau) of w_i(tau) ybar_i + (1 - w_i(tau)) mu; the "
+                   "same quantity as `mean`, with less Monte Carlo error.",
+        "rb_mcse": "Monte Carlo standard error of `rb_mean`.",
+        "shrinkage": "E[1 - w_i | y], the posterior mean share of the way from ybar_i to mu "
+                     "that the group is pulled (0 = keeps its own mean, 1 = pulled all the "
+                     "way to mu).",
+        "exact": "the exact posterior mean of theta_i, by numerical integration over tau (no "
+                 "sampling; Gelman et al., BDA3 section 5.4) with the same priors.",
+        "exact_sd": "the exact posterior standard deviation of theta_i.",
+    }
+    defs.update(_interval_defs(run, "theta_i"))
+    return defs
+
+
+_COMPARISON_SHOWN = ("n", "se", "no_pooling", "complete_pooling", "seed", "eb", "eb_weight",
+                     "eb_sd", "mean", "sd", "LO", "HI", "rb_mean", "shrinkage", "exact",
+                     "exact_sd")
+
+
+def _comparison_lines(run: _Run) -> list[str]:
+    from .compare import summarize
+
+    t = run.comparison
+    cols = [{"LO": run.lo_col, "HI": run.hi_col}.get(c, c) for c in _COMPARISON_SHOWN]
+    shown = t[[c for c in cols if c in t.columns]]
+    return [_table_block(shown, _comparison_defs(run), "group"), "",
+            "In words:", "", *[f"- {s}" for s in summarize(t).splitlines() if s.strip()]]
+
+
+def _population_lines(run: _Run) -> list[str]:
+    pop = run.population
+    method = run.eb_method.upper()
+    defs = {
+        "parameter": "mu = the population mean of the theta_i, tau = their sd between "
+                     "groups" + (", sigma = the sd within groups" if "sigma" in pop.index
+                                 else "") + ".",
+        "eb": f"the empirical-Bayes ({method}) point estimate: mu_hat, tau_hat"
+              + ("; for sigma the pooled within-group sd" if "sigma" in pop.index else "")
+              + ".",
+        "eb_sd": f"the standard error of mu_hat, (sum_i 1 / (se_i^2 + tau_hat^2))^(-1/2); "
+                 f"{_DASH} for the other rows.",
+        "seed": f"the seed text's plug-ins: mean(ybar) for mu and sd(ybar) for tau; {_DASH} "
+                f"otherwise.",
+        "mean": f"posterior mean, from the {run.diag.n_draws} draws.",
+        "sd": "posterior standard deviation.",
+        "mcse_mean": "Monte Carlo standard error of `mean`.",
+        "ess_bulk": "bulk effective sample size: the number of independent draws the "
+                    "correlated draws are worth for the mean.",
+        "r_hat": "rank-normalised split R-hat: near 1 when the chains agree (> 1.01 is a "
+                 "problem).",
+        "exact": "exact posterior mean (numerical integration over tau, same priors).",
+        "exact_sd": "exact posterior standard deviation.",
+    }
+    defs.update(_interval_defs(run, "the parameter"))
+    return [_table_block(pop, defs, "parameter")]
+
+
+def _exact_lines(run: _Run) -> list[str]:
+    if run.exact_table is None:
+        return ["Not computed: sigma is estimated here, and the exact (grid) posterior needs "
+                "known standard errors se_i."]
+    t = run.exact_table
+    qcols = list(t.columns[2:])
+    defs = {
+        "variable": "mu, tau, and theta[g] for each group g.",
+        "mean": "exact posterior mean.",
+        "sd": "exact posterior standard deviation.",
+    }
+    for c in qcols:
+        pct = c[1:]
+        extra = {f"{100 * _Q[0]:g}%": f": the lower end of the {_PCT} central interval",
+                 "50%": ": the posterior median",
+                 f"{100 * _Q[1]:g}%": f": the upper end of the {_PCT} central interval"}
+        defs[c] = f"the {pct} posterior quantile{extra.get(pct, '')}."
+    mass = float(run.exact.truncated_mass)
+    return [f"The posterior computed without sampling: p(tau | y) on a grid of "
+            f"{run.exact.tau_grid.size} points of tau (estimated mass outside the grid "
+            f"{mass:.2g}), and given tau everything is normal (Gelman et al., BDA3 section "
+            f"5.4). It checks the NUTS fit: compare `mean` here with the `mean` columns "
+            f"above.", "", _table_block(t, defs, "variable")]
+
+
+def _ppc_lines(run: _Run) -> list[str]:
+    ppc = run.ppc
+    flag = _extreme(ppc)
+    table = pd.DataFrame(
+        {"T_obs": ppc["T_obs"].to_numpy(), "mean_rep": ppc["mean_rep"].to_numpy(),
+         "p_value": ppc["p_value"].to_numpy(), "mc_se": ppc["mc_se"].to_numpy(),
+         "flag": np.where(flag, "EXTREME", "")},
+        index=pd.Index([_check_name(k) for k in ppc.index], name="check"))
+    s = _n_rep(run)
+    defs = {
+        "check": "`replicate: statistic`. Replicates: `y` = new data for the same groups, "
+                 "ybar_i^rep ~ Normal(theta_i, se_i^2); `y_mixed` = new groups, theta_i^rep "
+                 "~ Normal(mu, tau^2) and then ybar_i^rep ~ Normal(theta_i^rep, se_i^2) "
+                 "(this one can reveal an outlying group). Statistics of the G group means: "
+                 "min, max, mean, sd, range (max - min).",
+        "T_obs": "the statistic on the observed group means.",
+        "mean_rep": f"its average over the {s} replicated datasets.",
+        "p_value": "P(T(y_rep) >= T(y) | y): the share of replicated datasets whose "
+                   "statistic is at least the observed one.",
+        "mc_se": "Monte Carlo standard error of `p_value` (0 when p is 0 or 1).",
+        "flag": f"`EXTREME` when p_value < {P_EXTREME:g} or > {1 - P_EXTREME:g} (including "
+                f"exactly 0 or 1): the model rarely reproduces this statistic (see "
+                f"Warnings).",
+    }
+    n_flag = int(flag.sum())
+    verdict = (f"{n_flag} of {len(ppc)} p-values are extreme (flagged below and under "
+               f"Warnings)." if n_flag else
+               f"None of the {len(ppc)} p-values is below {P_EXTREME:g} or above "
+               f"{1 - P_EXTREME:g}.")
+    return [f"Each check simulates {s} replicated datasets from the posterior and asks how "
+            f"often a statistic of the replicated group means is at least its observed "
+            f"value: a p-value near 0.5 is unremarkable, one near 0 or 1 means the model "
+            f"does not reproduce that feature of the data. {verdict}", "",
+            _table_block(table, defs, "check")]
+
+
+def _diagnostic_lines(run: _Run) -> list[str]:
+    d = run.diag
+    bfmi = ", ".join(f"{b:.2f}" for b in d.bfmi) if d.bfmi else _DASH
+    defs = {
+        "parameter": "the model parameter (theta[g]: group g's theta_i).",
+        "mcse_mean": "Monte Carlo standard error of the posterior mean.",
+        "mcse_sd": "Monte Carlo standard error of the posterior standard deviation.",
+        "ess_bulk": "bulk effective sample size (for means and central intervals).",
+        "ess_tail": "tail effective sample size (for the 5% and 95% quantiles).",
+        "r_hat": "rank-normalised split R-hat (> 1.01: the chains disagree).",
+    }
+    return [f"- Divergent transitions: {d.divergences} of {d.n_draws} draws.",
+            f"- Maximum tree-depth hits: {d.max_treedepth_hits}.",
+            f"- BFMI per chain: {bfmi}.",
+            f"- Max R-hat {d.max_rhat:.4f}; min ESS bulk / tail {d.min_ess_bulk:.0f} / "
+            f"{d.min_ess_tail:.0f}.", "",
+            _table_block(run.diag_table, defs, "parameter")]
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("hiermodel", "pymc", "pytensor", "arviz", "nutpie", "numpy", "scipy",
+                "pandas", "xarray", "matplotlib"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _reproduce_lines(run: _Run) -> list[str]:
+    return ["```bash", run.command or "(called from Python: hiermodel.report.run_report)",
+            "```", "",
+            f"Seed: {run.seed}. Run time: {run.seconds:.1f} s. The same command gives "
+            f"byte-identical CSV files and posterior draws.", "", "Versions:", "",
+            *[f"- {k} {v}" for k, v in _versions().items()]]

@@ -1,0 +1,266 @@
+"""``report.md`` reads without the code: model, priors with numbers, every column defined,
+one interval convention, plain predictive-check names, nothing suspicious left silent.
+
+Real runs (small draws) through :func:`hiermodel.report.run_report` and the CLI's ``main``.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hiermodel import HierData, eight_schools
+from hiermodel.cli import main
+from hiermodel.report import format_number, markdown_table, run_report
+
+SMALL = dict(draws=200, tune=200, chains=2, progressbar=False)
+CLI_SMALL = ["--draws", "200", "--tune", "200", "--chains", "2", "--no-progress",
+             "--no-figures", "--seed", "3"]
+_SEP = re.compile(r"^\|(\s*:?-+:?\s*\|)+$")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+
+
+def tables(text: str) -> list[dict]:
+    """Every markdown table of ``text``: header cells, rows, and the names defined in the
+    ``Columns:`` list right under it (``- `name`: ...``)."""
+    lines = text.splitlines()
+    out = []
+    i = 0
+    while i < len(lines) - 1:
+        if lines[i].startswith("|") and _SEP.match(lines[i + 1].strip()):
+            heads = _cells(lines[i])
+            j = i + 2
+            rows = []
+            while j < len(lines) and lines[j].startswith("|"):
+                rows.append(_cells(lines[j]))
+                j += 1
+            k = j
+            while k < len(lines) and not lines[k].strip():
+                k += 1
+            defined = []
+            if k < len(lines) and lines[k].strip() == "Columns:":
+                k += 1
+                while k < len(lines) and not lines[k].strip():
+                    k += 1
+                while k < len(lines) and lines[k].startswith("- `"):
+                    defined.append(lines[k][3:lines[k].index("`", 3)])
+                    k += 1
+            out.append({"heads": heads, "rows": rows, "defined": defined})
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def section(text: str, head: str) -> str:
+    """The body of the ``## head...`` section."""
+    m = re.search(rf"^## {re.escape(head)}.*?$(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert m, f"no section {head!r}"
+    return m.group(1)
+
+
+def table_after(text: str, head: str) -> pd.DataFrame:
+    """The first table of section ``head`` as a DataFrame of strings, indexed by column 0."""
+    t = tables(section(text, head))[0]
+    return pd.DataFrame(t["rows"], columns=t["heads"]).set_index(t["heads"][0])
+
+
+def num(s: str) -> float:
+    return float(s.replace("–", "nan"))
+
+
+@pytest.fixture(scope="module")
+def es_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report_es")
+    files = run_report(eight_schools(), out, seed=7, figures=False, command="hiermodel test",
+                       title="Eight Schools", log=lambda m: None, **SMALL)
+    return out, files, (out / "report.md").read_text()
+
+
+# ----------------------------------------------------------------------------- the report
+def test_report_states_model_priors_and_data_first(es_report):
+    _, _, text = es_report
+    heads = [line[3:] for line in text.splitlines() if line.startswith("## ")]
+    assert heads[:5] == ["Warnings", "Model", "Priors", "Data", "Results in brief"]
+    model = section(text, "Model")
+    for eq in ("y_i     | theta_i", "~ Normal(theta_i, se_i^2)", "theta_i | mu, tau",
+               "~ Normal(mu, tau^2)", "mu ~ Normal(", "tau ~ HalfCauchy("):
+        assert eq in model, eq
+    assert "se_i known" in model and "sigma unknown" not in model
+    priors = section(text, "Priors")
+    # Eight Schools: mu ~ Normal(7.686, 41.46), tau ~ HalfCauchy(16.59), S = 16.59
+    assert "`mu ~ Normal(7.686, 41.46)`" in priors
+    assert "`tau ~ HalfCauchy(16.59)`" in priors
+    assert "scaled to the data" in priors and "16.59" in priors
+    data = section(text, "Data")
+    assert "G = 8 groups" in data and "mu_hat = 7.686" in data
+
+
+def test_every_column_of_every_table_is_defined(es_report):
+    _, _, text = es_report
+    found = tables(text)
+    assert len(found) >= 5  # comparison, population, exact, ppc, diagnostics
+    for t in found:
+        assert t["defined"], f"table {t['heads']} has no Columns list"
+        missing = [h for h in t["heads"] if h not in t["defined"]]
+        assert not missing, (t["heads"], missing)
+        assert all(h for h in t["heads"]), t["heads"]   # no unnamed index column
+
+
+def test_one_interval_convention(es_report):
+    out, _, text = es_report
+    assert "95% central (equal-tailed)" in text
+    assert "94%" not in text and "hdi" not in text.lower()
+    for t in tables(text):
+        assert not any("hdi" in h for h in t["heads"])
+    comp = pd.read_csv(out / "comparison.csv", index_col="group")
+    assert {"eti_low", "eti_high"} <= set(comp.columns)
+    # the interval is the 2.5% / 97.5% quantiles of the draws
+    import arviz as az
+
+    theta = az.from_netcdf(out / "idata.nc").posterior["theta"]
+    q = theta.quantile([0.025, 0.975], dim=("chain", "draw"))
+    np.testing.assert_allclose(comp["eti_low"], q.isel(quantile=0), rtol=1e-8)
+    np.testing.assert_allclose(comp["eti_high"], q.isel(quantile=1), rtol=1e-8)
+
+
+def test_ppc_rows_are_plain_names(es_report):
+    _, _, text = es_report
+    assert "('y'" not in text and "('y_mixed'" not in text
+    ppc = table_after(text, "Posterior predictive checks")
+    assert list(ppc.index) == [f"{v}: {s}" for v in ("y", "y_mixed")
+                               for s in ("min", "max", "mean", "sd", "range")]
+
+
+def test_sampling_warnings_are_at_the_top(es_report):
+    _, _, text = es_report
+    warn = section(text, "Warnings")   # 2 x 200 draws: ESS < 400
+    assert "SamplingWarning" in warn and "ESS" in warn
+    assert "Checked and found no problem" in warn
+
+
+def test_report_records_how_to_reproduce(es_report):
+    out, files, text = es_report
+    assert "hiermodel test" in section(text, "Reproduce") and "Seed: 7" in text
+    assert "- pymc 5.28" in text and "- arviz 0.23" in text
+    assert {"idata", "comparison", "population", "diagnostics", "ppc", "exact",
+            "report"} <= set(files)
+    assert not list(out.glob("*.png"))
+
+
+# ----------------------------------------------------------------------------- user data
+def test_rows_around_70_give_mu_near_the_data(tmp_path):
+    """The bug behind issue 13: fixed N(0, 5) priors put mu at 4.2 for scores around 70."""
+    rng = np.random.default_rng(13)
+    school = np.repeat([f"s{i:02d}" for i in range(10)], 20)
+    score = 70 + np.repeat(rng.normal(0, 4, 10), 20) + rng.normal(0, 12, school.size)
+    pd.DataFrame({"school": school, "score": score}).to_csv(tmp_path / "scores.csv",
+                                                            index=False)
+    assert main(["fit", str(tmp_path / "scores.csv"), "--value", "score", "--group", "school",
+                 "--out", str(tmp_path / "out"), *CLI_SMALL]) == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "N = 200 rows in G = 10 groups" in section(text, "Data")
+    model = section(text, "Model")
+    assert "sigma unknown" in model and "sigma ~ HalfNormal(" in model
+    assert "`sigma ~ HalfNormal(" in section(text, "Priors")
+    pop = table_after(text, "Population parameters")
+    mu_hat, mean, sd = (num(pop.at["mu", c]) for c in ("eb", "mean", "sd"))
+    assert abs(mean - mu_hat) < 2 * sd, (mean, mu_hat, sd)
+    assert 60 < mean < 80
+    assert "sigma" in pop.index and 9 < num(pop.at["sigma", "mean"]) < 15
+    assert "Not computed: sigma is estimated" in section(text, "Exact posterior")
+    for t in tables(text):
+        assert set(t["heads"]) <= set(t["defined"]), t["heads"]
+
+
+def test_extreme_p_value_is_flagged(tmp_path):
+    """One huge outlier group with a tiny se under a narrow tau prior: the model cannot
+    reproduce the max of the group means."""
+    y = [0.3, -0.2, 0.1, 0.0, -0.4, 0.2, 0.1, -0.1, 50.0]
+    se = [1.0] * 8 + [0.5]
+    pd.DataFrame({"study": list("abcdefghi"), "y": y, "se": se}).to_csv(
+        tmp_path / "outlier.csv", index=False)
+    assert main(["fit", str(tmp_path / "outlier.csv"), "--estimate", "y", "--se", "se",
+                 "--label", "study", "--tau-prior", "halfnormal:0.1",
+                 "--out", str(tmp_path / "out"), *CLI_SMALL]) == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    ppc = table_after(text, "Posterior predictive checks")
+    flagged = ppc[ppc["flag"] == "EXTREME"]
+    assert len(flagged) >= 1
+    p = flagged["p_value"].map(num)
+    assert ((p < 0.01) | (p > 0.99)).all()
+    assert (ppc.loc[ppc["flag"] != "EXTREME", "p_value"].map(num).between(0.01, 0.99)).all()
+    warn = section(text, "Warnings")
+    assert "extreme p-value" in warn and "What it means" in warn and "What to do" in warn
+    for check in flagged.index:
+        assert f"`{check}`" in warn
+    assert "HalfNormal(0.1), set by the user" in warn
+    # the narrow prior fights the data: the prior-data conflict is listed too
+    assert "PriorDataConflictWarning" in warn
+    assert "Normal(" in section(text, "Priors") and "`tau ~ HalfNormal(0.1)`: set by the user" \
+        in section(text, "Priors")
+
+
+@pytest.mark.parametrize("center", [0.01, 10_000.0])
+def test_numbers_readable_at_any_scale(tmp_path, center):
+    rng = np.random.default_rng(1)
+    g = 50
+    theta = center + 0.2 * center * rng.normal(size=g) / 10
+    se = np.full(g, 0.02 * center) * rng.uniform(0.5, 2, g)
+    y = theta + se * rng.normal(size=g)
+    pd.DataFrame({"g": [f"g{i}" for i in range(g)], "y": y, "se": se}).to_csv(
+        tmp_path / "d.csv", index=False)
+    assert main(["fit", str(tmp_path / "d.csv"), "--estimate", "y", "--se", "se", "--label",
+                 "g", "--out", str(tmp_path / "out"), *CLI_SMALL]) == 0
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "e+0" not in text
+    pop = table_after(text, "Population parameters")
+    mu = num(pop.at["mu", "mean"])
+    assert abs(mu - center) < 0.05 * center
+    comp = table_after(text, "Group estimates")
+    assert len(comp) == g
+    # at least 4 significant digits survive: the table matches the CSV to 4 digits
+    csv = pd.read_csv(tmp_path / "out" / "comparison.csv", index_col="group")
+    np.testing.assert_allclose(comp["mean"].map(num).to_numpy(), csv["mean"], rtol=1e-3)
+
+
+# ----------------------------------------------------------------------------- helpers' units
+@pytest.mark.parametrize(("value", "text"), [
+    (10023.45, "10023.5"), (4.39712, "4.397"), (0.0123456, "0.01235"), (28.0, "28"),
+    (0.0, "0"), (np.nan, "–"), (12, "12"), (-3.5e-7, "-3.5e-07"), (1234567.8, "1234567.8"),
+])
+def test_format_number(value, text):
+    assert format_number(value) == text
+
+
+def test_markdown_table_needs_a_named_index():
+    df = pd.DataFrame({"a": [1.0, np.nan]}, index=pd.Index(["x|y", "z"], name="row"))
+    md = markdown_table(df)
+    assert md.splitlines()[0] == "| row | a |"
+    assert "x\\|y" in md and "| z | – |" in md
+    with pytest.raises(ValueError, match="name the index"):
+        markdown_table(pd.DataFrame({"a": [1]}))
+
+
+def test_run_report_rejects_unknown_transform(tmp_path):
+    with pytest.raises(ValueError, match="transform"):
+        run_report(eight_schools(), tmp_path, seed=1, transform="log10", **SMALL)
+
+
+def test_run_report_from_python_with_rows(tmp_path):
+    data = HierData.from_summary([70.0, 72.0, 68.0], [20, 25, 30], 12.0, groups=list("abc"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # everything of hiermodel's is captured into the report
+        run_report(data, tmp_path, seed=2, figures=False, log=lambda m: None, **SMALL)
+    text = Path(tmp_path / "report.md").read_text()
+    assert "sigma = 12 known" in section(text, "Model")
+    assert "N = 75 in all" in section(text, "Data")
