@@ -18,6 +18,7 @@ tables, figures) is :mod:`hiermodel.report`.  User errors print one line
 from __future__ import annotations
 
 import argparse
+import csv
 import math
 import sys
 from pathlib import Path
@@ -91,8 +92,15 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
                         "exp puts the forest plot and the summary of mu on the ratio scale")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the one-line error format of every other user error."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        self.exit(2, f"hiermodel: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hiermodel",
         description="Full Bayesian three-level normal models (the Eight Schools family) on "
                     "PyMC: fit, compare with empirical Bayes and the exact posterior, check, "
@@ -133,9 +141,16 @@ def _read_csv(path: str):
     if not p.is_file():
         raise UserError(f"file not found: {path}")
     try:
-        return pd.read_csv(p)
+        df = pd.read_csv(p)
+        with p.open(newline="", encoding="utf-8-sig") as fh:  # pandas renames repeats 'y.1'
+            header = next(csv.reader(fh), [])
     except Exception as err:  # parse errors of any kind are the user's file
         raise UserError(f"could not read {path} as CSV: {err}") from None
+    dup = sorted({str(c) for c in header if header.count(c) > 1})
+    if dup:
+        raise UserError(f"{path}: column name(s) {dup} appear more than once in the header; "
+                        "rename them so that each column is named once")
+    return df
 
 
 def _column(df, name: str, option: str):
@@ -287,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, ValueError, TypeError, ImportError, FileNotFoundError) as err:
         print(f"hiermodel: error: {err}".splitlines()[0], file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("hiermodel: interrupted; --out was left as it was (outputs appear only when a "
+              "run finishes)", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -181,6 +181,9 @@ def _resolve_seed(seed: int | None) -> int:
         return int(np.random.SeedSequence().generate_state(1)[0])
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise TypeError(f"`seed` must be a non-negative integer or None, got {seed!r}.")
+    if seed >= 2**63:
+        raise ValueError(f"`seed` must be below 2**63 (it is stored with the result, as a "
+                         f"64-bit integer), got {seed!r}.")
     return int(seed)
 
 
@@ -252,8 +255,13 @@ def fit(
     draws, tune, chains = (_positive_int(k, v) for k, v in
                            (("draws", draws), ("tune", tune), ("chains", chains)))
     seed = _resolve_seed(seed)
-    if target_accept is not None and not 0 < float(target_accept) < 1:
-        raise ValueError(f"`target_accept` must be in (0, 1), got {target_accept}.")
+    if target_accept is not None:
+        if isinstance(target_accept, bool) or not isinstance(target_accept,
+                                                             (int, float, np.number)):
+            raise TypeError(f"`target_accept` must be a number in (0, 1) or None, got "
+                            f"{target_accept!r}.")
+        if not 0 < float(target_accept) < 1:
+            raise ValueError(f"`target_accept` must be in (0, 1), got {target_accept}.")
     cores = min(chains, os.cpu_count() or 1) if cores is None else _positive_int("cores", cores)
     progress = _progress(progressbar)
 
@@ -640,7 +648,14 @@ def load(path: str | os.PathLike) -> az.InferenceData:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"`path`: no such file {str(path)!r}.")
-    idata = az.from_netcdf(str(path))
+    if path.is_dir():
+        raise ValueError(f"`path` {str(path)!r} is a folder; pass the .nc file written by "
+                         "hiermodel.save (e.g. <out>/idata.nc).")
+    try:
+        idata = az.from_netcdf(str(path))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"`path` {str(path)!r} is not a netCDF file written by "
+                         f"hiermodel.save ({type(err).__name__}: {err}).") from None
     for name in idata.groups():
         getattr(idata, name).load()
     return idata

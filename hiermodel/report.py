@@ -26,7 +26,9 @@ intervals, from the 2.5% to the 97.5% posterior quantile.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -43,6 +45,8 @@ from .formatting import format_number
 __all__ = ["run_report", "TRANSFORMS", "INTERVAL_PROB", "P_EXTREME", "markdown_table",
            "format_number"]
 
+#: the file that marks a folder as a hiermodel run (which a later run may replace)
+RUN_MARKER = ".hiermodel-run"
 #: probability of every interval in the report (central, equal-tailed)
 INTERVAL_PROB = 0.95
 #: predictive p-values below this or above 1 - this are flagged
@@ -157,7 +161,10 @@ def run_report(
     ----------
     data : HierData
     out : path
-        Output folder (created).
+        Output folder.  Written whole or not at all: everything goes to a temporary folder
+        beside it, which replaces ``out`` only when the run has finished (an interrupted run
+        leaves ``out`` as it was).  ``out`` must be new, empty, or a previous hiermodel run
+        (it holds the marker file ``.hiermodel-run``), which is replaced as a whole.
     seed : int
         Same seed and options -> byte-identical CSVs and posterior draws.
     priors : Priors, optional
@@ -181,13 +188,64 @@ def run_report(
     log : callable
         Progress lines (the CLI prints them to stderr).
     """
-    from .fit import diagnose, diagnostics, fit, save
-
     if transform is not None and transform not in TRANSFORMS:
         raise ValueError(f"transform: must be one of {tuple(TRANSFORMS)} or None, got "
                          f"{transform!r}.")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    final = _check_out(Path(out))
+    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    try:
+        files = _run_into(out, data, final=final, seed=seed, priors=priors, sampler=sampler,
+                          parameterization=parameterization, draws=draws, tune=tune,
+                          chains=chains, eb_method=eb_method, progressbar=progressbar,
+                          figures=figures, sampler_geometry=sampler_geometry,
+                          transform=transform, command=command, title=title, log=log)
+        (out / RUN_MARKER).write_text(f"hiermodel {command}\n", encoding="utf-8")
+        _replace_folder(out, final)
+    except BaseException:  # Ctrl-C included: the previous results stay as they were
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    return {k: final / p.name for k, p in files.items()}
+
+
+def _check_out(out: Path) -> Path:
+    """``out`` as an absolute path whose parent exists, or a ValueError naming it."""
+    out = out.expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is a file, not a folder; choose a folder.")
+    if out.is_dir() and any(out.iterdir()) and not (out / RUN_MARKER).exists():
+        raise ValueError(f"--out {str(out)!r} is not empty and was not written by hiermodel "
+                         "(no .hiermodel-run marker): choose a new or empty folder, so that "
+                         "no file of yours is replaced.")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"--out {str(out)!r}: cannot create its parent folder "
+                         f"({err.strerror or err}).") from None
+    if not os.access(out.parent, os.W_OK):
+        raise ValueError(f"--out {str(out)!r}: its parent folder is not writable.")
+    return out
+
+
+def _replace_folder(new: Path, final: Path) -> None:
+    """Put the finished ``new`` folder at ``final`` (replacing a previous run whole)."""
+    old = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+        old.rmdir()
+        final.rename(old)
+    new.rename(final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _run_into(out: Path, data: Any, *, final: Path, seed: int, priors: Any, sampler: str,
+              parameterization: str, draws: int, tune: int, chains: int, eb_method: str,
+              progressbar: bool | None, figures: bool, sampler_geometry: bool,
+              transform: str | None, command: str, title: str,
+              log: Callable[[str], Any]) -> dict[str, Path]:
+    """The run itself, writing into ``out`` (the staging folder)."""
+    from .fit import diagnose, diagnostics, fit, save
+
     files: dict[str, Path] = {}
     t0 = time.perf_counter()
     run = _Run(data=data, title=title, command=command, seed=seed, sampler=sampler,
@@ -224,7 +282,7 @@ def run_report(
     run.seconds = time.perf_counter() - t0
     (out / "report.md").write_text(_report(run), encoding="utf-8")
     files["report"] = out / "report.md"
-    log(f"hiermodel: wrote {len(files)} files to {out}/ in {run.seconds:.1f} s")
+    log(f"hiermodel: wrote {len(files)} files to {final}/ in {run.seconds:.1f} s")
     return files
 
 

@@ -340,3 +340,32 @@ def test_help_reads_well(capsys, command):
                  "scaled to the data", "S = sqrt(var(ybar_i) + mean(se_i^2))",
                  "tau ~ HalfCauchy(S)", "doubles the run time"):
         assert text in out, text
+
+
+def test_duplicated_column_names_are_refused(tmp_path, capsys):
+    path = tmp_path / "dup.csv"
+    path.write_text("school,y,y,se\nA,1,2,3\nB,2,3,4\nC,3,4,5\n")
+    assert main(["fit", str(path), "--estimate", "y", "--se", "se",
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "column name(s) ['y'] appear more than once" in err[0]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["eight-schools", "--draws", "abc"], "argument --draws: invalid int value: 'abc'"),
+    (["eight-schools", "--seed", "1.5"], "argument --seed: invalid int value"),
+    (["fit"], "the following arguments are required: file"),
+])
+def test_argument_errors_are_one_line(capsys, args, message):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1
+    assert err[0].startswith("hiermodel: error: ") and message in err[0]
+
+
+def test_seed_too_large_is_refused_before_fitting(tmp_path, capsys):
+    assert main(["eight-schools", "--seed", str(2**70), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "`seed` must be below 2**63" in err[-1]
+    assert not (tmp_path / "o").exists()

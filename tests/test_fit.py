@@ -188,7 +188,24 @@ BAD_FIT = [
     (dict(chains=2.5), ValueError, "`chains` must be a positive integer"),
     (dict(seed=-1), TypeError, "`seed` must be a non-negative integer"),
     (dict(target_accept=1.2), ValueError, "`target_accept` must be in (0, 1)"),
+    (dict(target_accept="high"), TypeError, "`target_accept` must be a number in (0, 1)"),
+    (dict(seed=2**70), ValueError, "`seed` must be below 2**63"),
 ]
+
+
+def test_load_names_the_path_of_a_file_that_is_not_netcdf(tmp_path):
+    junk = tmp_path / "junk.nc"
+    junk.write_text("not a netCDF file")
+    with pytest.raises(ValueError, match="is not a netCDF file written by hiermodel.save"):
+        load(junk)
+    with pytest.raises(ValueError, match="is a folder"):
+        load(tmp_path)
+
+
+def test_the_largest_seed_round_trips(tmp_path):
+    idata = fit(eight_schools(), seed=2**63 - 1, draws=50, tune=50, chains=1, check=False,
+                progressbar=False)
+    assert load(save(idata, tmp_path / "s.nc")).posterior.attrs["seed"] == 2**63 - 1
 
 
 @pytest.mark.parametrize(("kw", "exc", "fragment"), BAD_FIT, ids=[str(b[0]) for b in BAD_FIT])

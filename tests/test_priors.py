@@ -18,7 +18,7 @@ from hiermodel.priors import Priors, data_spread
 from hiermodel.shrinkage import eb_core, empirical_bayes, exact_posterior
 
 CLASSIC = Priors(mu_mean=0.0, mu_sd=5.0, tau_scale=5.0)  # the PyMC example's fixed priors
-FIT = dict(draws=1000, tune=500, chains=2, progressbar=False)
+FIT = dict(draws=1000, tune=500, chains=4, progressbar=False)
 
 
 def _estimates(center: float, spread: float, g: int = 10, seed: int = 0) -> hm.HierData:

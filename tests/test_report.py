@@ -264,3 +264,84 @@ def test_run_report_from_python_with_rows(tmp_path):
     text = Path(tmp_path / "report.md").read_text()
     assert "sigma = 12 known" in section(text, "Model")
     assert "N = 75 in all" in section(text, "Data")
+
+
+# ----------------------------------------------------------------------------- atomic output
+def _quick(out, **kw):
+    return run_report(eight_schools(), out, seed=1, log=lambda m: None,
+                      **{**SMALL, "figures": False, **kw})
+
+
+def test_a_rerun_replaces_its_own_folder_whole(tmp_path):
+    out = tmp_path / "run"
+    _quick(out, figures=True)
+    assert (out / "forest.png").exists() and (out / ".hiermodel-run").exists()
+    files = _quick(out)                          # other options: no figures
+    assert not (out / "forest.png").exists()     # nothing of the first run is left
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [".hiermodel-run"] + [p.name for p in files.values()])
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]   # no staging folders left
+
+
+@pytest.mark.parametrize("case", ["file", "foreign", "under-a-file"])
+def test_out_that_is_not_ours_is_refused_before_fitting(tmp_path, case):
+    if case == "file":
+        out = tmp_path / "x.txt"
+        out.write_text("mine")
+        fragment = "is a file"
+    elif case == "foreign":
+        out = tmp_path / "thesis"
+        out.mkdir()
+        (out / "chapter1.tex").write_text("mine")
+        fragment = "was not written by hiermodel"
+    else:
+        (tmp_path / "f").write_text("mine")
+        out = tmp_path / "f" / "run"
+        fragment = "cannot create its parent folder"
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    with pytest.raises(ValueError, match=fragment):
+        run_report(eight_schools(), out, seed=1, log=lambda m: None,
+                   **{**SMALL, "draws": 1})
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+def test_an_interrupted_run_leaves_the_previous_results(tmp_path):
+    out = tmp_path / "run"
+    _quick(out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def interrupt(line):                 # Ctrl-C after every file of the new run is written
+        if line.startswith("hiermodel: wrote"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_report(eight_schools(), out, seed=2, figures=False, log=interrupt, **SMALL)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_ctrl_c_from_the_shell(tmp_path):
+    """A real SIGINT to the CLI while it fits: exit code 130 or 1, no traceback noise
+    required, and --out keeps the previous run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    _quick(out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hiermodel", "eight-schools", "--out", str(out),
+         "--draws", "200000", "--tune", "200", "--chains", "2", "--no-figures"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(tmp_path.glob(".run.partial-*")):
+        time.sleep(0.2)
+    time.sleep(3)                                 # inside the fit
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert "interrupted" in err.lower()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
