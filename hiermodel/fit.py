@@ -597,8 +597,9 @@ def prior_data_conflict(idata: az.InferenceData, data: HierData,
     mu_hat, tau_hat = float(eb.mu), float(eb.tau)
     out = []
     m, sd = float(mu.mean()), float(mu.std(ddof=1))
-    fix = ("Check that the priors are on the scale of your data: the default (priors=None) "
-           "is scaled to the data; a fixed Priors(...) should be too. Compare with "
+    fix = ("Check that the priors are on the scale of your data: the default (priors=None; "
+           "on the command line, no --mu-prior / --tau-prior) is scaled to the data, and "
+           "fixed numbers should be too. Compare with "
            "hiermodel.shrinkage.exact_posterior(data, priors) and empirical_bayes(data).")
     if sd > 0 and abs(m - mu_hat) > CONFLICT_Z * sd:
         out.append(f"the posterior mean of mu, {_fmt(m)}, is {abs(m - mu_hat) / sd:.1f} "
