@@ -66,8 +66,8 @@ from .shrinkage import (
 
 __all__ = [
     "compare", "compare_population", "compare_fits", "summarize", "data_from_idata",
-    "fit_priors", "tau_estimates", "posterior_weights", "DEFAULT_PROB", "DEFAULT_HDI_PROB",
-    "INTERVALS",
+    "fit_priors", "tau_estimates", "posterior_weights", "normalize_group_dim", "DEFAULT_PROB",
+    "DEFAULT_HDI_PROB", "INTERVALS",
 ]
 
 #: the credible intervals: highest-density ("hdi", ``arviz.hdi``) or equal-tailed ("eti",
@@ -90,7 +90,7 @@ def _group_dim(idata: az.InferenceData, name: str = "idata") -> str:
     return str(other[0])
 
 
-def _normalize(idata: Any, name: str = "idata") -> tuple[az.InferenceData, str]:
+def normalize_group_dim(idata: Any, name: str = "idata") -> tuple[az.InferenceData, str]:
     """``(idata with its group dimension renamed to 'group', the original dim name)``.
 
     ``idata`` must be InferenceData whose posterior holds ``mu``, ``tau`` and ``theta``
@@ -122,7 +122,7 @@ def _normalize(idata: Any, name: str = "idata") -> tuple[az.InferenceData, str]:
 
 def _check_idata(idata: Any, name: str = "idata") -> az.InferenceData:
     """``idata`` validated, with its group dimension (any name) renamed to ``group``."""
-    return _normalize(idata, name)[0]
+    return normalize_group_dim(idata, name)[0]
 
 
 def _check_prob(prob: Any, name: str = "prob") -> float:
@@ -227,7 +227,7 @@ def data_from_idata(idata: az.InferenceData) -> HierData:
         raise ValueError("`idata` carries no observed_data/constant_data (draws from "
                          "ExactPosterior.sample do not): pass the HierData as `data=`.")
     if "posterior" in have and "theta" in idata.posterior:
-        idata = _normalize(idata)[0]
+        idata = normalize_group_dim(idata)[0]
     elif "group" not in idata.observed_data.dims:
         raise ValueError("`idata` has no posterior theta to name its group dimension and "
                          "its observed_data has no 'group' dimension: pass `data=`.")
@@ -397,7 +397,7 @@ def _group_se(posterior: xr.Dataset, data: HierData) -> np.ndarray:
 def posterior_weights(idata: az.InferenceData, data: HierData) -> xr.DataArray:
     """Per-draw shrinkage weights ``w_i = tau^2 / (tau^2 + se_i^2)``, dims (chain, draw,
     <group dim>) -- the group dimension named as in ``idata`` (``group``, ``school``...)."""
-    idata, dim = _normalize(idata)
+    idata, dim = normalize_group_dim(idata)
     post = idata.posterior
     tau = post["tau"].transpose(*_SAMPLE).values
     w = shrinkage_weights(_group_se(post, data), tau)
@@ -518,7 +518,7 @@ def compare(
     compare_population : the same for ``mu`` and ``tau``.
     compare_fits : several fits as one long table.
     """
-    idata, dim = _normalize(idata)
+    idata, dim = normalize_group_dim(idata)
     data = _resolve_data(idata, data)
     eb_method = _check_eb_method(eb_method)
     interval, prob = _check_interval(interval, prob, hdi_prob)
@@ -607,7 +607,7 @@ def compare_population(
         ``attrs``: ``eb_method``, ``interval``, ``prob`` (and ``hdi_prob`` for HDIs),
         ``parameterization``.
     """
-    idata, _ = _normalize(idata)
+    idata, _ = normalize_group_dim(idata)
     data = _resolve_data(idata, data)
     eb_method = _check_eb_method(eb_method)
     interval, prob = _check_interval(interval, prob, hdi_prob)
@@ -670,7 +670,7 @@ def tau_estimates(data: HierData, methods: Sequence[str] = TAU_METHODS) -> pd.Da
 def _check_fits(fits: Any) -> tuple[dict[str, az.InferenceData], dict[str, str]]:
     """``(name -> normalized InferenceData, name -> original group dim)``."""
     if isinstance(fits, az.InferenceData):
-        idata, dim = _normalize(fits, name="fits")
+        idata, dim = normalize_group_dim(fits, name="fits")
         return {_method_name(idata): idata}, {_method_name(idata): dim}
     if not isinstance(fits, Mapping):
         raise TypeError(f"`fits` must be a dict of name -> InferenceData, got "
@@ -679,7 +679,7 @@ def _check_fits(fits: Any) -> tuple[dict[str, az.InferenceData], dict[str, str]]
         raise ValueError("`fits` is empty; pass at least one name -> InferenceData.")
     out, dims = {}, {}
     for name, idata in fits.items():
-        out[str(name)], dims[str(name)] = _normalize(idata, name=f"fits[{name!r}]")
+        out[str(name)], dims[str(name)] = normalize_group_dim(idata, name=f"fits[{name!r}]")
     return out, dims
 
 

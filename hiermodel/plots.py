@@ -50,7 +50,13 @@ from matplotlib.transforms import Bbox, blended_transform_factory, offset_copy
 from scipy.special import ndtr
 from scipy.stats import norm
 
-from .compare import _check_eb_method, data_from_idata, fit_priors, tau_estimates
+from .compare import (
+    _check_eb_method,
+    data_from_idata,
+    fit_priors,
+    normalize_group_dim,
+    tau_estimates,
+)
 from .data import HierData
 from .shrinkage import TAU_METHODS, ExactPosterior, exact_posterior, shrinkage_weights
 
@@ -141,42 +147,6 @@ def _central(draws: np.ndarray, prob: float, axis: int = 0) -> np.ndarray:
     return np.quantile(draws, [a, 0.5, 1.0 - a], axis=axis)
 
 
-# ----------------------------------------------------------------------- group dimension
-def _group_dim(idata: az.InferenceData, name: str) -> str:
-    """The group dimension of ``idata``: the one non-(chain, draw) dim of posterior theta."""
-    dims = idata.posterior["theta"].dims
-    other = [d for d in dims if d not in _SAMPLE]
-    if not set(_SAMPLE) <= set(dims) or len(other) != 1:
-        raise ValueError(f"`{name}`: posterior theta has dims {dims}; it needs (chain, draw) "
-                         "and one group dimension (e.g. 'group' or ArviZ's 'school').")
-    return str(other[0])
-
-
-def _normalized(idata: Any, name: str = "idata") -> tuple[az.InferenceData, str]:
-    """``(idata with its group dimension renamed 'group', the original name)``.
-
-    The posterior must hold ``mu``, ``tau`` and ``theta`` (dims chain, draw and one group
-    dimension of any name).  The renamed copy shares the arrays.
-    """
-    if not isinstance(idata, az.InferenceData):
-        raise TypeError(f"`{name}` must be an arviz.InferenceData (from hiermodel.fit.fit or "
-                        f"ExactPosterior.sample), got {type(idata).__name__}.")
-    if "posterior" not in idata.groups():
-        raise ValueError(f"`{name}` has no posterior group.")
-    missing = [v for v in ("mu", "tau", "theta") if v not in idata.posterior]
-    if missing:
-        raise ValueError(f"`{name}`: the posterior lacks variable(s) {missing}; it needs "
-                         "mu, tau and theta (dims chain, draw and one group dimension).")
-    dim = _group_dim(idata, name)
-    if dim == "group":
-        return idata, dim
-    parts = {}
-    for g in idata.groups():
-        ds = getattr(idata, g)
-        if dim in ds.dims and "group" not in ds.dims and "group" not in ds.variables:
-            ds = ds.rename({dim: "group"})
-        parts[g] = ds
-    return az.InferenceData(**parts), dim
 
 
 def _fits(fits: Any) -> tuple[dict[str, az.InferenceData], dict[str, str]]:
@@ -191,7 +161,7 @@ def _fits(fits: Any) -> tuple[dict[str, az.InferenceData], dict[str, str]]:
         raise ValueError("`fits` is empty; pass at least one name -> InferenceData.")
     out, dims = {}, {}
     for name, idata in fits.items():
-        out[str(name)], dims[str(name)] = _normalized(idata, f"fits[{name!r}]")
+        out[str(name)], dims[str(name)] = normalize_group_dim(idata, f"fits[{name!r}]")
     return out, dims
 
 
@@ -670,7 +640,7 @@ def plot_meta_forest(
     -------
     matplotlib.figure.Figure
     """
-    norm_idata, dim = _normalized(idata)
+    norm_idata, dim = normalize_group_dim(idata)
     data = _data_for(norm_idata, data)
     prob = _check_prob(prob)
     ax = _check_ax(ax)
@@ -1038,7 +1008,7 @@ def _tau_panel_data(idata: Any, data: HierData | None) -> tuple[Any, HierData]:
         elif not isinstance(data, HierData):
             raise TypeError(f"`data` must be a HierData or None, got {type(data).__name__}.")
         return idata, data
-    idata, _ = _normalized(idata)
+    idata, _ = normalize_group_dim(idata)
     return idata, _data_for(idata, data)
 
 
