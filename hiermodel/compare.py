@@ -66,8 +66,8 @@ from .shrinkage import (
 
 __all__ = [
     "compare", "compare_population", "compare_fits", "summarize", "data_from_idata",
-    "fit_priors", "tau_estimates", "posterior_weights", "normalize_group_dim", "DEFAULT_PROB",
-    "DEFAULT_HDI_PROB", "INTERVALS",
+    "fit_priors", "tau_estimates", "posterior_weights", "normalize_group_dim", "check_prob",
+    "DEFAULT_PROB", "DEFAULT_HDI_PROB", "INTERVALS",
 ]
 
 #: the credible intervals: highest-density ("hdi", ``arviz.hdi``) or equal-tailed ("eti",
@@ -125,7 +125,7 @@ def _check_idata(idata: Any, name: str = "idata") -> az.InferenceData:
     return normalize_group_dim(idata, name)[0]
 
 
-def _check_prob(prob: Any, name: str = "prob") -> float:
+def check_prob(prob: Any, name: str = "prob") -> float:
     if isinstance(prob, bool) or not isinstance(prob, (int, float, np.floating)):
         raise TypeError(f"`{name}` must be a number in (0, 1), got {prob!r}.")
     if not 0 < float(prob) < 1:
@@ -134,7 +134,7 @@ def _check_prob(prob: Any, name: str = "prob") -> float:
 
 
 def _check_hdi_prob(hdi_prob: Any) -> float:
-    return _check_prob(hdi_prob, "hdi_prob")
+    return check_prob(hdi_prob, "hdi_prob")
 
 
 def _check_interval(interval: Any, prob: Any, hdi_prob: Any) -> tuple[str, float]:
@@ -152,8 +152,8 @@ def _check_interval(interval: Any, prob: Any, hdi_prob: Any) -> tuple[str, float
         if kind != "hdi":
             raise ValueError(f"`hdi_prob` is the mass of an HDI, but interval={kind!r}: pass "
                              "`prob=` instead.")
-        return kind, _check_prob(hdi_prob, "hdi_prob")
-    return kind, DEFAULT_PROB if prob is None else _check_prob(prob)
+        return kind, check_prob(hdi_prob, "hdi_prob")
+    return kind, DEFAULT_PROB if prob is None else check_prob(prob)
 
 
 def _check_eb_method(eb_method: Any) -> str:

@@ -52,6 +52,7 @@ from scipy.stats import norm
 
 from .compare import (
     _check_eb_method,
+    check_prob,
     data_from_idata,
     fit_priors,
     normalize_group_dim,
@@ -119,14 +120,6 @@ def _root_figure(ax: Axes) -> Figure:
     while isinstance(fig, SubFigure):
         fig = fig.figure  # SubFigure -> its parent figure
     return fig
-
-
-def _check_prob(prob: Any, name: str = "prob") -> float:
-    if isinstance(prob, bool) or not isinstance(prob, (int, float, np.floating)):
-        raise TypeError(f"`{name}` must be a number in (0, 1), got {prob!r}.")
-    if not 0 < float(prob) < 1:
-        raise ValueError(f"`{name}` must lie strictly between 0 and 1, got {prob!r}.")
-    return float(prob)
 
 
 def _pct(prob: float) -> str:
@@ -642,7 +635,7 @@ def plot_meta_forest(
     """
     norm_idata, dim = normalize_group_dim(idata)
     data = _data_for(norm_idata, data)
-    prob = _check_prob(prob)
+    prob = check_prob(prob)
     ax = _check_ax(ax)
     if transform is not None and not callable(transform):
         raise TypeError(f"`transform` must be a callable such as np.exp, or None, got "
@@ -807,7 +800,7 @@ def plot_forest(
     matplotlib.figure.Figure
     """
     fits, _ = _fits(fits)
-    prob = _check_prob(prob)
+    prob = check_prob(prob)
     ax = _check_ax(ax)
     if isinstance(var_names, str):
         var_names = (var_names,)
@@ -1064,7 +1057,7 @@ def plot_tau(
         Two axes: density (``xlabel`` tau) and weights (plus a colour bar for many groups).
     """
     idata, data = _tau_panel_data(idata, data)
-    prob = _check_prob(prob)
+    prob = check_prob(prob)
     axes = _check_axes(axes, 2)
     if isinstance(methods, str):
         methods = (methods,)
