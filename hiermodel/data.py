@@ -122,7 +122,10 @@ def _labels(name: str, groups: Any, size: int) -> tuple:
         return tuple(f"group_{i}" for i in range(size))
     if isinstance(groups, (str, bytes)):
         raise TypeError(f"`{name}` must be a sequence of labels, not a single string.")
-    labels = tuple(pd.Index(groups).tolist()) if isinstance(groups, pd.Index) else tuple(groups)
+    if isinstance(groups, (pd.Index, pd.Series, np.ndarray)):
+        labels = tuple(pd.Index(groups).tolist())   # numpy scalars -> plain str / int / float
+    else:
+        labels = tuple(groups)
     if len(labels) != size:
         raise ValueError(f"`{name}` has {len(labels)} labels but there are {size} groups.")
     for lab in labels:
@@ -152,6 +155,10 @@ def _label_kind(v: Any) -> str | None:
 def _check_label_types(name: str, labels: tuple) -> None:
     """Labels become a coordinate (and netCDF values): all strings, all integers or all
     floats, so that no two of them print alike and every backend can store them."""
+    empty = [v for v in labels if isinstance(v, str) and not v.strip()]
+    if empty:
+        raise ValueError(f"`{name}` has an empty label {empty[0]!r}; every group needs a "
+                         "visible name.")
     kinds = {_label_kind(v) for v in labels}
     if None in kinds:
         bad = next(v for v in labels if _label_kind(v) is None)

@@ -637,10 +637,31 @@ def _warn_conflict(problems: list[str], stacklevel: int = 3) -> None:
 
 # ----------------------------------------------------------------------------- persistence
 def save(idata: az.InferenceData, path: str | os.PathLike) -> Path:
-    """Write every group (with coords and attrs) to one netCDF file; returns the path."""
+    """Write every group (with coords and attrs) to one netCDF file; returns the path.
+
+    Written whole or not at all: to a temporary file beside ``path``, renamed over it only
+    when complete (an interrupted save leaves an earlier file as it was)."""
+    import tempfile
+
+    if not isinstance(idata, az.InferenceData):
+        raise TypeError(f"`idata` must be an arviz.InferenceData, got {type(idata).__name__}.")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    idata.to_netcdf(str(path))
+    if path.is_dir():
+        raise ValueError(f"`path` {str(path)!r} is a folder; give a file name such as "
+                         f"{str(path / 'idata.nc')!r}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.partial-", dir=path.parent)
+        os.close(fd)
+    except OSError as err:
+        raise ValueError(f"`path` {str(path)!r}: cannot write there "
+                         f"({err.strerror or err}).") from None
+    try:
+        idata.to_netcdf(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -191,6 +191,10 @@ BAD = [
     ("tuple-labels", lambda: HierData.from_observations(
         [1.0, 2, 3, 4], [(0, "a"), (0, "a"), (1, "b"), (1, "b")]), TypeError,
      "`group` labels must be strings or numbers; got (0, 'a')"),
+    ("empty-label", lambda: HierData.from_estimates([1.0, 2.0], [1.0, 1.0], groups=["", "b"]),
+     ValueError, "`groups` has an empty label ''"),
+    ("blank-label-rows", lambda: HierData.from_observations([1.0, 2, 3, 4], ["a", "a", " ", " "]),
+     ValueError, "`group` has an empty label ' '"),
     ("huge-estimate", lambda: HierData.from_estimates([1e300, 1.0, 2.0], [1.0] * 3),
      ValueError, "`y` has values as large as 1e+300"),
     ("huge-se", lambda: HierData.from_estimates([1.0, 2.0, 3.0], [1e300, 1.0, 1.0]),

@@ -202,6 +202,18 @@ def test_load_names_the_path_of_a_file_that_is_not_netcdf(tmp_path):
         load(tmp_path)
 
 
+def test_save_is_whole_or_nothing_and_names_the_path(tmp_path, es_fit):
+    path = save(es_fit, tmp_path / "a" / "fit.nc")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["fit.nc"]   # no temporary left
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="cannot write there"):
+        save(es_fit, tmp_path / "file" / "fit.nc")
+    with pytest.raises(ValueError, match="is a folder"):
+        save(es_fit, tmp_path)
+    with pytest.raises(TypeError, match="`idata` must be an arviz.InferenceData"):
+        save({"posterior": 1}, tmp_path / "x.nc")
+
+
 def test_the_largest_seed_round_trips(tmp_path):
     idata = fit(eight_schools(), seed=2**63 - 1, draws=50, tune=50, chains=1, check=False,
                 progressbar=False)
