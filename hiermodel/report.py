@@ -192,7 +192,11 @@ def run_report(
         raise ValueError(f"transform: must be one of {tuple(TRANSFORMS)} or None, got "
                          f"{transform!r}.")
     final = _check_out(Path(out))
-    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    try:
+        out = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    except OSError as err:  # e.g. a read-only file system
+        raise ValueError(f"--out {str(final)!r}: cannot write beside it "
+                         f"({err.strerror or err}).") from None
     try:
         files = _run_into(out, data, final=final, seed=seed, priors=priors, sampler=sampler,
                           parameterization=parameterization, draws=draws, tune=tune,
