@@ -34,12 +34,13 @@ Three layers:
           with default_executor() as pool:
               study = mse_study(10_000, n_bayes=200, executor=pool)
 
-  Threads share one compiled model per process: a thread pool (or a Dask
-  ``LocalCluster(processes=False)``) gives the serial results only with ``sampler="nutpie"``
-  (the default) and fixed priors (every field set, as :func:`mse_study` and
-  :func:`hiermodel.sbc.sbc` use by default).  Do not use threads for ``sampler="pymc"`` fits
-  or for priors scaled to each dataset (``priors=None`` in :func:`fit_replicates`); use the
-  serial default or processes.
+  Threads give the serial answers but little or no speed-up: :func:`hiermodel.fit.fit`
+  keeps one compiled model per model shape and process, and same-shaped fits in threads
+  take turns on it under a lock (each gets exactly its serial draws, whatever the sampler
+  and whether the priors are fixed or scaled to each dataset), so a thread pool -- or a
+  Dask ``LocalCluster(processes=False)`` -- samples them one at a time.  For parallel
+  studies use processes: :func:`default_executor` (with the ``__main__`` guard above) or a
+  Dask client whose workers are processes (``LocalCluster()``'s default, or a real cluster).
 """
 
 from __future__ import annotations
@@ -431,10 +432,13 @@ def map_chunked(
         ``None`` or ``"serial"``: run in this process, one after another (safe from any
         script; no ``__main__`` guard needed).  Any ``concurrent.futures.Executor`` (e.g.
         :func:`default_executor`, a thread pool, ``client.get_executor()``) or a
-        ``dask.distributed.Client`` (its ``get_executor()`` is used) runs unchanged; a
-        process pool needs the ``if __name__ == "__main__":`` guard in scripts (see the
-        module docstring), and a thread pool must not run ``sampler="pymc"`` fits nor fits
-        with data-scaled priors (the fits share one compiled model per process).
+        ``dask.distributed.Client`` (its ``get_executor()`` is used) runs unchanged and
+        gives the serial results.  For speed use processes -- a process pool (needs the
+        ``if __name__ == "__main__":`` guard in scripts; see the module docstring) or a
+        Dask client with process workers: in a thread pool (or a Dask
+        ``LocalCluster(processes=False)``) same-shaped fits share one compiled model and
+        sample one at a time under its lock, so threads give the serial answers but do not
+        speed the fits up.
     chunksize : int, optional
         Replicates per task.  Default ``ceil(len(args) / workers)``: one chunk per worker,
         so each worker process compiles its model once and runs its fits in sequence.
@@ -528,7 +532,9 @@ def fit_replicates(
         Passed to :func:`hiermodel.fit.fit` (default ``parameterization="marginal", draws=500,
         tune=500, chains=2, sampler="nutpie"``; chains run one after another, ``cores=1``).
     executor, chunksize
-        See :func:`map_chunked` (default: serially, in this process).
+        See :func:`map_chunked` (default: serially, in this process).  Every executor gives
+        the serial numbers; only processes run the fits in parallel (threads take turns on
+        the shared compiled model).
 
     Returns
     -------
@@ -927,10 +933,12 @@ def mse_study(
     n_bayes : int, default 0
         Datasets to fit with full Bayes (0: none).
     priors : Priors, optional
-        Hyperpriors of the full-Bayes fits; default the fixed ``Priors(mu_mean=mu,
-        mu_sd=10 * (tau + max se), tau="halfcauchy", tau_scale=tau + max se)``: weakly
-        informative, on the scale of the simulation design, the same for every dataset.
-        Fields left at None are scaled to each simulated dataset by :func:`fit`.
+        Hyperpriors of the full-Bayes fits.  Default ``None``: what a user would run,
+        :func:`hiermodel.fit.fit`'s data-scaled ``Priors()``, resolved from each simulated
+        dataset alone (:meth:`Priors.resolve`); the analysis never sees the true ``mu`` or
+        ``tau``.  Fields left at None in a ``Priors`` you pass are likewise resolved per
+        dataset; pass fixed numbers (e.g. ``Priors(mu_mean=0, mu_sd=50, tau_scale=10)``)
+        for one prior across the datasets.  Recorded in ``settings["priors"]``.
     fit_kwargs : dict, optional
         For :func:`hiermodel.fit.fit` (default marginal, 2 chains x 500 draws, nutpie).
     executor, chunksize
@@ -977,11 +985,9 @@ def mse_study(
         est[f"eb_{m}"] = eb_core(sim.means, sim.se, m).theta
     losses = pd.DataFrame({k: ((v - sim.theta) ** 2).mean(axis=1) for k, v in est.items()})
     if nb:
-        scale = tau_ + float(se_row.max())
-        pri = priors if priors is not None else Priors(
-            mu_mean=float(sim.mu[0]), mu_sd=10 * scale, tau="halfcauchy", tau_scale=scale)
+        # priors=None: fit's data-scaled default, resolved from each dataset (not the truth)
         fits = fit_replicates(sim.means[:nb], sim.se[:nb], seed=int(
-            fit_ss.generate_state(1)[0]), priors=pri, fit_kwargs=fit_kwargs,
+            fit_ss.generate_state(1)[0]), priors=priors, fit_kwargs=fit_kwargs,
             executor=executor, chunksize=chunksize)
         theta_fb = np.stack(fits["theta"].to_list())
         fb = np.full(r, np.nan)
@@ -989,5 +995,7 @@ def mse_study(
         losses["full_bayes"] = fb
     losses.index.name = "dataset"
     settings = {"mu": float(sim.mu[0]), "tau": tau_, "se": se_row.copy(), "methods": meths,
-                "n_bayes": nb, "n_datasets": r}
+                "n_bayes": nb, "n_datasets": r,
+                "priors": priors if priors is not None else (fit_kwargs or {}).get(
+                    "priors", Priors())}
     return MSEStudy(_summarise(losses, z), losses, _level(level), root, settings)

@@ -287,12 +287,12 @@ def test_fit_replicates_bad_input():
 
 
 def test_full_bayes_identical_on_every_executor():
-    """Full-Bayes fits give bit-identical results serially, on a Dask LocalCluster (threads)
-    and on a local process pool; and full Bayes shrinks like partial pooling."""
+    """Full-Bayes fits with the default (data-scaled) priors give bit-identical results
+    serially, on a Dask LocalCluster (threads) and on a local process pool; and full Bayes
+    shrinks like partial pooling."""
     from dask.distributed import Client, LocalCluster
 
     kw = {"n_datasets": 200, "methods": ["reml"], "n_bayes": 6, "seed": 9,
-          "priors": Priors(mu_mean=0.0, mu_sd=50.0, tau_scale=10.0),
           "fit_kwargs": {"draws": 200, "tune": 200}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -302,6 +302,7 @@ def test_full_bayes_identical_on_every_executor():
             on_dask = mse_study(executor=client, **kw)
         with default_executor(1) as pool:
             on_pool = mse_study(executor=pool, **kw)
+    assert serial.settings["priors"] == Priors()
     pd.testing.assert_frame_equal(serial.losses, on_dask.losses)
     pd.testing.assert_frame_equal(serial.losses, on_pool.losses)
     fb = serial.losses["full_bayes"]
@@ -310,6 +311,62 @@ def test_full_bayes_identical_on_every_executor():
     sub = serial.losses.iloc[:6]
     assert np.abs(sub["full_bayes"] - sub["eb_reml"]).mean() < np.abs(
         sub["no_pooling"] - sub["eb_reml"]).mean()
+
+
+def test_mse_study_default_priors_come_from_each_dataset_not_the_truth(monkeypatch):
+    """Issue 14: the default full-Bayes priors are fit's data-scaled ones, resolved from each
+    simulated dataset (what a user would run), never built from the true mu and tau."""
+    fit_module = sys.modules["hiermodel.fit"]  # hiermodel.fit is also the function's name
+    real_fit = fit_module.fit
+    seen = []
+
+    def spy(data, **kw):
+        idata = real_fit(data, **kw)
+        seen.append((kw.get("priors"), data, Priors.from_attrs(idata.posterior.attrs)))
+        return idata
+
+    monkeypatch.setattr(fit_module, "fit", spy)
+    fit_kw = {"draws": 50, "tune": 50, "chains": 1}
+    study = mse_study(20, mu=1000.0, tau=3.0, methods=["reml"], n_bayes=2, seed=2,
+                      fit_kwargs=fit_kw)
+    assert study.settings["priors"] == Priors() and len(seen) == 2
+    for passed, data, used in seen:
+        assert passed is None                           # fit resolves Priors() itself
+        assert used == Priors().resolve(data)           # ... from this dataset alone
+        # not the old truth-peeking default Priors(mu_mean=mu, mu_sd=10 (tau + max se))
+        assert used.mu_mean != 1000.0 and abs(used.mu_mean - data.means.mean()) < 30
+    assert seen[0][2] != seen[1][2]                     # one prior per dataset
+    # fixed priors are still one argument away, and are used as given
+    seen.clear()
+    fixed = Priors(mu_mean=0.0, mu_sd=50.0, tau_scale=10.0)
+    study = mse_study(20, methods=["reml"], n_bayes=2, seed=2, priors=fixed,
+                      fit_kwargs=fit_kw)
+    assert study.settings["priors"] == fixed
+    assert [p for p, _, _ in seen] == [fixed, fixed]
+    assert [u for _, _, u in seen] == [fixed.resolve(d) for _, d, _ in seen]
+
+
+@pytest.mark.parametrize(("sampler", "priors"), [
+    ("pymc", Priors(mu_mean=0.0, mu_sd=5.0, tau_scale=5.0)),
+    ("nutpie", None),                                   # the defaults: data-scaled priors
+])
+def test_fit_replicates_in_threads_equal_serial_bit_for_bit(sampler, priors):
+    """Issue 14: fits in a thread pool (2 threads, one replicate per task) give exactly the
+    serial numbers -- the report had mu [-2.314, -2.995, -2.362, -2.148] threaded vs
+    [1.332, -2.995, 0.994, -2.148] serially with sampler="pymc".  (They share one compiled
+    model and sample one at a time, so threads do not make them faster.)"""
+    sim = simulate_arrays(4, 0.0, 5.0, se=SE_SEED, seed=3)
+    kw = {"seed": 5, "priors": priors,
+          "fit_kwargs": {"sampler": sampler, "draws": 40, "tune": 40, "chains": 2}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        serial = fit_replicates(sim.means, sim.se, executor="serial", **kw)
+        with ThreadPoolExecutor(2) as pool:
+            threaded = fit_replicates(sim.means, sim.se, executor=pool, chunksize=1, **kw)
+    for col in ("seed", "mu", "tau", "divergences"):
+        pd.testing.assert_series_equal(serial[col], threaded[col], check_exact=True)
+    assert np.array_equal(np.stack(serial["theta"]), np.stack(threaded["theta"]))
+    assert serial["mu"].nunique() == 4                  # four different datasets and fits
 
 
 # ----------------------------------------------------------------------------- Dask input
