@@ -18,6 +18,7 @@ tables, figures) is :mod:`hiermodel.report`.  User errors print one line
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import math
 import sys
@@ -155,8 +156,12 @@ def _read_csv(path: str):
 
 def _column(df, name: str, option: str):
     if name not in df.columns:
+        hint = ""
+        if len(df.columns) == 1 and any(c in str(df.columns[0]) for c in ";\t|"):
+            hint = (" (the file looks separated by something other than commas: hiermodel "
+                    "reads comma-separated CSV)")
         raise UserError(f"{option}: column {name!r} is not in the file; columns are "
-                        f"{list(df.columns)}")
+                        f"{list(df.columns)}{hint}")
     return df[name].to_numpy()
 
 
@@ -191,13 +196,33 @@ def data_from_args(args: argparse.Namespace):
     if chosen[0] == "summary":
         if not (args.mean and args.n and args.sigma):
             raise UserError("summary form needs --mean, --n and --sigma")
-        return HierData.from_summary(_column(df, args.mean, "--mean"),
-                                     _column(df, args.n, "--n"), _sigma_arg(df, args.sigma),
-                                     groups=labels)
+        names = {"means": ("--mean", args.mean), "n": ("--n", args.n),
+                 "sigma": ("--sigma", args.sigma), "groups": ("--label", args.label)}
+        with _options_named(names):
+            return HierData.from_summary(_column(df, args.mean, "--mean"),
+                                         _column(df, args.n, "--n"),
+                                         _sigma_arg(df, args.sigma), groups=labels)
     if not (args.estimate and args.se):
         raise UserError("estimates form needs both --estimate and --se")
-    return HierData.from_estimates(_column(df, args.estimate, "--estimate"),
-                                   _column(df, args.se, "--se"), groups=labels)
+    names = {"y": ("--estimate", args.estimate), "se": ("--se", args.se),
+             "groups": ("--label", args.label)}
+    with _options_named(names):
+        return HierData.from_estimates(_column(df, args.estimate, "--estimate"),
+                                       _column(df, args.se, "--se"), groups=labels)
+
+
+@contextlib.contextmanager
+def _options_named(names: dict[str, tuple[str, str | None]]):
+    """Re-raise HierData's errors naming the command-line option and column, not the
+    Python argument (`y` -> --estimate (column 'effect'))."""
+    try:
+        yield
+    except (ValueError, TypeError) as err:
+        msg = str(err)
+        for arg, (option, column) in names.items():
+            where = option if column is None else f"{option} (column {column!r})"
+            msg = msg.replace(f"`{arg}`", where)
+        raise UserError(msg) from None
 
 
 # ----------------------------------------------------------------------------- priors

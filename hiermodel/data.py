@@ -43,16 +43,16 @@ def _float_vector(name: str, x: Any, *, allow_scalar: bool = False) -> np.ndarra
     if isinstance(x, (pd.Series, pd.Index)):
         x = x.to_numpy()
     arr = np.asarray(x)
-    if arr.dtype.kind in "USV":
-        raise TypeError(
-            f"`{name}` must contain only numbers; found non-numeric value "
-            f"{str(arr.ravel()[0])!r} (strings are not converted: parse them first)."
-        )
-    if arr.dtype == object:
-        bad = [v for v in arr.ravel() if not _is_number(v)]
+    if arr.dtype.kind in "USV" or arr.dtype == object:
+        flat = arr.ravel()
+        bad = [i for i, v in enumerate(flat) if not _is_number(v)]
         if bad:
-            bad = bad[0]
-            raise TypeError(f"`{name}` must contain only numbers; found non-numeric value {bad!r}.")
+            i = next((j for j in bad if not _parses_as_number(flat[j])), bad[0])
+            how = ("strings are not converted: parse them first" if _parses_as_number(flat[i])
+                   else "remove or correct it")
+            shown = str(flat[i]) if isinstance(flat[i], str) else flat[i]
+            raise TypeError(f"`{name}` must contain only numbers; found non-numeric value "
+                            f"{shown!r} at position {i} ({how}).")
         arr = arr.astype(float)
     if arr.dtype.kind == "b":
         raise TypeError(f"`{name}` must be numeric, not boolean.")
@@ -96,6 +96,14 @@ def check_magnitude(name: str, arr: np.ndarray, *, scale: bool = False) -> np.nd
             "Rescale the data and its standard errors together (e.g. multiply both by 1e6)."
         )
     return arr
+
+
+def _parses_as_number(v: Any) -> bool:
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(v, bool)
 
 
 def _is_number(v: Any) -> bool:

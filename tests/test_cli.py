@@ -292,7 +292,8 @@ def test_user_error_from_the_shell_is_one_line_and_exit_2(tmp_path):
         (["fit", "data.csv", "--value", "nope", "--group", "g"], "--value: column 'nope'"),
         (["fit", "data.csv", "--value", "y"], "raw rows need both --value and --group"),
         (["fit", "data.csv", "--value", "y", "--mean", "y"], "give exactly one data form"),
-        (["fit", "data.csv", "--mean", "y", "--n", "g", "--sigma", "3"], "`n`"),
+        (["fit", "data.csv", "--mean", "y", "--n", "g", "--sigma", "3"],
+         "--n (column 'g') must contain only numbers"),
         (["eight-schools", "--draws", "0"], "--draws must be a positive integer"),
     ],
 )
@@ -369,3 +370,21 @@ def test_seed_too_large_is_refused_before_fitting(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert "`seed` must be below 2**63" in err[-1]
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("content", "args", "message"), [
+    ("study,y,se\nA,1,1\nB,x,1\nC,3,1\n", ["--estimate", "y", "--se", "se"],
+     "--estimate (column 'y') must contain only numbers; found non-numeric value 'x'"),
+    ("study,y,se\nA,1,1\nB,2,-1\nC,3,1\n", ["--estimate", "y", "--se", "se"],
+     "--se (column 'se') must be > 0"),
+    ("study,y,se\nA,1,1\n,2,1\nC,3,1\n", ["--estimate", "y", "--se", "se", "--label", "study"],
+     "--label (column 'study') labels must be hashable and not missing"),
+    ("study;y;se\nA;1;1\nB;2;1\n", ["--estimate", "y", "--se", "se"],
+     "separated by something other than commas"),
+], ids=["text-in-estimate", "negative-se", "missing-label", "semicolons"])
+def test_bad_files_name_the_option_and_column(tmp_path, capsys, content, args, message):
+    path = tmp_path / "f.csv"
+    path.write_text(content)
+    assert main(["fit", str(path), *args, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err

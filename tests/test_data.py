@@ -135,7 +135,7 @@ BAD = [
     ("mismatch-labels", lambda: HierData.from_summary(GOOD_M, GOOD_N, 1.0, groups=["a"]),
      ValueError, "`groups` has 1 labels"),
     ("non-numeric-y", lambda: HierData.from_observations(["1", "x"], ["a", "b"]), TypeError,
-     "`y` must contain only numbers; found non-numeric value '1'"),
+     "`y` must contain only numbers; found non-numeric value 'x' at position 1"),
     ("non-numeric-means", lambda: HierData.from_summary([1.0, None, 2.0], GOOD_N, 1.0),
      TypeError, "`means` must contain only numbers"),
     ("bool-se", lambda: HierData.from_estimates([1.0, 2.0], [True, True]), TypeError,
