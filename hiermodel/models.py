@@ -40,7 +40,7 @@ empirical-Bayes estimate tau_hat (REML); see Betancourt & Girolami (2013, "Hamil
 Carlo for hierarchical models") for the geometry (the funnel) behind the rule.  Groups with
 ``w_i >= 0.5`` are effectively centered, those below non-centered.  Measured
 (``benchmarks/bench_divergences.py``): on 8 groups with se 1 and 8 with se 40 (tau = 5) the
-worst-parameter ESS of "auto" is 4.6x the centered and 7.8x the non-centered form's.
+worst-parameter ESS of "auto" is 4.6x the centered and 7.5x the non-centered form's.
 """
 
 from __future__ import annotations
