@@ -101,7 +101,8 @@ from .priors import Priors
 __all__ = [
     "prior_predictive_draws", "posterior_predictive_draws", "t_statistic", "ppc_table",
     "plot_test_statistics", "plot_ppc", "pooling_model", "no_pooling_prior_sd", "compare_loo",
-    "compare_pooling", "ParetoKWarning", "STATISTICS", "POOLING", "PREDICTIVE_VARS",
+    "compare_pooling", "ParetoKWarning", "PredictiveCheckWarning", "P_EXTREME", "STATISTICS",
+    "POOLING", "PREDICTIVE_VARS",
     "K_THRESHOLD", "k_threshold", "integrated_log_likelihood", "LOO_LIKELIHOODS", "LOO_NOTES",
 ]
 
@@ -137,6 +138,15 @@ LOO_NOTES = {
 LOO_NOTE = LOO_NOTES["integrated"]
 #: ArviZ's rule for the Pareto-k threshold, as written in the tables' attrs
 K_RULE = "min(1 - 1/log10(S), 0.7), S = number of posterior draws (chains x draws)"
+
+
+class PredictiveCheckWarning(HierModelWarning):
+    """A predictive p-value below :data:`P_EXTREME` or above ``1 - P_EXTREME``: the model
+    (posterior) or the prior (prior predictive) rarely reproduces that feature of the data."""
+
+
+#: predictive p-values below this or above 1 - this are warned about
+P_EXTREME = 0.01
 
 
 class ParetoKWarning(HierModelWarning):
@@ -648,6 +658,18 @@ def ppc_table(
     table = pd.DataFrame(rows).set_index("statistic")
     table.attrs.update(var_name=var_name, group=group,
                        definition="p_value = P(T(y_rep) >= T(y) | y)")
+    p = table["p_value"]
+    extreme = table[(p < P_EXTREME) | (p > 1 - P_EXTREME)]
+    if len(extreme):
+        what = ("the fitted model rarely reproduces" if group == "posterior" else
+                "the prior predictive distribution rarely reaches (a prior-data conflict)")
+        items = ", ".join(f"{k} (T_obs {v.T_obs:.4g}, p = {v.p_value:.3g})"
+                          for k, v in extreme.iterrows())
+        warnings.warn(
+            f"hiermodel predictive check: extreme p-values for `{var_name}`: {items}; "
+            f"{what} these features of the data. Look at the groups behind them (an outlying "
+            "group, a wrong scale, a missing covariate), check the priors, and compare models "
+            "(compare_pooling / compare_loo).", PredictiveCheckWarning, stacklevel=2)
     return table
 
 

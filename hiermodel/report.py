@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .checks import P_EXTREME
 from .formatting import DASH as _DASH
 from .formatting import format_number
 
@@ -49,8 +50,6 @@ __all__ = ["run_report", "TRANSFORMS", "INTERVAL_PROB", "P_EXTREME", "markdown_t
 RUN_MARKER = ".hiermodel-run"
 #: probability of every interval in the report (central, equal-tailed)
 INTERVAL_PROB = 0.95
-#: predictive p-values below this or above 1 - this are flagged
-P_EXTREME = 0.01
 #: back-transforms for log-scale estimates: name -> (function, what the axis shows)
 TRANSFORMS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "exp": (np.exp, "exp(estimate), ratio scale"),
@@ -474,11 +473,14 @@ def _divergences(idata: Any) -> int:
 # ============================================================================ warnings
 def _collect_warnings(caught: Sequence[warnings.WarningMessage]) -> list[tuple[str, str]]:
     """hiermodel's own warnings of the run, deduplicated, as (kind, message)."""
+    from .checks import PredictiveCheckWarning
     from .fit import HierModelWarning
 
     out: list[tuple[str, str]] = []
     for w in caught:
         msg = str(w.message)
+        if issubclass(w.category, PredictiveCheckWarning):
+            continue  # the report has its own, fuller section on extreme p-values
         if issubclass(w.category, HierModelWarning):
             kind = w.category.__name__
         elif msg.startswith("exact_posterior"):

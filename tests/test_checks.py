@@ -208,6 +208,7 @@ def test_p_values_from_draws_by_hand(es, es_pp):
 
 
 @pytest.mark.parametrize("seed", SIM_SEEDS)
+@pytest.mark.filterwarnings("ignore::hiermodel.checks.PredictiveCheckWarning")  # the point
 def test_outlying_group_caught_by_mixed_replication(sims, seed):
     """One group 12 sd out: y_mixed (new theta_i per group) flags max; data from the model do
     not.  Same-group replication (y) cannot: theta_0's posterior follows its own ybar_0.
@@ -520,3 +521,25 @@ def _without_np_attrs(idata):
     out.posterior.attrs = {k: v for k, v in idata.posterior.attrs.items()
                            if not k.startswith("no_pooling")}
     return out
+
+
+def test_extreme_p_values_warn_in_the_api():
+    """An outlying, well-measured group under a tau prior far too narrow: the replicated
+    range never reaches the observed one, and ppc_table says so (not only the report)."""
+    from hiermodel import Priors
+    from hiermodel.checks import P_EXTREME, PredictiveCheckWarning
+
+    d = HierData.from_estimates([0.0, 0.5, -0.5, 1.0, 40.0], [1.0] * 5)
+    tight = Priors(tau="halfnormal", tau_scale=0.1)
+    idata = fit(d, priors=tight, draws=300, tune=300, chains=2, seed=1, progressbar=False,
+                check=False)
+    pp = posterior_predictive_draws(idata, d, seed=1)
+    with pytest.warns(PredictiveCheckWarning, match="extreme p-values for `y`") as rec:
+        table = ppc_table(pp, ["max", "range"])
+    assert (table["p_value"] < P_EXTREME).all()
+    assert "max (T_obs 40" in str(rec[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PredictiveCheckWarning)   # a good fit stays quiet
+        ok = fit(eight_schools(), draws=300, tune=300, chains=2, seed=1, progressbar=False,
+                 check=False)
+        ppc_table(posterior_predictive_draws(ok, eight_schools(), seed=1))
