@@ -83,18 +83,18 @@ import xarray as xr
 from matplotlib.figure import Figure
 from scipy import stats
 
-from .data import HierData, _check_data, _coord
-from .fit import HierModelWarning, _positive_int, fit
-from .fit import _resolve_seed as _check_seed
+from ._validate import check_data, positive_int, resolve_seed
+from .data import HierData, group_coord
+from .fit import HierModelWarning, fit
 from .models import (
     ModelSpec,
-    _known_sigma_likelihood,
-    _mu_prior,
-    _sigma_prior,
-    _tau_prior,
-    _unknown_sigma_likelihood,
     build_model,
+    known_sigma_likelihood,
+    mu_prior,
     resolve_priors,
+    sigma_prior,
+    tau_prior,
+    unknown_sigma_likelihood,
 )
 from .priors import Priors
 
@@ -161,7 +161,7 @@ def k_threshold(n_draws: int) -> float:
     draws even a moderately heavy tail cannot be estimated reliably, so the bar is lower
     (0.5 at S = 100, 0.667 at S = 1000, the cap 0.7 from S = 2155 on).  S must exceed 10.
     """
-    s = _positive_int("n_draws", n_draws)
+    s = positive_int("n_draws", n_draws)
     if s <= 10:
         raise ValueError(f"`n_draws` must be above 10 for a Pareto-k threshold, got {s}.")
     return float(min(1.0 - 1.0 / np.log10(s), K_THRESHOLD))
@@ -209,7 +209,7 @@ def _new_group_se(data: HierData, se_new: Any, n_new: Any) -> tuple[float | None
         return _positive_real("se_new", se_new), None
     if n_new is None:
         return None, None
-    n_new = _positive_int("n_new", n_new)
+    n_new = positive_int("n_new", n_new)
     if data.sigma_known and data.sigma is None:
         raise ValueError("`n_new` needs a within-group sd, which estimates-form data lack; "
                          "pass `se_new` instead.")
@@ -278,10 +278,10 @@ def _prior_model(data: HierData, priors: Priors, *, rows: bool, se_new: float | 
                  n_new: int | None) -> tuple[pm.Model, list[str], list[str]]:
     """The hierarchical model's priors (centered: theta ~ N(mu, tau^2)) and predictive nodes."""
     with pm.Model(coords=_coords(data, rows)) as model:
-        mu = _mu_prior(priors)
-        tau = _tau_prior(priors)
+        mu = mu_prior(priors)
+        tau = tau_prior(priors)
         theta = pm.Normal("theta", mu=mu, sigma=tau, dims="group")
-        sigma = None if data.sigma_known else _sigma_prior(data, priors)
+        sigma = None if data.sigma_known else sigma_prior(data, priors)
         names = _predictive_nodes(data, theta, sigma, mu, tau, rows=rows, se_new=se_new,
                                   n_new=n_new)
     params = ["mu", "tau", "theta"] + ([] if data.sigma_known else ["sigma"])
@@ -289,7 +289,7 @@ def _prior_model(data: HierData, priors: Priors, *, rows: bool, se_new: float | 
 
 
 def _relabel(ds: xr.Dataset, data: HierData, rows: bool) -> xr.Dataset:
-    labels = _coord(data.groups)
+    labels = group_coord(data.groups)
     if "group" in ds.dims:
         ds = ds.assign_coords(group=labels)
     if rows and "obs" in ds.dims:
@@ -301,11 +301,11 @@ def _observed(data: HierData, rows: bool) -> xr.Dataset:
     obs = {"y": ("group", data.means)}
     if not data.sigma_known:
         obs["ss"] = ("group", data.ss)
-    coords: dict[str, Any] = {"group": _coord(data.groups)}
+    coords: dict[str, Any] = {"group": group_coord(data.groups)}
     if rows:
         y, idx = data.rows
         obs["y_rows"] = ("obs", y)
-        coords.update(obs=np.arange(y.size), obs_group=("obs", _coord(data.groups)[idx]))
+        coords.update(obs=np.arange(y.size), obs_group=("obs", group_coord(data.groups)[idx]))
     return xr.Dataset(obs, coords=coords)
 
 
@@ -315,7 +315,7 @@ def _constant(data: HierData) -> xr.Dataset:
         const["n"] = ("group", data.n)
     if data.sigma is not None:
         const["sigma"] = ("group", data.sigma)
-    return xr.Dataset(const, coords={"group": _coord(data.groups)})
+    return xr.Dataset(const, coords={"group": group_coord(data.groups)})
 
 
 def _attrs(kind: str, seed: int, rows: bool, se_new: float | None,
@@ -370,15 +370,15 @@ def prior_predictive_draws(
         y_mixed, theta_new[, y_new]), ``observed_data`` (y[, ss][, y_rows]) and
         ``constant_data`` (se[, n][, sigma]).
     """
-    data = _check_data(data)
+    data = check_data(data)
     priors = resolve_priors(priors, data)
     if priors.mu == "flat":
         raise ValueError("`priors`: prior predictive draws need a proper prior on mu; the flat "
                          "prior (mu='flat') cannot be sampled. Pass Priors(mu='normal', ...).")
-    draws = _positive_int("draws", draws)
+    draws = positive_int("draws", draws)
     se_new, n_new = _new_group_se(data, se_new, n_new)
     rows = _use_rows(data, rows)
-    seed = _check_seed(seed)
+    seed = resolve_seed(seed)
     model, params, names = _prior_model(data, priors, rows=rows, se_new=se_new, n_new=n_new)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)
@@ -396,7 +396,7 @@ def _check_match(idata: az.InferenceData, data: HierData) -> None:
     if "theta" not in post:
         raise ValueError("`idata.posterior` has no `theta`: pass a fit of the hierarchical "
                          "model (hiermodel.fit) or of a pooling_model.")
-    if "group" not in post.dims or list(post["group"].values) != list(_coord(data.groups)):
+    if "group" not in post.dims or list(post["group"].values) != list(group_coord(data.groups)):
         raise ValueError("`data` does not match `idata`: their groups differ; pass the HierData "
                          "the posterior was fitted to.")
     if not data.sigma_known and "sigma" not in post:
@@ -439,11 +439,11 @@ def posterior_predictive_draws(
         ``observed_data`` when rows are drawn.
     """
     idata = _check_idata(idata)
-    data = _check_data(data)
+    data = check_data(data)
     _check_match(idata, data)
     se_new, n_new = _new_group_se(data, se_new, n_new)
     rows = _use_rows(data, rows)
-    seed = _check_seed(seed)
+    seed = resolve_seed(seed)
     post = idata.posterior
     present = {v for v in ("mu", "tau", "theta", "sigma") if v in post}
     if (se_new is not None or n_new is not None) and not {"mu", "tau"} <= present:
@@ -691,7 +691,7 @@ def plot_test_statistics(
     axes per row.  Returns a ``matplotlib.figure.Figure`` (made without pyplot: safe headless,
     never shown).
     """
-    bins, ncols = _positive_int("bins", bins), _positive_int("ncols", ncols)
+    bins, ncols = positive_int("bins", bins), positive_int("ncols", ncols)
     items = _resolve_stats(stats, var_name)
     ncols = min(ncols, len(items))
     nrows = -(-len(items) // ncols)
@@ -752,7 +752,7 @@ def no_pooling_prior_sd(data: HierData, mu0: float = 0.0) -> float:
     so no group's estimate moves more than 1% of its distance to ``mu0`` -- it is the seed's
     no-pooling estimate ``ybar_i`` up to 1%.  (For unknown sigma ``se_i`` is the plug-in.)
     """
-    data = _check_data(data)
+    data = check_data(data)
     return float(10.0 * max(np.max(np.abs(data.means - mu0)), np.max(data.se)))
 
 
@@ -782,9 +782,9 @@ def _pooling_spec(data: HierData, pooling: str, priors: Priors, mu0: float = flo
 
 def _likelihood(data: HierData, priors: Priors, theta) -> None:
     if data.sigma_known:
-        _known_sigma_likelihood(data, theta, "sufficient")
+        known_sigma_likelihood(data, theta, "sufficient")
     else:
-        _unknown_sigma_likelihood(data, priors, theta, "sufficient")
+        unknown_sigma_likelihood(data, priors, theta, "sufficient")
 
 
 def pooling_model(
@@ -810,7 +810,7 @@ def pooling_model(
     for no pooling, ``no_pooling_mu0`` and ``no_pooling_sd`` (used by
     :func:`integrated_log_likelihood`).
     """
-    data = _check_data(data)
+    data = check_data(data)
     priors = resolve_priors(priors, data)
     if pooling not in POOLING:
         raise ValueError(f"Requested pooling {pooling!r} but it must be one of {POOLING}.")
@@ -820,7 +820,7 @@ def pooling_model(
     s = no_pooling_prior_sd(data, mu0) if sd is None else _positive_real("sd", sd)
     with pm.Model(coords={"group": list(data.groups)}) as model:
         if pooling == "complete_pooling":
-            mu = _mu_prior(priors)
+            mu = mu_prior(priors)
             theta = pm.Deterministic("theta", mu + pt.zeros(data.n_groups), dims="group")
         else:
             theta = pm.Normal("theta", mu=mu0, sigma=s, dims="group")
@@ -1118,10 +1118,10 @@ def compare_pooling(
         When any group has Pareto-k above :func:`k_threshold` in any model (see
         :func:`compare_loo`).
     """
-    data = _check_data(data)
+    data = check_data(data)
     likelihood = _check_likelihood(likelihood)
     priors = resolve_priors(priors, data)
-    seed = _check_seed(seed)
+    seed = resolve_seed(seed)
     s = (no_pooling_prior_sd(data, 0.0 if priors.mu == "flat" else priors.mu_mean)
          if no_pooling_sd is None
          else _positive_real("no_pooling_sd", no_pooling_sd))

@@ -51,6 +51,7 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
+from ._validate import check_method, check_prob
 from .data import HierData
 from .priors import Priors
 from .shrinkage import (
@@ -66,7 +67,7 @@ from .shrinkage import (
 
 __all__ = [
     "compare", "compare_population", "compare_fits", "summarize", "data_from_idata",
-    "fit_priors", "tau_estimates", "posterior_weights", "normalize_group_dim", "check_prob",
+    "fit_priors", "tau_estimates", "posterior_weights", "normalize_group_dim",
     "DEFAULT_PROB", "DEFAULT_HDI_PROB", "INTERVALS",
 ]
 
@@ -125,14 +126,6 @@ def _check_idata(idata: Any, name: str = "idata") -> az.InferenceData:
     return normalize_group_dim(idata, name)[0]
 
 
-def check_prob(prob: Any, name: str = "prob") -> float:
-    if isinstance(prob, bool) or not isinstance(prob, (int, float, np.floating)):
-        raise TypeError(f"`{name}` must be a number in (0, 1), got {prob!r}.")
-    if not 0 < float(prob) < 1:
-        raise ValueError(f"`{name}` must lie strictly between 0 and 1, got {prob!r}.")
-    return float(prob)
-
-
 def _check_hdi_prob(hdi_prob: Any) -> float:
     return check_prob(hdi_prob, "hdi_prob")
 
@@ -157,11 +150,7 @@ def _check_interval(interval: Any, prob: Any, hdi_prob: Any) -> tuple[str, float
 
 
 def _check_eb_method(eb_method: Any) -> str:
-    key = eb_method.strip().lower() if isinstance(eb_method, str) else eb_method
-    if key not in EB_METHODS:
-        raise ValueError(f"Requested eb_method {eb_method!r} but it must be one of "
-                         "{" + ", ".join(repr(m) for m in EB_METHODS) + "}.")
-    return key
+    return check_method(eb_method, EB_METHODS, "eb_method")
 
 
 def _labels(values: np.ndarray) -> tuple:

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["HierData", "check_magnitude", "MAX_MAGNITUDE"]
+__all__ = ["HierData", "check_magnitude", "group_coord", "MAX_MAGNITUDE"]
 
 Source = Literal["observations", "summary", "estimates"]
 
@@ -448,7 +448,7 @@ class HierData:
     # ----------------------------------------------------------------- facades
     def to_xarray(self) -> xr.Dataset:
         """The statistics as an ``xarray.Dataset`` on a ``group`` dimension."""
-        coords = {"group": _coord(self.groups)}
+        coords = {"group": group_coord(self.groups)}
         data = {"mean": ("group", self.means), "se": ("group", self.se)}
         if self.n is not None:
             data["n"] = ("group", self.n)
@@ -495,7 +495,7 @@ def _arr_eq(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     return a.shape == b.shape and bool(np.all(a == b))
 
 
-def _coord(labels: tuple) -> np.ndarray:
+def group_coord(labels: tuple) -> np.ndarray:
     arr = np.empty(len(labels), dtype=object)
     arr[:] = list(labels)
     if all(isinstance(v, str) for v in labels):
@@ -543,13 +543,3 @@ def _dask_compute(*objs: Any) -> tuple:
     import dask
 
     return dask.compute(*objs)
-
-
-def _check_data(data: Any) -> HierData:
-    """``data`` itself if it is a :class:`HierData`, else a TypeError that says how to make one."""
-    if not isinstance(data, HierData):
-        raise TypeError(
-            f"`data` must be a HierData, got {type(data).__name__}; build one with "
-            "HierData.from_observations / from_dataframe / from_summary / from_estimates."
-        )
-    return data

@@ -31,7 +31,8 @@ import pymc as pm
 import xarray as xr
 from scipy import stats
 
-from .data import HierData
+from ._validate import positive_int, resolve_seed
+from .data import HierData, group_coord
 from .formatting import format_number as _fmt
 from .models import (
     Priors,
@@ -176,21 +177,6 @@ def _progress(progressbar: bool | None) -> bool:
     return bool(progressbar)
 
 
-def _resolve_seed(seed: int | None) -> int:
-    if seed is None:
-        return int(np.random.SeedSequence().generate_state(1)[0])
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"`seed` must be a non-negative integer or None, got {seed!r}.")
-    if seed >= 2**63:
-        raise ValueError(f"`seed` must be below 2**63 (it is stored with the result, as a "
-                         f"64-bit integer), got {seed!r}.")
-    return int(seed)
-
-
-def _positive_int(name: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {v!r}.")
-    return int(v)
 
 
 def fit(
@@ -252,9 +238,9 @@ def fit(
     arviz.InferenceData
     """
     _require_backend(sampler)
-    draws, tune, chains = (_positive_int(k, v) for k, v in
+    draws, tune, chains = (positive_int(k, v) for k, v in
                            (("draws", draws), ("tune", tune), ("chains", chains)))
-    seed = _resolve_seed(seed)
+    seed = resolve_seed(seed)
     if target_accept is not None:
         if isinstance(target_accept, bool) or not isinstance(target_accept,
                                                              (int, float, np.number)):
@@ -262,7 +248,7 @@ def fit(
                             f"{target_accept!r}.")
         if not 0 < float(target_accept) < 1:
             raise ValueError(f"`target_accept` must be in (0, 1), got {target_accept}.")
-    cores = min(chains, os.cpu_count() or 1) if cores is None else _positive_int("cores", cores)
+    cores = min(chains, os.cpu_count() or 1) if cores is None else positive_int("cores", cores)
     progress = _progress(progressbar)
 
     if isinstance(data_or_model, pm.Model):
@@ -351,9 +337,7 @@ def _relabel_ds(ds: xr.Dataset, groups: list) -> xr.Dataset:
 
 
 def _group_coord(groups: list) -> np.ndarray:
-    from .data import _coord
-
-    return _coord(tuple(groups))
+    return group_coord(tuple(groups))
 
 
 def _relabel(idata: az.InferenceData, groups: list) -> az.InferenceData:

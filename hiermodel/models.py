@@ -52,7 +52,8 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .data import HierData, _check_data
+from ._validate import check_data
+from .data import HierData
 from .priors import Priors
 
 __all__ = [
@@ -115,7 +116,7 @@ def centering(
         The parameterization's name ("centered", "noncentered", "auto" or "custom"), the
         weights, and the tau estimate used by "auto" (else None).
     """
-    data = _check_data(data)
+    data = check_data(data)
     g = data.n_groups
     if isinstance(parameterization, str):
         if parameterization not in PARAMETERIZATIONS:
@@ -202,7 +203,7 @@ def build_model(
         ``se`` (or ``n``, ``ss_data``), ``c`` can be swapped with ``pm.set_data``.
         :func:`model_spec` returns what was built.
     """
-    data = _check_data(data)
+    data = check_data(data)
     priors = resolve_priors(priors, data)
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"Requested likelihood {likelihood!r} but it must be one of "
@@ -235,21 +236,21 @@ def build_model(
 def _full(data: HierData, priors: Priors, c: np.ndarray, likelihood: str) -> None:
     """theta sampled, with per-group centering weights c (inside a model context)."""
     c_data = pm.Data("c", c, dims="group")
-    mu = _mu_prior(priors)
-    tau = _tau_prior(priors)
+    mu = mu_prior(priors)
+    tau = tau_prior(priors)
     theta_tilde = pm.Normal("theta_tilde", mu=c_data * mu, sigma=tau**c_data, dims="group")
     theta = pm.Deterministic(
         "theta", mu + tau ** (1.0 - c_data) * (theta_tilde - c_data * mu), dims="group")
     if data.sigma_known:
-        _known_sigma_likelihood(data, theta, likelihood)
+        known_sigma_likelihood(data, theta, likelihood)
     else:
-        _unknown_sigma_likelihood(data, priors, theta, likelihood)
+        unknown_sigma_likelihood(data, priors, theta, likelihood)
 
 
 def _marginal(data: HierData, priors: Priors) -> None:
     """theta integrated out: ybar_i | mu, tau[, sigma] ~ N(mu, tau^2 + se_i^2)."""
-    mu = _mu_prior(priors)
-    tau = _tau_prior(priors)
+    mu = mu_prior(priors)
+    tau = tau_prior(priors)
     ybar = pm.Data("ybar", data.means, dims="group")
     if data.sigma_known:
         se = pm.Data("se", data.se, dims="group")
@@ -260,7 +261,7 @@ def _marginal(data: HierData, priors: Priors) -> None:
     pm.Normal("y", mu=mu, sigma=pt.sqrt(tau**2 + se**2), observed=ybar, dims="group")
 
 
-def _mu_prior(priors: Priors) -> pt.TensorVariable:
+def mu_prior(priors: Priors) -> pt.TensorVariable:
     if priors.mu == "flat":
         return pm.Flat("mu")
     loc = pm.Data("mu_loc", float(priors.mu_mean))
@@ -268,7 +269,7 @@ def _mu_prior(priors: Priors) -> pt.TensorVariable:
     return pm.Normal("mu", mu=loc, sigma=scale)
 
 
-def _tau_prior(priors: Priors) -> pt.TensorVariable:
+def tau_prior(priors: Priors) -> pt.TensorVariable:
     scale = pm.Data("tau_scale", float(priors.tau_scale))
     if priors.tau == "halfcauchy":
         return pm.HalfCauchy("tau", beta=scale)
@@ -277,7 +278,7 @@ def _tau_prior(priors: Priors) -> pt.TensorVariable:
     return pm.Uniform("tau", lower=0.0, upper=scale)
 
 
-def _known_sigma_likelihood(data: HierData, theta, likelihood: str) -> None:
+def known_sigma_likelihood(data: HierData, theta, likelihood: str) -> None:
     if likelihood == "rows":
         y, idx = data.rows
         sig = pm.Data("sigma_rows", data.sigma[idx], dims="obs")
@@ -288,7 +289,7 @@ def _known_sigma_likelihood(data: HierData, theta, likelihood: str) -> None:
     pm.Normal("y", mu=theta, sigma=se, observed=ybar, dims="group")
 
 
-def _sigma_prior(data: HierData, priors: Priors):
+def sigma_prior(data: HierData, priors: Priors):
     scale = pm.Data("sigma_scale", _sigma_scale(data, priors))
     if priors.sigma == "halfnormal":
         return pm.HalfNormal("sigma", sigma=scale)
@@ -296,7 +297,7 @@ def _sigma_prior(data: HierData, priors: Priors):
 
 
 def _sigma_and_ss_data(data: HierData, priors: Priors):
-    sigma = _sigma_prior(data, priors)
+    sigma = sigma_prior(data, priors)
     n = pm.Data("n", data.n.astype(float), dims="group")
     ss = pm.Data("ss_data", data.ss, dims="group")
     return sigma, n, ss
@@ -308,9 +309,9 @@ def _ss_likelihood(sigma, n, ss) -> None:
              dims="group")
 
 
-def _unknown_sigma_likelihood(data: HierData, priors: Priors, theta, likelihood: str) -> None:
+def unknown_sigma_likelihood(data: HierData, priors: Priors, theta, likelihood: str) -> None:
     if likelihood == "rows":
-        sigma = _sigma_prior(data, priors)
+        sigma = sigma_prior(data, priors)
         y, idx = data.rows
         pm.Normal("y", mu=theta[idx], sigma=sigma, observed=y, dims="obs")
         return

@@ -50,9 +50,8 @@ from matplotlib.transforms import Bbox, blended_transform_factory, offset_copy
 from scipy.special import ndtr
 from scipy.stats import norm
 
+from ._validate import check_method, check_prob
 from .compare import (
-    _check_eb_method,
-    check_prob,
     data_from_idata,
     fit_priors,
     normalize_group_dim,
@@ -62,7 +61,7 @@ from .data import HierData
 from .shrinkage import TAU_METHODS, ExactPosterior, exact_posterior, shrinkage_weights
 
 __all__ = ["plot_shrinkage", "plot_meta_forest", "plot_forest", "plot_sampler_geometry",
-           "plot_tau"]
+           "plot_tau", "figure_row"]
 
 _SAMPLE = ("chain", "draw")
 #: comparison columns plot_shrinkage can draw, with their axis labels
@@ -91,6 +90,13 @@ _MAX_LEGEND_ENTRIES = 10  # categorical colours (tab10) up to this many; a colou
 # ----------------------------------------------------------------------------- helpers
 def _new_figure(figsize: tuple[float, float] | None, default: tuple[float, float]) -> Figure:
     return Figure(figsize=default if figsize is None else figsize, layout="constrained")
+
+
+def figure_row(ncols: int, width: float = 4.6, height: float = 3.6) -> tuple[Figure, Any]:
+    """A new pyplot-free figure with ``ncols`` axes side by side (for the studies' figures)."""
+    fig = Figure(figsize=(width * ncols, height), layout="constrained")
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, axes
 
 
 def _check_ax(ax: Any, name: str = "ax") -> Axes | None:
@@ -1061,7 +1067,7 @@ def plot_tau(
     axes = _check_axes(axes, 2)
     if isinstance(methods, str):
         methods = (methods,)
-    methods = [_check_eb_method(m) for m in methods]
+    methods = [check_method(m, TAU_METHODS, "eb_method") for m in methods]
     if exact is not None and not isinstance(exact, bool):
         raise TypeError(f"`exact` must be True, False or None, got {exact!r}.")
     est = tau_estimates(data, methods) if methods else pd.DataFrame(columns=["tau", "mu"])

@@ -61,15 +61,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._validate import count, positive_array, root_seed
+from .plots import figure_row
 from .priors import Priors
 from .simulate import (
     ExecutorLike,
-    _count,
-    _figure,
-    _fit_kwargs,
-    _pos,
-    _root_seed,
     map_chunked,
+    replicate_fit_kwargs,
     replicate_seeds,
     simulate_arrays,
 )
@@ -112,8 +110,8 @@ def rank_uniformity(ranks: np.ndarray, L: int, *, n_bins: int = 10,
     dict
         ``chisq``, ``chisq_p``, ``ks``, ``ks_p``.
     """
-    L = _count("L", L)
-    b = _count("n_bins", n_bins, 2)
+    L = count("L", L)
+    b = count("n_bins", n_bins, 2)
     if (L + 1) % b:
         raise ValueError(f"`n_bins`={b} must divide L + 1 = {L + 1} (equal-width rank bins).")
     r = np.asarray(ranks)
@@ -326,7 +324,7 @@ class SBCResult:
         n, b = self.n_replicates, self.n_bins
         lo, hi = stats.binom.ppf([(1 - band) / 2, (1 + band) / 2], n, 1 / b)
         width = (self.L + 1) / b
-        fig, axes = _figure(len(self.ranks.columns), width=3.8, height=3.0)
+        fig, axes = figure_row(len(self.ranks.columns), width=3.8, height=3.0)
         edges = np.arange(b) * width
         for ax, name in zip(axes, self.ranks.columns, strict=True):
             counts = np.bincount(self.ranks[name].to_numpy() // int(width), minlength=b)
@@ -487,12 +485,12 @@ def sbc(
         ``.passed`` (the verdict, usable as a bool), ``.tests`` (the rank test alone),
         ``.replicates`` (truths and per-fit health), ``.sampler_health``, ``.plot()``.
     """
-    n = _count("n_replicates", n_replicates, 2)
-    L = _count("L", L)
-    b = _count("n_bins", n_bins, 2)
+    n = count("n_replicates", n_replicates, 2)
+    L = count("L", L)
+    b = count("n_bins", n_bins, 2)
     if (L + 1) % b:
         raise ValueError(f"`n_bins`={b} must divide L + 1 = {L + 1}.")
-    if _count("chains", chains) * _count("draws", draws) < L:
+    if count("chains", chains) * count("draws", draws) < L:
         raise ValueError(f"`chains` x `draws` = {chains * draws} posterior draws < L = {L}; "
                          "draw more or lower L.")
     if target_accept is not None and (
@@ -510,19 +508,19 @@ def sbc(
 
         se_ = np.asarray(eight_schools().se)
     else:
-        se_ = _pos("se", se)
+        se_ = positive_array("se", se)
         if se_.ndim == 0:
             if n_groups is None:
                 raise ValueError("`se` is a scalar: pass `n_groups=` too.")
-            se_ = np.full(_count("n_groups", n_groups, 2), float(se_))
+            se_ = np.full(count("n_groups", n_groups, 2), float(se_))
         if se_.ndim != 1 or se_.size < 2:
             raise ValueError(f"`se` must be one value per group (at least 2), got {se_.shape}.")
     fit_kw = {"parameterization": parameterization, "draws": draws, "tune": tune,
               "chains": chains, "sampler": sampler}
     if target_accept is not None:
         fit_kw["target_accept"] = target_accept
-    kw = _fit_kwargs(fit_kw, fit_priors)
-    root = _root_seed(seed)
+    kw = replicate_fit_kwargs(fit_kw, fit_priors)
+    root = root_seed(seed)
     sim_ss, fit_ss, ks_ss = np.random.SeedSequence(root).spawn(3)
     rng = np.random.default_rng(sim_ss)
     mu = priors.mu_dist().rvs(size=n, random_state=rng)

@@ -35,7 +35,8 @@ import pandas as pd
 import xarray as xr
 from scipy import special
 
-from .data import HierData, _check_data, check_magnitude
+from ._validate import check_data, check_method
+from .data import HierData, check_magnitude
 from .priors import Priors
 
 __all__ = [
@@ -131,16 +132,6 @@ def _batch_param(name: str, x: Any, *, nonneg: bool = False) -> np.ndarray:
     elif not np.isfinite(arr).all():
         raise ValueError(f"`{name}` must be finite.")
     return arr
-
-
-def _check_method(method: Any, allowed: Sequence[str], arg: str = "method") -> str:
-    key = method.strip().lower() if isinstance(method, str) else method
-    if key not in allowed:
-        raise ValueError(
-            f"Requested {arg} {method!r} but it must be one of "
-            "{" + ", ".join(repr(m) for m in allowed) + "}."
-        )
-    return key
 
 
 def _vdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -611,7 +602,7 @@ def estimate_tau(
     TauEstimate
         ``tau``, ``mu``, ``mu_var`` of the batch shape ``(...)``, and ``method``.
     """
-    method = _check_method(method, TAU_METHODS)
+    method = check_method(method, TAU_METHODS)
     y, s = _means_se(means, se, min_groups=2)
     if not (isinstance(rtol, float | int) and 0 < rtol < 1):
         raise ValueError(f"`rtol` must be a number in (0, 1), got {rtol!r}.")
@@ -688,7 +679,7 @@ def eb_core(means: Any, se: Any, method: str = "reml") -> EBEstimates:
     -------
     EBEstimates
     """
-    method = _check_method(method, EB_METHODS)
+    method = check_method(method, EB_METHODS)
     y, s = _means_se(means, se, min_groups=2)
     est = _estimate_tau(y, s, method)
     mu = est.mu[..., None]
@@ -754,8 +745,8 @@ def empirical_bayes(data: HierData, method: str = "reml") -> EmpiricalBayes:
     -------
     EmpiricalBayes
     """
-    data = _check_data(data)
-    method = _check_method(method, EB_METHODS)
+    data = check_data(data)
+    method = check_method(method, EB_METHODS)
     eb = eb_core(data.means, data.se, method)
     ds = data.to_xarray()
     out = xr.Dataset(
@@ -787,8 +778,8 @@ def pooling_table(data: HierData, method: str = "reml") -> pd.DataFrame:
     -------
     pandas.DataFrame
     """
-    data = _check_data(data)
-    method = _check_method(method, EB_METHODS)
+    data = check_data(data)
+    method = check_method(method, EB_METHODS)
     eb = eb_core(data.means, data.se, method)
     seed = eb_core(data.means, data.se, "seed")
     index = pd.Index(data.to_xarray()["group"].values, name="group")
@@ -860,7 +851,7 @@ def conditional_means(posterior: Any, data: HierData) -> xr.DataArray:
     -------
     xarray.DataArray, dims (chain, draw, group)
     """
-    data = _check_data(data)
+    data = check_data(data)
     mu, tau, ds = _hyper_draws(posterior)
     gds = data.to_xarray()
     ybar = gds["mean"]
@@ -1278,7 +1269,7 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
         Means, sds, quantiles (``.mean``, ``.sd``, ``.quantile``, ``.summary()``), the tau
         grid and density, and exact draws (``.sample(draws, chains, seed)``).
     """
-    data = _check_data(data)
+    data = check_data(data)
     priors = Priors() if priors is None else priors
     if not isinstance(priors, Priors):
         raise TypeError(f"`priors` must be a Priors, got {type(priors).__name__}.")

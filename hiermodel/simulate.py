@@ -57,7 +57,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from ._validate import count, finite_array, positive_array, root_seed
 from .data import HierData
+from .plots import figure_row
 from .priors import Priors
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,44 +82,19 @@ ExecutorLike = Executor | Literal["serial"] | Any | None
 
 
 # ============================================================================ validation
-def _finite(name: str, x: Any) -> np.ndarray:
-    if isinstance(x, (str, bytes)) or (np.ndim(x) == 0 and isinstance(x, bool)):
-        raise TypeError(f"`{name}` must be numeric, got {x!r}.")
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "iuf":
-        raise TypeError(f"`{name}` must be numeric, got dtype {arr.dtype}.")
-    arr = arr.astype(float)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"`{name}` contains NaN or infinite values.")
-    return arr
-
-
 def _nonneg(name: str, x: Any) -> np.ndarray:
-    arr = _finite(name, x)
+    arr = finite_array(name, x)
     if np.any(arr < 0):
         raise ValueError(f"`{name}` must be >= 0 everywhere; got min {arr.min():g}.")
     return arr
 
 
-def _pos(name: str, x: Any) -> np.ndarray:
-    arr = _finite(name, x)
-    if np.any(arr <= 0):
-        raise ValueError(f"`{name}` must be > 0 everywhere; got min {arr.min():g}.")
-    return arr
-
-
-def _count(name: str, v: Any, minimum: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {v!r}.")
-    return int(v)
-
-
 def _sizes(n: Any, n_groups: int | None) -> np.ndarray:
-    arr = _finite("n", n)
+    arr = finite_array("n", n)
     if arr.ndim == 0:
         if n_groups is None:
             raise ValueError("`n` is a scalar: pass `n_groups=` too, or one size per group.")
-        arr = np.full(_count("n_groups", n_groups, 2), float(arr))
+        arr = np.full(count("n_groups", n_groups, 2), float(arr))
     elif arr.ndim != 1:
         raise ValueError(f"`n` must be a scalar or 1-d (one size per group), got {arr.shape}.")
     elif n_groups is not None and arr.size != n_groups:
@@ -146,14 +123,6 @@ def _rng(seed: SeedLike) -> np.random.Generator:
     if isinstance(seed, (int, np.integer)) and seed < 0:
         raise ValueError(f"`seed` must be >= 0, got {seed}.")
     return np.random.default_rng(seed)
-
-
-def _root_seed(seed: int | None) -> int:
-    if seed is None:
-        return int(np.random.SeedSequence().entropy)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"`seed` must be a non-negative integer or None, got {seed!r}.")
-    return int(seed)
 
 
 # ============================================================================ data
@@ -226,11 +195,11 @@ def simulate(
     Simulation
         ``.data`` (HierData) and the truth ``.theta``, ``.mu``, ``.tau``, ``.sigma``.
     """
-    mu_ = float(_finite("mu", mu))
+    mu_ = float(finite_array("mu", mu))
     tau_ = float(_nonneg("tau", tau))
     nn = _sizes(n, n_groups)
     g = nn.size
-    sig = _per_group("sigma", _pos("sigma", sigma), g)
+    sig = _per_group("sigma", positive_array("sigma", sigma), g)
     labels = [f"group_{i}" for i in range(g)] if groups is None else list(groups)
     if len(labels) != g:
         raise ValueError(f"`groups` has {len(labels)} labels but there are {g} groups.")
@@ -325,26 +294,26 @@ def simulate_arrays(
         ``.means``, ``.se``, ``.theta`` of shape (R, G) (unpacks as ``means, se, theta``),
         and ``.mu``, ``.tau`` of shape (R,).
     """
-    r = _count("n_datasets", n_datasets)
+    r = count("n_datasets", n_datasets)
     if se is None:
         if sigma is None or n is None:
             raise ValueError("Pass either `se`, or both `sigma` and `n` (se = sigma/sqrt(n)).")
         nn = _sizes(n, n_groups)
-        se_ = _per_group("sigma", _pos("sigma", sigma), nn.size) / np.sqrt(nn)
+        se_ = _per_group("sigma", positive_array("sigma", sigma), nn.size) / np.sqrt(nn)
     else:
         if sigma is not None or n is not None:
             raise ValueError("Pass either `se` or `sigma` and `n`, not both.")
-        se_ = _pos("se", se)
+        se_ = positive_array("se", se)
         if se_.ndim == 0:
             if n_groups is None:
                 raise ValueError("`se` is a scalar: pass `n_groups=` too.")
-            se_ = np.full(_count("n_groups", n_groups, 2), float(se_))
+            se_ = np.full(count("n_groups", n_groups, 2), float(se_))
         if se_.ndim not in (1, 2) or (se_.ndim == 2 and se_.shape[0] != r):
             raise ValueError(f"`se` must have shape (G,) or ({r}, G), got {se_.shape}.")
     g = se_.shape[-1]
     if g < 2:
         raise ValueError(f"A hierarchical model needs at least 2 groups; got {g}.")
-    mu_ = _finite("mu", mu)
+    mu_ = finite_array("mu", mu)
     tau_ = _nonneg("tau", tau)
     for name, v in (("mu", mu_), ("tau", tau_)):
         if v.ndim > 1 or (v.ndim == 1 and v.size != r):
@@ -368,7 +337,7 @@ def replicate_seeds(seed: int | np.random.SeedSequence, n: int) -> np.ndarray:
     """
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     ss = np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key)  # fresh spawn counter
-    n = _count("n", n, 0) if n else 0
+    n = count("n", n, 0) if n else 0
     return np.array([int(c.generate_state(1, np.uint32)[0]) for c in ss.spawn(n)],
                     dtype=np.int64)
 
@@ -411,7 +380,7 @@ def default_executor(max_workers: int | None = None) -> ProcessPoolExecutor:
     11-19 s serially.
     """
     workers = ((os.cpu_count() or 1) if max_workers is None
-               else _count("max_workers", max_workers))
+               else count("max_workers", max_workers))
     return ProcessPoolExecutor(max_workers=workers,
                                mp_context=multiprocessing.get_context("spawn"))
 
@@ -469,7 +438,7 @@ def map_chunked(
                         f"{type(executor).__name__}.")
     workers = _n_workers(executor)
     size = (math.ceil(len(items) / workers) if chunksize is None
-            else _count("chunksize", chunksize))
+            else count("chunksize", chunksize))
     futures = [pool.submit(_run_chunk, func, chunk) for chunk in _chunks(items, size)]
     out: list = []
     for fut in futures:
@@ -482,7 +451,7 @@ _FIT_DEFAULTS = {"parameterization": "marginal", "draws": 500, "tune": 500, "cha
                  "sampler": "nutpie"}
 
 
-def _fit_kwargs(fit_kwargs: dict | None, priors: Priors | None) -> dict:
+def replicate_fit_kwargs(fit_kwargs: dict | None, priors: Priors | None) -> dict:
     kw = {**_FIT_DEFAULTS, **(fit_kwargs or {})}
     forbidden = {"seed", "check", "progressbar", "log_likelihood", "posterior_predictive",
                  "data_or_model"} & set(kw)
@@ -542,13 +511,13 @@ def fit_replicates(
         One row per replicate: ``seed``, ``mu``, ``tau`` (posterior means), ``divergences``
         and ``theta`` (an array of the G posterior means).
     """
-    m = _finite("means", means)
-    s = _pos("se", se)
+    m = finite_array("means", means)
+    s = positive_array("se", se)
     if m.ndim != 2 or s.shape != m.shape:
         raise ValueError(f"`means` and `se` must both have shape (R, G); got {m.shape} and "
                          f"{s.shape}.")
-    kw = _fit_kwargs(fit_kwargs, priors)
-    seeds = replicate_seeds(_root_seed(seed), m.shape[0])
+    kw = replicate_fit_kwargs(fit_kwargs, priors)
+    seeds = replicate_seeds(root_seed(seed), m.shape[0])
     res = map_chunked(_fit_one, [(m[r], s[r], int(seeds[r]), dict(kw))
                                  for r in range(m.shape[0])],
                       executor=executor, chunksize=chunksize)
@@ -560,14 +529,6 @@ def fit_replicates(
 
 
 # ============================================================================ plotting helpers
-def _figure(ncols: int, width: float = 4.6, height: float = 3.6) -> tuple[Figure, Any]:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width * ncols, height), layout="constrained")
-    axes = fig.subplots(1, ncols, squeeze=False)[0]
-    return fig, axes
-
-
 def _method(method: Any, allowed: tuple[str, ...]) -> str:
     if not isinstance(method, str) or method not in allowed:
         raise ValueError(f"Requested method {method!r} but it must be one of {set(allowed)}.")
@@ -631,10 +592,10 @@ def pooling_vs_tau(
     t = _nonneg("taus", taus)
     if t.ndim != 1 or t.size == 0:
         raise ValueError(f"`taus` must be a non-empty 1-d sequence, got shape {t.shape}.")
-    mu_ = float(_finite("mu", mu))
+    mu_ = float(finite_array("mu", mu))
     nn = _sizes(n, n_groups)
     g = nn.size
-    se = _per_group("sigma", _pos("sigma", sigma), g) / np.sqrt(nn)
+    se = _per_group("sigma", positive_array("sigma", sigma), g) / np.sqrt(nn)
     rng = _rng(seed)
     z = rng.standard_normal(g)
     e = rng.standard_normal(g)
@@ -676,7 +637,7 @@ def plot_pooling_vs_tau(table: pd.DataFrame) -> Figure:
     The tau axis is symlog (linear below the smallest ``se_i``)."""
     tab = _check_table(table, ("tau", "group", "no_pooling", "complete_pooling",
                                "partial_pooling", "weight", "weight_true"), "pooling_vs_tau")
-    fig, (ax1, ax2) = _figure(2)
+    fig, (ax1, ax2) = figure_row(2)
     for i, (grp, d) in enumerate(tab.groupby("group", sort=True)):
         col = f"C{i % 10}"
         ax1.plot(d["tau"], d["partial_pooling"], "o-", color=col, ms=3, lw=1.2,
@@ -745,10 +706,10 @@ def shrinkage_by_size(
     sz = _sizes(sizes, None)
     if np.unique(sz).size != sz.size:
         raise ValueError(f"`sizes` must be distinct, got {sz.tolist()}.")
-    k = _count("groups_per_size", groups_per_size)
+    k = count("groups_per_size", groups_per_size)
     nn = np.repeat(sz, k)
-    sim = simulate_arrays(_count("n_datasets", n_datasets), mu, tau, sigma=float(
-        _pos("sigma", sigma)), n=nn, seed=seed)
+    sim = simulate_arrays(count("n_datasets", n_datasets), mu, tau, sigma=float(
+        positive_array("sigma", sigma)), n=nn, seed=seed)
     eb = eb_core(sim.means, sim.se, method)
     shrink = 1.0 - eb.weights
     moved = np.abs(eb.theta - sim.means)
@@ -781,7 +742,7 @@ def plot_shrinkage_by_size(table: pd.DataFrame) -> Figure:
     no pooling and of partial pooling per size."""
     tab = _check_table(table, ("n", "shrinkage", "shrinkage_true", "mse_partial",
                                "mse_no_pooling"), "shrinkage_by_size")
-    fig, (ax1, ax2) = _figure(2)
+    fig, (ax1, ax2) = figure_row(2)
     x = tab["n"].to_numpy()
     ax1.errorbar(x, tab["shrinkage"], yerr=[tab["shrinkage"] - tab["shrinkage_lo"],
                                             tab["shrinkage_hi"] - tab["shrinkage"]],
@@ -845,7 +806,7 @@ class MSEStudy:
         """Gain over no pooling per estimator with its Monte Carlo interval (left) and the
         MSE per estimator (right)."""
         tab = self.table
-        fig, (ax1, ax2) = _figure(2, width=5.0)
+        fig, (ax1, ax2) = figure_row(2, width=5.0)
         y = np.arange(len(tab))
         ax1.errorbar(tab["gain"], y, xerr=[tab["gain"] - tab["gain_lo"],
                                            tab["gain_hi"] - tab["gain"]],
@@ -956,16 +917,16 @@ def mse_study(
     """
     from .shrinkage import TAU_METHODS, eb_core
 
-    r = _count("n_datasets", n_datasets, 2)
+    r = count("n_datasets", n_datasets, 2)
     z = _z(_level(level))
     meths = TAU_METHODS if methods is None else methods
     if isinstance(meths, str):
         raise TypeError(f"`methods` must be a sequence of method names, e.g. [{meths!r}].")
     meths = tuple(_method(m, TAU_METHODS) for m in meths)
-    nb = _count("n_bayes", n_bayes, 0)
+    nb = count("n_bayes", n_bayes, 0)
     if nb > r:
         raise ValueError(f"`n_bayes`={nb} exceeds `n_datasets`={r}.")
-    root = _root_seed(seed)
+    root = root_seed(seed)
     sim_ss, fit_ss = np.random.SeedSequence(root).spawn(2)
     if se is not None:
         if sigma is not None or n is not None:

@@ -13,3 +13,25 @@ def test_ruff_clean():
     proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _private_imports(source: str) -> list[str]:
+    import ast
+
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level >= 1:
+            out += [f"from {'.' * node.level}{node.module or ''} import {a.name}"
+                    for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+    return out
+
+
+def test_no_module_imports_another_modules_underscore_names():
+    """Modules talk through public names only (shared checks live in ``_validate``, whose
+    names are public)."""
+    found = {p.name: _private_imports(p.read_text())
+             for p in sorted((ROOT / "hiermodel").glob("*.py"))}
+    assert {k: v for k, v in found.items() if v} == {}
+    # the check itself can fail
+    assert _private_imports("from .fit import _progress, fit\n") == [
+        "from .fit import _progress"]

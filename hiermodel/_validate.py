@@ -1,0 +1,112 @@
+"""The argument checks every module shares: one definition of each, one wording.
+
+Each function validates one argument and returns it normalised, or raises a ``TypeError`` /
+``ValueError`` whose message names the argument and says how to fix it.  Nothing here
+imports PyMC or xarray.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["check_data", "positive_int", "count", "check_seed", "resolve_seed", "root_seed",
+           "check_method", "check_prob", "finite_array", "positive_array"]
+
+#: seeds are stored with results as 64-bit integers
+MAX_SEED = 2**63
+
+
+def check_data(data: Any):
+    """``data`` itself if it is a :class:`~hiermodel.data.HierData`, else a TypeError that
+    says how to make one."""
+    from .data import HierData
+
+    if not isinstance(data, HierData):
+        raise TypeError(
+            f"`data` must be a HierData, got {type(data).__name__}; build one with "
+            "HierData.from_observations / from_dataframe / from_summary / from_estimates."
+        )
+    return data
+
+
+def positive_int(name: str, v: Any) -> int:
+    """An integer >= 1 (bools refused)."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ValueError(f"`{name}` must be a positive integer, got {v!r}.")
+    return int(v)
+
+
+def count(name: str, v: Any, minimum: int = 1) -> int:
+    """An integer >= ``minimum`` (bools refused)."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {v!r}.")
+    return int(v)
+
+
+def check_seed(seed: Any) -> int:
+    """A non-negative integer seed below 2**63 (results store it as a 64-bit integer)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TypeError(f"`seed` must be a non-negative integer or None, got {seed!r}.")
+    if seed >= MAX_SEED:
+        raise ValueError(f"`seed` must be below 2**63 (it is stored with the result, as a "
+                         f"64-bit integer), got {seed!r}.")
+    return int(seed)
+
+
+def resolve_seed(seed: Any) -> int:
+    """``seed`` checked, or a fresh 32-bit seed from the OS when it is None."""
+    if seed is None:
+        return int(np.random.SeedSequence().generate_state(1)[0])
+    return check_seed(seed)
+
+
+def root_seed(seed: Any) -> int:
+    """``seed`` checked, or the entropy of a fresh ``numpy.random.SeedSequence`` when None
+    (the root of a study's per-replicate seeds)."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy)
+    return check_seed(seed)
+
+
+def check_method(method: Any, allowed: Sequence[str], arg: str = "method") -> str:
+    """One of ``allowed`` (case and surrounding blanks ignored)."""
+    key = method.strip().lower() if isinstance(method, str) else method
+    if key not in allowed:
+        raise ValueError(
+            f"Requested {arg} {method!r} but it must be one of "
+            "{" + ", ".join(repr(m) for m in allowed) + "}."
+        )
+    return key
+
+
+def check_prob(prob: Any, name: str = "prob") -> float:
+    """A probability strictly between 0 and 1."""
+    if isinstance(prob, bool) or not isinstance(prob, (int, float, np.floating)):
+        raise TypeError(f"`{name}` must be a number in (0, 1), got {prob!r}.")
+    if not 0 < float(prob) < 1:
+        raise ValueError(f"`{name}` must lie strictly between 0 and 1, got {prob!r}.")
+    return float(prob)
+
+
+def finite_array(name: str, x: Any) -> np.ndarray:
+    """A float array (from ints or floats) with no NaN or infinite value."""
+    if isinstance(x, (str, bytes)) or (np.ndim(x) == 0 and isinstance(x, bool)):
+        raise TypeError(f"`{name}` must be numeric, got {x!r}.")
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"`{name}` must be numeric, got dtype {arr.dtype}.")
+    arr = arr.astype(float)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` contains NaN or infinite values.")
+    return arr
+
+
+def positive_array(name: str, x: Any) -> np.ndarray:
+    """A finite float array with every value > 0."""
+    arr = finite_array(name, x)
+    if np.any(arr <= 0):
+        raise ValueError(f"`{name}` must be > 0 everywhere; got min {arr.min():g}.")
+    return arr
