@@ -91,6 +91,7 @@ from .models import (
     build_model,
     known_sigma_likelihood,
     mu_prior,
+    register_model,
     resolve_priors,
     sigma_prior,
     tau_prior,
@@ -804,8 +805,8 @@ def pooling_model(
     * ``"partial_pooling"``: the hierarchical model, :func:`hiermodel.models.build_model`.
 
     When sigma is unknown, every model has ``sigma ~ priors' sigma prior``, ``se_i = sigma /
-    sqrt(n_i)`` and the ``ss_i`` term, as the hierarchical model.  The models carry
-    ``_hiermodel_spec`` and ``_hiermodel_data``, so :func:`hiermodel.fit.fit` samples them and
+    sqrt(n_i)`` and the ``ss_i`` term, as the hierarchical model.  The models are registered
+    (:func:`hiermodel.models.register_model`), so :func:`hiermodel.fit.fit` samples them and
     adds the per-group log-likelihood; its ``posterior.attrs`` then record ``pooling`` and,
     for no pooling, ``no_pooling_mu0`` and ``no_pooling_sd`` (used by
     :func:`integrated_log_likelihood`).
@@ -826,9 +827,7 @@ def pooling_model(
             theta = pm.Normal("theta", mu=mu0, sigma=s, dims="group")
         _likelihood(data, priors, theta)
     spec = _pooling_spec(data, pooling, priors, mu0, s)
-    model._hiermodel_spec = spec  # type: ignore[attr-defined]
-    model._hiermodel_data = data  # type: ignore[attr-defined]
-    return model
+    return register_model(model, spec, data)
 
 
 # ----------------------------------------------------------------------------- LOO

@@ -39,6 +39,7 @@ from .models import (
     build_model,
     centering,
     data_updates,
+    model_data,
     model_spec,
     resolve_priors,
 )
@@ -254,7 +255,7 @@ def fit(
     if isinstance(data_or_model, pm.Model):
         model = data_or_model
         spec = model_spec(model)
-        data = getattr(model, "_hiermodel_data", None)
+        data = model_data(model)
         compiled = None
         if sampler == "nutpie":
             import nutpie

@@ -45,6 +45,7 @@ worst-parameter ESS of "auto" is 4.6x the centered and 7.5x the non-centered for
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -58,7 +59,7 @@ from .priors import Priors
 
 __all__ = [
     "Priors", "ModelSpec", "build_model", "model_spec", "centering", "prior_predictive",
-    "resolve_priors", "prior_values",
+    "resolve_priors", "prior_values", "register_model", "model_data",
     "PARAMETERIZATIONS", "LIKELIHOODS",
 ]
 
@@ -224,13 +225,31 @@ def build_model(
             _marginal(data, priors)
         else:
             _full(data, priors, c, likelihood)
-    model._hiermodel_spec = ModelSpec(  # type: ignore[attr-defined]
+    register_model(model, ModelSpec(
         parameterization=name, centering=tuple(float(v) for v in c), priors=priors,
         likelihood=likelihood, sigma_known=data.sigma_known, tau_hat=tau_hat,
         groups=data.groups,
-    )
-    model._hiermodel_data = data  # type: ignore[attr-defined]
+    ), data)
     return model
+
+
+#: what hiermodel built, per model, without setting anything on the pm.Model itself; weak
+#: keys, so an entry goes when its model does
+_BUILT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def register_model(model: pm.Model, spec: ModelSpec, data: HierData) -> pm.Model:
+    """Record that hiermodel built ``model`` from ``data`` as ``spec`` (read back by
+    :func:`model_spec` and :func:`model_data`); returns ``model``."""
+    _BUILT[model] = (spec, data)
+    return model
+
+
+def model_data(model: pm.Model) -> HierData | None:
+    """The :class:`HierData` ``model`` was built from, or None for a model hiermodel did not
+    build."""
+    entry = _BUILT.get(model)
+    return None if entry is None else entry[1]
 
 
 def _full(data: HierData, priors: Priors, c: np.ndarray, likelihood: str) -> None:
@@ -323,10 +342,10 @@ def unknown_sigma_likelihood(data: HierData, priors: Priors, theta, likelihood: 
 
 def model_spec(model: pm.Model) -> ModelSpec:
     """The :class:`ModelSpec` recorded by :func:`build_model`."""
-    spec = getattr(model, "_hiermodel_spec", None)
-    if spec is None:
+    entry = _BUILT.get(model)
+    if entry is None:
         raise ValueError("`model` was not built by hiermodel.build_model.")
-    return spec
+    return entry[0]
 
 
 def data_updates(model: pm.Model, data: HierData, c: np.ndarray,
@@ -361,7 +380,7 @@ def prior_predictive(model: pm.Model, draws: int = 500, seed: int | None = None)
         raise ValueError("Prior predictive draws need proper priors; `mu` is flat. "
                          "Use Priors(mu='normal', ...).")
     idata = pm.sample_prior_predictive(draws=int(draws), model=model, random_seed=seed)
-    spec = getattr(model, "_hiermodel_spec", None)
-    if spec is not None:
-        idata.attrs.update(spec.attrs())
+    entry = _BUILT.get(model)
+    if entry is not None:
+        idata.attrs.update(entry[0].attrs())
     return idata

@@ -206,3 +206,21 @@ def test_sufficient_model_does_not_grow_with_rows(sigma):
         assert list(m.coords) == ["group"]
         sizes[n_rows] = (obs, data)
     assert sizes[50] == sizes[50_000]
+
+
+def test_nothing_is_set_on_the_pm_model():
+    """What hiermodel built is recorded beside the model (model_spec / model_data), not as
+    attributes set on PyMC's object from outside."""
+    import pymc as pm
+
+    from hiermodel.checks import pooling_model
+    from hiermodel.models import model_data
+
+    d = eight_schools()
+    fresh = set(vars(pm.Model()))
+    for m in (build_model(d, "marginal"), pooling_model(d, "no_pooling")):
+        assert set(vars(m)) <= fresh | set(m.named_vars)   # PyMC's own attributes only
+        assert model_data(m) is d and model_spec(m).groups == d.groups
+    assert model_data(pm.Model()) is None
+    with pytest.raises(ValueError, match="was not built by hiermodel"):
+        model_spec(pm.Model())
