@@ -1,13 +1,17 @@
 """hiermodel: full Bayesian three-level normal models (the Eight Schools family) on PyMC.
 
 Layers (data flows one way): ``data`` -> ``models`` -> ``fit`` -> ``compare`` / ``checks``
--> ``plots`` / ``cli``; ``shrinkage`` is the closed-form numpy core beside them.
+-> ``plots`` / ``report`` / ``cli``; ``shrinkage`` is the closed-form numpy core beside them.
+
+The top level holds what a user needs; ``hm.plots`` (every figure) and ``hm.studies``
+(simulation studies, SBC) are namespaces, imported on first use.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .checks import ParetoKWarning, PredictiveCheckWarning
 from .data import HierData
 from .datasets import eight_schools, seed_eight_schools
 from .fit import (
@@ -31,5 +35,15 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "HierData", "eight_schools", "seed_eight_schools", "Priors", "build_model",
     "prior_predictive", "fit", "diagnose", "diagnostics", "Diagnostics", "save", "load",
-    "HierModelWarning", "SamplingWarning", "PriorDataConflictWarning", "__version__",
+    "HierModelWarning", "SamplingWarning", "PriorDataConflictWarning", "PredictiveCheckWarning",
+    "ParetoKWarning", "plots", "studies", "__version__",
 ]
+
+
+def __getattr__(name: str):
+    """``hm.plots`` and ``hm.studies``, imported on first use (they are not needed to fit)."""
+    if name in ("plots", "studies"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'hiermodel' has no attribute {name!r}")

@@ -35,3 +35,10 @@ def test_no_module_imports_another_modules_underscore_names():
     # the check itself can fail
     assert _private_imports("from .fit import _progress, fit\n") == [
         "from .fit import _progress"]
+
+
+def test_every_public_name_exists():
+    import hiermodel as hm
+
+    assert [n for n in hm.__all__ if not hasattr(hm, n)] == []
+    assert hm.plots.plot_meta_forest and hm.studies.sbc and hm.studies.mse_study
