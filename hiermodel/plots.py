@@ -260,7 +260,20 @@ def _spread(desired: np.ndarray, heights: np.ndarray, gap: float, lo: float,
     return out
 
 
-class _SpreadLabels(Artist):
+class _DrawTimeArtist(Artist):
+    """An invisible helper that lays out other artists when the axes is drawn: drawn first
+    (lowest zorder), outside the layout, with no extent of its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.set_zorder(-100)
+        self.set_in_layout(False)
+
+    def get_window_extent(self, renderer: Any = None) -> Bbox:
+        return Bbox.null()
+
+
+class _SpreadLabels(_DrawTimeArtist):
     """Draw-time placement of one label per point beside an axes, never overlapping.
 
     Before the labels are drawn (lowest zorder in the axes) it spreads them vertically as
@@ -279,11 +292,6 @@ class _SpreadLabels(Artist):
         self._leaders, self._priority = leaders, np.asarray(priority, int)
         self._on_count, self._gap_pts = on_count, gap_pts
         self.shown = len(texts)
-        self.set_zorder(-100)
-        self.set_in_layout(False)
-
-    def get_window_extent(self, renderer: Any = None) -> Bbox:
-        return Bbox.null()
 
     def draw(self, renderer: Any) -> None:
         ax = self.axes
@@ -325,7 +333,7 @@ class _SpreadLabels(Artist):
             self._on_count(self.shown, len(self._texts))
 
 
-class _FitRows(Artist):
+class _FitRows(_DrawTimeArtist):
     """Draw-time fitting of row labels (y tick labels and per-row texts) to the row pitch.
 
     The font shrinks (down to ``_MIN_LABEL_SIZE``) when rows are denser than the labels,
@@ -343,11 +351,6 @@ class _FitRows(Artist):
         self._keep, self._size = set(keep), float(size)
         self._text_size = float(size if text_size is None else text_size)
         self._state: tuple | None = None
-        self.set_zorder(-100)
-        self.set_in_layout(False)
-
-    def get_window_extent(self, renderer: Any = None) -> Bbox:
-        return Bbox.null()
 
     def draw(self, renderer: Any) -> None:
         ax = self.axes
