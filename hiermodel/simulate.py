@@ -826,7 +826,10 @@ class MSEStudy:
         return fig
 
     def __repr__(self) -> str:
-        return (f"MSEStudy(level={self.level:g}, seed={self.seed})\n"
+        bad = self.settings.get("full_bayes_divergent_fits", 0)
+        health = (f"; {bad} of {self.settings['n_bayes']} full-Bayes fits divergent"
+                  if self.settings.get("n_bayes") else "")
+        return (f"MSEStudy(level={self.level:g}, seed={self.seed}{health})\n"
                 + self.table.to_string(float_format=lambda v: f"{v:.4g}"))
 
 
@@ -954,9 +957,19 @@ def mse_study(
         fb = np.full(r, np.nan)
         fb[:nb] = ((theta_fb - sim.theta[:nb]) ** 2).mean(axis=1)
         losses["full_bayes"] = fb
+        div = fits["divergences"].to_numpy()
+        if div.sum() > 0:
+            from .fit import SamplingWarning
+
+            warnings.warn(
+                f"mse_study: {int((div > 0).sum())} of {nb} full-Bayes fits had divergent "
+                f"transitions ({int(div.sum())} in all), so the full_bayes MSE may be biased. "
+                "Use the marginal form (the default) or raise target_accept through "
+                "fit_kwargs.", SamplingWarning, stacklevel=2)
     losses.index.name = "dataset"
     settings = {"mu": float(sim.mu[0]), "tau": tau_, "se": se_row.copy(), "methods": meths,
                 "n_bayes": nb, "n_datasets": r,
+                "full_bayes_divergent_fits": int((div > 0).sum()) if nb else 0,
                 "priors": priors if priors is not None else (fit_kwargs or {}).get(
                     "priors", Priors())}
     return MSEStudy(_summarise(losses, z), losses, _level(level), root, settings)
