@@ -67,7 +67,7 @@ from .shrinkage import (
 
 __all__ = [
     "compare", "compare_population", "compare_fits", "summarize", "data_from_idata",
-    "fit_priors", "tau_estimates", "posterior_weights", "normalize_group_dim",
+    "fit_priors", "tau_estimates", "posterior_weights", "normalize_group_dim", "check_fits",
     "DEFAULT_PROB", "DEFAULT_HDI_PROB", "INTERVALS",
 ]
 
@@ -656,14 +656,19 @@ def tau_estimates(data: HierData, methods: Sequence[str] = TAU_METHODS) -> pd.Da
 
 
 # ----------------------------------------------------------------------------- several fits
-def _check_fits(fits: Any) -> tuple[dict[str, az.InferenceData], dict[str, str]]:
-    """``(name -> normalized InferenceData, name -> original group dim)``."""
+def check_fits(fits: Any, default_name: str = "?"
+               ) -> tuple[dict[str, az.InferenceData], dict[str, str]]:
+    """``(name -> normalized InferenceData, name -> original group dim)`` for one fit or a
+    dict of them; a single fit is named by its parameterization (or method), else
+    ``default_name``."""
     if isinstance(fits, az.InferenceData):
         idata, dim = normalize_group_dim(fits, name="fits")
-        return {_method_name(idata): idata}, {_method_name(idata): dim}
+        attrs = idata.posterior.attrs
+        name = str(attrs.get("parameterization", attrs.get("method", default_name)))
+        return {name: idata}, {name: dim}
     if not isinstance(fits, Mapping):
-        raise TypeError(f"`fits` must be a dict of name -> InferenceData, got "
-                        f"{type(fits).__name__}.")
+        raise TypeError(f"`fits` must be an InferenceData or a dict of name -> InferenceData, "
+                        f"got {type(fits).__name__}.")
     if not fits:
         raise ValueError("`fits` is empty; pass at least one name -> InferenceData.")
     out, dims = {}, {}
@@ -735,7 +740,7 @@ def compare_fits(
         indexed form.  ``attrs``: ``interval``, ``prob`` (and ``hdi_prob`` for HDIs),
         ``group_dim``.
     """
-    fits, dims = _check_fits(fits)
+    fits, dims = check_fits(fits)
     data, source = _data_for_fits(fits, data)
     interval, prob = _check_interval(interval, prob, hdi_prob)
     if not isinstance(population, bool):

@@ -333,12 +333,8 @@ def _respec(spec, data: HierData, parameterization, priors: Priors):
 
 def _relabel_ds(ds: xr.Dataset, groups: list) -> xr.Dataset:
     if "group" in ds.dims:
-        ds = ds.assign_coords(group=_group_coord(groups))
+        ds = ds.assign_coords(group=group_coord(tuple(groups)))
     return ds
-
-
-def _group_coord(groups: list) -> np.ndarray:
-    return group_coord(tuple(groups))
 
 
 def _relabel(idata: az.InferenceData, groups: list) -> az.InferenceData:
@@ -381,7 +377,7 @@ def _add_posterior_predictive(idata: az.InferenceData, data: HierData, seed: int
 
 
 def _add_data_groups(idata: az.InferenceData, data: HierData, c: np.ndarray) -> None:
-    g = _group_coord(list(data.groups))
+    g = group_coord(data.groups)
     obs = {"y": ("group", data.means)}
     if not data.sigma_known:
         obs["ss"] = ("group", data.ss)
@@ -417,7 +413,7 @@ def _add_conditional_theta(idata: az.InferenceData, data: HierData,
                                       post["tau"].values)
     theta = mean + np.sqrt(var) * rng.standard_normal(mean.shape)
     post["theta"] = (("chain", "draw", "group"), theta)
-    post.coords["group"] = _group_coord(list(data.groups))
+    post.coords["group"] = group_coord(data.groups)
 
 
 def _add_log_likelihood(idata: az.InferenceData, data: HierData) -> None:

@@ -47,18 +47,24 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from matplotlib.transforms import Bbox, blended_transform_factory, offset_copy
-from scipy.special import ndtr
 from scipy.stats import norm
 
 from ._validate import check_method, check_prob
 from .compare import (
+    check_fits,
     data_from_idata,
     fit_priors,
     normalize_group_dim,
     tau_estimates,
 )
 from .data import HierData
-from .shrinkage import TAU_METHODS, ExactPosterior, exact_posterior, shrinkage_weights
+from .shrinkage import (
+    TAU_METHODS,
+    ExactPosterior,
+    exact_posterior,
+    predictive_quantiles,
+    shrinkage_weights,
+)
 
 __all__ = ["plot_shrinkage", "plot_meta_forest", "plot_forest", "plot_sampler_geometry",
            "plot_tau", "figure_row"]
@@ -144,24 +150,6 @@ def _central(draws: np.ndarray, prob: float, axis: int = 0) -> np.ndarray:
     """Median and central ``prob`` interval along ``axis``: rows ``lo, median, hi``."""
     a = (1.0 - prob) / 2.0
     return np.quantile(draws, [a, 0.5, 1.0 - a], axis=axis)
-
-
-
-
-def _fits(fits: Any) -> tuple[dict[str, az.InferenceData], dict[str, str]]:
-    """``(name -> idata with a 'group' dimension, name -> original group-dim name)``."""
-    if isinstance(fits, az.InferenceData):
-        attrs = fits.posterior.attrs if "posterior" in fits.groups() else {}
-        fits = {str(attrs.get("parameterization", attrs.get("method", "fit"))): fits}
-    if not isinstance(fits, Mapping):
-        raise TypeError(f"`fits` must be an InferenceData or a dict of name -> InferenceData, "
-                        f"got {type(fits).__name__}.")
-    if not fits:
-        raise ValueError("`fits` is empty; pass at least one name -> InferenceData.")
-    out, dims = {}, {}
-    for name, idata in fits.items():
-        out[str(name)], dims[str(name)] = normalize_group_dim(idata, f"fits[{name!r}]")
-    return out, dims
 
 
 def _labels(idata: az.InferenceData) -> list:
@@ -502,28 +490,6 @@ def plot_shrinkage(
 
 
 # ----------------------------------------------------------------------------- meta forest
-def _mixture_quantiles(mu: np.ndarray, tau: np.ndarray, qs: Sequence[float]) -> np.ndarray:
-    """Quantiles of ``theta_new`` drawn as ``N(mu_s, tau_s^2)`` at a uniformly chosen draw
-    ``s``: the root of ``mean_s Phi((x - mu_s) / tau_s) = q`` (exact, no extra noise)."""
-    mu, tau = np.asarray(mu, float).ravel(), np.asarray(tau, float).ravel()
-    pos = tau > 0
-
-    def cdf(x: np.ndarray) -> np.ndarray:           # x: (Q,) -> (Q,)
-        z = (x[:, None] - mu[None, :]) / np.where(pos, tau, 1.0)[None, :]
-        return np.where(pos[None, :], ndtr(z), (x[:, None] >= mu[None, :])).mean(axis=1)
-
-    qs = np.asarray(qs, float)
-    lo = np.full(qs.shape, float(np.min(mu - 10.0 * tau)))
-    hi = np.full(qs.shape, float(np.max(mu + 10.0 * tau)))
-    for _ in range(200):                              # bisection to machine precision
-        mid = 0.5 * (lo + hi)
-        below = cdf(mid) < qs
-        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-        if np.all(hi - lo <= 4 * np.finfo(float).eps * np.maximum(1.0, np.abs(mid))):
-            break
-    return 0.5 * (lo + hi)
-
-
 def _meta_forest_rows(idata: az.InferenceData, data: HierData, prob: float) -> pd.DataFrame:
     """The numbers of the meta-analysis forest plot, on the model scale.
 
@@ -540,7 +506,7 @@ def _meta_forest_rows(idata: az.InferenceData, data: HierData, prob: float) -> p
     tau = post["tau"].transpose(*_SAMPLE).values.ravel()
     q_mu = _central(mu, prob)
     a = (1.0 - prob) / 2.0
-    q_new = _mixture_quantiles(mu, tau, [a, 0.5, 1.0 - a])
+    q_new = predictive_quantiles(mu, tau, [a, 0.5, 1.0 - a])
     y, se = np.asarray(data.means, float), np.asarray(data.se, float)
     rows = pd.DataFrame({
         "kind": "group", "label": [str(g) for g in data.groups],
@@ -808,7 +774,7 @@ def plot_forest(
     -------
     matplotlib.figure.Figure
     """
-    fits, _ = _fits(fits)
+    fits, _ = check_fits(fits, default_name="fit")
     prob = check_prob(prob)
     ax = _check_ax(ax)
     if isinstance(var_names, str):
@@ -964,7 +930,7 @@ def plot_sampler_geometry(
     matplotlib.figure.Figure
         One axes per fit, titled ``"<name>: <k> divergent of <S> draws"``.
     """
-    fits, _ = _fits(fits)
+    fits, _ = check_fits(fits, default_name="fit")
     if var not in ("sampled", "theta"):
         raise ValueError(f"Requested var {var!r} but it must be one of {{'sampled', 'theta'}}.")
     axes = _check_axes(axes, len(fits))

@@ -42,6 +42,7 @@ import pandas as pd
 from .checks import P_EXTREME
 from .formatting import DASH as _DASH
 from .formatting import format_number
+from .shrinkage import predictive_quantiles
 
 __all__ = ["run_report", "TRANSFORMS", "INTERVAL_PROB", "P_EXTREME", "markdown_table",
            "format_number"]
@@ -248,15 +249,15 @@ def _run_into(out: Path, data: Any, *, final: Path, seed: int, priors: Any, samp
               log: Callable[[str], Any]) -> dict[str, Path]:
     """The run itself, writing into ``out`` (the staging folder)."""
     from .fit import diagnose, diagnostics, fit, save
+    from .models import resolve_priors
 
     files: dict[str, Path] = {}
     t0 = time.perf_counter()
     run = _Run(data=data, title=title, command=command, seed=seed, sampler=sampler,
                parameterization=parameterization, draws=draws, tune=tune, chains=chains,
                eb_method=eb_method, transform=transform)
-    planned = _planned_priors(priors, data)
-    if planned is not None:
-        log(f"hiermodel: priors: {_known_only(planned.describe(), data)}")
+    planned = resolve_priors(priors, data)   # for the log line; the fit records its own
+    log(f"hiermodel: priors: {_known_only(planned.describe(), data)}")
     log(f"hiermodel: fitting {data.n_groups} groups ({parameterization}, {sampler}, "
         f"{chains} x {draws} draws after {tune} tuning steps, seed {seed}) ...")
     with warnings.catch_warnings(record=True) as caught:
@@ -289,19 +290,11 @@ def _run_into(out: Path, data: Any, *, final: Path, seed: int, priors: Any, samp
     return files
 
 
-def _planned_priors(priors: Any, data: Any) -> Any:
-    """The priors resolved for ``data`` before the fit (for the log line), or None."""
-    from .priors import Priors
-
-    p = Priors() if priors is None else priors
-    return p.resolve(data) if hasattr(p, "resolve") else p
-
-
 def _fit_priors(idata: Any, fallback: Any) -> Any:
     """The (resolved) priors the fit recorded in its posterior attrs."""
     from .priors import Priors
 
-    got = Priors.from_attrs(idata.posterior.attrs) if hasattr(Priors, "from_attrs") else None
+    got = Priors.from_attrs(idata.posterior.attrs)
     return fallback if got is None else got
 
 
@@ -680,7 +673,7 @@ def _prior_lines(run: _Run) -> list[str]:
     p, d = run.priors, run.data
     if p is None:
         return ["(the fit recorded no priors)"]
-    bullets = p.explain() if hasattr(p, "explain") else [f"- `{p.describe()}`"]
+    bullets = p.explain()
     if d.sigma_known:
         bullets = [b for b in bullets if not b.startswith("- `sigma")]
         bullets.append("- sigma: no prior; the sampling sds se_i are known here.")
@@ -733,30 +726,6 @@ def _range(name: str, x: Any, *, median: bool = False) -> str:
     return text + (f", median {_fmt(float(np.median(x)))}" if median else "")
 
 
-def _new_group_quantiles(mu: np.ndarray, tau: np.ndarray) -> list[float]:
-    """2.5%, 50%, 97.5% quantiles of theta_new ~ N(mu_s, tau_s^2) at a random posterior draw
-    s: the roots of mean_s Phi((x - mu_s) / tau_s) = q (exact given the draws, as the forest
-    plot draws them)."""
-    from scipy.special import ndtr
-
-    pos = tau > 0
-    scale = np.where(pos, tau, 1.0)
-
-    def cdf(x: float) -> float:
-        return float(np.where(pos, ndtr((x - mu) / scale), x >= mu).mean())
-
-    out = []
-    for q in (_Q[0], 0.5, _Q[1]):
-        lo, hi = float(np.min(mu - 10 * tau)), float(np.max(mu + 10 * tau))
-        for _ in range(200):
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if cdf(mid) < q else (lo, mid)
-            if hi - lo <= 4 * np.finfo(float).eps * max(1.0, abs(mid)):
-                break
-        out.append(0.5 * (lo + hi))
-    return out
-
-
 def _brief_lines(run: _Run) -> list[str]:
     post = run.idata.posterior
     out: list[str] = []
@@ -777,7 +746,8 @@ def _brief_lines(run: _Run) -> list[str]:
             text += f"; {what} {_fmt(float(row['eb']))}"
         out.append(text + ".")
     mu = np.asarray(post["mu"].values, float).ravel()
-    new_q = _new_group_quantiles(mu, np.asarray(post["tau"].values, float).ravel())
+    new_q = predictive_quantiles(mu, np.asarray(post["tau"].values, float).ravel(),
+                                 [_Q[0], 0.5, _Q[1]]).tolist()
     out.append(f"- A new group from the same population, theta_new ~ Normal(mu, tau^2): "
                f"predictive mean {_fmt(float(mu.mean()))}, median {_fmt(new_q[1])}, {_PCT} "
                f"prediction interval {_interval(new_q[0], new_q[2])}.")

@@ -46,7 +46,7 @@ __all__ = [
     "TauEstimate", "estimate_tau",
     "EBEstimates", "eb_core", "EmpiricalBayes", "empirical_bayes", "pooling_table",
     "conditional_posterior", "conditional_means", "rao_blackwell",
-    "ExactPosterior", "exact_posterior", "restricted_loglik",
+    "ExactPosterior", "exact_posterior", "restricted_loglik", "predictive_quantiles",
 ]
 
 #: tau estimators of :func:`estimate_tau`
@@ -1052,6 +1052,28 @@ def _mixture_quantiles(q: np.ndarray, weights: np.ndarray, m: np.ndarray,
 
     return _newton_bisect(fun, lo, hi, x0, np.ones(x0.shape, bool), rtol=1e-12,
                           atol=1e-12 * sd[:, None], maxiter=_MAXITER, what="quantile")
+
+
+def predictive_quantiles(mu: Any, tau: Any, qs: Sequence[float]) -> np.ndarray:
+    """Quantiles of ``theta_new`` drawn as ``N(mu_s, tau_s^2)`` at a uniformly chosen draw
+    ``s``: the root of ``mean_s Phi((x - mu_s) / tau_s) = q`` (exact, no extra noise)."""
+    mu, tau = np.asarray(mu, float).ravel(), np.asarray(tau, float).ravel()
+    pos = tau > 0
+
+    def cdf(x: np.ndarray) -> np.ndarray:           # x: (Q,) -> (Q,)
+        z = (x[:, None] - mu[None, :]) / np.where(pos, tau, 1.0)[None, :]
+        return np.where(pos[None, :], special.ndtr(z), (x[:, None] >= mu[None, :])).mean(axis=1)
+
+    qs = np.asarray(qs, float)
+    lo = np.full(qs.shape, float(np.min(mu - 10.0 * tau)))
+    hi = np.full(qs.shape, float(np.max(mu + 10.0 * tau)))
+    for _ in range(200):                              # bisection to machine precision
+        mid = 0.5 * (lo + hi)
+        below = cdf(mid) < qs
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        if np.all(hi - lo <= 4 * np.finfo(float).eps * np.maximum(1.0, np.abs(mid))):
+            break
+    return 0.5 * (lo + hi)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
