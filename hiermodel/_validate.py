@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_data", "positive_int", "count", "check_seed", "resolve_seed", "root_seed",
+__all__ = ["check_data", "check_priors", "check_fitted", "positive_int", "count", "check_seed", "resolve_seed", "root_seed",
            "check_method", "check_prob", "finite_array", "positive_array"]
 
 #: seeds are stored with results as 64-bit integers
@@ -30,6 +30,32 @@ def check_data(data: Any):
             "HierData.from_observations / from_dataframe / from_summary / from_estimates."
         )
     return data
+
+
+def check_priors(priors: Any, data: Any = None):
+    """``priors`` (default ``Priors()``) checked; with ``data``, every data-scaled field is
+    filled in from it (:meth:`~hiermodel.priors.Priors.resolve`)."""
+    from .priors import Priors
+
+    priors = Priors() if priors is None else priors
+    if not isinstance(priors, Priors):
+        raise TypeError(f"`priors` must be a hiermodel.Priors or None, got "
+                        f"{type(priors).__name__}.")
+    return priors if data is None else priors.resolve(data)
+
+
+def check_fitted(idata: Any, groups: Sequence[str] = ("posterior",), name: str = "idata"):
+    """``idata`` itself if it is ArviZ's result type holding every group in ``groups``, else
+    a TypeError / ValueError that names what is missing."""
+    import arviz as az
+
+    if not isinstance(idata, az.InferenceData):
+        raise TypeError(f"`{name}` must be an arviz.InferenceData (from hiermodel.fit or "
+                        f"ExactPosterior.sample), got {type(idata).__name__}.")
+    missing = [g for g in groups if g not in idata.groups()]
+    if missing:
+        raise ValueError(f"`{name}` has no {missing} group(s); it has {idata.groups()}.")
+    return idata
 
 
 def positive_int(name: str, v: Any) -> int:
