@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .checks import ParetoKWarning, PredictiveCheckWarning
 from .data import HierData
-from .datasets import eight_schools, seed_eight_schools
-from .fit import (
-    Diagnostics,
+from .exceptions import (
     HierModelWarning,
+    ParetoKWarning,
+    PredictiveCheckWarning,
     PriorDataConflictWarning,
     SamplingWarning,
+)
+from .datasets import eight_schools, eight_schools_summary
+from .fit import (
+    Diagnostics,
     diagnose,
     diagnostics,
     fit,
@@ -33,7 +36,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
 __all__ = [
-    "HierData", "eight_schools", "seed_eight_schools", "Priors", "build_model",
+    "HierData", "eight_schools", "eight_schools_summary", "Priors", "build_model",
     "prior_predictive", "fit", "diagnose", "diagnostics", "Diagnostics", "save", "load",
     "HierModelWarning", "SamplingWarning", "PriorDataConflictWarning", "PredictiveCheckWarning",
     "ParetoKWarning", "plots", "studies", "__version__",

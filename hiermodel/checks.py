@@ -35,7 +35,7 @@ model built here with the same variable names as :func:`hiermodel.models.build_m
 with Monte Carlo standard error ``sqrt(p (1 - p) / ESS)``, where ESS is ArviZ's effective
 sample size of the indicator ``1[T(y^rep,s) >= T(y)]`` over (chain, draw).
 
-**Pooling comparison.**  The seed's three strategies as Bayesian models fitted to the same
+**Pooling comparison.**  The seed text's three strategies as Bayesian models fitted to the same
 data -- complete pooling ``ybar_i ~ N(mu, se_i^2)``, no pooling with independent weak priors
 ``theta_i ~ N(mu0, s^2)``, and partial pooling (the hierarchical model) -- compared by PSIS-LOO
 (``arviz.compare``).  The pointwise log-likelihood holds **one value per group**, so this LOO
@@ -85,7 +85,8 @@ from scipy import stats
 
 from ._validate import check_data, positive_int, resolve_seed
 from .data import HierData, group_coord
-from .fit import HierModelWarning, fit
+from .exceptions import HierModelWarning, ParetoKWarning, PredictiveCheckWarning
+from .fit import fit
 from .models import (
     ModelSpec,
     build_model,
@@ -141,18 +142,8 @@ LOO_NOTE = LOO_NOTES["integrated"]
 K_RULE = "min(1 - 1/log10(S), 0.7), S = number of posterior draws (chains x draws)"
 
 
-class PredictiveCheckWarning(HierModelWarning):
-    """A predictive p-value below :data:`P_EXTREME` or above ``1 - P_EXTREME``: the model
-    (posterior) or the prior (prior predictive) rarely reproduces that feature of the data."""
-
-
 #: predictive p-values below this or above 1 - this are warned about
 P_EXTREME = 0.01
-
-
-class ParetoKWarning(HierModelWarning):
-    """PSIS-LOO found Pareto-k above :func:`k_threshold` for some group: its elpd estimate
-    is unreliable."""
 
 
 def k_threshold(n_draws: int) -> float:
@@ -796,7 +787,7 @@ def pooling_model(
     sd: float | None = None,
     parameterization: str = "marginal",
 ) -> pm.Model:
-    r"""One of the seed's three pooling strategies as a Bayesian model (sufficient statistics).
+    r"""One of the seed text's three pooling strategies as a Bayesian model (sufficient statistics).
 
     * ``"complete_pooling"``: ``mu ~ priors' mu prior``, ``theta_i = mu`` (Deterministic),
       ``ybar_i ~ N(mu, se_i^2)``.

@@ -2,7 +2,7 @@
 
     hiermodel eight-schools --out DIR [--seed N] [--sampler ...] [--parameterization ...]
     hiermodel fit FILE.csv --value COL --group COL [options]          raw rows
-    hiermodel fit FILE.csv --mean COL --n COL --sigma X [--label COL]  the seed's summary form
+    hiermodel fit FILE.csv --mean COL --n COL --sigma X [--label COL]  the seed text's summary form
     hiermodel fit FILE.csv --estimate COL --se COL [--label COL]      Rubin's form
 
     priors:  --mu-prior normal[:LOC[,SCALE]] | flat
@@ -58,7 +58,7 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--draws", type=int, default=1000, help="draws per chain (default: 1000)")
     g.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (1000)")
     g.add_argument("--chains", type=int, default=4, help="chains (default: 4)")
-    g.add_argument("--eb-method", choices=("reml", "ml", "pm", "dl", "seed"), default="reml",
+    g.add_argument("--eb-method", choices=("reml", "ml", "pm", "dl", "sd_of_means"), default="reml",
                    help="empirical-Bayes tau estimator for the comparison (default: reml)")
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -111,9 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     es = sub.add_parser("eight-schools", help="the reproducible Eight Schools run",
                         description="Fit Eight Schools and write every result to --out.")
-    es.add_argument("--dataset", choices=("rubin", "seed"), default="rubin",
+    es.add_argument("--dataset", choices=("rubin", "summary"), default="rubin",
                     help="rubin: Rubin (1981) estimates and standard errors (default); "
-                         "seed: the seed text's table 4.1 (n_i, ybar_i, sigma = 15)")
+                         "summary: the seed text's table 4.1 (n_i, ybar_i, sigma = 15)")
     _add_fit_options(es)
     ft = sub.add_parser("fit", help="fit a CSV of your own",
                         description="Fit the three-level model to a CSV file: raw rows "
@@ -307,12 +307,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise UserError(f"--{name} must be a positive integer, got {getattr(args, name)}")
         priors = priors_from_args(args)
         if args.command == "eight-schools":
-            from .datasets import eight_schools, seed_eight_schools
+            from .datasets import eight_schools, eight_schools_summary
 
-            data = eight_schools() if args.dataset == "rubin" else seed_eight_schools()
+            data = eight_schools() if args.dataset == "rubin" else eight_schools_summary()
             out = args.out or "eight_schools_out"
             title = ("Eight Schools (Rubin 1981)" if args.dataset == "rubin"
-                     else "Eight Schools (the seed's table 4.1)")
+                     else "Eight Schools (the seed text's table 4.1)")
         else:
             data = data_from_args(args)
             out = args.out or (Path(args.file).stem + "_out")

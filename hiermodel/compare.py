@@ -4,15 +4,15 @@ For the three-level normal model ``ybar_i | theta_i ~ N(theta_i, se_i^2)``,
 ``theta_i | mu, tau ~ N(mu, tau^2)``, every estimate of ``theta_i`` this package produces is
 put side by side, one row per group:
 
-* the seed's three pooling strategies (section 2): no pooling ``ybar_i``, complete pooling
+* the seed text's three pooling strategies (section 2): no pooling ``ybar_i``, complete pooling
   (the grand mean) and partial pooling ``w_i ybar_i + (1 - w_i) mu`` with the shrinkage weight
   ``w_i = tau^2 / (tau^2 + se_i^2)`` -- by empirical Bayes (``tau_hat`` from an estimator of
-  :func:`hiermodel.shrinkage.estimate_tau`) and by the seed's own section 4.2 formula;
+  :func:`hiermodel.shrinkage.estimate_tau`) and by the seed text's own section 4.2 formula;
 * the full-Bayes posterior mean, sd and credible interval of ``theta_i`` from the draws
   (ArviZ), with the Monte Carlo standard error of the mean.  The interval is the HDI
   (``interval="hdi"``, columns ``hdi_low``/``hdi_high``) or the equal-tailed central interval
   (``interval="eti"``, columns ``eti_low``/``eti_high``), of mass ``prob`` (default 0.94);
-* the Rao-Blackwellised posterior mean -- the seed's section 5.1 conditional mean averaged
+* the Rao-Blackwellised posterior mean -- the seed text's section 5.1 conditional mean averaged
   over the posterior draws of ``(mu, tau)``::
 
       E[theta_i | y] = E[ w_i ybar_i + (1 - w_i) mu | y ]
@@ -27,7 +27,7 @@ The population parameters get their own table, :func:`compare_population` (rows 
 ``tau`` and, when it is estimated, ``sigma``; EB point estimate vs posterior mean and
 interval), and several fits of the same data compare as one tidy long table,
 :func:`compare_fits`.
-:func:`summarize` turns a comparison into a few sentences in the seed's terms.
+:func:`summarize` turns a comparison into a few sentences in the seed text's terms.
 
 Every function takes ``InferenceData`` from :func:`hiermodel.fit.fit`, from
 :meth:`hiermodel.shrinkage.ExactPosterior.sample`, or from another fit of the same model
@@ -312,7 +312,7 @@ def fit_priors(idata: az.InferenceData, priors: Priors | None = None,
     (resolved with ``data`` when given); a warning says when it differs from the recorded
     one (an ``exact`` column would then describe another model).
     """
-    from .fit import HierModelWarning
+    from .exceptions import HierModelWarning
 
     if priors is not None and not isinstance(priors, Priors):
         raise TypeError(f"`priors` must be a hiermodel.Priors or None, got "
@@ -440,7 +440,7 @@ def compare(
         ``observed_data``/``constant_data`` (:func:`data_from_idata`); required for
         ``ExactPosterior.sample`` draws.  When ``idata`` stores its data, ``data`` must
         equal it (labels and values), else a ValueError.
-    eb_method : {"dl", "pm", "ml", "reml", "seed"}, default "reml"
+    eb_method : {"dl", "pm", "ml", "reml", "sd_of_means"}, default "reml"
         The ``tau`` estimator of the empirical-Bayes columns.
     hdi_prob : float, optional
         The older name of ``prob`` for ``interval="hdi"`` (kept for existing callers).
@@ -467,13 +467,13 @@ def compare(
             ``se_i``, the sd of ``ybar_i`` (the plug-in ``sigma_hat / sqrt(n_i)`` if sigma
             is estimated);
         ``no_pooling``
-            ``ybar_i`` (seed 2.1);
+            ``ybar_i`` (seed text 2.1);
         ``complete_pooling``, ``complete_pooling_weighted``
-            the unweighted grand mean (the seed's ``np.mean``) and the precision-weighted
+            the unweighted grand mean (the seed text's ``np.mean``) and the precision-weighted
             ``sum ybar_i/se_i^2 / sum 1/se_i^2`` (the ``tau = 0`` limit; with a common sigma
-            the seed's 2.2 ``(1/N) sum_ij y_ij``);
-        ``seed``
-            the seed's 4.2 formula, ``tau_hat = sd(ybar)`` and the unweighted mean;
+            the seed text's 2.2 ``(1/N) sum_ij y_ij``);
+        ``sd_of_means``
+            the seed text's 4.2 formula, ``tau_hat = sd(ybar)`` and the unweighted mean;
         ``eb``, ``eb_weight``, ``eb_sd``
             empirical Bayes ``theta_hat_i = w_i ybar_i + (1 - w_i) mu_hat`` with
             ``w_i = tau_hat^2 / (tau_hat^2 + se_i^2)`` and the Morris-adjusted sd
@@ -484,7 +484,7 @@ def compare(
             ``eti_low``/``eti_high``, named for the kind of interval;
         ``rb_mean``, ``rb_mcse``
             the Rao-Blackwellised mean ``(1/S) sum_s [w_i(tau_s) ybar_i + (1 - w_i(tau_s))
-            mu_s]`` (seed 5.1 averaged over the draws) and its MCSE;
+            mu_s]`` (seed text 5.1 averaged over the draws) and its MCSE;
         ``shrinkage``
             ``E[1 - w_i | y]``, the posterior share of the way from ``ybar_i`` to the
             population mean (0 = no pooling, 1 = complete pooling);
@@ -492,7 +492,7 @@ def compare(
             the exact posterior mean and sd of ``theta_i`` (only when the sampling sds are
             known; :func:`~hiermodel.shrinkage.exact_posterior` with ``priors``).
 
-        ``attrs`` holds ``eb_method``, ``eb_mu``, ``eb_tau``, ``seed_mu``, ``seed_tau``,
+        ``attrs`` holds ``eb_method``, ``eb_mu``, ``eb_tau``, ``sd_of_means_mu``, ``sd_of_means_tau``,
         ``mu_mean`` and ``tau_mean`` (posterior means), ``interval`` and ``prob`` (plus
         ``hdi_prob`` for HDIs), ``group_dim``, ``parameterization``, ``priors`` and
         ``draws`` (total number of draws).
@@ -515,7 +515,7 @@ def compare(
 
     pool = pooling_table(data, eb_method)
     eb = eb_core(data.means, data.se, eb_method)
-    seed = eb_core(data.means, data.se, "seed")
+    sdm = eb_core(data.means, data.se, "sd_of_means")
     theta = _draw_summary(post["theta"].transpose(*_SAMPLE, "group"), interval, prob)
     cond = conditional_means(idata, data)
     rb = _draw_summary(cond, interval, prob)
@@ -527,7 +527,7 @@ def compare(
     table["se"] = data.se
     for col in ("no_pooling", "complete_pooling", "complete_pooling_weighted"):
         table[col] = pool[col].to_numpy()
-    table["seed"] = pool["seed_partial_pooling"].to_numpy()
+    table["sd_of_means"] = pool["sd_of_means_partial_pooling"].to_numpy()
     table["eb"] = pool["partial_pooling"].to_numpy()
     table["eb_weight"] = pool["weight"].to_numpy()
     table["eb_sd"] = eb.sd_adj
@@ -542,7 +542,7 @@ def compare(
         table["exact_sd"] = exact.sd["theta"].values
     table.attrs.update(
         eb_method=eb_method, eb_mu=float(eb.mu), eb_tau=float(eb.tau),
-        seed_mu=float(seed.mu), seed_tau=float(seed.tau),
+        sd_of_means_mu=float(sdm.mu), sd_of_means_tau=float(sdm.tau),
         mu_mean=float(post["mu"].mean()), tau_mean=float(post["tau"].mean()),
         interval=interval, prob=prob, **({"hdi_prob": prob} if interval == "hdi" else {}),
         group_dim=dim, parameterization=str(_method_name(idata)),
@@ -584,8 +584,8 @@ def compare_population(
             the EB estimate (``mu_hat``, ``tau_hat`` of ``eb_method``; for ``sigma`` the
             pooled within-group sd ``sqrt(sum_i ss_i / (N - G))``) and, for ``mu``,
             ``sqrt(Var(mu_hat)) = (sum_i 1/(se_i^2 + tau_hat^2))^{-1/2}`` (NaN otherwise);
-        ``seed``
-            the seed's 4.2 plug-ins ``mean(ybar)`` and ``sd(ybar)`` (NaN for sigma);
+        ``sd_of_means``
+            the seed text's 4.2 plug-ins ``mean(ybar)`` and ``sd(ybar)`` (NaN for sigma);
         ``mean``, ``sd``, ``<interval>_low``, ``<interval>_high``, ``mcse_mean``,
         ``ess_bulk``, ``r_hat``
             from the posterior draws (ArviZ); ``hdi_low``/``hdi_high`` or
@@ -602,15 +602,15 @@ def compare_population(
     interval, prob = _check_interval(interval, prob, hdi_prob)
     post = idata.posterior
     eb = estimate_tau(data.means, data.se, eb_method)
-    seed = estimate_tau(data.means, data.se, "seed")
+    sdm = estimate_tau(data.means, data.se, "sd_of_means")
     names = ["mu", "tau"] + (["sigma"] if "sigma" in post else [])
     rows = {}
     for name in names:
-        row = {"eb": np.nan, "eb_sd": np.nan, "seed": np.nan}
+        row = {"eb": np.nan, "eb_sd": np.nan, "sd_of_means": np.nan}
         if name == "mu":
-            row.update(eb=float(eb.mu), eb_sd=float(np.sqrt(eb.mu_var)), seed=float(seed.mu))
+            row.update(eb=float(eb.mu), eb_sd=float(np.sqrt(eb.mu_var)), sd_of_means=float(sdm.mu))
         elif name == "tau":
-            row.update(eb=float(eb.tau), seed=float(seed.tau))
+            row.update(eb=float(eb.tau), sd_of_means=float(sdm.tau))
         elif data.sigma_hat is not None:
             row["eb"] = data.sigma_hat
         summ = _draw_summary(post[name].transpose(*_SAMPLE), interval, prob)
@@ -635,7 +635,7 @@ def tau_estimates(data: HierData, methods: Sequence[str] = TAU_METHODS) -> pd.Da
     Parameters
     ----------
     data : HierData
-    methods : sequence of {"dl", "pm", "ml", "reml", "seed"}, default all five
+    methods : sequence of {"dl", "pm", "ml", "reml", "sd_of_means"}, default all five
 
     Returns
     -------
@@ -817,7 +817,7 @@ def _fmt_pair(a: float, b: float) -> tuple[str, str]:
 
 
 def summarize(comparison: pd.DataFrame, top: int = 3) -> str:
-    r"""A few sentences on who moved, how far, and why, in the seed's terms.
+    r"""A few sentences on who moved, how far, and why, in the seed text's terms.
 
     Each group's move from no pooling to the full-Bayes posterior mean is about
     ``E[1 - w_i | y] x |ybar_i - mu|``: the shrinkage factor (large when ``se_i`` is large,
@@ -939,41 +939,41 @@ def _eb_sentences(t: pd.DataFrame) -> list[str]:
             out.append(f"Empirical Bayes ({method}: tau_hat = {_fmt(a['eb_tau'])}, mu_hat = "
                        f"{_fmt(a['eb_mu'])}) plugs in one tau; the full posterior averages "
                        f"over tau (posterior mean {_fmt(a['tau_mean'])}).")
-    if "seed_tau" in a:
-        seed_tau = float(a["seed_tau"])
-        text = (f"The seed's section 4.2 formula takes tau_hat = sd(ybar) = {_fmt(seed_tau)}, "
+    if "sd_of_means_tau" in a:
+        sd_of_means_tau = float(a["sd_of_means_tau"])
+        text = (f"The seed text's section 4.2 formula takes tau_hat = sd(ybar) = {_fmt(sd_of_means_tau)}, "
                 "the spread of the observed means including their sampling noise")
         if "eb_tau" in a:
             eb_tau = float(a["eb_tau"])
-            s_seed, s_eb = _fmt_pair(seed_tau, eb_tau)
+            s_seed, s_eb = _fmt_pair(sd_of_means_tau, eb_tau)
             se = t["se"].to_numpy(float)
-            b_seed, b_eb = _fmt_pair(_mean_shrinkage(seed_tau, se), _mean_shrinkage(eb_tau, se))
-            if seed_tau == eb_tau:
+            b_seed, b_eb = _fmt_pair(_mean_shrinkage(sd_of_means_tau, se), _mean_shrinkage(eb_tau, se))
+            if sd_of_means_tau == eb_tau:
                 text += (f", equal to the {method} tau_hat, so it shrinks as much as EB "
-                         "(column 'seed' vs 'eb').")
+                         "(column 'sd_of_means' vs 'eb').")
             else:
-                above = seed_tau > eb_tau
+                above = sd_of_means_tau > eb_tau
                 text += (f"; that is {'above' if above else 'below'} the {method} tau_hat "
                          f"({s_seed} vs {s_eb}), so its weights w_i = tau_hat^2 / (tau_hat^2 + "
                          f"se_i^2) are {'larger' if above else 'smaller'} and it shrinks "
                          f"{'less' if above else 'more'} than EB (mean 1 - w_i {b_seed} vs "
-                         f"{b_eb}; column 'seed' vs 'eb').")
+                         f"{b_eb}; column 'sd_of_means' vs 'eb').")
         else:
-            text += " (column 'seed')."
+            text += " (column 'sd_of_means')."
         out.append(text)
     if _is_seed_table(t):
-        picks = ", ".join(f"{g} {t.at[g, 'seed']:.2f}" for g in ("A", "B", "G", "F"))
-        out.append("The seed's table 4.3 (A 19.2, B 8.5, G 12.1, F 2.8) is illustrative: its "
+        picks = ", ".join(f"{g} {t.at[g, 'sd_of_means']:.2f}" for g in ("A", "B", "G", "F"))
+        out.append("The seed text's table 4.3 (A 19.2, B 8.5, G 12.1, F 2.8) is illustrative: its "
                    f"own code on table 4.1 gives {picks}.")
     return out
 
 
 def _is_seed_table(t: pd.DataFrame) -> bool:
-    """Whether the comparison is of the seed's table 4.1 (seed_eight_schools)."""
-    from .datasets import seed_eight_schools
+    """Whether the comparison is of the seed text's table 4.1 (eight_schools_summary)."""
+    from .datasets import eight_schools_summary
 
-    ref = seed_eight_schools()
-    return ("n" in t and "seed" in t and len(t) == ref.n_groups
+    ref = eight_schools_summary()
+    return ("n" in t and "sd_of_means" in t and len(t) == ref.n_groups
             and list(map(str, t.index)) == list(ref.groups)
             and np.array_equal(t["n"].to_numpy(), ref.n)
             and np.allclose(t["no_pooling"].to_numpy(), ref.means))

@@ -3,8 +3,8 @@
 * :func:`eight_schools` -- Rubin (1981), as analysed in Gelman et al., *Bayesian Data
   Analysis* (3rd ed.), section 5.5: one estimated coaching effect and its standard error
   per school.
-* :func:`seed_eight_schools` -- the seed text's table 4.1: a group mean, a group size and a
-  known within-group sd sigma = 15 per school (the seed's illustrative reconstruction, not
+* :func:`eight_schools_summary` -- the seed text's table 4.1: a group mean, a group size and a
+  known within-group sd sigma = 15 per school (the seed text's illustrative reconstruction, not
   Rubin's data).
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from .data import HierData
 
-__all__ = ["eight_schools", "seed_eight_schools", "SCHOOLS"]
+__all__ = ["eight_schools", "eight_schools_summary", "SCHOOLS"]
 
 SCHOOLS = tuple("ABCDEFGH")
 
@@ -37,11 +37,11 @@ def eight_schools() -> HierData:
     return HierData.from_estimates(_RUBIN_Y, _RUBIN_SE, groups=SCHOOLS)
 
 
-def seed_eight_schools() -> HierData:
+def eight_schools_summary() -> HierData:
     """The seed text's table 4.1: ``n_i``, ``ybar_i`` and a known ``sigma = 15``.
 
     ``n = 28, 8, 23, 20, 12, 44, 6, 11``; ``ybar = 28.4, 7.9, -2.8, 6.8, -0.6, 0.6, 18.0,
-    12.2``.  This is the seed's own illustrative version of Eight Schools (group sizes and a
+    12.2``.  This is the seed text's own illustrative version of Eight Schools (group sizes and a
     common sigma instead of Rubin's standard errors), so ``se_i = 15 / sqrt(n_i)`` and the
     groups are much better measured than in :func:`eight_schools`.
     """

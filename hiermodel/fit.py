@@ -33,6 +33,7 @@ from scipy import stats
 
 from ._validate import positive_int, resolve_seed
 from .data import HierData, group_coord
+from .exceptions import HierModelWarning, PriorDataConflictWarning, SamplingWarning
 from .formatting import format_number as _fmt
 from .models import (
     Priors,
@@ -65,19 +66,6 @@ RHAT_MAX, ESS_MIN, BFMI_MIN = 1.01, 400, 0.3
 _NUMPYRO_MAX_TREE_DEPTH = 10
 _EXTRA = {"nutpie": "fast", "numpyro": "fast"}
 _MODULE = {"nutpie": "nutpie", "numpyro": "numpyro"}
-
-
-class HierModelWarning(UserWarning):
-    """Base class of hiermodel's warnings (filter them with ``warnings.filterwarnings``)."""
-
-
-class SamplingWarning(HierModelWarning):
-    """A fit whose diagnostics (divergences, R-hat, ESS, BFMI) flag a problem."""
-
-
-class PriorDataConflictWarning(HierModelWarning):
-    """A posterior of mu or tau far from what the data say on their own (the empirical-Bayes
-    estimates) or far in the prior's tail: the prior fights the data."""
 
 
 # ----------------------------------------------------------------------------- backends
@@ -406,7 +394,7 @@ def _group_se(idata: az.InferenceData, data: HierData) -> xr.DataArray:
 def _add_conditional_theta(idata: az.InferenceData, data: HierData,
                            rng: np.random.Generator) -> None:
     """Exact draws ``theta_i | mu, tau, y ~ N(mu + w_i (ybar_i - mu), w_i se_i^2)``, with
-    ``w_i = tau^2 / (tau^2 + se_i^2)`` (the seed's section 5.1), one per posterior draw."""
+    ``w_i = tau^2 / (tau^2 + se_i^2)`` (the seed text's section 5.1), one per posterior draw."""
     post = idata.posterior
     se = _group_se(idata, data).broadcast_like(post["mu"]).transpose(..., "group")
     mean, var = conditional_posterior(data.means, se.values, post["mu"].values,

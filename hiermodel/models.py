@@ -29,7 +29,7 @@ compiled model serves all parameterizations and datasets of the same shape.
 out exactly: ``ybar_i | mu, tau ~ N(mu, tau^2 + se_i^2)``.  ``parameterization="marginal"``
 samples only (mu, tau[, sigma]) -- a 2- or 3-dimensional posterior with no funnel -- and
 :func:`hiermodel.fit.fit` then draws ``theta_i | mu, tau, y ~ N(theta_hat_i, V_i)`` exactly
-(the seed's section 5.1) for every posterior draw.  Same posterior, far cheaper to sample.
+(the seed text's section 5.1) for every posterior draw.  Same posterior, far cheaper to sample.
 
 **The "auto" rule.**  For the normal-normal model the centered form mixes well when group i's
 data dominate its prior (``se_i << tau``) and the non-centered form when the prior dominates

@@ -6,7 +6,7 @@ displays once under ``%matplotlib inline``) and in the CLI (``fig.savefig(path)`
 draws into a new figure by default, or into the axes it is given (``ax=``, or ``axes=`` for
 the multi-panel ones) and then returns the figure holding them.
 
-* :func:`plot_shrinkage` -- the seed's section 3.3 picture: each group's move from no pooling
+* :func:`plot_shrinkage` -- the seed text's section 3.3 picture: each group's move from no pooling
   ``ybar_i`` to partial pooling (empirical Bayes and full Bayes), marker area by ``n_i`` (or
   the precision ``1/se_i^2``), the grand mean marked;
 * :func:`plot_meta_forest` -- the meta-analyst's forest plot: per group the observed
@@ -73,14 +73,14 @@ _SAMPLE = ("chain", "draw")
 #: comparison columns plot_shrinkage can draw, with their axis labels
 SHRINKAGE_COLUMNS = {
     "no_pooling": "no pooling\n" + r"$\bar y_i$",
-    "seed": "seed's formula\n(section 4.2)",
+    "sd_of_means": "seed's formula\n(section 4.2)",
     "eb": "empirical Bayes\n({method})",
     "rb_mean": "full Bayes\n(Rao-Blackwell)",
     "mean": "full Bayes\n" + r"$E[\theta_i \mid y]$",
     "exact": "exact posterior\nmean",
 }
 _TAU_LABELS = {"dl": "DerSimonian-Laird", "pm": "Paule-Mandel", "ml": "ML", "reml": "REML",
-               "seed": "seed sd(ybar)"}
+               "sd_of_means": "seed sd(ybar)"}
 _LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)))
 _DIVERGENT_COLOR = "tab:red"
 _DRAW_COLOR = "tab:blue"
@@ -377,7 +377,7 @@ def plot_shrinkage(
     columns: Sequence[str] = ("no_pooling", "eb", "mean"),
     figsize: tuple[float, float] | None = None,
 ) -> Figure:
-    r"""Each group's move from no pooling to partial pooling: the seed's section 3.3 picture.
+    r"""Each group's move from no pooling to partial pooling: the seed text's section 3.3 picture.
 
     One column of points per estimate (by default no pooling ``ybar_i``, empirical Bayes
     ``w_i ybar_i + (1 - w_i) mu_hat`` and the full-Bayes posterior mean), a line per group
@@ -398,7 +398,7 @@ def plot_shrinkage(
     ax : matplotlib.axes.Axes, optional
         Draw into this axes; default: a new figure.
     columns : sequence of str, default ("no_pooling", "eb", "mean")
-        Which estimates to show, left to right; any of ``"no_pooling"``, ``"seed"``,
+        Which estimates to show, left to right; any of ``"no_pooling"``, ``"sd_of_means"``,
         ``"eb"``, ``"rb_mean"``, ``"mean"``, ``"exact"`` present in ``comparison``.
     figsize : (float, float), optional
         Size of a new figure; default (7, max(5, 1.9 + 0.17 G)), at most 14 inches tall.
@@ -1002,7 +1002,7 @@ def plot_tau(
 
         w_i(tau) = tau^2 / (tau^2 + se_i^2) = (n_i / sigma^2) / (n_i / sigma^2 + 1 / tau^2),
 
-    the seed's section 3.1 weight on ``ybar_i`` (``se_i`` is the plug-in
+    the seed text's section 3.1 weight on ``ybar_i`` (``se_i`` is the plug-in
     ``sigma_hat / sqrt(n_i)`` when sigma is estimated), coloured by ``se_i`` (groups with
     equal ``se_i`` share a curve): a legend of the groups for up to 10 distinct ``se_i``, a
     colour bar beyond; the ``tau_hat`` are repeated as grey lines of the same styles.
@@ -1014,7 +1014,7 @@ def plot_tau(
     data : HierData, optional
         Default: rebuilt from the fit (:func:`hiermodel.compare.data_from_idata`); needed
         for exact draws.
-    methods : sequence of {"dl", "pm", "ml", "reml", "seed"}, default all five
+    methods : sequence of {"dl", "pm", "ml", "reml", "sd_of_means"}, default all five
         The EB estimators to mark.
     prob : float, default 0.95
         Mass of the shaded central interval of ``tau``.

@@ -2,7 +2,7 @@
 
     mu    ~ Normal(mu_mean, mu_sd)           | flat (``mu="flat"``; improper)
     tau   ~ Half-Cauchy(tau_scale)           (default)
-          | Half-Normal(tau_scale)           (the seed's alternative)
+          | Half-Normal(tau_scale)           (the seed text's alternative)
           | Uniform(0, tau_scale)            (BDA3 section 5.4's reference choice)
     sigma ~ Half-Normal(sigma_scale)         (only when the within-group sd is unknown)
 

@@ -172,7 +172,7 @@ def run_report(
         states the numbers used.
     sampler, parameterization, draws, tune, chains, progressbar
         Passed to :func:`hiermodel.fit.fit`.
-    eb_method : {"reml", "ml", "pm", "dl", "seed"}, default "reml"
+    eb_method : {"reml", "ml", "pm", "dl", "sd_of_means"}, default "reml"
         The tau estimator of the empirical-Bayes columns.
     figures : bool, default True
         Write the PNG figures.
@@ -466,8 +466,7 @@ def _divergences(idata: Any) -> int:
 # ============================================================================ warnings
 def _collect_warnings(caught: Sequence[warnings.WarningMessage]) -> list[tuple[str, str]]:
     """hiermodel's own warnings of the run, deduplicated, as (kind, message)."""
-    from .checks import PredictiveCheckWarning
-    from .fit import HierModelWarning
+    from .exceptions import HierModelWarning, PredictiveCheckWarning
 
     out: list[tuple[str, str]] = []
     for w in caught:
@@ -814,10 +813,10 @@ def _comparison_defs(run: _Run) -> dict[str, str]:
                             f"complete pooling, one value for every group.",
         "complete_pooling_weighted": "the precision-weighted mean of the ybar_i, sum(ybar_i / "
                                      "se_i^2) / sum(1 / se_i^2) (complete pooling at tau = 0).",
-        "seed": f"partial pooling as the seed text (the tutorial hiermodel reproduces, its "
+        "sd_of_means": f"partial pooling as the seed text (the tutorial hiermodel reproduces, its "
                 f"section 4.2) computes it: w_i ybar_i + (1 - w_i) mean(ybar) with w_i = "
                 f"tau_s^2 / (tau_s^2 + se_i^2) and tau_s = sd(ybar) = "
-                f"{_fmt(float(a.get('seed_tau', np.nan)))}, the spread of the observed means "
+                f"{_fmt(float(a.get('sd_of_means_tau', np.nan)))}, the spread of the observed means "
                 f"(which includes their sampling noise, so it tends to overstate tau and "
                 f"shrink too little).",
         "eb": f"empirical-Bayes partial pooling w_i ybar_i + (1 - w_i) mu_hat, with mu_hat = "
@@ -847,7 +846,7 @@ def _comparison_defs(run: _Run) -> dict[str, str]:
     return defs
 
 
-_COMPARISON_SHOWN = ("n", "se", "no_pooling", "complete_pooling", "seed", "eb", "eb_weight",
+_COMPARISON_SHOWN = ("n", "se", "no_pooling", "complete_pooling", "sd_of_means", "eb", "eb_weight",
                      "eb_sd", "mean", "sd", "LO", "HI", "rb_mean", "shrinkage", "exact",
                      "exact_sd")
 
@@ -874,7 +873,7 @@ def _population_lines(run: _Run) -> list[str]:
               + ".",
         "eb_sd": f"the standard error of mu_hat, (sum_i 1 / (se_i^2 + tau_hat^2))^(-1/2); "
                  f"{_DASH} for the other rows.",
-        "seed": f"the seed text's plug-ins: mean(ybar) for mu and sd(ybar) for tau; {_DASH} "
+        "sd_of_means": f"the seed text's plug-ins: mean(ybar) for mu and sd(ybar) for tau; {_DASH} "
                 f"otherwise.",
         "mean": f"posterior mean, from the {run.diag.n_draws} draws.",
         "sd": "posterior standard deviation.",

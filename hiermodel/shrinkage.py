@@ -42,7 +42,7 @@ from .priors import Priors
 __all__ = [
     "TAU_METHODS", "EB_METHODS",
     "no_pooling", "grand_mean", "complete_pooling", "shrinkage_weights", "partial_pooling",
-    "SeedEstimates", "seed_estimates",
+    "SdOfMeansEstimates", "sd_of_means_estimates",
     "TauEstimate", "estimate_tau",
     "EBEstimates", "eb_core", "EmpiricalBayes", "empirical_bayes", "pooling_table",
     "conditional_posterior", "conditional_means", "rao_blackwell",
@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 #: tau estimators of :func:`estimate_tau`
-TAU_METHODS = ("dl", "pm", "ml", "reml", "seed")
+TAU_METHODS = ("dl", "pm", "ml", "reml", "sd_of_means")
 EB_METHODS = TAU_METHODS
 _RTOL = 1e-12
 _MAXITER = 200
@@ -167,7 +167,7 @@ def no_pooling(means: Any) -> np.ndarray:
 def grand_mean(means: Any, se: Any = None, *, weighted: bool | None = None) -> np.ndarray:
     """The grand mean of the group means, unweighted or precision-weighted.
 
-    ``unweighted: mean_i ybar_i`` (the seed's ``np.mean(observed_means)``);
+    ``unweighted: mean_i ybar_i`` (the seed text's ``np.mean(observed_means)``);
     ``weighted: sum_i ybar_i / se_i^2 / sum_i 1 / se_i^2`` (the fixed-effect estimate, the
     ``tau = 0`` limit of the hierarchical model).
 
@@ -201,7 +201,7 @@ def grand_mean(means: Any, se: Any = None, *, weighted: bool | None = None) -> n
 def complete_pooling(means: Any, se: Any = None, *, weighted: bool | None = None) -> np.ndarray:
     """Complete pooling (seed section 2.2): every ``theta_i`` equals the grand mean.
 
-    See :func:`grand_mean` for ``se`` and ``weighted``: the seed's estimate is the
+    See :func:`grand_mean` for ``se`` and ``weighted``: the seed text's estimate is the
     unweighted mean (``weighted=False`` or no ``se``); ``weighted=True`` gives the
     precision-weighted mean ``sum ybar_i/se_i^2 / sum 1/se_i^2``.
 
@@ -218,7 +218,7 @@ def complete_pooling(means: Any, se: Any = None, *, weighted: bool | None = None
 def shrinkage_weights(se: Any, tau: Any) -> np.ndarray:
     """Shrinkage weights ``w_i = (1/se_i^2) / (1/se_i^2 + 1/tau^2) = tau^2 / (tau^2 + se_i^2)``.
 
-    With ``se_i = sigma / sqrt(n_i)`` this is the seed's ``n_i / (n_i + sigma^2/tau^2)``.
+    With ``se_i = sigma / sqrt(n_i)`` this is the seed text's ``n_i / (n_i + sigma^2/tau^2)``.
     ``tau = 0`` gives ``w = 0`` exactly (complete pooling) and ``tau = inf`` gives ``w = 1``
     exactly (no pooling).
 
@@ -270,7 +270,7 @@ def partial_pooling(means: Any, se: Any, mu: Any, tau: Any) -> np.ndarray:
 def conditional_posterior(
     means: Any, se: Any, mu: Any, tau: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The conditional posterior ``theta_i | y, mu, tau ~ N(theta_hat_i, V_i)`` (seed 5.1).
+    """The conditional posterior ``theta_i | y, mu, tau ~ N(theta_hat_i, V_i)`` (seed text 5.1).
 
     ``theta_hat_i = (ybar_i/se_i^2 + mu/tau^2) / (1/se_i^2 + 1/tau^2) = w_i ybar_i +
     (1 - w_i) mu`` and ``V_i = 1 / (1/se_i^2 + 1/tau^2) = w_i se_i^2``.
@@ -317,8 +317,8 @@ def _conditional(y: np.ndarray, s: np.ndarray, mu: np.ndarray,
 
 
 # ============================================================================ the seed
-class SeedEstimates(NamedTuple):
-    """Result of :func:`seed_estimates` (arrays of shape ``(..., G)``, tau ``(...)``)."""
+class SdOfMeansEstimates(NamedTuple):
+    """Result of :func:`sd_of_means_estimates` (arrays of shape ``(..., G)``, tau ``(...)``)."""
 
     no_pooling: np.ndarray
     complete_pooling: np.ndarray
@@ -328,8 +328,8 @@ class SeedEstimates(NamedTuple):
     grand_mean: np.ndarray
 
 
-def seed_estimates(means: Any, n: Any, sigma: Any) -> SeedEstimates:
-    """The seed's ``hierarchical_estimates`` (section 4.2), reproduced exactly and batched.
+def sd_of_means_estimates(means: Any, n: Any, sigma: Any) -> SdOfMeansEstimates:
+    """The seed text's ``hierarchical_estimates`` (section 4.2), reproduced exactly and batched.
 
     ``tau_hat = np.std(means)`` (population sd, ``ddof=0``), ``mu = np.mean(means)``
     (unweighted) and ``w_i = n_i / (n_i + sigma^2 / tau_hat^2)``;
@@ -342,12 +342,12 @@ def seed_estimates(means: Any, n: Any, sigma: Any) -> SeedEstimates:
       not ``tau``: it ignores the sampling noise in ``ybar_i`` (so it over-estimates ``tau``
       and under-shrinks) and the uncertainty in ``tau_hat`` itself.  Use
       :func:`estimate_tau` (``"reml"``, ``"pm"``, ...) for a real estimate.
-    * When all means are equal, ``tau_hat = 0`` and the seed's ``sigma**2 / tau_est**2``
+    * When all means are equal, ``tau_hat = 0`` and the seed text's ``sigma**2 / tau_est**2``
       divides by zero.  Here that case is defined as its limit: weights 0 and complete
       pooling, without warnings.
-    * The seed's table 4.3 ("For a typical run ...": A 19.2, B 8.5, G 12.1, F 2.8) is
+    * The seed text's table 4.3 ("For a typical run ...": A 19.2, B 8.5, G 12.1, F 2.8) is
       illustrative: it does not follow from this code and table 4.1.  On
-      :func:`~hiermodel.datasets.seed_eight_schools` the code gives ``tau_hat = 9.8446``,
+      :func:`~hiermodel.datasets.eight_schools_summary` the code gives ``tau_hat = 9.8446``,
       ``mu = 8.8125`` and partial-pooling estimates A 26.90, B 8.11, G 15.44, F 1.01
       (weights 0.923, 0.775, 0.721, 0.950).
 
@@ -362,7 +362,7 @@ def seed_estimates(means: Any, n: Any, sigma: Any) -> SeedEstimates:
 
     Returns
     -------
-    SeedEstimates
+    SdOfMeansEstimates
         ``no_pooling``, ``complete_pooling``, ``partial_pooling``, ``weights`` (shape
         ``(..., G)``), ``tau`` and ``grand_mean`` (shape ``(...)``).
     """
@@ -380,7 +380,7 @@ def seed_estimates(means: Any, n: Any, sigma: Any) -> SeedEstimates:
     m = mu[..., None]
     partial = weights * y + (1 - weights) * m
     complete = np.broadcast_to(m, y.shape).copy()
-    return SeedEstimates(y.copy(), complete, partial, weights, tau_est, mu)
+    return SdOfMeansEstimates(y.copy(), complete, partial, weights, tau_est, mu)
 
 
 # ============================================================================ tau estimators
@@ -393,9 +393,9 @@ class TauEstimate(NamedTuple):
         ``tau_hat >= 0``.
     mu : ndarray
         ``mu_hat(tau_hat) = sum w_i ybar_i / sum w_i`` with ``w_i = 1/(se_i^2 + tau_hat^2)``
-        (the unweighted mean for ``"seed"``).
+        (the unweighted mean for ``"sd_of_means"``).
     mu_var : ndarray
-        Sampling variance of ``mu_hat`` at ``tau_hat``: ``1 / sum_i w_i`` (for ``"seed"``:
+        Sampling variance of ``mu_hat`` at ``tau_hat``: ``1 / sum_i w_i`` (for ``"sd_of_means"``:
         ``sum_i (se_i^2 + tau^2) / G^2``).
     method : str
     """
@@ -577,7 +577,7 @@ def estimate_tau(
     * ``"ml"`` -- maximum likelihood, maximising
       ``l(t) = -1/2 sum log(v_i + t) - 1/2 Q(t)``;
     * ``"reml"`` -- restricted ML, maximising ``l(t) - 1/2 log sum w_i(t)``;
-    * ``"seed"`` -- the seed's naive ``np.std(means)`` (it ignores ``se``) with the
+    * ``"sd_of_means"`` -- the seed text's naive ``np.std(means)`` (it ignores ``se``) with the
       unweighted mean.
 
     All are truncated at 0: ``tau = 0`` (never NaN) when the between-group spread is below
@@ -592,7 +592,7 @@ def estimate_tau(
     ----------
     means, se : array_like, shape (..., G)
         Group means and standard errors (> 0), ``G >= 2``.
-    method : {"dl", "pm", "ml", "reml", "seed"}, default "reml"
+    method : {"dl", "pm", "ml", "reml", "sd_of_means"}, default "reml"
     rtol : float, default 1e-12
         Relative tolerance on ``tau^2``.
     maxiter : int, default 200
@@ -614,7 +614,7 @@ def estimate_tau(
 def _estimate_tau(y: np.ndarray, s: np.ndarray, method: str, rtol: float = _RTOL,
                   maxiter: int = _MAXITER) -> TauEstimate:
     v = s * s
-    if method == "seed":
+    if method == "sd_of_means":
         tau = np.std(y, axis=-1)
         n_groups = y.shape[-1]
         mu_var = (v.sum(axis=-1) + n_groups * tau**2) / n_groups**2
@@ -641,7 +641,7 @@ class EBEstimates(NamedTuple):
     theta : ndarray, shape (..., G)
         EB estimates ``w_i ybar_i + (1 - w_i) mu_hat``.
     sd_cond : ndarray, shape (..., G)
-        ``sqrt(V_i)``, ``V_i = 1/(1/se_i^2 + 1/tau^2) = w_i se_i^2`` (seed 5.1).
+        ``sqrt(V_i)``, ``V_i = 1/(1/se_i^2 + 1/tau^2) = w_i se_i^2`` (seed text 5.1).
     sd_adj : ndarray, shape (..., G)
         ``sqrt(V_i + (1 - w_i)^2 Var(mu_hat))`` (Morris 1983).
     """
@@ -656,7 +656,7 @@ class EBEstimates(NamedTuple):
 
 
 def eb_core(means: Any, se: Any, method: str = "reml") -> EBEstimates:
-    """Parametric empirical Bayes, batched: plug ``(mu_hat, tau_hat)`` into seed 5.1.
+    """Parametric empirical Bayes, batched: plug ``(mu_hat, tau_hat)`` into seed text 5.1.
 
     ``theta_i = w_i ybar_i + (1 - w_i) mu_hat``, ``w_i = tau^2/(tau^2 + se_i^2)``,
     ``V_i = w_i se_i^2``.  The plug-in sd ``sqrt(V_i)`` treats ``mu_hat`` and ``tau_hat``
@@ -665,14 +665,14 @@ def eb_core(means: Any, se: Any, method: str = "reml") -> EBEstimates:
 
         V_i^adj = V_i + (1 - w_i)^2 Var(mu_hat),   Var(mu_hat) = 1 / sum_j 1/(se_j^2 + tau^2)
 
-    (for ``method="seed"``, ``Var`` of the unweighted mean, ``sum_j (se_j^2 + tau^2)/G^2``).
+    (for ``method="sd_of_means"``, ``Var`` of the unweighted mean, ``sum_j (se_j^2 + tau^2)/G^2``).
     Morris's further term for the uncertainty in ``tau_hat`` is not included, so
     ``sd_adj`` is still optimistic when ``G`` is small.
 
     Parameters
     ----------
     means, se : array_like, shape (..., G)
-    method : {"dl", "pm", "ml", "reml", "seed"}, default "reml"
+    method : {"dl", "pm", "ml", "reml", "sd_of_means"}, default "reml"
         The tau estimator (:func:`estimate_tau`).
 
     Returns
@@ -739,7 +739,7 @@ def empirical_bayes(data: HierData, method: str = "reml") -> EmpiricalBayes:
     Parameters
     ----------
     data : HierData
-    method : {"dl", "pm", "ml", "reml", "seed"}, default "reml"
+    method : {"dl", "pm", "ml", "reml", "sd_of_means"}, default "reml"
 
     Returns
     -------
@@ -767,12 +767,12 @@ def pooling_table(data: HierData, method: str = "reml") -> pd.DataFrame:
     Columns: ``no_pooling`` (``ybar_i``), ``complete_pooling`` (unweighted grand mean, the
     seed's), ``complete_pooling_weighted`` (precision-weighted), ``partial_pooling`` (EB
     with the ``method`` tau estimator), ``weight`` (its ``w_i``) and
-    ``seed_partial_pooling`` (the seed's ``np.std`` plug-in, :func:`seed_estimates`).
+    ``sd_of_means_partial_pooling`` (the seed text's ``np.std`` plug-in, :func:`sd_of_means_estimates`).
 
     Parameters
     ----------
     data : HierData
-    method : {"dl", "pm", "ml", "reml", "seed"}, default "reml"
+    method : {"dl", "pm", "ml", "reml", "sd_of_means"}, default "reml"
 
     Returns
     -------
@@ -781,7 +781,7 @@ def pooling_table(data: HierData, method: str = "reml") -> pd.DataFrame:
     data = check_data(data)
     method = check_method(method, EB_METHODS)
     eb = eb_core(data.means, data.se, method)
-    seed = eb_core(data.means, data.se, "seed")
+    sdm = eb_core(data.means, data.se, "sd_of_means")
     index = pd.Index(data.to_xarray()["group"].values, name="group")
     return pd.DataFrame(
         {
@@ -790,7 +790,7 @@ def pooling_table(data: HierData, method: str = "reml") -> pd.DataFrame:
             "complete_pooling_weighted": complete_pooling(data.means, data.se, weighted=True),
             "partial_pooling": eb.theta,
             "weight": eb.weights,
-            "seed_partial_pooling": seed.theta,
+            "sd_of_means_partial_pooling": sdm.theta,
         },
         index=index,
     )

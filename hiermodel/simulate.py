@@ -1,6 +1,6 @@
 r"""Simulation studies for the three-level normal model, and the executors that run them.
 
-The generating model (the seed's section 1.1), for groups i = 1..G::
+The generating model (the seed text's section 1.1), for groups i = 1..G::
 
     theta_i | mu, tau ~ N(mu, tau^2)
     y_ij | theta_i    ~ N(theta_i, sigma^2),          j = 1..n_i
@@ -11,7 +11,7 @@ Three layers:
 * **Data** -- :func:`simulate` draws one dataset and returns it as a :class:`HierData`
   (summary form or raw rows) with its true theta; :func:`simulate_arrays` draws ``R``
   datasets at once as ``(R, G)`` arrays, the input of the vectorised empirical-Bayes core.
-* **The seed's exercises** (section 9) as functions returning a tidy ``pandas.DataFrame``
+* **The seed text's exercises** (section 9) as functions returning a tidy ``pandas.DataFrame``
   and a ``matplotlib.figure.Figure``: :func:`pooling_vs_tau` (exercise 1),
   :func:`shrinkage_by_size` (exercise 2) and :func:`mse_study` (exercise 3: no pooling vs
   empirical-Bayes partial pooling with every tau estimator vs full Bayes, with Monte Carlo
@@ -73,7 +73,7 @@ __all__ = [
     "SEED_N", "SEED_SIGMA",
 ]
 
-#: the seed's table 4.1 design: group sizes and the known within-group sd
+#: the seed text's table 4.1 design: group sizes and the known within-group sd
 SEED_N = (28, 8, 23, 20, 12, 44, 6, 11)
 SEED_SIGMA = 15.0
 
@@ -558,7 +558,7 @@ def pooling_vs_tau(
         \theta_i = \mu + \tau z_i, \qquad \bar y_i = \theta_i + se_i e_i, \qquad
         se_i = \sigma_i / \sqrt{n_i}.
 
-    Each dataset gets the three estimates of the seed's section 2: no pooling
+    Each dataset gets the three estimates of the seed text's section 2: no pooling
     :math:`\bar y_i`; complete pooling :math:`\hat\mu` (precision-weighted at
     :math:`\hat\tau`); partial pooling :math:`w_i \bar y_i + (1 - w_i) \hat\mu` with
     :math:`w_i = \hat\tau^2 / (\hat\tau^2 + se_i^2)` and :math:`\hat\tau` from ``method``.
@@ -571,10 +571,10 @@ def pooling_vs_tau(
         True between-group sds, each ``>= 0``.
     mu : float, default 0
     sigma : float or array of G floats, default 15 (the seed's)
-    n : int or array of G ints, default the seed's table 4.1 sizes
+    n : int or array of G ints, default the seed text's table 4.1 sizes
     n_groups : int, optional
         Needed when ``n`` is a scalar.
-    method : {"dl", "pm", "ml", "reml", "seed", "true"}, default "reml"
+    method : {"dl", "pm", "ml", "reml", "sd_of_means", "true"}, default "reml"
         The tau estimator (:func:`hiermodel.shrinkage.estimate_tau`), or "true" to plug in
         the true tau (and mu).
     seed : int, numpy Generator or SeedSequence, default 0
@@ -688,7 +688,7 @@ def shrinkage_by_size(
     groups_per_size : int, default 3
     mu, tau, sigma : float, default 0, 5, 15
     n_datasets : int, default 2000
-    method : {"dl", "pm", "ml", "reml", "seed"}, default "reml"
+    method : {"dl", "pm", "ml", "reml", "sd_of_means"}, default "reml"
     level : float, default 0.95
     seed : int, numpy Generator or SeedSequence, default 0
 
@@ -886,14 +886,14 @@ def mse_study(
     mu, tau : float, default 0, 5
         The true population mean and between-group sd.
     sigma, n : float / array, optional
-        ``se_i = sigma_i / sqrt(n_i)``; default 15 and the seed's table 4.1 sizes
+        ``se_i = sigma_i / sqrt(n_i)``; default 15 and the seed text's table 4.1 sizes
         (:data:`SEED_SIGMA`, :data:`SEED_N`).  Or pass ``se`` instead.
     n_groups : int, optional
         G when ``n`` or ``se`` is a scalar.
     se : float or array of G floats, optional
         Known standard errors (replaces ``sigma`` and ``n``).
     methods : sequence of str, optional
-        Tau estimators for EB; default all of ``("dl", "pm", "ml", "reml", "seed")``.
+        Tau estimators for EB; default all of ``("dl", "pm", "ml", "reml", "sd_of_means")``.
     n_bayes : int, default 0
         Datasets to fit with full Bayes (0: none).
     priors : Priors, optional
@@ -959,7 +959,7 @@ def mse_study(
         losses["full_bayes"] = fb
         div = fits["divergences"].to_numpy()
         if div.sum() > 0:
-            from .fit import SamplingWarning
+            from .exceptions import SamplingWarning
 
             warnings.warn(
                 f"mse_study: {int((div > 0).sum())} of {nb} full-Bayes fits had divergent "

@@ -1,4 +1,4 @@
-"""Simulation studies, the seed's exercises and simulation-based calibration, in one
+"""Simulation studies, the seed text's exercises and simulation-based calibration, in one
 namespace (``hm.studies``): everything is re-exported from :mod:`hiermodel.simulate` and
 :mod:`hiermodel.sbc`, where it is documented."""
 

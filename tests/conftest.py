@@ -24,12 +24,12 @@ def es_fit():
 @pytest.fixture(scope="session")
 def seed_fits():
     """Centered and non-centered fits of the seed's table 4.1 (well-measured groups)."""
-    from hiermodel import seed_eight_schools
+    from hiermodel import eight_schools_summary
     from hiermodel.fit import fit
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return {p: fit(seed_eight_schools(), parameterization=p, seed=11)
+        return {p: fit(eight_schools_summary(), parameterization=p, seed=11)
                 for p in ("centered", "noncentered")}
 
 

@@ -73,7 +73,7 @@ def test_main_job_writes_every_file(two_runs):
     assert list(idata.posterior["theta"].coords["group"].values) == list("ABCDEFGH")
     comp = pd.read_csv(a / "comparison.csv", index_col="group")
     assert list(comp.index) == list("ABCDEFGH")
-    for col in ("no_pooling", "complete_pooling", "eb", "eb_weight", "seed", "mean", "sd",
+    for col in ("no_pooling", "complete_pooling", "eb", "eb_weight", "sd_of_means", "mean", "sd",
                 "eti_low", "eti_high", "rb_mean", "shrinkage", "exact"):
         assert comp[col].notna().all(), col
     np.testing.assert_array_equal(comp["no_pooling"], [28, 8, -3, 7, -1, 1, 18, 12])

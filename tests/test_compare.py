@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from hiermodel import HierData, Priors, eight_schools, seed_eight_schools
+from hiermodel import HierData, Priors, eight_schools, eight_schools_summary
 from hiermodel.compare import (
     compare,
     compare_fits,
@@ -56,7 +56,7 @@ def theta_fits():
 @pytest.fixture(scope="module")
 def seed_fit():
     """Marginal fit of the seed's table 4.1 (same compiled model as ``es_fit``)."""
-    return fit(seed_eight_schools(), draws=500, tune=500, chains=4, seed=5)
+    return fit(eight_schools_summary(), draws=500, tune=500, chains=4, seed=5)
 
 
 def _between(x, a, b, tol=0.0):
@@ -68,7 +68,7 @@ def _between(x, a, b, tol=0.0):
 def test_compare_table_columns_and_labelled_form(es_fit, es_table):
     t = es_table
     assert list(t.index) == list("ABCDEFGH") and t.index.name == "group"
-    for col in ("se", "no_pooling", "complete_pooling", "seed", "eb", "eb_weight", "mean",
+    for col in ("se", "no_pooling", "complete_pooling", "sd_of_means", "eb", "eb_weight", "mean",
                 "sd", "hdi_low", "hdi_high", "mcse_mean", "rb_mean", "rb_mcse", "shrinkage",
                 "exact", "exact_sd"):
         assert col in t, col
@@ -97,8 +97,8 @@ def test_compare_table_columns_and_labelled_form(es_fit, es_table):
 
 
 def test_eb_and_seed_columns_are_the_closed_forms(seed_fit):
-    """EB: w_i = tau^2/(tau^2 + se_i^2) with the REML tau_hat; 'seed': the seed's own 4.2 code."""
-    d = seed_eight_schools()
+    """EB: w_i = tau^2/(tau^2 + se_i^2) with the REML tau_hat; 'sd_of_means': the seed's own 4.2 code."""
+    d = eight_schools_summary()
     t = compare(seed_fit, eb_method="reml")
     est = estimate_tau(d.means, d.se, "reml")
     assert est.tau > 0  # the seed's well-measured groups: EB does not pool completely
@@ -108,7 +108,7 @@ def test_eb_and_seed_columns_are_the_closed_forms(seed_fit):
     # the seed's hierarchical_estimates(), verbatim
     tau_est, grand = np.std(d.means), np.mean(d.means)
     weights = d.n / (d.n + 15.0**2 / tau_est**2)
-    np.testing.assert_allclose(t["seed"], weights * d.means + (1 - weights) * grand,
+    np.testing.assert_allclose(t["sd_of_means"], weights * d.means + (1 - weights) * grand,
                                rtol=1e-12)
     np.testing.assert_array_equal(t["n"], d.n)
     # another estimator changes only the EB columns
@@ -156,7 +156,7 @@ def test_partial_estimates_lie_between_ybar_and_pooled_mean(which, es_fit, es_ta
     t = es_table if which == "rubin" else compare(seed_fit)
     a, y = t.attrs, t["no_pooling"].to_numpy()
     assert _between(t["eb"], y, a["eb_mu"])
-    assert _between(t["seed"], y, a["seed_mu"])
+    assert _between(t["sd_of_means"], y, a["sd_of_means_mu"])
     ex = exact_posterior(data_from_idata(es_fit if which == "rubin" else seed_fit),
                          fit_priors(es_fit if which == "rubin" else seed_fit))
     # E[theta_i | y] = E[w_i ybar_i + (1 - w_i) mu | y] need not lie exactly between ybar_i
@@ -197,8 +197,8 @@ def test_compare_population(es_fit):
     assert pop.at["tau", "eb"] == pytest.approx(float(reml.tau))
     assert pop.at["mu", "eb"] == pytest.approx(float(reml.mu))
     assert pop.at["mu", "eb_sd"] == pytest.approx(np.sqrt(1 / np.sum(1 / (d.se**2 + reml.tau**2))))
-    assert pop.at["tau", "seed"] == pytest.approx(np.std(d.means))
-    assert pop.at["mu", "seed"] == pytest.approx(np.mean(d.means))
+    assert pop.at["tau", "sd_of_means"] == pytest.approx(np.std(d.means))
+    assert pop.at["mu", "sd_of_means"] == pytest.approx(np.mean(d.means))
     post = es_fit.posterior
     for p in ("mu", "tau"):
         assert pop.at[p, "mean"] == pytest.approx(float(post[p].mean()))
@@ -250,10 +250,10 @@ def test_unknown_sigma_has_no_exact_column(rows_unknown_sigma):
 
 def test_data_round_trip_and_tau_estimates(es_fit, seed_fit):
     assert data_from_idata(es_fit) == eight_schools()
-    assert data_from_idata(seed_fit) == seed_eight_schools()
+    assert data_from_idata(seed_fit) == eight_schools_summary()
     est = tau_estimates(eight_schools())
-    assert list(est.index) == ["dl", "pm", "ml", "reml", "seed"]
-    assert est.at["seed", "tau"] == pytest.approx(np.std(eight_schools().means))
+    assert list(est.index) == ["dl", "pm", "ml", "reml", "sd_of_means"]
+    assert est.at["sd_of_means", "tau"] == pytest.approx(np.std(eight_schools().means))
     assert (est.loc[["dl", "pm", "ml", "reml"], "tau"] == 0).all()  # Rubin: tau_hat = 0
 
 
@@ -307,7 +307,7 @@ def test_compare_arviz_centered_eight_like_posterior(es_fit, es_table):
     with pytest.warns(HierModelWarning, match="records no priors"):
         t = compare(ad)
     assert t.index.name == "school" and list(t.index) == names
-    for col in ("no_pooling", "se", "eb", "seed", "mean", "sd", "hdi_low", "hdi_high",
+    for col in ("no_pooling", "se", "eb", "sd_of_means", "mean", "sd", "hdi_low", "hdi_high",
                 "rb_mean", "shrinkage"):
         np.testing.assert_allclose(t[col].to_numpy(), es_table[col].to_numpy(), rtol=1e-12,
                                    err_msg=col)
@@ -349,17 +349,17 @@ def test_compare_arviz_centered_eight():
 # ----------------------------------------------------------------------------- wrong data
 def test_data_that_differs_from_the_fit_raises(es_fit, seed_fit):
     # same labels A-H, other numbers: never mixed silently
-    assert seed_eight_schools().groups == eight_schools().groups
+    assert eight_schools_summary().groups == eight_schools().groups
     with pytest.raises(ValueError, match=r"`data` does not match the data stored in `idata`"
                                          r".*omit `data=`"):
-        compare(es_fit, seed_eight_schools())
+        compare(es_fit, eight_schools_summary())
     with pytest.raises(ValueError, match="does not match"):
         compare_population(seed_fit, eight_schools())
     with pytest.raises(ValueError, match=r"`fits\['seed'\]` was fitted to other data than "
                                          r"the data of `fits\['rubin'\]`"):
         compare_fits({"rubin": es_fit, "seed": seed_fit})
     with pytest.raises(ValueError, match=r"`data` does not match.*`fits\['rubin'\]`"):
-        compare_fits({"rubin": es_fit}, seed_eight_schools())
+        compare_fits({"rubin": es_fit}, eight_schools_summary())
     # the same means with other standard errors
     d = eight_schools()
     other_se = HierData.from_estimates(d.means, d.se * 2, groups=d.groups)
@@ -367,7 +367,7 @@ def test_data_that_differs_from_the_fit_raises(es_fit, seed_fit):
         compare(es_fit, other_se)
     # the data it was fitted to is accepted, in any equivalent form
     pd.testing.assert_frame_equal(compare(es_fit, eight_schools()), compare(es_fit))
-    s = seed_eight_schools()
+    s = eight_schools_summary()
     as_estimates = HierData.from_estimates(s.means, s.se, groups=s.groups)
     np.testing.assert_allclose(compare(seed_fit, as_estimates)["eb"], compare(seed_fit)["eb"])
 
@@ -444,18 +444,18 @@ def test_summarize_in_the_seeds_terms(seed_fit, es_table):
 def test_summarize_seed_sentence_follows_the_numbers(method, seed_fit, es_table):
     """'shrinks more' / 'less' comes from comparing the seed's tau_hat with EB's."""
     t = compare(seed_fit, eb_method=method)
-    seed_tau, eb_tau = t.attrs["seed_tau"], t.attrs["eb_tau"]
+    sd_of_means_tau, eb_tau = t.attrs["sd_of_means_tau"], t.attrs["eb_tau"]
     line = next(x for x in summarize(t).splitlines() if x.startswith("The seed's section"))
-    word = "more" if seed_tau < eb_tau else "less"
+    word = "more" if sd_of_means_tau < eb_tau else "less"
     assert f"shrinks {word} than EB" in line, line
-    assert ("below" if seed_tau < eb_tau else "above") in line
+    assert ("below" if sd_of_means_tau < eb_tau else "above") in line
     assert "under-shrinks" not in line
     se = t["se"].to_numpy()
-    b_seed = np.mean(se**2 / (seed_tau**2 + se**2))
+    b_seed = np.mean(se**2 / (sd_of_means_tau**2 + se**2))
     b_eb = np.mean(se**2 / (eb_tau**2 + se**2))
     assert (b_seed > b_eb) == (word == "more")
     if method == "reml":  # the seed's table 4.1: sd(ybar) 9.84 < REML 10.18, shrinks MORE
-        assert seed_tau == pytest.approx(9.8446, abs=1e-3)
+        assert sd_of_means_tau == pytest.approx(9.8446, abs=1e-3)
         assert eb_tau == pytest.approx(10.18, abs=0.01)
         assert "(9.84 vs 10.2)" in line and "shrinks more" in line
     # Rubin's data: REML tau_hat = 0 < sd(ybar), so the seed's formula shrinks LESS
@@ -485,7 +485,7 @@ def test_bad_input_names_the_argument(es_fit, es_table):
         (lambda: compare(es_fit, eb_method="bayes"), ValueError, "eb_method.*'reml'"),
         (lambda: compare(es_fit, hdi_prob=1.5), ValueError, "hdi_prob"),
         (lambda: compare(es_fit, hdi_prob="wide"), TypeError, "hdi_prob"),
-        (lambda: compare(es_fit, data=seed_eight_schools().to_dataframe()), TypeError, "data"),
+        (lambda: compare(es_fit, data=eight_schools_summary().to_dataframe()), TypeError, "data"),
         (lambda: compare(es_fit, data=HierData.from_estimates([1.0, 2.0], [1.0, 1.0])),
          ValueError, "groups"),
         (lambda: compare(az.from_dict(posterior={"mu": np.zeros((1, 5))})), ValueError,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from hiermodel import HierData, eight_schools, seed_eight_schools
+from hiermodel import HierData, eight_schools, eight_schools_summary
 
 
 def _rows(seed: int = 1, sizes=(5, 9, 3, 12)):
@@ -86,7 +86,7 @@ def test_immutable():
 
 
 def test_to_xarray_and_repr():
-    d = seed_eight_schools()
+    d = eight_schools_summary()
     ds = d.to_xarray()
     assert isinstance(ds, xr.Dataset)
     assert list(ds["group"].values) == list("ABCDEFGH")
@@ -102,7 +102,7 @@ def test_datasets_values():
     np.testing.assert_array_equal(e.means, [28, 8, -3, 7, -1, 1, 18, 12])
     np.testing.assert_array_equal(e.se, [15, 10, 16, 11, 9, 11, 10, 18])
     assert e.n is None and e.source == "estimates"
-    s = seed_eight_schools()
+    s = eight_schools_summary()
     np.testing.assert_array_equal(s.n, [28, 8, 23, 20, 12, 44, 6, 11])
     np.testing.assert_array_equal(s.means, [28.4, 7.9, -2.8, 6.8, -0.6, 0.6, 18.0, 12.2])
     assert s.groups == tuple("ABCDEFGH")

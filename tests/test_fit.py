@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hiermodel import HierData, eight_schools, seed_eight_schools
+from hiermodel import HierData, eight_schools, eight_schools_summary
 from hiermodel.fit import (
     Diagnostics,
     HierModelWarning,
@@ -163,7 +163,7 @@ def test_netcdf_round_trip_is_exact(es_fit, tmp_path):
 
 
 def test_posterior_predictive_and_model_input():
-    model = build_model(seed_eight_schools(), "noncentered")
+    model = build_model(eight_schools_summary(), "noncentered")
     idata = fit(model, draws=200, tune=200, seed=5, posterior_predictive=True, check=False,
                 sampler="pymc", cores=1)
     pp = idata.posterior_predictive["y"]
@@ -326,7 +326,7 @@ def test_log_likelihood_equals_pymcs_own_for_the_model(seed_fits):
     import pymc as pm
 
     idata = seed_fits["noncentered"]
-    model = build_model(seed_eight_schools(), "noncentered")
+    model = build_model(eight_schools_summary(), "noncentered")
     ll = pm.compute_log_likelihood(idata.sel(draw=slice(0, 100)), model=model,
                                    extend_inferencedata=False, progressbar=False)
     ours = idata.log_likelihood["y"].sel(draw=slice(0, 100))

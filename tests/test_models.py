@@ -7,7 +7,7 @@ import pymc as pm
 import pytest
 from scipy import stats
 
-from hiermodel import HierData, eight_schools, seed_eight_schools
+from hiermodel import HierData, eight_schools, eight_schools_summary
 from hiermodel.models import Priors, build_model, centering, model_spec, prior_predictive
 
 
@@ -48,7 +48,7 @@ def test_sufficient_equals_rows_up_to_constant(sigma, param):
 
 
 def test_model_structure_and_coords():
-    m = build_model(seed_eight_schools(), "noncentered")
+    m = build_model(eight_schools_summary(), "noncentered")
     assert m.coords["group"] == tuple("ABCDEFGH")
     names = {v.name for v in m.free_RVs}
     assert names == {"mu", "tau", "theta_tilde"}
@@ -109,7 +109,7 @@ def test_auto_rule():
     # Rubin's data: REML tau_hat = 0 -> every group non-centered
     assert name == "auto" and tau_hat == pytest.approx(0.0, abs=1e-6)
     np.testing.assert_allclose(c, 0.0, atol=1e-10)
-    d = seed_eight_schools()
+    d = eight_schools_summary()
     name, c, tau_hat = centering(d, "auto")
     np.testing.assert_allclose(c, tau_hat**2 / (tau_hat**2 + d.se**2))
     assert np.all(c > 0.5)  # well-measured groups -> (mostly) centered

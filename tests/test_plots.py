@@ -16,7 +16,7 @@ from matplotlib.text import Text
 from scipy.special import ndtr
 
 import hiermodel as hm
-from hiermodel import eight_schools, seed_eight_schools
+from hiermodel import eight_schools, eight_schools_summary
 from hiermodel.compare import compare, fit_priors, tau_estimates
 from hiermodel.fit import SamplingWarning, fit
 from hiermodel.plots import (
@@ -207,13 +207,13 @@ def test_plot_shrinkage(es_fit, tmp_path):
 def test_plot_shrinkage_into_given_axes_sized_by_n(tmp_path):
     fig = Figure()
     ax = fig.add_subplot()
-    d = seed_eight_schools()
+    d = eight_schools_summary()
     table = compare(exact_posterior(d).sample(draws=200, chains=2, seed=1), d)
-    out = plot_shrinkage(table, ax=ax, columns=("no_pooling", "seed", "eb", "exact"))
+    out = plot_shrinkage(table, ax=ax, columns=("no_pooling", "sd_of_means", "eb", "exact"))
     assert out is fig and fig.axes == [ax]
     _render(fig, tmp_path, "shrinkage_n")
     points = _by_gid(ax.collections, "shrinkage-points:")
-    assert list(points) == ["no_pooling", "seed", "eb", "exact"]
+    assert list(points) == ["no_pooling", "sd_of_means", "eb", "exact"]
     sizes = points["exact"].get_sizes()
     assert np.argmax(sizes) == np.argmax(d.n) and np.argmin(sizes) == np.argmin(d.n)
     assert "n_i" in ax.get_title()
@@ -526,14 +526,14 @@ def test_plot_tau_exact(exact_draws, tmp_path):
     d = eight_schools()
     ep = exact_posterior(d)
     for source, data in ((exact_draws, d), (ep, d), (ep, None)):
-        fig = plot_tau(source, data, methods=("reml", "seed"))
+        fig = plot_tau(source, data, methods=("reml", "sd_of_means"))
         _render(fig, tmp_path, "tau_exact")
         ax_d, ax_w = fig.axes
         dens = _by_gid(ax_d.lines, "tau:")
         assert "exact" not in dens  # the density itself is exact
         line = dens["density"]
         np.testing.assert_allclose(line.get_ydata(), ep.tau_pdf(line.get_xdata()), rtol=1e-12)
-        assert list(_by_gid(ax_d.lines, "tau-hat:")) == ["reml", "seed"]
+        assert list(_by_gid(ax_d.lines, "tau-hat:")) == ["reml", "sd_of_means"]
         assert len(_by_gid(ax_w.lines, "weight:")) == 8
     band = _by_gid(ax_d.patches, "tau:")["interval"]
     np.testing.assert_allclose([band.get_x(), band.get_x() + band.get_width()],
@@ -606,8 +606,8 @@ def test_bad_input_names_the_argument(es_fit, exact_draws):
         (lambda: plot_sampler_geometry({"a": es_fit}, axes="x"), TypeError, "axes"),
         (lambda: plot_tau(es_fit, methods=("reml", "bayes")), ValueError, "eb_method"),
         (lambda: plot_tau(exact_draws), ValueError, "data="),
-        (lambda: plot_tau(es_fit, seed_eight_schools().to_dataframe()), TypeError, "data"),
-        (lambda: plot_tau(es_fit, seed_eight_schools()), ValueError, "data"),
+        (lambda: plot_tau(es_fit, eight_schools_summary().to_dataframe()), TypeError, "data"),
+        (lambda: plot_tau(es_fit, eight_schools_summary()), ValueError, "data"),
         (lambda: plot_tau(es_fit, exact="yes"), TypeError, "exact"),
         (lambda: plot_tau(es_fit, prob="0.9"), TypeError, "prob"),
         (lambda: plot_tau("idata"), TypeError, "idata"),

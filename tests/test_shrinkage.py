@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 from scipy import integrate, optimize, special
 
-from hiermodel import HierData, Priors, eight_schools, seed_eight_schools
+from hiermodel import HierData, Priors, eight_schools, eight_schools_summary
 from hiermodel import shrinkage as sh
 
 BDA3 = Priors(mu="flat", tau="uniform", tau_scale=1000)
@@ -61,25 +61,25 @@ def hierarchical_estimates(observed_means, sample_sizes, sigma=15.0):
 
 
 def _seed_arrays():
-    d = seed_eight_schools()
+    d = eight_schools_summary()
     return np.array(d.means), np.array(d.n), 15.0
 
 
 def test_seed_estimates_match_the_seed_code():
     means, n, sigma = _seed_arrays()
     ref = hierarchical_estimates(means, n, sigma)
-    got = sh.seed_estimates(means, n, sigma)
+    got = sh.sd_of_means_estimates(means, n, sigma)
     for key, val in ref.items():
         np.testing.assert_allclose(getattr(got, key), val, rtol=0, atol=1e-12, err_msg=key)
     assert got.tau == np.std(means) and got.grand_mean == np.mean(means)
     # sigma as a per-group array (HierData.sigma) gives the same
-    d = seed_eight_schools()
-    again = sh.seed_estimates(d.means, d.n, d.sigma)
+    d = eight_schools_summary()
+    again = sh.sd_of_means_estimates(d.means, d.n, d.sigma)
     np.testing.assert_allclose(again.partial_pooling, ref["partial_pooling"], rtol=0, atol=1e-12)
 
 
 def test_seed_table_4_3_does_not_follow_from_its_code():
-    got = sh.seed_estimates(*_seed_arrays())
+    got = sh.sd_of_means_estimates(*_seed_arrays())
     assert got.tau == pytest.approx(9.844597, abs=1e-6)
     a, b, f, g = (got.partial_pooling[i] for i in (0, 1, 5, 6))
     np.testing.assert_allclose([a, b, g, f], [26.90, 8.11, 15.44, 1.01], atol=6e-3)
@@ -90,7 +90,7 @@ def test_seed_table_4_3_does_not_follow_from_its_code():
 def test_seed_estimates_equal_means_is_complete_pooling_without_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = sh.seed_estimates(np.full(5, 3.25), [4, 9, 2, 7, 5], 2.0)
+        got = sh.sd_of_means_estimates(np.full(5, 3.25), [4, 9, 2, 7, 5], 2.0)
     assert got.tau == 0.0
     np.testing.assert_array_equal(got.weights, 0.0)
     np.testing.assert_array_equal(got.partial_pooling, 3.25)
@@ -102,9 +102,9 @@ def test_seed_estimates_batched():
     means = rng.normal(0, 4, (6, 5))
     means[2] = 1.5
     n = rng.integers(2, 30, (6, 5))
-    got = sh.seed_estimates(means, n, 3.0)
+    got = sh.sd_of_means_estimates(means, n, 3.0)
     for b in range(6):
-        one = sh.seed_estimates(means[b], n[b], 3.0)
+        one = sh.sd_of_means_estimates(means[b], n[b], 3.0)
         for key in one._fields:
             np.testing.assert_allclose(getattr(got, key)[b], getattr(one, key), rtol=1e-14,
                                        atol=1e-14, err_msg=key)
@@ -112,7 +112,7 @@ def test_seed_estimates_batched():
 
 # --------------------------------------------------------------------------- pooling
 def test_weights_are_the_seeds_in_se_form_with_exact_limits():
-    d = seed_eight_schools()
+    d = eight_schools_summary()
     for tau in (0.5, 5.0, 40.0):
         seed_w = d.n / (d.n + 15.0**2 / tau**2)
         np.testing.assert_allclose(sh.shrinkage_weights(d.se, tau), seed_w, rtol=1e-14)
@@ -234,7 +234,7 @@ ORACLES = {
 
 
 def _datasets():
-    sets = {"eight_schools": eight_schools(), "seed": seed_eight_schools()}
+    sets = {"eight_schools": eight_schools(), "seed": eight_schools_summary()}
     out = {k: (np.array(d.means), np.array(d.se)) for k, d in sets.items()}
     rng = np.random.default_rng(5)
     for i, (g, tau) in enumerate([(3, 2.0), (5, 0.0), (5, 4.0), (10, 1.0), (12, 6.0),
@@ -268,11 +268,11 @@ def test_every_estimator_on_eight_schools_and_the_seed_data():
     for method in ("dl", "pm", "ml", "reml"):
         est = sh.estimate_tau(d.means, d.se, method)
         assert est.tau == 0.0 and est.mu == pytest.approx(mu_fe, rel=1e-14)
-    seed = sh.estimate_tau(d.means, d.se, "seed")
+    seed = sh.estimate_tau(d.means, d.se, "sd_of_means")
     assert seed.tau == np.std(d.means) and seed.mu == np.mean(d.means)
-    s = seed_eight_schools()
+    s = eight_schools_summary()
     taus = {m: float(sh.estimate_tau(s.means, s.se, m).tau) for m in sh.TAU_METHODS}
-    expected = {"dl": 11.5919, "pm": 9.9339, "ml": 9.4704, "reml": 10.1766, "seed": 9.8446}
+    expected = {"dl": 11.5919, "pm": 9.9339, "ml": 9.4704, "reml": 10.1766, "sd_of_means": 9.8446}
     for m, val in expected.items():
         assert taus[m] == pytest.approx(val, abs=1e-4), m
 
@@ -286,7 +286,7 @@ def test_tau_is_zero_not_nan_below_the_noise(method):
         for y in cases:
             est = sh.estimate_tau(y, se, method)
             assert np.isfinite(est.tau) and np.isfinite(est.mu)
-            if method != "seed":
+            if method != "sd_of_means":
                 assert est.tau == 0.0
             eb = sh.eb_core(y, se, method)
             assert np.isfinite(eb.theta).all() and np.isfinite(eb.sd_adj).all()
@@ -326,7 +326,7 @@ def test_reml_on_many_groups_matches_brute_force():
 
 # --------------------------------------------------------------------------- empirical Bayes
 def test_eb_core_formulas():
-    d = seed_eight_schools()
+    d = eight_schools_summary()
     eb = sh.eb_core(d.means, d.se, "reml")
     t2, v = float(eb.tau) ** 2, d.se**2
     w = 1 / (v + t2)
@@ -356,13 +356,13 @@ def test_empirical_bayes_facade_on_eight_schools():
 
 
 def test_pooling_table():
-    d = seed_eight_schools()
+    d = eight_schools_summary()
     tab = sh.pooling_table(d, method="pm")
     assert isinstance(tab, pd.DataFrame) and list(tab.index) == list("ABCDEFGH")
     assert list(tab.columns) == ["no_pooling", "complete_pooling", "complete_pooling_weighted",
-                                 "partial_pooling", "weight", "seed_partial_pooling"]
-    seed = sh.seed_estimates(d.means, d.n, 15.0)
-    np.testing.assert_allclose(tab["seed_partial_pooling"], seed.partial_pooling, rtol=1e-13)
+                                 "partial_pooling", "weight", "sd_of_means_partial_pooling"]
+    seed = sh.sd_of_means_estimates(d.means, d.n, 15.0)
+    np.testing.assert_allclose(tab["sd_of_means_partial_pooling"], seed.partial_pooling, rtol=1e-13)
     np.testing.assert_allclose(tab["complete_pooling"], seed.complete_pooling, rtol=0)
     np.testing.assert_allclose(tab["partial_pooling"], sh.eb_core(d.means, d.se, "pm").theta)
 
@@ -452,8 +452,8 @@ def test_exact_tau_density_integrates_to_one(priors):
     assert post.truncated_mass < 1e-12
 
 
-@pytest.mark.parametrize("data", [eight_schools(), seed_eight_schools()],
-                         ids=["eight_schools", "seed"])
+@pytest.mark.parametrize("data", [eight_schools(), eight_schools_summary()],
+                         ids=["eight_schools", "sd_of_means"])
 def test_exact_posterior_is_stable_to_grid_refinement(data):
     coarse, fine = sh.exact_posterior(data, grid=1001), sh.exact_posterior(data, grid=2001)
     for stat in ("mean", "sd"):
@@ -482,7 +482,7 @@ def test_exact_draws_reproduce_exact_moments(priors):
 
 
 def test_exact_quantiles_solve_the_mixture_cdf():
-    post = sh.exact_posterior(seed_eight_schools())
+    post = sh.exact_posterior(eight_schools_summary())
     qs = np.array([0.025, 0.5, 0.975])
     q = post.quantile(qs)
     mix = np.column_stack([post.mu_cond_mean, post.theta_cond_mean])
@@ -566,9 +566,9 @@ def test_negative_se_and_mismatched_shapes_name_the_argument():
     with pytest.raises(ValueError, match="`mu`"):
         sh.conditional_posterior(np.ones((3, 5)), np.ones(5), np.zeros(4), 1.0)
     with pytest.raises(ValueError, match="`n` must be > 0"):
-        sh.seed_estimates(y, [1, 2, 0, 4, 5], 1.0)
+        sh.sd_of_means_estimates(y, [1, 2, 0, 4, 5], 1.0)
     with pytest.raises(ValueError, match="`sigma`"):
-        sh.seed_estimates(y, [1, 2, 3, 4, 5], -1.0)
+        sh.sd_of_means_estimates(y, [1, 2, 3, 4, 5], -1.0)
     with pytest.raises(ValueError, match="`means` contains NaN"):
         sh.estimate_tau([1.0, np.nan], [1.0, 1.0])
     with pytest.raises(ValueError, match="at least 2"):

@@ -182,7 +182,7 @@ def test_mse_study_partial_pooling_beats_no_pooling():
     assert set(tab.index) == {"no_pooling", "complete_pooling", "eb_dl", "eb_pm", "eb_ml",
                               "eb_reml", "eb_seed"}
     assert (tab["n_datasets"] == 10_000).all()
-    for m in ("dl", "pm", "ml", "reml", "seed"):
+    for m in ("dl", "pm", "ml", "reml", "sd_of_means"):
         assert tab.loc[f"eb_{m}", "gain_lo"] > 0, m
     # no pooling's MSE is mean(se^2) exactly: inside its Monte Carlo interval (widened 2x)
     exact = np.mean(SE_SEED**2)

@@ -29,8 +29,8 @@ def _private_imports(source: str) -> list[str]:
 def test_no_module_imports_another_modules_underscore_names():
     """Modules talk through public names only (shared checks live in ``_validate``, whose
     names are public)."""
-    found = {p.name: _private_imports(p.read_text())
-             for p in sorted((ROOT / "hiermodel").glob("*.py"))}
+    found = {str(p.relative_to(ROOT)): _private_imports(p.read_text())
+             for p in sorted((ROOT / "hiermodel").rglob("*.py"))}
     assert {k: v for k, v in found.items() if v} == {}
     # the check itself can fail
     assert _private_imports("from .fit import _progress, fit\n") == [
