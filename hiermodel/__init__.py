@@ -12,6 +12,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from .data import HierData
+from .datasets import eight_schools, eight_schools_summary
 from .exceptions import (
     HierModelWarning,
     ParetoKWarning,
@@ -19,7 +20,6 @@ from .exceptions import (
     PriorDataConflictWarning,
     SamplingWarning,
 )
-from .datasets import eight_schools, eight_schools_summary
 from .fit import (
     Diagnostics,
     diagnose,

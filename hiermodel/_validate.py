@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_data", "check_priors", "check_fitted", "positive_int", "count", "check_seed", "resolve_seed", "root_seed",
+__all__ = ["check_data", "check_priors", "check_fitted", "positive_int", "count", "check_seed",
+           "resolve_seed", "root_seed",
            "check_method", "check_prob", "finite_array", "positive_array"]
 
 #: seeds are stored with results as 64-bit integers

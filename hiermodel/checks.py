@@ -85,7 +85,7 @@ from scipy import stats
 
 from ._validate import check_data, positive_int, resolve_seed
 from .data import HierData, group_coord
-from .exceptions import HierModelWarning, ParetoKWarning, PredictiveCheckWarning
+from .exceptions import ParetoKWarning, PredictiveCheckWarning
 from .fit import fit
 from .models import (
     ModelSpec,

@@ -492,7 +492,8 @@ def compare(
             the exact posterior mean and sd of ``theta_i`` (only when the sampling sds are
             known; :func:`~hiermodel.shrinkage.exact_posterior` with ``priors``).
 
-        ``attrs`` holds ``eb_method``, ``eb_mu``, ``eb_tau``, ``sd_of_means_mu``, ``sd_of_means_tau``,
+        ``attrs`` holds ``eb_method``, ``eb_mu``, ``eb_tau``, ``sd_of_means_mu``,
+        ``sd_of_means_tau``,
         ``mu_mean`` and ``tau_mean`` (posterior means), ``interval`` and ``prob`` (plus
         ``hdi_prob`` for HDIs), ``group_dim``, ``parameterization``, ``priors`` and
         ``draws`` (total number of draws).
@@ -941,13 +942,15 @@ def _eb_sentences(t: pd.DataFrame) -> list[str]:
                        f"over tau (posterior mean {_fmt(a['tau_mean'])}).")
     if "sd_of_means_tau" in a:
         sd_of_means_tau = float(a["sd_of_means_tau"])
-        text = (f"The seed text's section 4.2 formula takes tau_hat = sd(ybar) = {_fmt(sd_of_means_tau)}, "
+        text = ("The seed text's section 4.2 formula takes tau_hat = sd(ybar) = "
+                f"{_fmt(sd_of_means_tau)}, "
                 "the spread of the observed means including their sampling noise")
         if "eb_tau" in a:
             eb_tau = float(a["eb_tau"])
             s_seed, s_eb = _fmt_pair(sd_of_means_tau, eb_tau)
             se = t["se"].to_numpy(float)
-            b_seed, b_eb = _fmt_pair(_mean_shrinkage(sd_of_means_tau, se), _mean_shrinkage(eb_tau, se))
+            b_seed, b_eb = _fmt_pair(_mean_shrinkage(sd_of_means_tau, se),
+                                     _mean_shrinkage(eb_tau, se))
             if sd_of_means_tau == eb_tau:
                 text += (f", equal to the {method} tau_hat, so it shrinks as much as EB "
                          "(column 'sd_of_means' vs 'eb').")

@@ -816,7 +816,8 @@ def _comparison_defs(run: _Run) -> dict[str, str]:
         "sd_of_means": f"partial pooling as the seed text (the tutorial hiermodel reproduces, its "
                 f"section 4.2) computes it: w_i ybar_i + (1 - w_i) mean(ybar) with w_i = "
                 f"tau_s^2 / (tau_s^2 + se_i^2) and tau_s = sd(ybar) = "
-                f"{_fmt(float(a.get('sd_of_means_tau', np.nan)))}, the spread of the observed means "
+                f"{_fmt(float(a.get('sd_of_means_tau', np.nan)))}, "
+                f"the spread of the observed means "
                 f"(which includes their sampling noise, so it tends to overstate tau and "
                 f"shrink too little).",
         "eb": f"empirical-Bayes partial pooling w_i ybar_i + (1 - w_i) mu_hat, with mu_hat = "

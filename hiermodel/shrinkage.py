@@ -767,7 +767,8 @@ def pooling_table(data: HierData, method: str = "reml") -> pd.DataFrame:
     Columns: ``no_pooling`` (``ybar_i``), ``complete_pooling`` (unweighted grand mean, the
     seed's), ``complete_pooling_weighted`` (precision-weighted), ``partial_pooling`` (EB
     with the ``method`` tau estimator), ``weight`` (its ``w_i``) and
-    ``sd_of_means_partial_pooling`` (the seed text's ``np.std`` plug-in, :func:`sd_of_means_estimates`).
+    ``sd_of_means_partial_pooling`` (the seed text's ``np.std`` plug-in,
+    :func:`sd_of_means_estimates`).
 
     Parameters
     ----------

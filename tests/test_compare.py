@@ -97,7 +97,7 @@ def test_compare_table_columns_and_labelled_form(es_fit, es_table):
 
 
 def test_eb_and_seed_columns_are_the_closed_forms(seed_fit):
-    """EB: w_i = tau^2/(tau^2 + se_i^2) with the REML tau_hat; 'sd_of_means': the seed's own 4.2 code."""
+    """EB: w_i = tau^2/(tau^2 + se_i^2) with the REML tau_hat; 'sd_of_means': seed text 4.2."""
     d = eight_schools_summary()
     t = compare(seed_fit, eb_method="reml")
     est = estimate_tau(d.means, d.se, "reml")
