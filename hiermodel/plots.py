@@ -1,10 +1,15 @@
-r"""Figures of the comparison layer: shrinkage, forests, sampler geometry, the posterior of tau.
+r"""Every figure of the package: shrinkage, forests, sampler geometry, the posterior of tau,
+predictive checks, the seed text's exercises and simulation-based calibration.
 
-Every function builds a :class:`matplotlib.figure.Figure` directly (no pyplot state, never
-``plt.show()``), so it is thread-safe, safe headless (Agg), in notebooks (the returned figure
-displays once under ``%matplotlib inline``) and in the CLI (``fig.savefig(path)``).  Each
-draws into a new figure by default, or into the axes it is given (``ax=``, or ``axes=`` for
-the multi-panel ones) and then returns the figure holding them.
+Figures take precomputed inputs -- fits, comparison tables, predictive draws, study results --
+and draw them; what they show beyond the draws themselves (central intervals, a density) is
+summarised from those inputs, and any convenience default (the EB ``tau_hat``, the exact
+posterior) comes from a public library function.  Every function builds a
+:class:`matplotlib.figure.Figure` directly (no pyplot state, never ``plt.show()``), so it is
+thread-safe, safe headless (Agg), in notebooks (the returned figure displays once under
+``%matplotlib inline``) and in the CLI (``fig.savefig(path)``).  Each draws into a new figure
+by default, or into the axes it is given (``ax=`` for one-panel figures, ``axes=`` for
+multi-panel ones) and then returns the figure holding them.
 
 * :func:`plot_shrinkage` -- the seed text's section 3.3 picture: each group's move from no pooling
   ``ybar_i`` to partial pooling (empirical Bayes and full Bayes), marker area by ``n_i`` (or
@@ -17,7 +22,12 @@ the multi-panel ones) and then returns the figure holding them.
   panel per fit, divergent draws in red: the funnel of the centered form and its absence in
   the non-centered one (sampler geometry, *not* a publication-bias funnel plot);
 * :func:`plot_tau` -- the posterior of ``tau`` with each empirical-Bayes ``tau_hat`` marked,
-  and the shrinkage weight curves ``w_i(tau) = tau^2 / (tau^2 + se_i^2)``.
+  and the shrinkage weight curves ``w_i(tau) = tau^2 / (tau^2 + se_i^2)``;
+* :func:`plot_test_statistics`, :func:`plot_ppc` -- predictive checks: histograms of
+  ``T(y^rep)`` against ``T(y)``, and ArviZ's predictive density plot;
+* :func:`plot_pooling_vs_tau`, :func:`plot_shrinkage_by_size`, :func:`plot_mse_study` -- the
+  seed text's exercises 1-3 (:mod:`hiermodel.studies`);
+* :func:`plot_sbc_ranks` -- the rank histograms of simulation-based calibration.
 
 Intervals are central (equal-tailed): the ``(1 - prob)/2`` and ``(1 + prob)/2`` quantiles,
 ``prob = 0.95`` by default.  The group dimension of ``theta`` may have any name (``group``,
@@ -29,6 +39,7 @@ them, and legends sit outside the data.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -47,9 +58,16 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from matplotlib.transforms import Bbox, blended_transform_factory, offset_copy
-from scipy.stats import norm
+from scipy.stats import binom, norm
 
-from ._validate import check_method, check_prob
+from ._validate import (
+    check_data,
+    check_fitted,
+    check_method,
+    check_prob,
+    finite_array,
+    positive_int,
+)
 from .compare import (
     check_fits,
     data_from_idata,
@@ -58,6 +76,7 @@ from .compare import (
     tau_estimates,
 )
 from .data import HierData
+from .exceptions import PredictiveCheckWarning
 from .shrinkage import (
     TAU_METHODS,
     ExactPosterior,
@@ -67,20 +86,21 @@ from .shrinkage import (
 )
 
 __all__ = ["plot_shrinkage", "plot_meta_forest", "plot_forest", "plot_sampler_geometry",
-           "plot_tau", "figure_row"]
+           "plot_tau", "plot_test_statistics", "plot_ppc", "plot_pooling_vs_tau",
+           "plot_shrinkage_by_size", "plot_mse_study", "plot_sbc_ranks"]
 
 _SAMPLE = ("chain", "draw")
 #: comparison columns plot_shrinkage can draw, with their axis labels
 SHRINKAGE_COLUMNS = {
     "no_pooling": "no pooling\n" + r"$\bar y_i$",
-    "sd_of_means": "seed's formula\n(section 4.2)",
+    "sd_of_means": "sd of means\n(section 4.2)",
     "eb": "empirical Bayes\n({method})",
     "rb_mean": "full Bayes\n(Rao-Blackwell)",
     "mean": "full Bayes\n" + r"$E[\theta_i \mid y]$",
     "exact": "exact posterior\nmean",
 }
 _TAU_LABELS = {"dl": "DerSimonian-Laird", "pm": "Paule-Mandel", "ml": "ML", "reml": "REML",
-               "sd_of_means": "seed sd(ybar)"}
+               "sd_of_means": "sd of means"}
 _LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)))
 _DIVERGENT_COLOR = "tab:red"
 _DRAW_COLOR = "tab:blue"
@@ -96,13 +116,6 @@ _MAX_LEGEND_ENTRIES = 10  # categorical colours (tab10) up to this many; a colou
 # ----------------------------------------------------------------------------- helpers
 def _new_figure(figsize: tuple[float, float] | None, default: tuple[float, float]) -> Figure:
     return Figure(figsize=default if figsize is None else figsize, layout="constrained")
-
-
-def figure_row(ncols: int, width: float = 4.6, height: float = 3.6) -> tuple[Figure, Any]:
-    """A new pyplot-free figure with ``ncols`` axes side by side (for the studies' figures)."""
-    fig = Figure(figsize=(width * ncols, height), layout="constrained")
-    axes = fig.subplots(1, ncols, squeeze=False)[0]
-    return fig, axes
 
 
 def _check_ax(ax: Any, name: str = "ax") -> Axes | None:
@@ -159,8 +172,8 @@ def _labels(idata: az.InferenceData) -> list:
 def _data_for(idata: az.InferenceData, data: Any) -> HierData:
     """``data``, or the data rebuilt from a (normalized) fit that carries it; a ``data``
     given with a fit that carries its own must be that data."""
-    if data is not None and not isinstance(data, HierData):
-        raise TypeError(f"`data` must be a HierData or None, got {type(data).__name__}.")
+    if data is not None:
+        check_data(data)
     try:
         stored = data_from_idata(idata)
     except (ValueError, KeyError) as err:
@@ -969,36 +982,88 @@ def plot_sampler_geometry(
 
 
 # ----------------------------------------------------------------------------- tau
-def _tau_panel_data(idata: Any, data: HierData | None) -> tuple[Any, HierData]:
-    if isinstance(idata, ExactPosterior):
+def _tau_inputs(posterior: Any, data: Any) -> tuple[az.InferenceData | ExactPosterior, HierData]:
+    """The posterior (a fit or exact draws normalized to a ``group`` dim, or an
+    ExactPosterior) and the data behind it."""
+    if isinstance(posterior, ExactPosterior):
         if data is None:
-            data = HierData.from_estimates(idata._y, idata._se, idata.groups)
-        elif not isinstance(data, HierData):
-            raise TypeError(f"`data` must be a HierData or None, got {type(data).__name__}.")
-        return idata, data
-    idata, _ = normalize_group_dim(idata)
+            data = HierData.from_estimates(posterior.means, posterior.se, posterior.groups)
+        elif tuple(check_data(data).groups) != tuple(posterior.groups):
+            raise ValueError("`data` has other groups than the ExactPosterior: pass the data "
+                             "it was computed from, or data=None.")
+        return posterior, data
+    if not isinstance(posterior, az.InferenceData):
+        raise TypeError(f"`posterior` must be an arviz.InferenceData (a fit, or exact draws "
+                        f"from ExactPosterior.sample) or an ExactPosterior, got "
+                        f"{type(posterior).__name__}.")
+    idata, _ = normalize_group_dim(posterior, "posterior")
     return idata, _data_for(idata, data)
 
 
+def _tau_hats(estimates: Any, data: HierData) -> pd.DataFrame:
+    """``estimates`` checked (one ``tau`` per estimator), or every estimator's ``tau_hat``
+    (:func:`hiermodel.compare.tau_estimates`) when None."""
+    if estimates is None:
+        return tau_estimates(data, TAU_METHODS)
+    if not isinstance(estimates, pd.DataFrame):
+        raise TypeError(f"`estimates` must be a DataFrame with one `tau` per estimator (e.g. "
+                        f"tau_estimates(data)) or None, got {type(estimates).__name__}.")
+    if len(estimates) == 0:
+        return estimates
+    if "tau" not in estimates:
+        raise ValueError(f"`estimates` has no `tau` column (columns {list(estimates)}); pass "
+                         "tau_estimates(data) or a table like it.")
+    if np.any(finite_array("estimates['tau']", estimates["tau"].to_numpy()) < 0):
+        raise ValueError("`estimates['tau']` must be >= 0 (between-group sds).")
+    return estimates
+
+
+def _exact_for(posterior: az.InferenceData | ExactPosterior, data: HierData,
+               exact: Any) -> ExactPosterior | None:
+    """The exact posterior to draw: the posterior itself, the one given, or (``exact`` None
+    or True) :func:`hiermodel.shrinkage.exact_posterior` of the data under the fit's priors
+    (:func:`hiermodel.compare.fit_priors`) when the sampling sds are known."""
+    if exact is not None and not isinstance(exact, (bool, ExactPosterior)):
+        raise TypeError(f"`exact` must be an ExactPosterior, True, False or None, got "
+                        f"{type(exact).__name__}.")
+    if isinstance(posterior, ExactPosterior):
+        if isinstance(exact, ExactPosterior) and exact is not posterior:
+            raise ValueError("`exact`: the posterior is itself an ExactPosterior; leave "
+                             "exact=None.")
+        return posterior
+    if isinstance(exact, ExactPosterior):
+        if tuple(exact.groups) != tuple(data.groups):
+            raise ValueError("`exact` has other groups than the data: pass the "
+                             "ExactPosterior of the data the posterior was fitted to.")
+        return exact
+    if exact is False:
+        return None
+    if data.sigma_known and "sigma" not in posterior.posterior:
+        return exact_posterior(data, fit_priors(posterior))
+    if exact:
+        raise ValueError("`exact=True` needs known sampling sds, but sigma is estimated for "
+                         "this data; use exact=None.")
+    return None
+
+
 def plot_tau(
-    idata: az.InferenceData | ExactPosterior,
+    posterior: az.InferenceData | ExactPosterior,
     data: HierData | None = None,
     *,
-    methods: Sequence[str] = TAU_METHODS,
+    estimates: pd.DataFrame | None = None,
+    exact: ExactPosterior | bool | None = None,
     prob: float = 0.95,
-    exact: bool | None = None,
     axes: Sequence[Axes] | None = None,
     figsize: tuple[float, float] | None = None,
 ) -> Figure:
     r"""The posterior of ``tau`` against the EB point estimates, and the weights ``w_i(tau)``.
 
-    Left: ``p(tau | y)`` -- a boundary-corrected KDE of the draws (``arviz.kde``), or, for
-    draws from :meth:`~hiermodel.shrinkage.ExactPosterior.sample` (or an
-    :class:`~hiermodel.shrinkage.ExactPosterior` itself), the exact density
-    (:meth:`~hiermodel.shrinkage.ExactPosterior.tau_pdf`) -- with its central ``prob``
-    interval shaded and a vertical line at each estimator's ``tau_hat``
-    (:func:`hiermodel.compare.tau_estimates`).  Right: one curve per group of the shrinkage
-    weight
+    Left: ``p(tau | y)`` -- a boundary-corrected KDE of the draws (``arviz.kde``), or the
+    exact density (:meth:`~hiermodel.shrinkage.ExactPosterior.tau_pdf`) for an
+    :class:`~hiermodel.shrinkage.ExactPosterior` or for exact draws -- with its central
+    ``prob`` interval shaded and a vertical line at each estimator's ``tau_hat`` (the rows
+    of ``estimates``).  Right: one curve per group of the shrinkage weight
+    (:func:`hiermodel.shrinkage.shrinkage_weights`)
 
         w_i(tau) = tau^2 / (tau^2 + se_i^2) = (n_i / sigma^2) / (n_i / sigma^2 + 1 / tau^2),
 
@@ -1009,18 +1074,28 @@ def plot_tau(
 
     Parameters
     ----------
-    idata : arviz.InferenceData or ExactPosterior
-        A fit (:func:`hiermodel.fit.fit`), exact draws, or the exact posterior.
+    posterior : arviz.InferenceData or ExactPosterior
+        Draws of ``tau`` (a fit from :func:`hiermodel.fit.fit`, or exact draws from
+        :meth:`ExactPosterior.sample <hiermodel.shrinkage.ExactPosterior.sample>`), or the
+        exact posterior itself (:func:`hiermodel.shrinkage.exact_posterior`).
     data : HierData, optional
-        Default: rebuilt from the fit (:func:`hiermodel.compare.data_from_idata`); needed
-        for exact draws.
-    methods : sequence of {"dl", "pm", "ml", "reml", "sd_of_means"}, default all five
-        The EB estimators to mark.
+        The data behind the posterior (its ``se_i`` give the weight curves).  Default:
+        rebuilt from the fit (:func:`hiermodel.compare.data_from_idata`), or from the
+        ExactPosterior's ``means`` and ``se``; needed for exact draws.
+    estimates : pandas.DataFrame, optional
+        The ``tau_hat`` to mark: one row per estimator (the index names it), column ``tau``
+        -- e.g. ``tau_estimates(data, ("reml", "dl"))``
+        (:func:`hiermodel.compare.tau_estimates`); an empty table marks none.  Default: all
+        five estimators of ``tau_estimates(data)``.
+    exact : ExactPosterior or bool, optional
+        The exact posterior: with draws, its density is the main curve for exact draws
+        (``posterior.attrs["method"] == "exact"``) and is overlaid dashed on the KDE of NUTS
+        draws.  ``None`` (default) or ``True``: computed from the data under the fit's priors
+        (:func:`hiermodel.shrinkage.exact_posterior`, :func:`hiermodel.compare.fit_priors`)
+        when the sampling sds are known (``True`` insists on it); ``False``: none (a KDE of
+        any draws).  Ignored for an ExactPosterior ``posterior``.
     prob : float, default 0.95
-        Mass of the shaded central interval of ``tau``.
-    exact : bool, optional
-        Overlay the exact density on the KDE of NUTS draws (dashed).  Default: when the
-        sampling sds are known.
+        Mass of the shaded central interval of ``tau`` (of the draws, or exact quantiles).
     axes : pair of matplotlib.axes.Axes, optional
         Draw the density and the weights into these; default: a new figure.
     figsize : (float, float), optional
@@ -1031,34 +1106,22 @@ def plot_tau(
     matplotlib.figure.Figure
         Two axes: density (``xlabel`` tau) and weights (plus a colour bar for many groups).
     """
-    idata, data = _tau_panel_data(idata, data)
+    posterior, data = _tau_inputs(posterior, data)
     prob = check_prob(prob)
     axes = _check_axes(axes, 2)
-    if isinstance(methods, str):
-        methods = (methods,)
-    methods = [check_method(m, TAU_METHODS, "eb_method") for m in methods]
-    if exact is not None and not isinstance(exact, bool):
-        raise TypeError(f"`exact` must be True, False or None, got {exact!r}.")
-    est = tau_estimates(data, methods) if methods else pd.DataFrame(columns=["tau", "mu"])
-
-    is_exact_obj = isinstance(idata, ExactPosterior)
-    from_exact = is_exact_obj or idata.posterior.attrs.get("method") == "exact"
-    ep = None
-    if is_exact_obj:
-        ep = idata
-    elif data.sigma_known and (from_exact or exact in (None, True)):
-        ep = exact_posterior(data, fit_priors(idata))
-    elif exact:
-        raise ValueError("`exact=True` needs known sampling sds, but sigma is estimated for "
-                         "this data; use exact=None.")
+    est = _tau_hats(estimates, data)
+    ep = _exact_for(posterior, data, exact)
+    if isinstance(posterior, ExactPosterior):
+        draws, from_exact = None, True
+    else:
+        draws = posterior.posterior["tau"].values.ravel()
+        from_exact = ep is not None and posterior.posterior.attrs.get("method") == "exact"
 
     # range of tau: the bulk of the posterior and every tau_hat
     a = (1.0 - prob) / 2.0
-    if is_exact_obj:
-        upper = float(idata.quantile([0.995])["tau"].values[0])
-        draws = None
+    if draws is None:
+        upper = float(ep.quantile([0.995])["tau"].values[0])
     else:
-        draws = idata.posterior["tau"].values.ravel()
         upper = float(np.quantile(draws, 0.995))
     if len(est):
         upper = max(upper, 1.1 * float(est["tau"].max()))
@@ -1080,8 +1143,8 @@ def plot_tau(
         xk, pk = az.kde(draws, bound_correction=True)
         handles += ax_d.plot(xk, pk, color="k", lw=1.8, gid="tau:density")
         labels.append(f"KDE of {draws.size} draws")
-        lo, hi = (float(v) for v in np.quantile(draws, [a, 1.0 - a]))
-        if ep is not None and exact is not False:
+        lo, _, hi = (float(v) for v in _central(draws, prob))
+        if ep is not None:
             handles += ax_d.plot(grid, ep.tau_pdf(grid), color="0.4", ls="--", lw=1.2,
                                  gid="tau:exact")
             labels.append(r"exact $p(\tau \mid y)$")
@@ -1089,7 +1152,7 @@ def plot_tau(
     labels.append(f"{_pct(prob)} central interval")
     for k, (method, row) in enumerate(est.iterrows()):
         style = dict(ls=_LINESTYLES[k % len(_LINESTYLES)])
-        handles.append(ax_d.axvline(row["tau"], color=f"C{k}", lw=1.5,
+        handles.append(ax_d.axvline(row["tau"], color=f"C{k % 10}", lw=1.5,
                                     gid=f"tau-hat:{method}", **style))
         labels.append(rf"{_TAU_LABELS.get(method, method)} $\hat\tau$ = {_num(row['tau'])}")
         ax_w.axvline(row["tau"], color="0.45", lw=1.0, alpha=0.8, gid=f"tau-hat:{method}",
@@ -1109,10 +1172,7 @@ def plot_tau(
     if distinct.size <= _MAX_LEGEND_ENTRIES:                # a legend: colour per se value
         color_of = {s: f"C{k}" for k, s in enumerate(distinct)}
     else:                                                   # a colour map and a colour bar
-        # viridis without its last tenth (bright yellow is hard to see on white)
-        cmap = ListedColormap(colormaps["viridis"](np.linspace(0.0, 0.9, 256)), "viridis_90")
-        cnorm = (LogNorm(se.min(), se.max()) if se.max() / se.min() > 10 else
-                 Normalize(se.min(), se.max()))
+        cmap, cnorm = _se_colours(se)
         color_of = {s: cmap(cnorm(s)) for s in distinct}
     for i, g in enumerate(data.groups):
         ax_w.plot(grid, weights[:, i], color=color_of[se[i]], lw=1.3, label=str(g),
@@ -1134,8 +1194,479 @@ def plot_tau(
                     borderaxespad=0.0, fontsize=7, frameon=False, title="group",
                     title_fontsize=7)
     else:
-        sm = ScalarMappable(norm=cnorm, cmap=cmap)
-        sm.set_array(se)
-        cb = ax_w.figure.colorbar(sm, ax=ax_w, pad=0.02, fraction=0.05)
-        cb.set_label(r"$se_i$ (curve colour; " + f"{data.n_groups} groups)", fontsize=8)
+        _se_colorbar(ax_w, se, cmap, cnorm, f"{data.n_groups} groups")
+    return fig
+
+
+def _se_colours(se: np.ndarray) -> tuple[ListedColormap, Normalize]:
+    """A colour map of ``se_i`` (viridis without its last tenth: bright yellow is hard to see
+    on white), logarithmic when the ``se_i`` span more than a factor of 10."""
+    cmap = ListedColormap(colormaps["viridis"](np.linspace(0.0, 0.9, 256)), "viridis_90")
+    lo, hi = float(np.min(se)), float(np.max(se))
+    cnorm = LogNorm(lo, hi) if lo > 0 and hi / lo > 10 else Normalize(lo, hi)
+    return cmap, cnorm
+
+
+def _se_colorbar(ax: Axes, se: np.ndarray, cmap: ListedColormap, cnorm: Normalize,
+                 what: str) -> None:
+    sm = ScalarMappable(norm=cnorm, cmap=cmap)
+    sm.set_array(se)
+    cb = ax.figure.colorbar(sm, ax=ax, pad=0.02, fraction=0.05)
+    cb.set_label(r"$se_i$ (curve colour; " + f"{what})", fontsize=8)
+
+
+# ----------------------------------------------------------------------------- predictive
+def _stat_objects(stats: Any, names: list[str]) -> list[Any]:
+    """The statistic (name or callable) behind each row name of a ``ppc_table``."""
+    if stats is None:
+        objs = list(names)
+    elif isinstance(stats, Mapping):
+        objs = list(stats.values())
+    elif isinstance(stats, str) or callable(stats):
+        objs = [stats]
+    elif isinstance(stats, Sequence):
+        objs = list(stats)
+    else:
+        raise TypeError(f"`stats` must be a name, a callable, a sequence or a mapping of them, "
+                        f"got {type(stats).__name__}.")
+    if len(objs) != len(names):
+        raise ValueError(f"`table` has {len(names)} statistics but `stats` {len(objs)}: pass "
+                         "the stats the table was computed with.")
+    return objs
+
+
+def plot_test_statistics(
+    idata: az.InferenceData,
+    stats: Any = None,
+    *,
+    table: pd.DataFrame | None = None,
+    var_name: str = "y",
+    group: str = "posterior",
+    bins: int = 30,
+    ncols: int = 3,
+    axes: Sequence[Axes] | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    r"""Histograms of ``T(y^rep)``, one axes per test statistic, the observed ``T(y)`` marked.
+
+    Each axes is titled ``"<statistic>  (p = <p_value>)"`` with the predictive p-value
+    ``P(T(y^rep) >= T(y) | y)`` of ``table`` and holds one vertical line at ``T_obs``; the
+    draws ``T(y^rep)`` come from :func:`hiermodel.checks.t_statistic`.  The figure shows the
+    p-values and does not warn about extreme ones (:func:`hiermodel.checks.ppc_table` does).
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        Predictive draws (:func:`hiermodel.checks.posterior_predictive_draws` or
+        ``prior_predictive_draws``).
+    stats : name, callable, sequence or mapping of them, optional
+        As in :func:`hiermodel.checks.ppc_table`; default its default statistics.
+    table : pandas.DataFrame, optional
+        ``ppc_table(idata, stats, var_name=, group=)`` if already computed (its ``T_obs``
+        must match ``idata``); default: computed here.
+    var_name : {"y", "y_mixed", "y_rows", "ss"}, default "y"
+    group : {"posterior", "prior"}, default "posterior"
+    bins : int, default 30
+        Bins of each histogram.
+    ncols : int, default 3
+        Axes per row of a new figure.
+    axes : sequence of matplotlib.axes.Axes, optional
+        One axes per statistic to draw into; default: a new figure (titled).
+    figsize : (float, float), optional
+        Default (3.6 ncols, 2.9 nrows + 0.5) inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .checks import ppc_table, t_statistic
+
+    bins, ncols = positive_int("bins", bins), positive_int("ncols", ncols)
+    if table is None:
+        with warnings.catch_warnings():  # the figure shows the p-values
+            warnings.simplefilter("ignore", PredictiveCheckWarning)
+            table = ppc_table(idata, stats, var_name=var_name, group=group)
+    elif (not isinstance(table, pd.DataFrame) or not len(table)
+          or not {"T_obs", "p_value"} <= set(table.columns)):
+        raise TypeError("`table` must be the DataFrame from ppc_table() (columns T_obs, "
+                        "p_value), or None.")
+    names = [str(n) for n in table.index]
+    objs = _stat_objects(stats, names)
+    axes = _check_axes(axes, len(names))
+    new = axes is None
+    if new:
+        ncols = min(ncols, len(names))
+        nrows = -(-len(names) // ncols)
+        fig = _new_figure(figsize, (3.6 * ncols, 2.9 * nrows + 0.5))
+        grid = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax in grid[len(names):]:
+            fig.delaxes(ax)
+        axes = list(grid[:len(names)])
+    else:
+        fig = _root_figure(axes[0])
+    rep_label = {"y": "y^rep", "y_mixed": "y^mixed", "y_rows": "y_rows^rep"}.get(var_name,
+                                                                                 var_name)
+    for ax, name, stat in zip(axes, names, objs, strict=True):
+        t_obs, t_rep = t_statistic(idata, stat, var_name=var_name, group=group)
+        if not np.isclose(t_obs, float(table.loc[name, "T_obs"]), rtol=1e-9, equal_nan=True):
+            raise ValueError(f"`table`: T_obs of {name!r} is {table.loc[name, 'T_obs']:.6g} "
+                             f"but {t_obs:.6g} on `idata`; pass the ppc_table of these draws.")
+        ax.hist(t_rep.values.ravel(), bins=bins, color="C0", alpha=0.7, label="T(y^rep)",
+                gid=f"tstat:{name}:rep")
+        ax.axvline(t_obs, color="k", lw=2, label="T(y) observed", gid=f"tstat:{name}:obs")
+        ax.set_title(f"{name}  (p = {float(table.loc[name, 'p_value']):.3f})", fontsize=10)
+        ax.set_xlabel(f"{name}({rep_label})")
+        ax.set_ylabel("draws")
+    handles, labels = axes[0].get_legend_handles_labels()
+    _legend_below(axes[0], handles, labels,
+                  depth_pts=_xaxis_depth_pts(axes[0], ["0"], axes[0].get_xlabel()))
+    if new:
+        fig.suptitle(f"{group} predictive check of {var_name}: P(T(y^rep) >= T(y))",
+                     fontsize=11)
+    return fig
+
+
+def plot_ppc(
+    idata: az.InferenceData,
+    *,
+    var_name: str = "y",
+    group: str = "posterior",
+    kind: str = "kde",
+    num_pp_samples: int | None = 100,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] | None = None,
+    **kwargs: Any,
+) -> Figure:
+    """ArviZ's ``plot_ppc`` of one replicated variable against the observed data.
+
+    ``var_name="y_mixed"`` is drawn against the observed ``y``
+    (:data:`hiermodel.checks.PREDICTIVE_VARS`).  ``num_pp_samples`` (default 100) and
+    ``kind`` (``"kde"``, ``"cumulative"`` or ``"scatter"``) are passed on, as are further
+    ``arviz.plot_ppc`` keyword arguments.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        Predictive draws (:func:`hiermodel.checks.posterior_predictive_draws` or
+        ``prior_predictive_draws``), with ``observed_data``.
+    var_name : {"y", "y_mixed", "y_rows", "ss"}, default "y"
+    group : {"posterior", "prior"}, default "posterior"
+    kind : {"kde", "cumulative", "scatter"}, default "kde"
+    num_pp_samples : int, optional
+        Predictive datasets drawn (default 100; None: all).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes; default: a new figure.
+    figsize : (float, float), optional
+        Default (6, 4.4).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .checks import PREDICTIVE_VARS
+
+    var_name = check_method(var_name, tuple(PREDICTIVE_VARS), "var_name")
+    group = check_method(group, ("posterior", "prior"), "group")
+    kind = check_method(kind, ("kde", "cumulative", "scatter"), "kind")
+    if num_pp_samples is not None:
+        num_pp_samples = positive_int("num_pp_samples", num_pp_samples)
+    pp_group = f"{group}_predictive"
+    idata = check_fitted(idata, (pp_group, "observed_data"))
+    obs_name = PREDICTIVE_VARS[var_name]
+    if var_name not in getattr(idata, pp_group) or obs_name not in idata.observed_data:
+        raise ValueError(f"`var_name` {var_name!r} is not in the {group} predictive draws (or "
+                         f"{obs_name!r} not in observed_data); draw it with "
+                         f"{group}_predictive_draws (y_rows needs rows, y_mixed mu and tau).")
+    ax = _check_ax(ax)
+    if ax is None:
+        fig = _new_figure(figsize, (6.0, 4.4))
+        ax = fig.add_subplot()
+    else:
+        fig = _root_figure(ax)
+    with warnings.catch_warnings():  # arviz's own use of a deprecated matplotlib helper
+        warnings.filterwarnings("ignore", message=".*alias_mapping.*")
+        az.plot_ppc(idata, kind=kind, group=group, var_names=[obs_name],
+                    data_pairs={obs_name: var_name}, num_pp_samples=num_pp_samples, ax=ax,
+                    show=False, **kwargs)
+    ax.set_title(f"{group} predictive check of {var_name}", fontsize=10)
+    legend = ax.get_legend()
+    if legend is not None:  # below the axes, off the curves
+        handles, labels = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
+        legend.remove()
+        _legend_below(ax, handles, labels, ncols=min(len(labels), 3),
+                      depth_pts=_xaxis_depth_pts(ax, ["0"], ax.get_xlabel()))
+    return fig
+
+
+# ----------------------------------------------------------------------------- studies
+def _check_columns(table: Any, columns: Sequence[str], maker: str) -> pd.DataFrame:
+    """``table`` if it is a DataFrame with ``columns``, else a TypeError naming ``maker``."""
+    if not isinstance(table, pd.DataFrame) or not set(columns) <= set(table.columns):
+        raise TypeError(f"`table` must be the DataFrame returned by {maker}() (columns "
+                        f"{list(columns)}).")
+    return table
+
+
+def _panels(axes: Any, n: int, figsize: tuple[float, float] | None,
+            default: tuple[float, float]) -> tuple[Figure, list[Axes]]:
+    """The figure and ``n`` axes to draw into: ``axes`` checked, or a new row of panels."""
+    axes = _check_axes(axes, n)
+    if axes is None:
+        fig = _new_figure(figsize, default)
+        return fig, list(fig.subplots(1, n, squeeze=False)[0])
+    return _root_figure(axes[0]), axes
+
+
+def plot_pooling_vs_tau(
+    table: pd.DataFrame,
+    *,
+    axes: Sequence[Axes] | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Exercise 1 (:func:`hiermodel.studies.pooling_vs_tau`): partial pooling along tau.
+
+    Left: each group's partial-pooling estimate against the true tau, between its
+    no-pooling estimate (dotted) and complete pooling (black); right: the shrinkage weights
+    ``w_i`` (estimated: markers; oracle ``tau^2/(tau^2+se_i^2)``: lines), all read from the
+    table.  The tau axis is symlog (linear below the smallest ``se_i``).  Up to 10 groups
+    get a colour each and a legend; more are coloured by ``se_i`` with a colour bar.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The result of :func:`hiermodel.studies.pooling_vs_tau`.
+    axes : pair of matplotlib.axes.Axes, optional
+        Draw the estimates and the weights into these; default: a new figure.
+    figsize : (float, float), optional
+        Default (9.6, 4.2) inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    tab = _check_columns(table, ("tau", "group", "se", "no_pooling", "complete_pooling",
+                                 "partial_pooling", "weight", "weight_true"), "pooling_vs_tau")
+    fig, (ax1, ax2) = _panels(axes, 2, figsize, (9.6, 4.2))
+    by_group = list(tab.groupby("group", sort=True))
+    many = len(by_group) > _MAX_LEGEND_ENTRIES
+    se = np.array([float(d["se"].iloc[0]) for _, d in by_group])
+    if many:
+        cmap, cnorm = _se_colours(se)
+    handles, labels = [], []
+    for i, (grp, d) in enumerate(by_group):
+        col = cmap(cnorm(se[i])) if many else f"C{i}"
+        (h,) = ax1.plot(d["tau"], d["partial_pooling"], "o-", color=col, ms=3, lw=1.2,
+                        gid=f"pooling:{grp}")
+        ax1.plot(d["tau"], d["no_pooling"], ":", color=col, lw=1, gid=f"no-pooling:{grp}")
+        ax2.plot(d["tau"], d["weight_true"], "-", color=col, lw=1, gid=f"weight-true:{grp}")
+        ax2.plot(d["tau"], d["weight"], "o", color=col, ms=3, gid=f"weight:{grp}")
+        if not many:
+            handles.append(h)
+            labels.append(f"group {grp} (se {_num(se[i])})")
+    cp = tab.groupby("tau", sort=True)["complete_pooling"].first()
+    handles += ax1.plot(cp.index, cp.to_numpy(), "k-", lw=2, gid="complete-pooling")
+    labels.append("complete pooling")
+    for ax in (ax1, ax2):
+        ax.set_xscale("symlog", linthresh=max(float(tab["se"].min()), 1e-3))
+        ax.set_xlabel(r"true $\tau$")
+    ax1.set_ylabel(r"estimate of $\theta_i$  (dotted: no pooling)")
+    ax1.set_title("Partial pooling moves from complete to no pooling", fontsize=10)
+    ax2.set_ylabel(r"shrinkage weight $w_i$ on $\bar y_i$")
+    ax2.set_ylim(-0.02, 1.02)
+    ax2.set_title(r"$w_i$: estimated (dots), oracle $\tau^2/(\tau^2 + se_i^2)$ (lines)",
+                  fontsize=10)
+    _legend_below(ax1, handles, labels, ncols=3 if len(labels) > 6 else 2, fontsize=7,
+                  depth_pts=_xaxis_depth_pts(ax1, ["0"], ax1.get_xlabel()))
+    if many:
+        _se_colorbar(ax2, se, cmap, cnorm, f"{len(by_group)} groups")
+    return fig
+
+
+def plot_shrinkage_by_size(
+    table: pd.DataFrame,
+    *,
+    axes: Sequence[Axes] | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Exercise 2 (:func:`hiermodel.studies.shrinkage_by_size`): small groups shrink more.
+
+    Left: the shrinkage factor ``1 - w`` against group size -- the EB estimate with its
+    Monte Carlo interval and the oracle ``se^2/(tau^2+se^2)``; right: the MSE of no pooling
+    and of EB partial pooling (with its interval) per size, all read from the table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The result of :func:`hiermodel.studies.shrinkage_by_size`.
+    axes : pair of matplotlib.axes.Axes, optional
+        Draw the shrinkage and the MSE into these; default: a new figure.
+    figsize : (float, float), optional
+        Default (9.6, 4.2) inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    tab = _check_columns(table, ("n", "shrinkage", "shrinkage_lo", "shrinkage_hi",
+                                 "shrinkage_true", "mse_partial", "mse_partial_lo",
+                                 "mse_partial_hi", "mse_no_pooling"), "shrinkage_by_size")
+    fig, (ax1, ax2) = _panels(axes, 2, figsize, (9.6, 4.2))
+    x = tab["n"].to_numpy(float)
+    ax1.errorbar(x, tab["shrinkage"], yerr=[tab["shrinkage"] - tab["shrinkage_lo"],
+                                            tab["shrinkage_hi"] - tab["shrinkage"]],
+                 fmt="o", color="C0", capsize=3, label="EB estimate (mean, MC interval)",
+                 gid="size:shrinkage")
+    ax1.plot(x, tab["shrinkage_true"], "s--", color="C1", mfc="none",
+             label=r"oracle $se^2 / (\tau^2 + se^2)$", gid="size:shrinkage-true")
+    ax1.set_xscale("log")
+    ax1.set_ylim(0, 1)
+    ax1.set_xlabel(r"group size $n_i$")
+    ax1.set_ylabel(r"shrinkage toward the mean, $1 - w_i$")
+    ax1.set_title("Small groups shrink more", fontsize=10)
+    ax2.plot(x, tab["mse_no_pooling"], "o-", color="C3", label="no pooling",
+             gid="size:mse-no-pooling")
+    ax2.errorbar(x, tab["mse_partial"], yerr=[tab["mse_partial"] - tab["mse_partial_lo"],
+                                              tab["mse_partial_hi"] - tab["mse_partial"]],
+                 fmt="o-", color="C0", capsize=3, label="EB partial pooling (MC interval)",
+                 gid="size:mse-partial")
+    ax2.set_xscale("log")
+    ax2.set_yscale("log")
+    ax2.set_xlabel(r"group size $n_i$")
+    ax2.set_ylabel(r"MSE of $\theta_i$")
+    ax2.set_title("The gain is where the data are thin", fontsize=10)
+    for ax in (ax1, ax2):
+        _legend_below(ax, *ax.get_legend_handles_labels(), ncols=1,
+                      depth_pts=_xaxis_depth_pts(ax, ["100"], ax.get_xlabel()))
+    return fig
+
+
+def plot_mse_study(
+    study: Any,
+    *,
+    axes: Sequence[Axes] | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Exercise 3 (:func:`hiermodel.studies.mse_study`): which estimator beats no pooling.
+
+    Left: per estimator the gain ``MSE(no pooling) - MSE(estimator)`` with its paired Monte
+    Carlo interval (``> 0``: it beats no pooling); right: the MSE of each estimator with its
+    interval -- the columns ``gain``, ``gain_lo``, ``gain_hi``, ``mse``, ``mse_lo``,
+    ``mse_hi`` of ``study.table``, one row per estimator, top to bottom.
+
+    Parameters
+    ----------
+    study : MSEStudy
+        The result of :func:`hiermodel.studies.mse_study` (its ``table``, ``level`` and
+        ``settings["tau"]``, ``settings["se"]``).
+    axes : pair of matplotlib.axes.Axes, optional
+        Draw the gains and the MSEs into these; default: a new figure.
+    figsize : (float, float), optional
+        Default (10, 1.6 + 0.32 rows) inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    tab = getattr(study, "table", None)
+    level, settings = getattr(study, "level", None), getattr(study, "settings", None)
+    if (not isinstance(tab, pd.DataFrame) or not isinstance(settings, Mapping)
+            or not {"gain", "gain_lo", "gain_hi", "mse", "mse_lo", "mse_hi"} <= set(tab)):
+        raise TypeError(f"`study` must be the MSEStudy from mse_study(), got "
+                        f"{type(study).__name__}.")
+    level = check_prob(level, "study.level")
+    fig, (ax1, ax2) = _panels(axes, 2, figsize, (10.0, 1.6 + 0.32 * len(tab)))
+    y = np.arange(len(tab), dtype=float)
+    names = [str(v) for v in tab.index]
+    ax1.errorbar(tab["gain"], y, xerr=[tab["gain"] - tab["gain_lo"],
+                                       tab["gain_hi"] - tab["gain"]],
+                 fmt="o", color="C0", capsize=3, gid="mse:gain")
+    ax1.axvline(0, color="0.4", lw=1)
+    ax1.set_xlabel(f"MSE(no pooling) - MSE(estimator), {_pct(level)} MC interval")
+    ax1.set_title("> 0: the estimator beats no pooling", fontsize=10)
+    ax2.errorbar(tab["mse"], y, xerr=[tab["mse"] - tab["mse_lo"], tab["mse_hi"] - tab["mse"]],
+                 fmt="s", color="C1", capsize=3, gid="mse:mse")
+    ax2.set_xlabel(r"MSE of $\theta_i$ (mean over groups and datasets)")
+    design = []
+    if "tau" in settings:
+        design.append(rf"$\tau$ = {_num(settings['tau'])}")
+    if "se" in settings:
+        design.append(f"G = {len(np.atleast_1d(settings['se']))}")
+    n_datasets = tab["n_datasets"].max() if "n_datasets" in tab else None
+    if n_datasets is not None:
+        design.append(f"{int(n_datasets):,} datasets")
+    ax2.set_title("MSE per estimator" + (f" ({', '.join(design)})" if design else ""),
+                  fontsize=10)
+    for ax in (ax1, ax2):
+        ax.set_yticks(y, names)
+        ax.set_ylim(len(tab) - 0.5, -0.5)
+        ax.grid(axis="x", color="0.9", lw=0.6)
+        ax.set_axisbelow(True)
+    return fig
+
+
+# ----------------------------------------------------------------------------- SBC
+def plot_sbc_ranks(
+    result: Any,
+    *,
+    band: float = 0.99,
+    axes: Sequence[Axes] | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Rank histograms of simulation-based calibration, one panel per ranked parameter.
+
+    Each panel bins the ranks (``result.ranks``, values ``0..L``) into ``result.n_bins``
+    equal bins, with the expected count ``N / B`` (line) and the pointwise ``band`` interval
+    of a Binomial(N, 1/B) bin count (grey), titled by the chi-square p-value of
+    ``result.tests``.  Uniform ranks stay in the band; a U shape means too narrow
+    posteriors, a hump too wide ones, a slope bias.
+
+    Parameters
+    ----------
+    result : SBCResult
+        The result of :func:`hiermodel.studies.sbc` (its ``ranks``, ``L``, ``n_bins``,
+        ``tests``, ``priors``, ``fit_priors`` and ``sampler_health``).
+    band : float, default 0.99
+        Mass of the binomial band.
+    axes : sequence of matplotlib.axes.Axes, optional
+        One axes per ranked parameter to draw into; default: a new figure (titled with the
+        priors and the divergent fits).
+    figsize : (float, float), optional
+        Default (3.8 per panel, 3.4) inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    ranks = getattr(result, "ranks", None)
+    tests = getattr(result, "tests", None)
+    if (not isinstance(ranks, pd.DataFrame) or not isinstance(tests, pd.DataFrame)
+            or not all(hasattr(result, a) for a in ("L", "n_bins", "n_replicates"))):
+        raise TypeError(f"`result` must be the SBCResult from sbc(), got "
+                        f"{type(result).__name__}.")
+    band = check_prob(band, "band")
+    n, b, L = int(result.n_replicates), int(result.n_bins), int(result.L)
+    lo, hi = binom.ppf([(1 - band) / 2, (1 + band) / 2], n, 1 / b)
+    width = (L + 1) // b                          # rank values per bin (b divides L + 1)
+    new = axes is None
+    fig, axes = _panels(axes, len(ranks.columns), figsize, (3.8 * len(ranks.columns), 3.4))
+    edges = np.arange(b) * width
+    for ax, name in zip(axes, ranks.columns, strict=True):
+        counts = np.bincount(ranks[name].to_numpy() // width, minlength=b)
+        ax.axhspan(lo, hi, color="0.85", zorder=0, gid=f"sbc:{name}:band")
+        ax.axhline(n / b, color="0.4", lw=1, zorder=1, gid=f"sbc:{name}:expected")
+        ax.bar(edges, counts, width=width, align="edge", color="C0", edgecolor="white",
+               zorder=2, gid=f"sbc:{name}:ranks")
+        ax.set_title(f"{name}  (chi-square p = {float(tests.loc[name, 'chisq_p']):.3g})",
+                     fontsize=10)
+        ax.set_xlabel(f"rank among L = {L} draws")
+        ax.set_xlim(0, L + 1)
+    axes[0].set_ylabel("replicates")
+    handles = [Line2D([], [], color="0.85", lw=6), Line2D([], [], color="0.4", lw=1)]
+    _legend_below(axes[0], handles, [f"{_pct(band)} binomial band", f"expected N/B = {n / b:g}"],
+                  ncols=1, depth_pts=_xaxis_depth_pts(axes[0], ["0"], axes[0].get_xlabel()))
+    if new:
+        divergent = result.sampler_health["divergent_fits"]
+        fig.suptitle(f"SBC, N = {n}: simulate {result.priors.describe().split('; sigma')[0]}"
+                     f" | fit {result.fit_priors.describe().split('; sigma')[0]}"
+                     f" | divergent fits {divergent}/{n}", fontsize="small")
     return fig

@@ -1,30 +1,42 @@
 """Figures: each renders to PNG under Agg, holds what it should (groups, labels, numbers) and
-stays readable at 8, 13 and 50 groups: no two labels overlap, legends sit off the data."""
+stays readable at 8, 13 and 50 groups: no two labels overlap, legends sit off the data.  Every
+figure function takes ``ax=`` or ``axes=`` and draws into the axes it is given."""
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import arviz as az
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 from scipy.special import ndtr
+from scipy.stats import binom
 
 import hiermodel as hm
+import hiermodel.plots as plots
 from hiermodel import eight_schools, eight_schools_summary
+from hiermodel.checks import posterior_predictive_draws, ppc_table
 from hiermodel.compare import compare, fit_priors, tau_estimates
 from hiermodel.fit import SamplingWarning, fit
 from hiermodel.plots import (
     plot_forest,
     plot_meta_forest,
+    plot_mse_study,
+    plot_pooling_vs_tau,
+    plot_ppc,
     plot_sampler_geometry,
+    plot_sbc_ranks,
     plot_shrinkage,
+    plot_shrinkage_by_size,
     plot_tau,
+    plot_test_statistics,
 )
 from hiermodel.shrinkage import exact_posterior
 
@@ -91,6 +103,22 @@ def funnel_fits():
 @pytest.fixture(scope="module")
 def exact_draws():
     return exact_posterior(eight_schools()).sample(draws=500, chains=2, seed=4)
+
+
+@pytest.fixture(scope="module")
+def es_pp(es_fit):
+    """Posterior predictive draws of the default Eight Schools fit, a new group of se 10."""
+    return posterior_predictive_draws(es_fit, eight_schools(), se_new=10.0, seed=3)
+
+
+@pytest.fixture(scope="module")
+def sbc_result(funnel_fits):
+    """A small real SBC run (12 replicates, L = 9, 5 bins) of the non-centered form, whose
+    model the funnel fits compiled already."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short fits: low-ESS and R-hat notes
+        return hm.studies.sbc(12, parameterization="noncentered", seed=3, draws=100, tune=100,
+                              chains=2, L=9, n_bins=5, executor="serial")
 
 
 @pytest.fixture(autouse=True)
@@ -219,7 +247,7 @@ def test_plot_shrinkage_into_given_axes_sized_by_n(tmp_path):
     assert "n_i" in ax.get_title()
 
 
-@pytest.mark.parametrize("n_groups", [8, 13, 50])
+@pytest.mark.parametrize("n_groups", [13, 50])  # 8 groups: the tests above
 def test_plot_shrinkage_labels_never_overlap(by_size, n_groups, tmp_path):
     d, draws, _ = by_size[n_groups]
     table = compare(draws, d)
@@ -334,7 +362,7 @@ def test_plot_meta_forest_transform_and_prob(by_size):
     assert plot_meta_forest(draws, d, ax=ax) is host and host.axes == [ax]
 
 
-@pytest.mark.parametrize("n_groups", [8, 13, 50])
+@pytest.mark.parametrize("n_groups", [13, 50])  # 8 groups: the tests above
 def test_plot_meta_forest_readable(by_size, n_groups, tmp_path):
     d, draws, _ = by_size[n_groups]
     fig = plot_meta_forest(draws, d)
@@ -397,7 +425,7 @@ def test_plot_forest(es_fit, funnel_fits, exact_draws, tmp_path):
     assert plot_forest(fits, ax=ax) is host and host.axes == [ax]
 
 
-@pytest.mark.parametrize("n_groups", [8, 13, 50])
+@pytest.mark.parametrize("n_groups", [13, 50])  # 8 groups: the tests above
 def test_plot_forest_readable(by_size, n_groups, tmp_path):
     d, draws, again = by_size[n_groups]
     fig = plot_forest({"exact (seed 1)": draws, "exact (seed 2)": again})
@@ -502,7 +530,7 @@ def test_plot_tau(es_fit, tmp_path):
     assert len(assert_readable(fig)) == 2
 
 
-@pytest.mark.parametrize("n_groups", [8, 13, 50])
+@pytest.mark.parametrize("n_groups", [13, 50])  # 8 groups: the tests above
 def test_plot_tau_readable(by_size, n_groups, tmp_path):
     d, draws, _ = by_size[n_groups]
     fig = plot_tau(draws, d)
@@ -525,9 +553,9 @@ def test_plot_tau_readable(by_size, n_groups, tmp_path):
 def test_plot_tau_exact(exact_draws, tmp_path):
     d = eight_schools()
     ep = exact_posterior(d)
+    two = tau_estimates(d, ("reml", "sd_of_means"))
     for source, data in ((exact_draws, d), (ep, d), (ep, None)):
-        fig = plot_tau(source, data, methods=("reml", "sd_of_means"))
-        _render(fig, tmp_path, "tau_exact")
+        fig = plot_tau(source, data, estimates=two)
         ax_d, ax_w = fig.axes
         dens = _by_gid(ax_d.lines, "tau:")
         assert "exact" not in dens  # the density itself is exact
@@ -535,12 +563,47 @@ def test_plot_tau_exact(exact_draws, tmp_path):
         np.testing.assert_allclose(line.get_ydata(), ep.tau_pdf(line.get_xdata()), rtol=1e-12)
         assert list(_by_gid(ax_d.lines, "tau-hat:")) == ["reml", "sd_of_means"]
         assert len(_by_gid(ax_w.lines, "weight:")) == 8
+    _render(fig, tmp_path, "tau_exact")
     band = _by_gid(ax_d.patches, "tau:")["interval"]
     np.testing.assert_allclose([band.get_x(), band.get_x() + band.get_width()],
                                ep.quantile([0.025, 0.975])["tau"].values, rtol=1e-10)
     host = Figure(layout="constrained")
     axes = host.subplots(1, 2)
     assert plot_tau(ep, axes=axes) is host and list(host.axes) == list(axes)
+
+
+def test_plot_tau_takes_what_it_shows(es_fit, exact_draws, tmp_path):
+    """The tau_hat marked are the rows of `estimates`; the exact overlay is the one given
+    (or none); the interval is the central `prob` interval of what is drawn."""
+    d = eight_schools()
+    est = pd.DataFrame({"tau": [2.5, 12.0]}, index=pd.Index(["mine", "reml"], name="method"))
+    ep = exact_posterior(d, fit_priors(es_fit))
+    host = Figure(layout="constrained")
+    axes = host.subplots(1, 2)
+    fig = plot_tau(es_fit, d, estimates=est, exact=ep, prob=0.8, axes=axes)
+    assert fig is host and list(host.axes) == list(axes)
+    _render(fig, tmp_path, "tau_given")
+    ax_d, ax_w = axes
+    for ax in (ax_d, ax_w):
+        marks = _by_gid(ax.lines, "tau-hat:")
+        assert list(marks) == ["mine", "reml"]
+        np.testing.assert_allclose([m.get_xdata()[0] for m in marks.values()], [2.5, 12.0])
+    legend = [t.get_text() for t in ax_d.get_legend().get_texts()]
+    assert any(t.startswith("mine") and "2.5" in t for t in legend)
+    assert "80% central interval" in legend
+    exact = _by_gid(ax_d.lines, "tau:")["exact"]
+    np.testing.assert_allclose(exact.get_ydata(), ep.tau_pdf(exact.get_xdata()), rtol=1e-12)
+    band = _by_gid(ax_d.patches, "tau:")["interval"]
+    np.testing.assert_allclose([band.get_x(), band.get_x() + band.get_width()],
+                               np.quantile(es_fit.posterior["tau"].values, [0.1, 0.9]))
+    # no exact posterior, no estimators: the KDE of the draws (exact ones too) alone
+    for source in (es_fit, exact_draws):
+        bare = plot_tau(source, d, estimates=tau_estimates(d, ()), exact=False)
+        ax_d = bare.axes[0]
+        assert list(_by_gid(ax_d.lines, "tau:")) == ["density"]
+        assert not _by_gid(ax_d.lines, "tau-hat:") and not _by_gid(bare.axes[1].lines, "tau-hat:")
+        kde = _by_gid(ax_d.lines, "tau:")["density"]
+        assert np.trapezoid(kde.get_ydata(), kde.get_xdata()) == pytest.approx(1.0, abs=0.02)
 
 
 # ----------------------------------------------------------------------------- group dim
@@ -604,13 +667,18 @@ def test_bad_input_names_the_argument(es_fit, exact_draws):
         (lambda: plot_sampler_geometry({"a": es_fit}, var="z"), ValueError, "var"),
         (lambda: plot_sampler_geometry({"a": es_fit}, axes=[]), ValueError, "axes"),
         (lambda: plot_sampler_geometry({"a": es_fit}, axes="x"), TypeError, "axes"),
-        (lambda: plot_tau(es_fit, methods=("reml", "bayes")), ValueError, "eb_method"),
+        (lambda: plot_tau(es_fit, estimates=("reml", "dl")), TypeError, "estimates"),
+        (lambda: plot_tau(es_fit, estimates=tau_estimates(d)[["mu"]]), ValueError, "tau"),
+        (lambda: plot_tau(es_fit, estimates=pd.DataFrame({"tau": [-1.0]})), ValueError,
+         "estimates"),
+        (lambda: plot_tau(es_fit, exact=exact_posterior(simulated(8))), ValueError, "exact"),
+        (lambda: plot_tau(exact_posterior(d), simulated(8)), ValueError, "data"),
         (lambda: plot_tau(exact_draws), ValueError, "data="),
         (lambda: plot_tau(es_fit, eight_schools_summary().to_dataframe()), TypeError, "data"),
         (lambda: plot_tau(es_fit, eight_schools_summary()), ValueError, "data"),
         (lambda: plot_tau(es_fit, exact="yes"), TypeError, "exact"),
         (lambda: plot_tau(es_fit, prob="0.9"), TypeError, "prob"),
-        (lambda: plot_tau("idata"), TypeError, "idata"),
+        (lambda: plot_tau("idata"), TypeError, "posterior"),
         (lambda: plot_meta_forest(exact_draws), ValueError, "data="),
         (lambda: plot_meta_forest(es_fit, prob=1.0), ValueError, "prob"),
         (lambda: plot_meta_forest(es_fit, transform="exp"), TypeError, "transform"),
@@ -623,3 +691,198 @@ def test_bad_input_names_the_argument(es_fit, exact_draws):
     for call, exc, match in cases:
         with pytest.raises(exc, match=match):
             call()
+
+
+# ----------------------------------------------------------------------------- predictive
+def test_plot_test_statistics(es_pp, tmp_path):
+    stats = ["min", "max", "range"]
+    fig = plot_test_statistics(es_pp, stats)
+    _render(fig, tmp_path, "tstats")
+    assert len(fig.axes) == len(stats)
+    table = ppc_table(es_pp, stats)
+    for ax, name in zip(fig.axes, stats, strict=True):
+        vlines = [ln for ln in ax.get_lines() if ln.get_label() == "T(y) observed"]
+        assert len(vlines) == 1
+        x = vlines[0].get_xdata()
+        assert x[0] == x[1] == pytest.approx(table.loc[name, "T_obs"])
+        assert ax.get_title() == f"{name}  (p = {table.loc[name, 'p_value']:.3f})"
+        assert ax.get_xlabel() == f"{name}(y^rep)" and ax.get_ylabel() == "draws"
+        assert sum(p.get_height() for p in ax.patches) == 4000  # every draw binned
+    assert "posterior predictive check of y" in fig.get_suptitle()
+    (legend,) = assert_readable(fig)
+    assert [t.get_text() for t in legend.get_texts()] == ["T(y^rep)", "T(y) observed"]
+    # a precomputed table (a mapping names the statistics), into given axes
+    spread = {"lowest": "min", "spread": np.std}
+    table = ppc_table(es_pp, spread, var_name="y_mixed")
+    host = Figure(layout="constrained")
+    axes = host.subplots(1, 2)
+    out = plot_test_statistics(es_pp, spread, table=table, var_name="y_mixed", axes=axes)
+    assert out is host and list(host.axes) == list(axes)
+    assert [ax.get_title().split()[0] for ax in axes] == ["lowest", "spread"]
+    assert axes[1].get_xlabel() == "spread(y^mixed)"
+    assert host.get_suptitle() == ""  # a figure it did not make keeps its title
+    with pytest.raises(ValueError, match="T_obs"):  # the table of other statistics
+        plot_test_statistics(es_pp, {"lowest": "max", "spread": np.std}, table=table)
+    with pytest.raises(ValueError, match="2 statistics"):
+        plot_test_statistics(es_pp, "min", table=table)
+
+
+def test_plot_ppc(es_pp, tmp_path):
+    fig = plot_ppc(es_pp, var_name="y_mixed", num_pp_samples=50)
+    _render(fig, tmp_path, "ppc")
+    (ax,) = fig.axes
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "Observed" in legend and "Posterior predictive" in legend
+    assert "y_mixed" in ax.get_title()
+    assert_readable(fig)
+    host = Figure()
+    ax = host.add_subplot()
+    assert plot_ppc(es_pp, kind="cumulative", num_pp_samples=20, ax=ax) is host
+    assert host.axes == [ax] and len(ax.get_lines()) > 20  # every draw, the data, the mean
+
+
+# ----------------------------------------------------------------------------- studies
+def test_plot_pooling_vs_tau(tmp_path):
+    tab = hm.studies.pooling_vs_tau(seed=2)
+    fig = plot_pooling_vs_tau(tab)
+    _render(fig, tmp_path, "pooling_vs_tau")
+    ax1, ax2 = fig.axes
+    groups = sorted(tab["group"].unique())
+    paths = _by_gid(ax1.lines, "pooling:")
+    assert list(paths) == [str(g) for g in groups]
+    for g in groups:
+        rows = tab[tab["group"] == g].sort_values("tau")
+        np.testing.assert_array_equal(paths[str(g)].get_ydata(), rows["partial_pooling"])
+        np.testing.assert_array_equal(_by_gid(ax2.lines, "weight:")[str(g)].get_ydata(),
+                                      rows["weight"])
+        np.testing.assert_array_equal(_by_gid(ax2.lines, "weight-true:")[str(g)].get_ydata(),
+                                      rows["weight_true"])
+    (cp,) = [ln for ln in ax1.lines if ln.get_gid() == "complete-pooling"]
+    np.testing.assert_array_equal(cp.get_ydata(),
+                                  tab.groupby("tau")["complete_pooling"].first())
+    assert ax1.get_xscale() == "symlog" and ax2.get_ylim() == (-0.02, 1.02)
+    legend = assert_readable(fig)[0]
+    assert len(legend.get_texts()) == len(groups) + 1
+    # many groups: coloured by se_i with a colour bar, into given axes
+    many = hm.studies.pooling_vs_tau(n=np.arange(5, 35), sigma=15.0, seed=2)
+    host = Figure(figsize=(10, 4), layout="constrained")
+    axes = host.subplots(1, 2)
+    assert plot_pooling_vs_tau(many, axes=axes) is host
+    assert len(host.axes) == 3 and "se_i" in host.axes[2].get_ylabel()
+    assert len(_by_gid(axes[0].lines, "pooling:")) == 30
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["complete pooling"]
+    with pytest.raises(TypeError, match="pooling_vs_tau"):
+        plot_pooling_vs_tau(pd.DataFrame({"x": [1]}))
+
+
+def test_plot_shrinkage_by_size(tmp_path):
+    tab = hm.studies.shrinkage_by_size(seed=4, n_datasets=500)
+    fig = plot_shrinkage_by_size(tab)
+    _render(fig, tmp_path, "by_size")
+    ax1, ax2 = fig.axes
+    (true,) = [ln for ln in ax1.lines if ln.get_gid() == "size:shrinkage-true"]
+    np.testing.assert_array_equal(true.get_xdata(), tab["n"])
+    np.testing.assert_array_equal(true.get_ydata(), tab["shrinkage_true"])
+    # the estimated shrinkage with its MC interval: one vertical bar per size
+    (bars,) = ax1.containers
+    points, _, (segments,) = bars.lines
+    np.testing.assert_array_equal(points.get_ydata(), tab["shrinkage"])
+    ends = np.array([[seg[0, 1], seg[1, 1]] for seg in segments.get_segments()])
+    np.testing.assert_allclose(ends, tab[["shrinkage_lo", "shrinkage_hi"]], rtol=1e-12)
+    (np_line,) = [ln for ln in ax2.lines if ln.get_gid() == "size:mse-no-pooling"]
+    np.testing.assert_array_equal(np_line.get_ydata(), tab["mse_no_pooling"])
+    assert ax1.get_xscale() == "log" and ax2.get_yscale() == "log"
+    assert len(assert_readable(fig)) == 2
+    host = Figure(layout="constrained")
+    axes = host.subplots(2, 1)
+    assert plot_shrinkage_by_size(tab, axes=axes) is host and list(host.axes) == list(axes)
+    with pytest.raises(TypeError, match="shrinkage_by_size"):
+        plot_shrinkage_by_size(tab.drop(columns="mse_partial"))
+
+
+def test_plot_mse_study(tmp_path):
+    study = hm.studies.mse_study(500, seed=0)
+    fig = plot_mse_study(study)
+    _render(fig, tmp_path, "mse")
+    ax1, ax2 = fig.axes
+    tab = study.table
+    for ax, col in ((ax1, "gain"), (ax2, "mse")):
+        assert [t.get_text() for t in ax.get_yticklabels()] == list(tab.index)
+        (bars,) = ax.containers                 # errorbar: points and their MC intervals
+        points, _, (segments,) = bars.lines
+        np.testing.assert_array_equal(points.get_xdata(), tab[col])
+        np.testing.assert_array_equal(points.get_ydata(), np.arange(len(tab)))
+        ends = np.array([[seg[0, 0], seg[1, 0]] for seg in segments.get_segments()])
+        np.testing.assert_allclose(ends, tab[[f"{col}_lo", f"{col}_hi"]], rtol=1e-12)
+        assert ax.yaxis_inverted()
+    assert "95% MC interval" in ax1.get_xlabel()
+    assert "G = 8" in ax2.get_title() and "500 datasets" in ax2.get_title()
+    assert "sd_of_means" in " ".join(tab.index)
+    assert_readable(fig)
+    host = Figure(layout="constrained")
+    axes = host.subplots(1, 2)
+    assert plot_mse_study(study, axes=axes) is host and list(host.axes) == list(axes)
+    with pytest.raises(TypeError, match="MSEStudy"):
+        plot_mse_study(tab)
+
+
+def test_plot_sbc_ranks(sbc_result, tmp_path):
+    res = sbc_result
+    fig = plot_sbc_ranks(res)
+    _render(fig, tmp_path, "sbc")
+    assert len(fig.axes) == 3
+    lo, hi = binom.ppf([0.005, 0.995], res.n_replicates, 1 / res.n_bins)
+    for ax, name in zip(fig.axes, res.ranks.columns, strict=True):
+        (bars,) = ax.containers
+        assert len(bars) == res.n_bins
+        heights = [p.get_height() for p in bars]
+        assert sum(heights) == res.n_replicates
+        np.testing.assert_array_equal(heights, np.bincount(res.ranks[name] // 2, minlength=5))
+        band = _by_gid(ax.patches, "sbc:")[f"{name}:band"]
+        np.testing.assert_allclose([band.get_y(), band.get_y() + band.get_height()], [lo, hi])
+        assert f"p = {res.tests.loc[name, 'chisq_p']:.3g}" in ax.get_title()
+        assert ax.get_xlim() == (0, res.L + 1)
+    assert "divergent fits" in fig.get_suptitle() and "N = 12" in fig.get_suptitle()
+    assert_readable(fig)
+    host = Figure(layout="constrained")
+    axes = host.subplots(3, 1)
+    out = plot_sbc_ranks(res, band=0.9, axes=axes)
+    assert out is host and list(host.axes) == list(axes)
+    lo90 = binom.ppf(0.05, res.n_replicates, 1 / res.n_bins)
+    assert _by_gid(axes[0].patches, "sbc:")["mu:band"].get_y() == lo90
+    with pytest.raises(ValueError, match="band"):
+        plot_sbc_ranks(res, band=1.5)
+    with pytest.raises(TypeError, match="SBCResult"):
+        plot_sbc_ranks(res.ranks)
+
+
+# ----------------------------------------------------------------------------- the API
+def test_every_figure_takes_ax_or_axes():
+    """Each figure function of the package lives here and draws into given axes."""
+    figures = [n for n in plots.__all__ if n.startswith("plot_")]
+    assert len(figures) == 11
+    for name in figures:
+        params = inspect.signature(getattr(plots, name)).parameters
+        assert ("ax" in params) != ("axes" in params), name
+        key = "ax" if "ax" in params else "axes"
+        assert params[key].kind is inspect.Parameter.KEYWORD_ONLY and params[key].default is None
+
+
+def test_no_figure_outside_plots():
+    """No other module of the package defines a figure function or imports matplotlib."""
+    import ast
+    from pathlib import Path
+
+    root = Path(plots.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "plots.py" and path.parent == root:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("plot"):
+                found.append(f"{path.relative_to(root)}: def {node.name}")
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.relative_to(root)}: import {n}" for n in names
+                      if n.split(".")[0] == "matplotlib"]
+    assert found == []

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from hiermodel import HierData, Priors, eight_schools, eight_schools_summary
-from hiermodel.compare import (
+from hiermodel import HierData, Priors, eight_schools, eight_schools_summary, fit
+from hiermodel.comparison import (
     compare,
     compare_fits,
     compare_population,
@@ -25,8 +25,9 @@ from hiermodel.compare import (
     summarize,
     tau_estimates,
 )
-from hiermodel.fit import HierModelWarning, SamplingWarning, fit
-from hiermodel.shrinkage import estimate_tau, exact_posterior, rao_blackwell
+from hiermodel.core import estimate_tau
+from hiermodel.exceptions import HierModelWarning, SamplingWarning
+from hiermodel.shrinkage import exact_posterior, rao_blackwell
 
 SAMPLE = ("chain", "draw")
 Z = 4.0  # tolerance in Monte Carlo standard errors
@@ -445,7 +446,7 @@ def test_summarize_seed_sentence_follows_the_numbers(method, seed_fit, es_table)
     """'shrinks more' / 'less' comes from comparing the seed's tau_hat with EB's."""
     t = compare(seed_fit, eb_method=method)
     sd_of_means_tau, eb_tau = t.attrs["sd_of_means_tau"], t.attrs["eb_tau"]
-    line = next(x for x in summarize(t).splitlines() if x.startswith("The seed's section"))
+    line = next(x for x in summarize(t).splitlines() if x.startswith("The seed text's section"))
     word = "more" if sd_of_means_tau < eb_tau else "less"
     assert f"shrinks {word} than EB" in line, line
     assert ("below" if sd_of_means_tau < eb_tau else "above") in line
@@ -459,7 +460,7 @@ def test_summarize_seed_sentence_follows_the_numbers(method, seed_fit, es_table)
         assert eb_tau == pytest.approx(10.18, abs=0.01)
         assert "(9.84 vs 10.2)" in line and "shrinks more" in line
     # Rubin's data: REML tau_hat = 0 < sd(ybar), so the seed's formula shrinks LESS
-    rubin = next(x for x in summarize(es_table).splitlines() if x.startswith("The seed's"))
+    rubin = next(x for x in summarize(es_table).splitlines() if x.startswith("The seed text's"))
     assert "above the REML tau_hat" in rubin and "shrinks less than EB" in rubin
 
 

@@ -1,4 +1,4 @@
-"""Fitting layer: InferenceData groups, determinism, warnings, persistence, backends."""
+"""fit: InferenceData groups, determinism, warnings, backends, the compiled-model cache."""
 
 from __future__ import annotations
 
@@ -13,18 +13,16 @@ import pytest
 from scipy import stats
 
 from hiermodel import HierData, eight_schools, eight_schools_summary
-from hiermodel.fit import (
-    Diagnostics,
-    HierModelWarning,
-    SamplingWarning,
+from hiermodel.diagnostics import convergence_table
+from hiermodel.exceptions import SamplingWarning
+from hiermodel.model import build_model
+from hiermodel.sampling import (
     clear_model_cache,
-    diagnose,
-    diagnostics,
     fit,
-    load,
-    save,
+    model_cache_size,
+    progress_enabled,
+    running_in_ci,
 )
-from hiermodel.models import build_model
 
 
 def test_groups_coords_and_attrs(es_fit):
@@ -61,7 +59,7 @@ def test_log_likelihood_unknown_sigma_sums_both_terms(rows_unknown_sigma):
     expect = (stats.norm.logpdf(d.means, th, sg / np.sqrt(d.n))
               + stats.gamma.logpdf(d.ss, (d.n - 1) / 2, scale=2 * sg**2))
     np.testing.assert_allclose(idata.log_likelihood["y"].values, expect, rtol=1e-9)
-    assert "sigma" in diagnose(idata).index
+    assert "sigma" in convergence_table(idata).index
 
 
 DETERMINISM = textwrap.dedent("""
@@ -69,7 +67,7 @@ DETERMINISM = textwrap.dedent("""
     import numpy as np
     warnings.simplefilter("ignore")
     from hiermodel import eight_schools
-    from hiermodel.fit import fit
+    from hiermodel.sampling import fit
     out = {}
     for sampler, cores in (("nutpie", 2), ("pymc", 2), ("pymc", 1), ("numpyro", 2)):
         idata = fit(eight_schools(), sampler=sampler, seed=123, draws=200, tune=200,
@@ -116,9 +114,13 @@ def test_reused_compiled_model_equals_a_fresh_build():
                                  groups=[f"s{i}" for i in range(8)])
     kw = dict(draws=100, tune=100, seed=3, log_likelihood=False, check=False)
     fit(eight_schools(), **kw)  # make sure an 8-group model is cached
+    cached = model_cache_size()
     reused = fit(d2, **kw)
+    assert model_cache_size() == cached >= 1   # reused, not rebuilt
     clear_model_cache()
+    assert model_cache_size() == 0
     fresh = fit(d2, **kw)
+    assert model_cache_size() == 1
     np.testing.assert_array_equal(reused.posterior["theta"].values,
                                   fresh.posterior["theta"].values)
     assert list(reused.posterior["group"].values) == [f"s{i}" for i in range(8)]
@@ -140,33 +142,21 @@ def test_low_ess_warns():
         fit(eight_schools(), draws=50, tune=100, chains=2, seed=1, log_likelihood=False)
 
 
-def test_diagnostics_summary(es_fit):
-    diag = diagnostics(es_fit)
-    assert diag.divergences == 0 and diag.ok and diag.n_draws == 4000
-    assert len(diag.bfmi) == 4 and min(diag.bfmi) > 0.3
-    table = diagnose(es_fit)
-    assert {"r_hat", "ess_bulk", "ess_tail", "mcse_mean"} <= set(table.columns)
-    assert table.index[0] == "mu" and "theta[H]" in table.index
-    assert diag.max_rhat == pytest.approx(table["r_hat"].max())
-    assert "divergences: 0 / 4000" in str(diag)
-
-
-def test_netcdf_round_trip_is_exact(es_fit, tmp_path):
-    path = save(es_fit, tmp_path / "fit.nc")
-    back = load(path)
-    assert set(back.groups()) == set(es_fit.groups())
-    for name in es_fit.groups():
-        a, b = getattr(es_fit, name), getattr(back, name)
-        assert a.identical(b), name
-    np.testing.assert_array_equal(back.posterior.attrs["centering"],
-                                  es_fit.posterior.attrs["centering"])
-
-
 def test_posterior_predictive_and_model_input():
-    model = build_model(eight_schools_summary(), "noncentered")
+    from hiermodel.predictive import posterior_predictive
+
+    data = eight_schools_summary()
+    model = build_model(data, "noncentered")
     idata = fit(model, draws=200, tune=200, seed=5, posterior_predictive=True, check=False,
                 sampler="pymc", cores=1)
     pp = idata.posterior_predictive["y"]
+    # one path: the same draws as hiermodel.predictive.posterior_predictive with fit's seed
+    bare = idata.copy()
+    del bare["posterior_predictive"]
+    again = posterior_predictive(bare, data, seed=int(np.random.SeedSequence(5)
+                                                      .generate_state(3)[1]))
+    assert again.posterior_predictive.equals(idata.posterior_predictive)   # attrs: timestamps
+    assert set(idata.posterior_predictive.data_vars) == {"y", "y_mixed", "theta_new"}
     assert pp.dims == ("chain", "draw", "group") and pp.shape == (4, 200, 8)
     # replicated means are centred on theta with sd se: standardised residuals ~ N(0, 1)
     z = (pp - idata.posterior["theta"]) / idata.constant_data["se"]
@@ -187,37 +177,10 @@ BAD_FIT = [
     (dict(draws=0), ValueError, "`draws` must be a positive integer"),
     (dict(chains=2.5), ValueError, "`chains` must be a positive integer"),
     (dict(seed=-1), TypeError, "`seed` must be a non-negative integer"),
-    (dict(target_accept=1.2), ValueError, "`target_accept` must be in (0, 1)"),
+    (dict(target_accept=1.2), ValueError, "`target_accept` must lie strictly between 0 and 1"),
     (dict(target_accept="high"), TypeError, "`target_accept` must be a number in (0, 1)"),
     (dict(seed=2**70), ValueError, "`seed` must be below 2**63"),
 ]
-
-
-def test_load_names_the_path_of_a_file_that_is_not_netcdf(tmp_path):
-    junk = tmp_path / "junk.nc"
-    junk.write_text("not a netCDF file")
-    with pytest.raises(ValueError, match="is not a netCDF file written by hiermodel.save"):
-        load(junk)
-    with pytest.raises(ValueError, match="is a folder"):
-        load(tmp_path)
-
-
-def test_save_is_whole_or_nothing_and_names_the_path(tmp_path, es_fit):
-    path = save(es_fit, tmp_path / "a" / "fit.nc")
-    assert sorted(p.name for p in path.parent.iterdir()) == ["fit.nc"]   # no temporary left
-    (tmp_path / "file").write_text("x")
-    with pytest.raises(ValueError, match="cannot write there"):
-        save(es_fit, tmp_path / "file" / "fit.nc")
-    with pytest.raises(ValueError, match="is a folder"):
-        save(es_fit, tmp_path)
-    with pytest.raises(TypeError, match="`idata` must be an arviz.InferenceData"):
-        save({"posterior": 1}, tmp_path / "x.nc")
-
-
-def test_the_largest_seed_round_trips(tmp_path):
-    idata = fit(eight_schools(), seed=2**63 - 1, draws=50, tune=50, chains=1, check=False,
-                progressbar=False)
-    assert load(save(idata, tmp_path / "s.nc")).posterior.attrs["seed"] == 2**63 - 1
 
 
 @pytest.mark.parametrize(("kw", "exc", "fragment"), BAD_FIT, ids=[str(b[0]) for b in BAD_FIT])
@@ -230,19 +193,21 @@ def test_bad_fit_arguments(kw, exc, fragment):
 def test_bad_data_type():
     with pytest.raises(TypeError, match="`data_or_model` must be a HierData"):
         fit({"y": [1, 2]})
+    # a bare pm.Model lacks the data and priors fit needs: pass build_model's result
+    with pytest.raises(TypeError, match=r"bare pymc.Model.*build_model\(\.\.\.\)"):
+        fit(build_model(eight_schools(), "marginal").model)
 
 
 @pytest.mark.parametrize(("ci", "default_on"), [("true", False), ("1", False), ("yes", False),
                                                ("0", True), ("false", True), ("", True)])
 def test_progress_follows_ci_as_a_boolean_and_an_explicit_choice_wins(monkeypatch, ci,
                                                                        default_on):
-    from hiermodel.fit import _progress
-
     monkeypatch.setenv("CI", ci)
-    assert _progress(None) is default_on
-    assert _progress(True) is True and _progress(False) is False
+    assert running_in_ci() is not default_on
+    assert progress_enabled(None) is default_on
+    assert progress_enabled(True) is True and progress_enabled(False) is False
     monkeypatch.delenv("CI")
-    assert _progress(None) is True and _progress(False) is False
+    assert progress_enabled(None) is True and progress_enabled(False) is False
 
 
 def test_marginal_theta_draws_are_exact_conditionals(es_fit):
@@ -283,50 +248,13 @@ def test_auto_samples_eight_schools_without_divergences():
     np.testing.assert_array_equal(idata.posterior.attrs["centering"], np.zeros(8))
 
 
-def _diag(**kw):
-    base = dict(divergences=0, max_treedepth_hits=0, bfmi=(1.0, 1.0), max_rhat=1.0,
-                min_ess_bulk=2000.0, min_ess_tail=2000.0, n_draws=4000,
-                parameterization="centered")
-    return Diagnostics(**{**base, **kw})
-
-
-@pytest.mark.parametrize(("field", "value", "advice"), [
-    ("divergences", 12, "non-centered"),
-    ("max_rhat", 1.05, "R-hat 1.050 > 1.01"),
-    ("max_rhat", float("nan"), "R-hat could not be computed"),
-    ("min_ess_bulk", 150.0, "Increase draws"),
-    ("min_ess_tail", float("nan"), "ESS could not be computed"),
-    ("bfmi", (1.0, 0.2), "BFMI 0.20 < 0.3"),
-    ("max_treedepth_hits", 3, "maximum tree depth"),
-])
-def test_every_problem_warns_with_advice_and_is_filterable(field, value, advice):
-    assert _diag().ok and _diag().problems == []
-    diag = _diag(**{field: value})
-    assert not diag.ok and len(diag.problems) == 1 and advice in diag.problems[0]
-    with pytest.warns(SamplingWarning, match=advice.split()[0]):
-        diag.warn()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        warnings.filterwarnings("ignore", category=HierModelWarning)
-        diag.warn()  # filtered through the package's base class: no error
-
-
-@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
-def test_constant_draws_are_never_silent():
-    import arviz as az
-
-    idata = az.from_dict(posterior={"mu": np.zeros((2, 100)), "tau": np.ones((2, 100))})
-    diag = diagnostics(idata)
-    assert any("could not be computed" in p for p in diag.problems)
-
-
 def test_log_likelihood_equals_pymcs_own_for_the_model(seed_fits):
     """The closed-form log-likelihood stored by fit equals PyMC's pointwise logp of the
     observed node of the very model that was sampled (non-centered, known sigma)."""
     import pymc as pm
 
     idata = seed_fits["noncentered"]
-    model = build_model(eight_schools_summary(), "noncentered")
+    model = build_model(eight_schools_summary(), "noncentered").model
     ll = pm.compute_log_likelihood(idata.sel(draw=slice(0, 100)), model=model,
                                    extend_inferencedata=False, progressbar=False)
     ours = idata.log_likelihood["y"].sel(draw=slice(0, 100))
@@ -351,3 +279,20 @@ def test_threads_give_the_serial_answers(sampler):
     for s, t in zip(serial, threaded, strict=True):
         np.testing.assert_array_equal(s, t)
     assert abs(serial[1].mean() - serial[0].mean() - 50) < 5  # each got its own data
+
+
+def test_centered_and_noncentered_posteriors_agree(seed_fits):
+    import arviz as az
+
+    a, b = seed_fits["centered"], seed_fits["noncentered"]
+    for var in ("mu", "tau", "theta"):
+        ma, mb = a.posterior[var].mean(("chain", "draw")), b.posterior[var].mean(("chain", "draw"))
+        sa = az.mcse(a, var_names=[var])[var]
+        sb = az.mcse(b, var_names=[var])[var]
+        z = np.abs(ma - mb) / np.sqrt(sa**2 + sb**2)
+        assert float(z.max()) < 4.0, (var, z.values)
+
+
+def test_default_fit_of_eight_schools_has_no_divergences(es_fit):
+    assert int(es_fit.sample_stats["diverging"].sum()) == 0
+    assert es_fit.posterior.attrs["parameterization"] == "marginal"

@@ -1,6 +1,9 @@
-"""Model builders: likelihood equivalence, parameterizations, priors, auto rule."""
+"""Model graphs: likelihood equivalence, parameterizations, priors, auto rule, pooling and
+predictive graphs, HierModel."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pymc as pm
@@ -8,7 +11,17 @@ import pytest
 from scipy import stats
 
 from hiermodel import HierData, eight_schools, eight_schools_summary
-from hiermodel.models import Priors, build_model, centering, model_spec, prior_predictive
+from hiermodel.model import (
+    POOLING,
+    HierModel,
+    build_model,
+    centering,
+    no_pooling_prior_sd,
+    pooling_model,
+    posterior_model,
+    prior_model,
+)
+from hiermodel.priors import Priors
 
 
 def _rows(seed=5, sizes=(4, 7, 2, 9, 5)):
@@ -19,9 +32,9 @@ def _rows(seed=5, sizes=(4, 7, 2, 9, 5)):
 
 
 def _logp_differences(m_suff: pm.Model, m_rows: pm.Model, n_points: int = 6, seed: int = 0):
-    f_s, f_r = m_suff.compile_logp(), m_rows.compile_logp()
+    f_s, f_r = m_suff.model.compile_logp(), m_rows.model.compile_logp()
     rng = np.random.default_rng(seed)
-    base = m_suff.initial_point()
+    base = m_suff.model.initial_point()
     diffs = []
     for _ in range(n_points):
         pt_ = {k: v + rng.normal(0, 1.0, np.shape(v)) for k, v in base.items()}
@@ -48,7 +61,9 @@ def test_sufficient_equals_rows_up_to_constant(sigma, param):
 
 
 def test_model_structure_and_coords():
-    m = build_model(eight_schools_summary(), "noncentered")
+    hm_ = build_model(eight_schools_summary(), "noncentered")
+    assert isinstance(hm_, HierModel) and hm_.parameterization == "noncentered"
+    m = hm_.model
     assert m.coords["group"] == tuple("ABCDEFGH")
     names = {v.name for v in m.free_RVs}
     assert names == {"mu", "tau", "theta_tilde"}
@@ -56,18 +71,20 @@ def test_model_structure_and_coords():
     assert [v.name for v in m.observed_RVs] == ["y"]
     y, g = _rows()
     m2 = build_model(HierData.from_observations(y, g), "centered")
-    assert {v.name for v in m2.free_RVs} == {"mu", "tau", "theta_tilde", "sigma"}
-    assert [v.name for v in m2.observed_RVs] == ["y", "ss"]
-    spec = model_spec(m2)
+    assert {v.name for v in m2.model.free_RVs} == {"mu", "tau", "theta_tilde", "sigma"}
+    assert [v.name for v in m2.model.observed_RVs] == ["y", "ss"]
+    spec = m2.spec
     assert spec.parameterization == "centered" and not spec.sigma_known
+    assert m2.priors == Priors().resolve(m2.data) and m2.priors is spec.priors
 
 
 def test_prior_on_theta_is_the_same_in_both_forms():
     d = eight_schools()
     pri = Priors(mu_mean=0.0, mu_sd=5.0, tau="halfnormal", tau_scale=5.0)
     draws = 4000
-    a = prior_predictive(build_model(d, "centered", pri), draws=draws, seed=1)
-    b = prior_predictive(build_model(d, "noncentered", pri), draws=draws, seed=2)
+    a, b = (pm.sample_prior_predictive(draws=draws, model=build_model(d, form, pri).model,
+                                       random_seed=seed)
+            for form, seed in (("centered", 1), ("noncentered", 2)))
     assert set(a.groups()) >= {"prior", "prior_predictive"}
     ta = a.prior["theta"].values.ravel()
     tb = b.prior["theta"].values.ravel()
@@ -87,23 +104,6 @@ def test_prior_on_theta_is_the_same_in_both_forms():
     assert ta.size == tb.size == draws * d.n_groups
 
 
-def test_centered_and_noncentered_posteriors_agree(seed_fits):
-    import arviz as az
-
-    a, b = seed_fits["centered"], seed_fits["noncentered"]
-    for var in ("mu", "tau", "theta"):
-        ma, mb = a.posterior[var].mean(("chain", "draw")), b.posterior[var].mean(("chain", "draw"))
-        sa = az.mcse(a, var_names=[var])[var]
-        sb = az.mcse(b, var_names=[var])[var]
-        z = np.abs(ma - mb) / np.sqrt(sa**2 + sb**2)
-        assert float(z.max()) < 4.0, (var, z.values)
-
-
-def test_default_fit_of_eight_schools_has_no_divergences(es_fit):
-    assert int(es_fit.sample_stats["diverging"].sum()) == 0
-    assert es_fit.posterior.attrs["parameterization"] == "marginal"
-
-
 def test_auto_rule():
     name, c, tau_hat = centering(eight_schools(), "auto")
     # Rubin's data: REML tau_hat = 0 -> every group non-centered
@@ -114,7 +114,7 @@ def test_auto_rule():
     np.testing.assert_allclose(c, tau_hat**2 / (tau_hat**2 + d.se**2))
     assert np.all(c > 0.5)  # well-measured groups -> (mostly) centered
     m = build_model(d, "auto")
-    assert model_spec(m).centering == tuple(c)
+    assert m.spec.centering == tuple(c) and m.spec.tau_hat == tau_hat
 
 
 BAD_PRIORS = [
@@ -151,7 +151,7 @@ def test_priors_print_and_aliases():
     assert str(p) == "mu ~ Normal(0, 5); tau ~ HalfNormal(2.5); sigma ~ HalfNormal(2.5*sd(y)) " \
                      "(if unknown)"
     m = build_model(eight_schools(), priors=Priors(tau="uniform", tau_scale=50))
-    assert type(m["tau"].owner.op).__name__ == "UniformRV"
+    assert type(m.model["tau"].owner.op).__name__ == "UniformRV"
 
 
 def test_marginal_logp_is_the_integral_of_the_full_model():
@@ -160,8 +160,8 @@ def test_marginal_logp_is_the_integral_of_the_full_model():
 
     d = eight_schools()
     m = build_model(d, "marginal")
-    assert {v.name for v in m.free_RVs} == {"mu", "tau"}
-    logp = m.compile_logp(jacobian=False)
+    assert {v.name for v in m.model.free_RVs} == {"mu", "tau"}
+    logp = m.model.compile_logp(jacobian=False)
     pri = Priors().resolve(d)
     diffs = []
     for mu, tau in [(0.0, 1.0), (5.0, 8.0), (-3.0, 0.3)]:
@@ -181,7 +181,7 @@ def test_marginal_logp_is_the_integral_of_the_full_model():
 
 def test_marginal_unknown_sigma_structure():
     y, g = _rows()
-    m = build_model(HierData.from_observations(y, g), "marginal")
+    m = build_model(HierData.from_observations(y, g), "marginal").model
     assert {v.name for v in m.free_RVs} == {"mu", "tau", "sigma"}
     assert [v.name for v in m.observed_RVs] == ["ss", "y"]
     with pytest.raises(ValueError, match="marginal form needs the sufficient"):
@@ -197,7 +197,7 @@ def test_sufficient_model_does_not_grow_with_rows(sigma):
     for n_rows in (50, 50_000):
         g = np.arange(n_rows) % 5
         m = build_model(HierData.from_observations(rng.normal(size=n_rows), g, sigma=sigma),
-                        "noncentered")
+                        "noncentered").model
         obs = {v.name: tuple(int(k) for k in m.rvs_to_values[v].shape.eval())
                for v in m.observed_RVs}
         data = {d.name: d.get_value().shape for d in m.data_vars}
@@ -209,18 +209,59 @@ def test_sufficient_model_does_not_grow_with_rows(sigma):
 
 
 def test_nothing_is_set_on_the_pm_model():
-    """What hiermodel built is recorded beside the model (model_spec / model_data), not as
-    attributes set on PyMC's object from outside."""
-    import pymc as pm
-
-    from hiermodel.checks import pooling_model
-    from hiermodel.models import model_data
-
+    """What hiermodel built travels beside the model, in the HierModel (data, priors, spec),
+    not as attributes set on PyMC's object from outside."""
     d = eight_schools()
     fresh = set(vars(pm.Model()))
-    for m in (build_model(d, "marginal"), pooling_model(d, "no_pooling")):
+    for h in (build_model(d, "marginal"), pooling_model(d, "no_pooling")):
+        m = h.model
+        assert isinstance(m, pm.Model)
         assert set(vars(m)) <= fresh | set(m.named_vars)   # PyMC's own attributes only
-        assert model_data(m) is d and model_spec(m).groups == d.groups
-    assert model_data(pm.Model()) is None
-    with pytest.raises(ValueError, match="was not built by hiermodel"):
-        model_spec(pm.Model())
+        assert h.data is d and h.priors == Priors().resolve(d)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        h.data = None
+
+
+def test_pooling_model_graphs():
+    """Complete pooling: mu only, theta = mu; no pooling: theta_i ~ N(mu0, s^2); partial:
+    the hierarchical model.  Unknown sigma adds sigma and the one ss likelihood."""
+    d = eight_schools()
+    mu0 = Priors().resolve(d).mu_mean
+    cp, npool, pp = (pooling_model(d, p) for p in POOLING)
+    assert [v.name for v in cp.model.free_RVs] == ["mu"]
+    assert cp.spec.attrs()["pooling"] == "complete_pooling"
+    assert cp.parameterization == "complete-pooling"
+    assert {v.name for v in npool.model.free_RVs} == {"theta"}
+    s = no_pooling_prior_sd(d, mu0)
+    assert npool.spec.attrs()["no_pooling_sd"] == s and npool.spec.mu0 == mu0
+    assert "pooling" not in pp.spec.attrs() and pp.parameterization == "marginal"
+    y, g = _rows()
+    rows = HierData.from_observations(y, g)
+    m = pooling_model(rows, "no_pooling", sd=3.0)
+    assert {v.name for v in m.model.free_RVs} == {"theta", "sigma"}
+    assert {v.name for v in m.model.observed_RVs} == {"y", "ss"}
+    assert m.spec.sd == 3.0
+    for bad, exc in (("partial", ValueError), ):
+        with pytest.raises(exc, match="must be one of"):
+            pooling_model(d, bad)
+    with pytest.raises(ValueError, match="`sd` must be > 0"):
+        pooling_model(d, "no_pooling", sd=-1.0)
+
+
+def test_predictive_graphs_share_the_ss_term():
+    """The prior and posterior predictive graphs draw ss_i ~ Gamma((n_i - 1)/2, rate
+    1/(2 sigma^2)) -- the likelihood of the fitted model, written once (its density is
+    checked against the per-row likelihood above)."""
+    y, g = _rows()
+    d = HierData.from_observations(y, g, keep_rows=True)
+    pri = Priors().resolve(d)
+    model, params, names = prior_model(d, pri, rows=True, se_new=None, n_new=4)
+    assert params == ["mu", "tau", "theta", "sigma"]
+    assert names == ["y", "ss", "y_rows", "y_mixed", "theta_new", "y_new"]
+    post, post_names = posterior_model(d, {"theta", "sigma"}, rows=False, se_new=None,
+                                       n_new=None)
+    assert post_names == ["y", "ss"]
+    fitted = build_model(d, "centered").model
+    ss = {m["ss"].owner.op.__class__ for m in (model, post, fitted)}
+    assert len(ss) == 1 and next(iter(ss)).__name__ == "GammaRV"
+    assert [m["ss"].ndim for m in (model, post, fitted)] == [1, 1, 1]

@@ -1,4 +1,5 @@
-"""Tests of hiermodel.sbc: the uniformity test, the verdict, and SBC of real NUTS fits.
+"""Tests of hiermodel.studies.calibration: the uniformity test, the verdict, and SBC of
+real NUTS fits.
 
 Positive control: the non-centered model fitted with the priors that simulated the data
 passes at 1% (Bonferroni over mu, tau, theta_1) with no divergent fit.  Negative controls,
@@ -15,10 +16,10 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.figure import Figure
+from scipy import stats
 
 from hiermodel.priors import Priors
-from hiermodel.sbc import (
+from hiermodel.studies.calibration import (
     HEALTH_COLUMNS,
     SBC_PARAMS,
     SBC_PRIORS,
@@ -70,7 +71,7 @@ def test_rank_uniformity_bad_input(kwargs, match):
     ({"n_replicates": 1}, ValueError, "n_replicates"),
     ({"executor": "threads"}, ValueError, "serial"),
     ({"target_accept": 1.0}, ValueError, "target_accept"),
-    ({"target_accept": "0.8"}, ValueError, "target_accept"),
+    ({"target_accept": "0.8"}, TypeError, "target_accept"),
 ])
 def test_sbc_bad_input(kwargs, err, match):
     args = {"n_replicates": 4, **SMALL, **kwargs}
@@ -131,14 +132,21 @@ def test_sbc_same_seed_same_ranks(calibrated):
     assert not a.replicates["mu"].equals(c.replicates["mu"])
 
 
-def test_sbc_rank_histogram_plot(calibrated):
-    fig = calibrated.plot()
-    assert isinstance(fig, Figure) and len(fig.axes) == 3
-    bars = fig.axes[0].containers[0]
-    assert len(bars) == calibrated.n_bins
-    assert sum(p.get_height() for p in bars) == calibrated.n_replicates
+def test_sbc_rank_histogram_counts(calibrated):
+    """What the rank-histogram figure draws: counts per bin, and the binomial band."""
+    res = calibrated
+    counts = res.rank_counts()
+    assert counts.shape == (res.n_bins, 3) and list(counts.columns) == list(SBC_PARAMS)
+    assert (counts.sum() == res.n_replicates).all() and res.bin_width == 10
+    np.testing.assert_array_equal(counts["tau"], np.bincount(res.ranks["tau"] // 10,
+                                                              minlength=res.n_bins))
+    # the chi-square test of `tests` is computed on these counts
+    assert stats.chisquare(counts["mu"]).statistic == pytest.approx(res.tests.loc["mu", "chisq"])
+    lo, hi = res.count_band(0.99)
+    assert (lo, hi) == tuple(stats.binom.ppf([0.005, 0.995], 100, 1 / 5))
+    assert lo < res.n_replicates / res.n_bins < hi
     with pytest.raises(ValueError, match="band"):
-        calibrated.plot(band=1.5)
+        res.count_band(1.5)
 
 
 def test_sbc_detects_a_wrong_tau_prior():

@@ -1,0 +1,54 @@
+"""The closed-form numpy core of the normal three-level model with known sampling sds ``se_i``
+
+    ybar_i | theta_i ~ N(theta_i, se_i^2),    theta_i | mu, tau ~ N(mu, tau^2),
+
+whose marginal likelihood is ``ybar_i | mu, tau ~ N(mu, tau^2 + se_i^2)``.  For the seed's
+summary form ``se_i = sigma / sqrt(n_i)``.
+
+Plain arrays in, plain arrays out, with the **group axis last** and any leading batch axes
+(a simulation study passes ``means`` of shape ``(10000, 8)`` in one call); per-dataset
+parameters (``mu``, ``tau``) have the batch shape only.  No labels, no Python loops over
+datasets, and no dependency beyond numpy and scipy (not xarray, pandas, PyMC or ArviZ; from
+hiermodel only the numpy-only argument checks of ``hiermodel._validate``).  The labelled
+facade (:class:`~hiermodel.data.HierData` in, xarray / pandas out) is
+:mod:`hiermodel.shrinkage`.
+
+* :mod:`~hiermodel.core.pooling` -- no / complete / partial pooling, shrinkage weights, the
+  conditional posterior of ``theta_i`` and the seed text's ``np.std`` plug-in;
+* :mod:`~hiermodel.core.tau` -- the tau estimators, empirical Bayes and the restricted
+  log-likelihood;
+* :mod:`~hiermodel.core.exact` -- the exact grid posterior (BDA3 section 5.4) and predictive
+  quantiles;
+* :mod:`~hiermodel.core.arrays` -- the array checks and numerical helpers they share.
+"""
+
+from __future__ import annotations
+
+from .exact import GridPosterior, grid_posterior, predictive_quantiles
+from .pooling import (
+    SdOfMeansEstimates,
+    complete_pooling,
+    conditional_posterior,
+    grand_mean,
+    no_pooling,
+    partial_pooling,
+    sd_of_means_estimates,
+    shrinkage_weights,
+)
+from .tau import (
+    EB_METHODS,
+    TAU_METHODS,
+    EBEstimates,
+    TauEstimate,
+    eb_core,
+    estimate_tau,
+    restricted_loglik,
+)
+
+__all__ = [
+    "TAU_METHODS", "EB_METHODS",
+    "no_pooling", "grand_mean", "complete_pooling", "shrinkage_weights", "partial_pooling",
+    "conditional_posterior", "SdOfMeansEstimates", "sd_of_means_estimates",
+    "TauEstimate", "estimate_tau", "EBEstimates", "eb_core", "restricted_loglik",
+    "GridPosterior", "grid_posterior", "predictive_quantiles",
+]

@@ -1,0 +1,203 @@
+"""Array helpers shared by the core modules: argument checks on plain arrays (group axis
+last), broadcasting, fused reductions and a vectorised safeguarded root finder.
+
+Numpy only; nothing here knows about labels.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "MAX_MAGNITUDE", "MAXITER", "check_magnitude", "floats", "group_array",
+    "positive_group_array", "broadcast_groups", "means_se", "batch_param", "check_batch",
+    "vdot", "vdot3", "wsum", "newton_bisect",
+]
+
+#: largest magnitude of a value, and smallest of a scale: the model squares them (variances),
+#: so anything beyond would overflow (or underflow) double precision
+MAX_MAGNITUDE = 1e150
+#: default iteration cap of the core's root finders
+MAXITER = 200
+
+
+# ============================================================================ validation
+def check_magnitude(name: str, arr: np.ndarray, *, scale: bool = False) -> np.ndarray:
+    """Raise naming ``name`` when a value of ``arr`` is too large (or, for a ``scale``, too
+    small) to square in double precision; returns ``arr``."""
+    a = np.abs(np.asarray(arr, dtype=float))
+    if a.size and a.max() > MAX_MAGNITUDE:
+        raise ValueError(
+            f"`{name}` has values as large as {a.max():.3g}: the model squares them "
+            f"(variances), which overflows above {MAX_MAGNITUDE:g}. Rescale the data and its "
+            "standard errors together (e.g. divide both by 1e6)."
+        )
+    if scale and a.size and a.min() < 1.0 / MAX_MAGNITUDE:
+        raise ValueError(
+            f"`{name}` has values as small as {a.min():.3g}: squared they underflow to 0. "
+            "Rescale the data and its standard errors together (e.g. multiply both by 1e6)."
+        )
+    return arr
+
+
+def floats(name: str, x: Any) -> np.ndarray:
+    """``x`` as a float array without NaN (infinities allowed), else an error naming it."""
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"`{name}` must be numeric, got a string {x!r}.")
+    try:
+        arr = np.asarray(x, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"`{name}` must be an array of numbers: {err}") from None
+    if np.isnan(arr).any():
+        raise ValueError(f"`{name}` contains NaN.")
+    return arr
+
+
+def group_array(name: str, x: Any) -> np.ndarray:
+    """A finite float array with a group axis last."""
+    arr = floats(name, x)
+    if arr.ndim == 0:
+        raise ValueError(f"`{name}` must have a group axis (last), got a scalar.")
+    if arr.shape[-1] == 0:
+        raise ValueError(f"`{name}` has an empty group axis; pass at least one group.")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"`{name}` contains infinite values.")
+    return check_magnitude(name, arr)
+
+
+def positive_group_array(name: str, x: Any) -> np.ndarray:
+    """A :func:`group_array` with every value > 0 (a scale: se, n)."""
+    arr = group_array(name, x)
+    if (arr <= 0).any():
+        raise ValueError(f"`{name}` must be > 0 everywhere; got min {arr.min():g}.")
+    return check_magnitude(name, arr, scale=True)
+
+
+def broadcast_groups(**arrays: np.ndarray) -> list[np.ndarray]:
+    """Broadcast arrays that all carry the group axis last; the first one fixes G."""
+    names, arrs = list(arrays), list(arrays.values())
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in arrs))
+    except ValueError:
+        desc = ", ".join(f"`{k}` has shape {a.shape}" for k, a in arrays.items())
+        raise ValueError(
+            f"Mismatched shapes: {desc}; they must broadcast against each other, "
+            "with the group axis last."
+        ) from None
+    if shape[-1] != arrs[0].shape[-1]:
+        raise ValueError(
+            f"Mismatched shapes: `{names[0]}` has {arrs[0].shape[-1]} groups but the "
+            f"broadcast shape is {shape}."
+        )
+    return [np.broadcast_to(a, shape) for a in arrs]
+
+
+def means_se(means: Any, se: Any, *, min_groups: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Group means and their standard errors, checked and broadcast (group axis last)."""
+    y = group_array("means", means)
+    s = positive_group_array("se", se)
+    y, s = broadcast_groups(means=y, se=s)
+    if y.shape[-1] < min_groups:
+        raise ValueError(
+            f"`means` has {y.shape[-1]} group(s) on its last axis; this needs at least "
+            f"{min_groups}."
+        )
+    return y, s
+
+
+def batch_param(name: str, x: Any, *, nonneg: bool = False) -> np.ndarray:
+    """A per-dataset parameter (shape = batch shape, no group axis)."""
+    arr = floats(name, x)
+    if nonneg:
+        if (arr < 0).any():
+            raise ValueError(f"`{name}` must be >= 0 everywhere; got min {arr.min():g}.")
+    elif not np.isfinite(arr).all():
+        raise ValueError(f"`{name}` must be finite.")
+    return arr
+
+
+def check_batch(shape: tuple, **params: np.ndarray) -> None:
+    """Per-dataset parameters must broadcast against the batch axes of ``shape``."""
+    try:
+        np.broadcast_shapes(shape, *(p.shape + (1,) for p in params.values()))
+    except ValueError:
+        desc = ", ".join(f"`{k}` has shape {p.shape}" for k, p in params.items())
+        raise ValueError(
+            f"Mismatched shapes: the data have shape {shape} (group axis last) but {desc}; "
+            "per-dataset parameters take the batch shape, without the group axis."
+        ) from None
+
+
+# ============================================================================ reductions
+def vdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sum over the last axis of ``a * b``.
+
+    einsum, not BLAS: no thread start-up, and no large temporary.
+    """
+    return np.einsum("...i,...i->...", a, b)
+
+
+def vdot3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Sum over the last axis of ``a * b * c``."""
+    return np.einsum("...i,...i,...i->...", a, b, c)
+
+
+def wsum(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``sum_k weights_k x_k...`` over the first (grid) axis."""
+    return np.einsum("k,k...->...", weights, x)
+
+
+# ============================================================================ root finding
+def newton_bisect(
+    fun: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    lo: np.ndarray, hi: np.ndarray, x0: np.ndarray, active: np.ndarray,
+    *, rtol: float, atol: np.ndarray | float, maxiter: int, what: str,
+) -> np.ndarray:
+    """Elementwise root of an increasing function with ``f(lo) <= 0 <= f(hi)``.
+
+    Safeguarded Newton (Numerical Recipes' ``rtsafe``, vectorised): a Newton step is taken
+    when it stays inside the bracket and at least halves the step before last (or is below
+    tolerance); otherwise the bracket is bisected.  The bracket shrinks at every evaluation,
+    so convergence is guaranteed.  ``fun(x, idx)`` returns ``(f, df)`` at the points ``x``
+    of the flat element indices ``idx``; only unconverged elements are evaluated.  Elements
+    with ``active=False`` keep ``x0``.
+    """
+    shape = np.shape(x0)
+    x = np.array(x0, dtype=float).reshape(-1)
+    full = [np.broadcast_to(np.asarray(a, dtype=float), shape).reshape(-1)
+            for a in (lo, hi, atol)]
+    idx = np.flatnonzero(np.broadcast_to(active, shape))
+    lo_, hi_, atol_ = (a[idx] for a in full)
+    xa = np.clip(x[idx], lo_, hi_)
+    dx = hi_ - lo_
+    dxold = dx.copy()
+    for _ in range(maxiter):
+        if idx.size == 0:
+            break
+        f, df = fun(xa, idx)
+        lo_ = np.where(f < 0, xa, lo_)
+        hi_ = np.where(f > 0, xa, hi_)
+        tol = rtol * np.abs(xa) + atol_
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            step = f / df
+            newton = xa - step
+            # a step below tolerance is accepted even if rounding puts it on the bracket
+            ok = (df > 0) & np.isfinite(newton) & (
+                (np.abs(step) <= tol)
+                | ((newton > lo_) & (newton < hi_) & (np.abs(step) <= 0.5 * np.abs(dxold))))
+        x_new = np.where(ok, newton, 0.5 * (lo_ + hi_))
+        dxold, dx = dx, x_new - xa
+        done = (f == 0) | (np.abs(dx) <= tol) | (hi_ - lo_ <= tol)
+        xa = np.where(f != 0, x_new, xa)
+        x[idx] = xa
+        keep = ~done
+        idx, xa, lo_, hi_, atol_, dx, dxold = (
+            a[keep] for a in (idx, xa, lo_, hi_, atol_, dx, dxold))
+    if idx.size:
+        warnings.warn(f"{what}: {idx.size} element(s) did not converge in {maxiter} "
+                      "iterations; returning the last iterate.", RuntimeWarning, stacklevel=3)
+    return x.reshape(shape)

@@ -1,0 +1,384 @@
+"""The exact grid posterior of the normal three-level model with known se (BDA3 section 5.4).
+
+With ``v_i = se_i^2`` and ``t = tau^2``, ``mu`` integrates out in closed form:
+
+    p(tau | y) ∝ p(tau) V_mu^(1/2) prod_i (v_i + t)^(-1/2)
+                 exp(-(ybar_i - mu_hat)^2 / (2 (v_i + t))),
+    mu_hat = sum_i ybar_i/(v_i + t) / sum_i 1/(v_i + t),  V_mu = 1 / sum_i 1/(v_i + t)
+
+for a flat prior on mu; a ``N(m0, 1/p0)`` prior on mu is one more "observation" ``m0`` with
+variance ``1/p0`` (:func:`marginal`).  ``p(tau | y)`` is evaluated on an adaptive grid
+(:func:`tau_grid`), uniform in ``u = tau / (tau + c)``, and integrated with Simpson's rule;
+given ``tau`` everything is normal, so moments are mixtures over the grid and quantiles
+solve a mixture CDF (:func:`mixture_quantiles`).  :func:`grid_posterior` puts it together as
+a :class:`GridPosterior`, which also draws exactly.
+
+The priors enter as plain numbers: ``mu_mean`` and ``mu_precision`` (``1 / mu_sd^2``; 0 for
+the flat prior), the log density of tau's prior (a callable) and, for a bounded prior, the
+upper end of its support.  Numpy and scipy only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, NamedTuple
+
+import numpy as np
+from scipy import special
+
+from .._validate import count
+from .arrays import MAXITER, batch_param, means_se, newton_bisect, vdot, wsum
+from .pooling import conditional_unchecked, weights_unchecked
+
+__all__ = [
+    "LOG_TAIL", "TAU_MAX_SCALES", "TauGrid", "Marginal", "marginal", "simpson_weights",
+    "tau_grid", "grid_tau", "density_tau", "inverse_cdf", "mixture_quantiles",
+    "predictive_quantiles", "GridPosterior", "grid_posterior",
+]
+
+#: log-density drop (nats) below the mode beyond which the tau grid may stop: e^-46 ~ 1e-20
+LOG_TAIL = 46.0
+#: largest tau on the grid for priors with unbounded support, in units of the grid scale
+TAU_MAX_SCALES = 1e10
+
+
+class TauGrid(NamedTuple):
+    """The adaptive grid of :func:`tau_grid` and the tau posterior on it."""
+
+    u: np.ndarray            # grid in u = tau / (tau + scale)
+    tau: np.ndarray
+    f: np.ndarray            # normalised density in u (trapezoid-normalised, for the CDF)
+    cdf: np.ndarray          # its cumulative trapezoid, 0 .. 1
+    weights: np.ndarray      # Simpson quadrature weights x density (sum 1)
+    scale: float
+    log_norm: float          # log of the normaliser of exp(lp_tau)
+    truncated_mass: float
+
+
+class Marginal(NamedTuple):
+    """Result of :func:`marginal`, one value per ``tau``."""
+
+    loglik: np.ndarray
+    mu_hat: np.ndarray
+    mu_var: np.ndarray
+
+
+def marginal(t2: np.ndarray, y: np.ndarray, v: np.ndarray, m0: float, p0: float) -> Marginal:
+    """``log p(y | tau)`` (up to a constant), ``mu | tau, y`` mean and variance.
+
+    ``p(y | tau) ∝ V_mu^(1/2) prod (v_i + t)^(-1/2) exp(-sum (y_i - mu_hat)^2 / (2(v_i+t))
+    - p0 (m0 - mu_hat)^2 / 2)``: a ``N(m0, 1/p0)`` prior on mu enters as one more
+    "observation" ``m0`` with variance ``1/p0`` (``p0 = 0``: flat prior).  ``t2``: 1-D
+    values of ``tau^2``; ``y``, ``v``: 1-D means and their variances.
+    """
+    w = 1.0 / (v + t2[:, None])
+    prec = w.sum(axis=-1) + p0
+    mu_hat = (vdot(w, y) + p0 * m0) / prec
+    r = y - mu_hat[:, None]
+    ll = (0.5 * np.log(w).sum(axis=-1) - 0.5 * np.log(prec) - 0.5 * (w * r * r).sum(axis=-1)
+          - 0.5 * p0 * (m0 - mu_hat) ** 2)
+    return Marginal(ll, mu_hat, 1.0 / prec)
+
+
+def simpson_weights(n: int, h: float) -> np.ndarray:
+    """Simpson's rule weights for ``n`` (odd) equally spaced points ``h`` apart."""
+    c = np.ones(n)
+    c[1:-1:2] = 4.0
+    c[2:-1:2] = 2.0
+    return c * h / 3.0
+
+
+def tau_grid(y: np.ndarray, v: np.ndarray, n: int, *, tau_logpdf: Callable[[Any], Any],
+             mu_mean: float, mu_precision: float, tau_max: float | None = None) -> TauGrid:
+    """Adaptive grid for ``p(tau | y)`` in ``u = tau / (tau + c)`` on ``[0, u_max]``.
+
+    ``c = sqrt(mean(v) + var(y))``; ``u_max`` maps ``tau_max`` (default ``TAU_MAX_SCALES``
+    grid scales, for priors with unbounded support).  A first pass covers all of
+    ``[0, u_max]``; the grid is then zoomed onto the region where the log density is within
+    ``LOG_TAIL`` nats of its maximum (one cell of margin), until that region fills at least
+    half of the grid.  The mass outside the final range is estimated on the first pass
+    (``truncated_mass``).
+    """
+    m0 = mu_mean
+    p0 = mu_precision
+    scale = float(np.sqrt(np.mean(v) + np.var(y)))
+    tau_max = scale * TAU_MAX_SCALES if tau_max is None else tau_max
+    u_max = tau_max / (tau_max + scale)
+
+    def logdens(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        tau = np.minimum(scale * u / (1.0 - u), tau_max)
+        with np.errstate(divide="ignore"):
+            lp = marginal(tau * tau, y, v, m0, p0).loglik + tau_logpdf(tau)
+        lp = np.where(np.isnan(lp), -np.inf, lp)
+        return lp + np.log(scale) - 2.0 * np.log1p(-u), tau
+
+    lo, hi = 0.0, u_max
+    first = None
+    for it in range(9):
+        u = np.linspace(lo, hi, n)
+        lp, tau = logdens(u)
+        top = lp.max()
+        if not np.isfinite(top):
+            raise ValueError("The posterior of tau could not be evaluated on the grid "
+                             "(no finite density); check the data and priors.")
+        keep = np.flatnonzero(lp > top - LOG_TAIL)
+        i0, i1 = max(keep[0] - 1, 0), min(keep[-1] + 1, n - 1)
+        if first is None:
+            first = (u, lp, i0, i1)
+        if i1 - i0 >= n // 2 or it == 8:
+            break
+        lo, hi = u[i0], u[i1]
+    h = (u[-1] - u[0]) / (n - 1)
+    p = np.exp(lp - top)
+    sw = simpson_weights(n, h) * p
+    z = sw.sum()
+    cells = 0.5 * (p[1:] + p[:-1]) * h
+    cdf = np.concatenate([[0.0], np.cumsum(cells)])
+    f = p / cdf[-1]
+    cdf = cdf / cdf[-1]
+    return TauGrid(u, tau, f, cdf, sw / z, scale, float(top + np.log(z)),
+                   _outside_mass(first, lo, hi))
+
+
+def _outside_mass(first: tuple, lo: float, hi: float) -> float:
+    """Share of the first (full-range) pass's trapezoid mass outside ``[lo, hi]``."""
+    u, lp, _, _ = first
+    p = np.exp(lp - lp.max())
+    cells = 0.5 * (p[1:] + p[:-1]) * np.diff(u)
+    out = (u[1:] <= lo) | (u[:-1] >= hi)
+    return float(cells[out].sum() / cells.sum())
+
+
+def grid_tau(u: np.ndarray, grid: TauGrid) -> np.ndarray:
+    """``tau`` at ``u`` (inverse of ``u = tau / (tau + c)``), capped at the grid's last tau."""
+    return np.minimum(grid.scale * u / (1.0 - u), grid.tau[-1])
+
+
+def density_tau(g: TauGrid) -> np.ndarray:
+    """``p(tau | y)`` on the grid, Simpson-normalised: ``p_u(u) du/dtau``."""
+    du_dtau = (1.0 - g.u) ** 2 / g.scale
+    h = (g.u[-1] - g.u[0]) / (g.u.size - 1)
+    p_u = g.weights / simpson_weights(g.u.size, h)
+    return p_u * du_dtau
+
+
+def inverse_cdf(q: np.ndarray, grid: TauGrid) -> np.ndarray:
+    """``u`` with ``CDF(u) = q`` for the piecewise-linear density on the grid."""
+    u, f, cdf = grid.u, grid.f, grid.cdf
+    k = np.clip(np.searchsorted(cdf, q, side="right") - 1, 0, u.size - 2)
+    h = u[k + 1] - u[k]
+    d = np.maximum(q - cdf[k], 0.0)
+    a = (f[k + 1] - f[k]) / (2.0 * h)
+    b = f[k]
+    root = np.sqrt(np.maximum(b * b + 4.0 * a * d, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(b + root > 0, 2.0 * d / (b + root), 0.0)
+    return u[k] + np.clip(s, 0.0, h)
+
+
+def mixture_quantiles(q: np.ndarray, weights: np.ndarray, m: np.ndarray,
+                      s: np.ndarray) -> np.ndarray:
+    """Quantiles of ``sum_k weights_k N(m_kj, s_kj^2)`` per column j: shape (J, Q)."""
+    mean = wsum(weights, m)
+    sd = np.sqrt(wsum(weights, s * s + (m - mean) ** 2))
+    x0 = mean[:, None] + sd[:, None] * special.ndtri(q)[None, :]
+    lo = np.broadcast_to((m - 40.0 * s).min(axis=0)[:, None], x0.shape)
+    hi = np.broadcast_to((m + 40.0 * s).max(axis=0)[:, None], x0.shape)
+    mt, st, n_q = m.T, s.T, q.size                     # (J, K)
+
+    def fun(x: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        j = idx // n_q
+        z = (x[:, None] - mt[j]) / st[j]
+        cdf = vdot(special.ndtr(z), weights)
+        pdf = vdot(np.exp(-0.5 * z * z) / st[j], weights) / np.sqrt(2.0 * np.pi)
+        return cdf - q[idx % n_q], pdf
+
+    return newton_bisect(fun, lo, hi, x0, np.ones(x0.shape, bool), rtol=1e-12,
+                         atol=1e-12 * sd[:, None], maxiter=MAXITER, what="quantile")
+
+
+def predictive_quantiles(mu: Any, tau: Any, qs: Sequence[float]) -> np.ndarray:
+    """Quantiles of ``theta_new`` drawn as ``N(mu_s, tau_s^2)`` at a uniformly chosen draw
+    ``s``: the root of ``mean_s Phi((x - mu_s) / tau_s) = q`` (exact, no extra noise)."""
+    mu, tau = np.asarray(mu, float).ravel(), np.asarray(tau, float).ravel()
+    pos = tau > 0
+
+    def cdf(x: np.ndarray) -> np.ndarray:           # x: (Q,) -> (Q,)
+        z = (x[:, None] - mu[None, :]) / np.where(pos, tau, 1.0)[None, :]
+        return np.where(pos[None, :], special.ndtr(z), (x[:, None] >= mu[None, :])).mean(axis=1)
+
+    qs = np.asarray(qs, float)
+    lo = np.full(qs.shape, float(np.min(mu - 10.0 * tau)))
+    hi = np.full(qs.shape, float(np.max(mu + 10.0 * tau)))
+    for _ in range(200):                              # bisection to machine precision
+        mid = 0.5 * (lo + hi)
+        below = cdf(mid) < qs
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        if np.all(hi - lo <= 4 * np.finfo(float).eps * np.maximum(1.0, np.abs(mid))):
+            break
+    return 0.5 * (lo + hi)
+
+
+@dataclass(frozen=True, eq=False)
+class GridPosterior:
+    """The numbers of the exact posterior (built by :func:`grid_posterior`).
+
+    Given ``tau`` everything is normal:
+
+        mu | tau, y ~ N(mu_hat(tau), V_mu(tau)),
+        theta_i | mu, tau, y ~ N(w_i ybar_i + (1 - w_i) mu, w_i se_i^2),
+        theta_i | tau, y ~ N(w_i ybar_i + (1 - w_i) mu_hat, w_i se_i^2 + (1 - w_i)^2 V_mu),
+
+    so marginal moments of ``mu`` and ``theta_i`` are mixtures over the grid (law of total
+    expectation / variance) and their quantiles solve the mixture CDF.
+
+    Attributes
+    ----------
+    means, se : ndarray, shape (G,)
+        The data: group means and their standard errors.
+    mu_mean, mu_precision : float
+        The prior of mu, ``N(mu_mean, 1/mu_precision)``; ``mu_precision = 0``: flat.
+    tau_logpdf : callable
+        Log density of tau's prior.
+    grid : TauGrid
+        The adaptive grid and the tau posterior on it.
+    tau_density : ndarray, shape (K,)
+        ``p(tau | y)`` on ``grid.tau`` (normalised in ``tau``).
+    mu_cond_mean, mu_cond_var : ndarray, shape (K,)
+        ``E[mu | tau_k, y]`` and ``Var[mu | tau_k, y]``.
+    theta_cond_mean, theta_cond_var : ndarray, shape (K, G)
+        ``E[theta_i | tau_k, y]`` and ``Var[theta_i | tau_k, y]``.
+    """
+
+    means: np.ndarray
+    se: np.ndarray
+    mu_mean: float
+    mu_precision: float
+    tau_logpdf: Callable[[Any], Any]
+    grid: TauGrid
+    tau_density: np.ndarray
+    mu_cond_mean: np.ndarray
+    mu_cond_var: np.ndarray
+    theta_cond_mean: np.ndarray
+    theta_cond_var: np.ndarray
+
+    @property
+    def tau_grid(self) -> np.ndarray:
+        """The grid of ``tau`` values, shape (K,)."""
+        return self.grid.tau
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Quadrature weights (Simpson in ``u``, times the density), summing to 1."""
+        return self.grid.weights
+
+    @property
+    def truncated_mass(self) -> float:
+        """Estimated posterior mass of ``tau`` outside the grid."""
+        return self.grid.truncated_mass
+
+    @cached_property
+    def moments(self) -> dict[str, np.ndarray]:
+        """Exact means and sds: keys ``{mu,tau,theta}_{mean,sd}`` (theta: shape (G,))."""
+        w = self.weights
+        mu = wsum(w, self.mu_cond_mean)
+        tau = wsum(w, self.tau_grid)
+        theta = wsum(w, self.theta_cond_mean)
+        return {
+            "mu_mean": mu, "tau_mean": tau, "theta_mean": theta,
+            "mu_sd": np.sqrt(wsum(w, self.mu_cond_var + (self.mu_cond_mean - mu) ** 2)),
+            "tau_sd": np.sqrt(wsum(w, (self.tau_grid - tau) ** 2)),
+            "theta_sd": np.sqrt(wsum(w, self.theta_cond_var
+                                     + (self.theta_cond_mean - theta) ** 2)),
+        }
+
+    def quantiles(self, qs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(tau, x)`` at the probabilities ``qs`` (1-D, in (0, 1)): ``tau`` of shape (Q,),
+        inverse of the grid CDF (piecewise-linear density); ``x`` of shape (1 + G, Q), rows
+        ``mu`` then each ``theta_i``, roots of the normal-mixture CDF (safeguarded Newton,
+        rtol 1e-12)."""
+        u = inverse_cdf(qs, self.grid)
+        tau = grid_tau(u, self.grid)
+        m = np.column_stack([self.mu_cond_mean, self.theta_cond_mean])
+        s = np.sqrt(np.column_stack([self.mu_cond_var, self.theta_cond_var]))
+        return tau, mixture_quantiles(qs, self.weights, m, s)
+
+    def tau_pdf(self, tau: Any) -> np.ndarray:
+        """The normalised density ``p(tau | y)`` at arbitrary ``tau >= 0``, from the formula."""
+        t = np.atleast_1d(batch_param("tau", tau, nonneg=True)).ravel()
+        p0 = self.mu_precision
+        with np.errstate(divide="ignore"):
+            lp = (marginal(t * t, self.means, self.se**2, self.mu_mean, p0).loglik
+                  + self.tau_logpdf(t))
+        return np.exp(lp - self.grid.log_norm).reshape(np.shape(tau))
+
+    def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+        """``(mu, tau, theta)``: ``n`` exact independent draws, shapes (n,), (n,), (n, G).
+
+        ``tau`` by inverse CDF of the grid density (continuous, linear interpolation of the
+        density within cells), then ``mu | tau, y`` and ``theta | mu, tau, y`` from their
+        normal conditionals.
+        """
+        u = inverse_cdf(rng.random(n), self.grid)
+        tau = grid_tau(u, self.grid)
+        p0 = self.mu_precision
+        cond = marginal(tau * tau, self.means, self.se**2, self.mu_mean, p0)
+        mu = cond.mu_hat + np.sqrt(cond.mu_var) * rng.standard_normal(n)
+        mean, var = conditional_unchecked(self.means, self.se, mu[:, None], tau[:, None])
+        theta = mean + np.sqrt(var) * rng.standard_normal(mean.shape)
+        return mu, tau, theta
+
+
+def grid_posterior(means: Any, se: Any, *, tau_logpdf: Callable[[Any], Any],
+                   mu_mean: float = 0.0, mu_precision: float = 0.0,
+                   tau_max: float | None = None, points: int = 2001) -> GridPosterior:
+    """The exact posterior of ``ybar_i ~ N(theta_i, se_i^2)``, ``theta_i ~ N(mu, tau^2)``.
+
+    Parameters
+    ----------
+    means, se : array_like, shape (G,)
+        Group means and their (known) standard errors.
+    tau_logpdf : callable
+        Log density of tau's prior, vectorised (e.g. a frozen ``scipy.stats``
+        distribution's ``logpdf``).
+    mu_mean, mu_precision : float, default 0
+        The prior ``mu ~ N(mu_mean, 1/mu_precision)``; ``mu_precision = 0`` is the flat
+        prior (proper posterior for ``G >= 2``).
+    tau_max : float, optional
+        Upper end of the support of tau's prior when it is bounded (a uniform prior);
+        default: unbounded.
+    points : int, default 2001
+        Number of grid points (made odd for Simpson's rule), >= 101.
+
+    Returns
+    -------
+    GridPosterior
+    """
+    y, se = means_se(means, se)
+    if y.ndim != 1:
+        raise ValueError("`means` and `se` must be 1-D (one dataset) here.")
+    if not callable(tau_logpdf):
+        raise TypeError(f"`tau_logpdf` must be callable, got {type(tau_logpdf).__name__}.")
+    if batch_param("mu_mean", mu_mean).ndim:
+        raise ValueError(f"`mu_mean` must be a number, got {mu_mean!r}.")
+    prec = batch_param("mu_precision", mu_precision, nonneg=True)
+    if prec.ndim or not np.isfinite(prec):
+        raise ValueError(f"`mu_precision` must be a finite number >= 0, got {mu_precision!r}.")
+    if prec == 0 and y.size < 2:
+        raise ValueError("A flat prior on mu needs at least 2 groups for a proper posterior.")
+    n = count("points", points, 101) | 1
+    v = se * se
+    g = tau_grid(y, v, n, tau_logpdf=tau_logpdf, mu_mean=mu_mean, mu_precision=mu_precision,
+                 tau_max=tau_max)
+    t2 = g.tau * g.tau
+    marg = marginal(t2, y, v, mu_mean, mu_precision)
+    mean, var = conditional_unchecked(y, se, marg.mu_hat[:, None], g.tau[:, None])
+    w = weights_unchecked(se, g.tau[:, None])
+    theta_var = var + (1.0 - w) ** 2 * marg.mu_var[:, None]
+    return GridPosterior(
+        means=y, se=se, mu_mean=mu_mean, mu_precision=mu_precision, tau_logpdf=tau_logpdf,
+        grid=g, tau_density=density_tau(g), mu_cond_mean=marg.mu_hat, mu_cond_var=marg.mu_var,
+        theta_cond_mean=mean, theta_cond_var=theta_var,
+    )

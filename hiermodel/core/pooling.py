@@ -1,0 +1,262 @@
+"""Pooling estimates of the normal three-level model with known sampling sds ``se_i``.
+
+    ybar_i | theta_i ~ N(theta_i, se_i^2),    theta_i | mu, tau ~ N(mu, tau^2).
+
+No pooling, complete pooling, the shrinkage weights, partial pooling, the conditional
+posterior of ``theta_i`` given ``(mu, tau)`` and the seed text's ``np.std`` plug-in.  Every
+function works on plain arrays with the **group axis last** and broadcasts over leading batch
+axes; per-dataset parameters (``mu``, ``tau``) have the batch shape only.  Numpy only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .arrays import (
+    batch_param,
+    broadcast_groups,
+    check_batch,
+    floats,
+    group_array,
+    means_se,
+    positive_group_array,
+    vdot,
+)
+
+__all__ = [
+    "no_pooling", "grand_mean", "complete_pooling", "shrinkage_weights", "partial_pooling",
+    "conditional_posterior", "SdOfMeansEstimates", "sd_of_means_estimates",
+    "weights_unchecked", "conditional_unchecked",
+]
+
+
+def no_pooling(means: Any) -> np.ndarray:
+    """No pooling (seed section 2.1): ``theta_i = ybar_i``.
+
+    Parameters
+    ----------
+    means : array_like, shape (..., G)
+        Group means ``ybar_i``.
+
+    Returns
+    -------
+    ndarray, shape (..., G)
+        A copy of ``means``.
+    """
+    return group_array("means", means).copy()
+
+
+def grand_mean(means: Any, se: Any = None, *, weighted: bool | None = None) -> np.ndarray:
+    """The grand mean of the group means, unweighted or precision-weighted.
+
+    ``unweighted: mean_i ybar_i`` (the seed text's ``np.mean(observed_means)``);
+    ``weighted: sum_i ybar_i / se_i^2 / sum_i 1 / se_i^2`` (the fixed-effect estimate, the
+    ``tau = 0`` limit of the hierarchical model).
+
+    Parameters
+    ----------
+    means : array_like, shape (..., G)
+        Group means.
+    se : array_like, shape (..., G), optional
+        Standard errors of the means; needed only for the weighted mean.
+    weighted : bool or None, default None
+        ``True``: precision-weighted (requires ``se``); ``False``: unweighted (``se`` is
+        ignored); ``None``: weighted exactly when ``se`` is given.
+
+    Returns
+    -------
+    ndarray, shape (...)
+    """
+    if weighted is None:
+        weighted = se is not None
+    if weighted not in (True, False):
+        raise ValueError(f"`weighted` must be True, False or None, got {weighted!r}.")
+    if not weighted:
+        return group_array("means", means).mean(axis=-1)
+    if se is None:
+        raise ValueError("`se` is required for the precision-weighted grand mean (weighted=True).")
+    y, s = means_se(means, se)
+    p = 1.0 / s**2
+    return vdot(p, y) / p.sum(axis=-1)
+
+
+def complete_pooling(means: Any, se: Any = None, *, weighted: bool | None = None) -> np.ndarray:
+    """Complete pooling (seed section 2.2): every ``theta_i`` equals the grand mean.
+
+    See :func:`grand_mean` for ``se`` and ``weighted``: the seed text's estimate is the
+    unweighted mean (``weighted=False`` or no ``se``); ``weighted=True`` gives the
+    precision-weighted mean ``sum ybar_i/se_i^2 / sum 1/se_i^2``.
+
+    Returns
+    -------
+    ndarray, shape (..., G)
+        The grand mean repeated along the group axis.
+    """
+    y = group_array("means", means)
+    g = grand_mean(y, se, weighted=weighted)
+    return np.broadcast_to(g[..., None], np.broadcast_shapes(y.shape, g.shape + (1,))).copy()
+
+
+def shrinkage_weights(se: Any, tau: Any) -> np.ndarray:
+    """Shrinkage weights ``w_i = (1/se_i^2) / (1/se_i^2 + 1/tau^2) = tau^2 / (tau^2 + se_i^2)``.
+
+    With ``se_i = sigma / sqrt(n_i)`` this is the seed text's ``n_i / (n_i + sigma^2/tau^2)``.
+    ``tau = 0`` gives ``w = 0`` exactly (complete pooling) and ``tau = inf`` gives ``w = 1``
+    exactly (no pooling).
+
+    Parameters
+    ----------
+    se : array_like, shape (..., G)
+        Standard errors, > 0.
+    tau : array_like, shape (...)
+        Between-group sd, >= 0 (``inf`` allowed); batch shape only, no group axis.
+
+    Returns
+    -------
+    ndarray, shape broadcast((..., G), tau.shape + (1,))
+    """
+    s = positive_group_array("se", se)
+    t = batch_param("tau", tau, nonneg=True)
+    check_batch(s.shape, tau=t)
+    return weights_unchecked(s, t[..., None])
+
+
+def weights_unchecked(se: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """``1 / (1 + (se/tau)^2)``, computed in one buffer; exact 0 at tau=0, 1 at tau=inf.
+
+    :func:`shrinkage_weights` without the checks: ``se`` and ``tau`` are float arrays that
+    already broadcast (``tau`` with a trailing axis of length 1).
+    """
+    with np.errstate(divide="ignore"):
+        w = np.divide(se, tau)
+    np.multiply(w, w, out=w)
+    w += 1.0
+    return np.divide(1.0, w, out=w)
+
+
+def partial_pooling(means: Any, se: Any, mu: Any, tau: Any) -> np.ndarray:
+    """Partial pooling (seed section 2.3): ``theta_i = w_i ybar_i + (1 - w_i) mu``.
+
+    ``w_i`` from :func:`shrinkage_weights`; the estimate lies between ``ybar_i`` and ``mu``.
+
+    Parameters
+    ----------
+    means, se : array_like, shape (..., G)
+        Group means and their standard errors.
+    mu, tau : array_like, shape (...)
+        Population mean and between-group sd (batch shape, no group axis).
+
+    Returns
+    -------
+    ndarray, shape (..., G)
+    """
+    return conditional_posterior(means, se, mu, tau)[0]
+
+
+def conditional_posterior(
+    means: Any, se: Any, mu: Any, tau: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The conditional posterior ``theta_i | y, mu, tau ~ N(theta_hat_i, V_i)`` (seed text 5.1).
+
+    ``theta_hat_i = (ybar_i/se_i^2 + mu/tau^2) / (1/se_i^2 + 1/tau^2) = w_i ybar_i +
+    (1 - w_i) mu`` and ``V_i = 1 / (1/se_i^2 + 1/tau^2) = w_i se_i^2``.
+
+    Parameters
+    ----------
+    means, se : array_like, shape (..., G)
+        Group means and standard errors.
+    mu, tau : array_like, shape (...)
+        Draws or values of the hyperparameters, e.g. shape ``(chains, draws)``; they
+        broadcast against the leading axes of ``means``.
+
+    Returns
+    -------
+    mean, var : ndarray, shape broadcast((..., G), mu.shape + (1,))
+        E.g. ``(chains, draws, G)`` for ``means`` of shape ``(G,)``.
+    """
+    y, s = means_se(means, se)
+    m = batch_param("mu", mu)
+    t = batch_param("tau", tau, nonneg=True)
+    check_batch(y.shape, mu=m, tau=t)
+    return conditional_unchecked(y, s, m[..., None], t[..., None])
+
+
+def conditional_unchecked(y: np.ndarray, s: np.ndarray, mu: np.ndarray,
+                          tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, var)`` of :func:`conditional_posterior` without the checks: float arrays that
+    already broadcast, ``mu`` and ``tau`` with a trailing axis of length 1."""
+    w = weights_unchecked(s, tau)
+    mean = w * y
+    mean += (1.0 - w) * mu
+    w *= s * s                                           # V = w se^2 (w has se's shape)
+    return mean, w if w.shape == mean.shape else np.broadcast_to(w, mean.shape).copy()
+
+
+# ============================================================================ the seed
+class SdOfMeansEstimates(NamedTuple):
+    """Result of :func:`sd_of_means_estimates` (arrays of shape ``(..., G)``, tau ``(...)``)."""
+
+    no_pooling: np.ndarray
+    complete_pooling: np.ndarray
+    partial_pooling: np.ndarray
+    weights: np.ndarray
+    tau: np.ndarray
+    grand_mean: np.ndarray
+
+
+def sd_of_means_estimates(means: Any, n: Any, sigma: Any) -> SdOfMeansEstimates:
+    """The seed text's ``hierarchical_estimates`` (section 4.2), reproduced exactly and batched.
+
+    ``tau_hat = np.std(means)`` (population sd, ``ddof=0``), ``mu = np.mean(means)``
+    (unweighted) and ``w_i = n_i / (n_i + sigma^2 / tau_hat^2)``;
+    ``partial_i = w_i ybar_i + (1 - w_i) mu``.  For ``tau_hat > 0`` the arithmetic is the
+    seed's, operation for operation.
+
+    Honest caveats:
+
+    * ``np.std(means)`` estimates the sd of the *observed* means, ``~ sqrt(tau^2 + se^2)``,
+      not ``tau``: it ignores the sampling noise in ``ybar_i`` (so it over-estimates ``tau``
+      and under-shrinks) and the uncertainty in ``tau_hat`` itself.  Use
+      :func:`~hiermodel.core.tau.estimate_tau` (``"reml"``, ``"pm"``, ...) for a real
+      estimate.
+    * When all means are equal, ``tau_hat = 0`` and the seed text's ``sigma**2 / tau_est**2``
+      divides by zero.  Here that case is defined as its limit: weights 0 and complete
+      pooling, without warnings.
+    * The seed text's table 4.3 ("For a typical run ...": A 19.2, B 8.5, G 12.1, F 2.8) is
+      illustrative: it does not follow from this code and table 4.1.  On
+      :func:`~hiermodel.datasets.eight_schools_summary` the code gives ``tau_hat = 9.8446``,
+      ``mu = 8.8125`` and partial-pooling estimates A 26.90, B 8.11, G 15.44, F 1.01
+      (weights 0.923, 0.775, 0.721, 0.950).
+
+    Parameters
+    ----------
+    means : array_like, shape (..., G)
+        Group means ``ybar_i``.
+    n : array_like, shape (..., G)
+        Group sizes, > 0.
+    sigma : float or array_like, broadcastable to (..., G)
+        Known within-group sd, > 0.
+
+    Returns
+    -------
+    SdOfMeansEstimates
+        ``no_pooling``, ``complete_pooling``, ``partial_pooling``, ``weights`` (shape
+        ``(..., G)``), ``tau`` and ``grand_mean`` (shape ``(...)``).
+    """
+    y = group_array("means", means)
+    nn = positive_group_array("n", n)
+    sig = floats("sigma", sigma)
+    if not np.isfinite(sig).all() or (sig <= 0).any():
+        raise ValueError("`sigma` must be finite and > 0.")
+    y, nn, sig = broadcast_groups(means=y, n=nn, sigma=np.atleast_1d(sig))
+    tau_est = np.std(y, axis=-1)
+    mu = np.mean(y, axis=-1)
+    t = tau_est[..., None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weights = np.where(t > 0, nn / (nn + sig**2 / t**2), 0.0)
+    m = mu[..., None]
+    partial = weights * y + (1 - weights) * m
+    complete = np.broadcast_to(m, y.shape).copy()
+    return SdOfMeansEstimates(y.copy(), complete, partial, weights, tau_est, mu)

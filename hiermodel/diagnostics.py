@@ -1,0 +1,225 @@
+"""Sampler health and prior-data conflict: the checks :func:`hiermodel.sampling.fit` runs.
+
+* :func:`convergence_table` -- R-hat, bulk/tail ESS and MCSE per parameter (ArviZ);
+* :func:`sampling_diagnostics` -- one :class:`Diagnostics` object: divergences, tree-depth
+  hits, BFMI, the worst R-hat and ESS, with :attr:`Diagnostics.problems` in words and
+  :meth:`Diagnostics.warn` (a :class:`~hiermodel.exceptions.SamplingWarning`);
+* :func:`prior_data_conflict` -- sentences describing a conflict between the priors and the
+  data, warned by :func:`warn_conflict` (a
+  :class:`~hiermodel.exceptions.PriorDataConflictWarning`).
+
+The thresholds (:data:`RHAT_MAX`, :data:`ESS_MIN`, :data:`BFMI_MIN`; Vehtari et al. 2021 for
+R-hat and ESS) and those of the conflict check live here.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import stats
+
+from ._validate import check_fitted
+from .core import eb_core, restricted_loglik
+from .data import HierData
+from .exceptions import PriorDataConflictWarning, SamplingWarning
+from .formatting import format_number as _fmt
+from .priors import Priors
+
+__all__ = [
+    "convergence_table", "sampling_diagnostics", "Diagnostics", "prior_data_conflict",
+    "warn_conflict", "RHAT_MAX", "ESS_MIN", "BFMI_MIN", "CONFLICT_Z", "CONFLICT_TAIL",
+    "CONFLICT_LR", "CONFLICT_PRIOR_Z",
+]
+
+#: thresholds of the automatic checks (Vehtari et al. 2021 for R-hat / ESS)
+RHAT_MAX, ESS_MIN, BFMI_MIN = 1.01, 400, 0.3
+#: NumPyro's default maximum tree depth (it reports the depth, not whether it was hit)
+_NUMPYRO_MAX_TREE_DEPTH = 10
+
+
+def convergence_table(idata: az.InferenceData,
+                      var_names: list[str] | None = None) -> pd.DataFrame:
+    """R-hat, bulk/tail ESS and MCSE per parameter (``arviz.summary``, kind "diagnostics"),
+    for ``mu``, ``tau``, ``theta`` and ``sigma`` by default."""
+    idata = check_fitted(idata)
+    if var_names is None:
+        var_names = [v for v in ("mu", "tau", "theta", "sigma") if v in idata.posterior]
+    return az.summary(idata, var_names=var_names, kind="diagnostics")
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Sampler health in one object: divergences, tree-depth hits, BFMI, worst R-hat / ESS."""
+
+    divergences: int
+    max_treedepth_hits: int
+    bfmi: tuple[float, ...]
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    n_draws: int
+    parameterization: str = "?"
+
+    @property
+    def problems(self) -> list[str]:
+        """One sentence per failed check, with what to do about it."""
+        out = []
+        if self.divergences > 0:
+            pct = 100 * self.divergences / self.n_draws
+            out.append(
+                f"{self.divergences} divergent transitions ({pct:.1f}% of draws) with the "
+                f"{self.parameterization} parameterization: the posterior has a funnel the "
+                "sampler cannot follow. Switch to the marginal or non-centered form "
+                "(parameterization='marginal' / 'noncentered' / 'auto') and/or raise "
+                "target_accept (e.g. 0.99); do not trust the draws until divergences are 0.")
+        if not np.isfinite(self.max_rhat):
+            out.append("R-hat could not be computed (NaN) for some parameter: a chain is "
+                       "constant or too short. Run >= 2 chains with more draws and check "
+                       "that every parameter moves.")
+        elif self.max_rhat > RHAT_MAX:
+            out.append(f"max R-hat {self.max_rhat:.3f} > {RHAT_MAX}: chains disagree. Run "
+                       "more tune/draws, or reparameterize (non-centered).")
+        if not (np.isfinite(self.min_ess_bulk) and np.isfinite(self.min_ess_tail)):
+            out.append("ESS could not be computed (NaN) for some parameter: its draws are "
+                       "constant. Check the model and run more draws.")
+        elif min(self.min_ess_bulk, self.min_ess_tail) < ESS_MIN:
+            out.append(f"min ESS (bulk {self.min_ess_bulk:.0f}, tail {self.min_ess_tail:.0f}) "
+                       f"< {ESS_MIN}: too few effective draws for reliable estimates. "
+                       "Increase draws (or chains).")
+        if self.bfmi and min(self.bfmi) < BFMI_MIN:
+            out.append(f"BFMI {min(self.bfmi):.2f} < {BFMI_MIN} in some chain: poor energy "
+                       "exploration, typical of the centered funnel. Use the non-centered "
+                       "form.")
+        if self.max_treedepth_hits > 0:
+            out.append(f"{self.max_treedepth_hits} draws hit the maximum tree depth: "
+                       "consider reparameterizing or a larger max tree depth.")
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def warn(self, stacklevel: int = 3) -> None:
+        """Emit one :class:`SamplingWarning` listing every problem (none if all is well)."""
+        if self.problems:
+            warnings.warn("hiermodel sampling diagnostics:\n- " + "\n- ".join(self.problems),
+                          SamplingWarning, stacklevel=stacklevel)
+
+    def __str__(self) -> str:
+        bfmi = ", ".join(f"{b:.2f}" for b in self.bfmi)
+        lines = [
+            f"divergences: {self.divergences} / {self.n_draws} draws",
+            f"max tree depth hits: {self.max_treedepth_hits}",
+            f"BFMI per chain: {bfmi}",
+            f"max R-hat: {self.max_rhat:.4f}",
+            f"min ESS bulk / tail: {self.min_ess_bulk:.0f} / {self.min_ess_tail:.0f}",
+            "status: " + ("OK" if self.ok else "PROBLEMS\n  - " + "\n  - ".join(self.problems)),
+        ]
+        return "\n".join(lines)
+
+
+def sampling_diagnostics(idata: az.InferenceData) -> Diagnostics:
+    """Summarise sampler health (uses ArviZ's R-hat, ESS and BFMI)."""
+    table = convergence_table(idata)
+    ss = idata.sample_stats if "sample_stats" in idata.groups() else xr.Dataset()
+    div = int(ss["diverging"].sum()) if "diverging" in ss else 0
+    depth_var = next((v for v in ("reached_max_treedepth", "maxdepth_reached") if v in ss), None)
+    depth = int(ss[depth_var].sum()) if depth_var else 0
+    if depth_var is None and "tree_depth" in ss:  # numpyro reports the depth itself
+        depth = int((ss["tree_depth"] >= _NUMPYRO_MAX_TREE_DEPTH).sum())
+    bfmi = tuple(float(b) for b in az.bfmi(idata)) if "energy" in ss else ()
+    post = idata.posterior
+    return Diagnostics(
+        divergences=div, max_treedepth_hits=depth, bfmi=bfmi,
+        # skipna=False: a NaN R-hat / ESS is a problem to report, never a pass
+        max_rhat=float(table["r_hat"].max(skipna=False)),
+        min_ess_bulk=float(table["ess_bulk"].min(skipna=False)),
+        min_ess_tail=float(table["ess_tail"].min(skipna=False)),
+        n_draws=int(post.sizes["chain"] * post.sizes["draw"]),
+        parameterization=str(post.attrs.get("parameterization", "?")),
+    )
+
+
+#: thresholds of :func:`prior_data_conflict`
+CONFLICT_Z = 3.0            # |E[mu|y] - mu_hat| / sd(mu|y)
+CONFLICT_TAIL = 0.001       # posterior / prior tail probabilities; the likelihood-ratio level
+CONFLICT_LR = float(stats.chi2.isf(CONFLICT_TAIL, 1))   # 10.83
+CONFLICT_PRIOR_Z = 4.0      # |E[mu|y] - prior mean| / prior sd
+
+
+def prior_data_conflict(idata: az.InferenceData, data: HierData,
+                        priors: Priors | None = None) -> list[str]:
+    """Sentences describing a conflict between the priors and the data (empty: none found).
+
+    The data's own answer is the empirical-Bayes (REML) fit ``(mu_hat, tau_hat)`` of
+    ``ybar_i ~ N(mu, tau^2 + se_i^2)``; the posterior should not sit far from it unless the
+    prior is meant to be informative.  Flagged:
+
+    * ``|E[mu | y] - mu_hat| > 3 sd(mu | y)``;
+    * ``tau_hat`` outside the posterior's central 99.8% interval of tau *and* the data
+      reject the posterior median of tau: the restricted likelihood-ratio statistic
+      ``2 [l_R(tau_hat) - l_R(median(tau | y))]`` exceeds the chi^2_1 0.1% point, 10.83
+      (:func:`hiermodel.shrinkage.restricted_loglik`; so a ``tau_hat`` of 0 beside a
+      posterior that is merely positive is not a conflict);
+    * the posterior far in the prior's tail: ``E[mu | y]`` more than 4 prior sds from the
+      prior mean, or the posterior median of tau above the prior's 99.9% quantile.
+
+    ``priors`` defaults to those recorded in ``posterior.attrs``.
+    :func:`hiermodel.sampling.fit` warns with :class:`PriorDataConflictWarning` (through
+    :func:`warn_conflict`) when this list is not empty.
+    """
+    post = idata.posterior
+    if "mu" not in post or "tau" not in post:
+        return []
+    if priors is None:
+        priors = Priors.from_attrs(post.attrs)
+    mu = np.asarray(post["mu"].values, dtype=float).ravel()
+    tau = np.asarray(post["tau"].values, dtype=float).ravel()
+    if mu.size < 2 or not (np.all(np.isfinite(mu)) and np.all(np.isfinite(tau))):
+        return []
+    eb = eb_core(data.means, data.se, "reml")
+    mu_hat, tau_hat = float(eb.mu), float(eb.tau)
+    out = []
+    m, sd = float(mu.mean()), float(mu.std(ddof=1))
+    fix = ("Check that the priors are on the scale of your data: the default (priors=None; "
+           "on the command line, no --mu-prior / --tau-prior) is scaled to the data, and "
+           "fixed numbers should be too. Compare with "
+           "hiermodel.shrinkage.exact_posterior(data, priors) and empirical_bayes(data).")
+    if sd > 0 and abs(m - mu_hat) > CONFLICT_Z * sd:
+        out.append(f"the posterior mean of mu, {_fmt(m)}, is {abs(m - mu_hat) / sd:.1f} "
+                   f"posterior sds ({_fmt(sd)}) from the data's estimate mu_hat = "
+                   f"{_fmt(mu_hat)} (REML)")
+    lo, med, hi = np.quantile(tau, [CONFLICT_TAIL, 0.5, 1 - CONFLICT_TAIL])
+    lr = 2.0 * float(np.diff(restricted_loglik(data.means, data.se, [med, tau_hat]))[0])
+    if (tau_hat < lo or tau_hat > hi) and lr > CONFLICT_LR:
+        out.append(f"the data's estimate tau_hat = {_fmt(tau_hat)} (REML) lies outside the "
+                   f"central {100 * (1 - 2 * CONFLICT_TAIL):g}% posterior interval of tau "
+                   f"[{_fmt(lo)}, {_fmt(hi)}], and the data reject the posterior median "
+                   f"{_fmt(med)} (likelihood ratio {lr:.1f} > {CONFLICT_LR:.1f})")
+    if priors is not None and priors.mu == "normal" and priors.mu_sd is not None:
+        zp = abs(m - priors.mu_mean) / priors.mu_sd
+        if zp > CONFLICT_PRIOR_Z:
+            out.append(f"the posterior mean of mu, {_fmt(m)}, is {zp:.1f} prior sds from the "
+                       f"prior mean (mu ~ Normal({_fmt(priors.mu_mean)}, "
+                       f"{_fmt(priors.mu_sd)}))")
+    if priors is not None and priors.tau_scale is not None:
+        q = float(priors.tau_dist().cdf(med))
+        if q > 1 - CONFLICT_TAIL:
+            out.append(f"the posterior median of tau, {_fmt(med)}, is beyond the prior's "
+                       f"{100 * (1 - CONFLICT_TAIL):g}% quantile "
+                       f"({_fmt(float(priors.tau_dist().ppf(1 - CONFLICT_TAIL)))})")
+    if out:
+        out.append(fix)
+    return out
+
+
+def warn_conflict(problems: list[str], stacklevel: int = 3) -> None:
+    """Emit one :class:`PriorDataConflictWarning` listing ``problems`` (none if empty)."""
+    if problems:
+        warnings.warn("hiermodel prior-data conflict:\n- " + "\n- ".join(problems),
+                      PriorDataConflictWarning, stacklevel=stacklevel)

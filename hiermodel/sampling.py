@@ -1,0 +1,403 @@
+"""Sampling: NUTS to ``arviz.InferenceData``, with diagnostics that are never silent.
+
+``fit`` is the one verb most users need.  It builds (or reuses) the model
+(:mod:`hiermodel.model`), samples with NUTS through one of three backends -- nutpie (default,
+the fastest; see ``benchmarks/``), PyMC's own sampler, or NumPyro; one small function each,
+registered in :data:`SAMPLERS` -- and assembles one InferenceData with the groups
+``posterior``, ``sample_stats``, ``observed_data``, ``constant_data``, ``log_likelihood``
+(one value per group) and optionally ``posterior_predictive`` (drawn by
+:func:`hiermodel.predictive.posterior_predictive`).  It then checks R-hat, ESS, divergences
+and BFMI (:mod:`hiermodel.diagnostics`) and warns with a
+:class:`~hiermodel.exceptions.SamplingWarning` that says what to do.
+
+Compiled-model reuse: models are built once per *structure* (number of groups, known or
+unknown sigma, prior families, backend) with the data as ``pm.Data``; a later fit of
+same-shaped data swaps the data in without recompiling (nutpie's ``with_data`` / PyMC's
+``set_data``).  The cache holds the :class:`~hiermodel.model.HierModel` of each structure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Literal
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import xarray as xr
+from scipy import stats
+
+from . import predictive
+from ._validate import check_method, check_priors, check_prob, positive_int, resolve_seed
+from .core import conditional_posterior
+from .data import HierData, group_coord
+from .diagnostics import prior_data_conflict, sampling_diagnostics, warn_conflict
+from .model import (
+    HierModel,
+    ModelSpec,
+    build_model,
+    centering,
+    constant_data,
+    data_updates,
+    label_groups,
+    observed_data,
+)
+from .priors import Priors
+
+__all__ = [
+    "fit", "SAMPLERS", "DEFAULT_TARGET_ACCEPT", "DEFAULT_PARAMETERIZATION",
+    "clear_model_cache", "model_cache_size", "running_in_ci", "progress_enabled",
+]
+
+Sampler = Literal["nutpie", "pymc", "numpyro"]
+#: Default target_accept per parameterization, measured with the data-scaled default priors,
+#: 4 x 1000 draws, nutpie, 20 seeds each (benchmarks/bench_divergences.py): marginal at 0.8
+#: -> 0 divergent fits on eight_schools() but 3 of 20 on the mixed-precision data (se 1 and
+#: 40), at 0.85 -> 1 of 20, at 0.9 -> 0 of 20 on both (about 25% fewer ESS/s than 0.8);
+#: auto (= non-centered on Eight Schools) at 0.9 -> 3 of 20 fits diverged, at 0.95 -> 0.
+DEFAULT_TARGET_ACCEPT = {"marginal": 0.9, "theta": 0.95}
+DEFAULT_PARAMETERIZATION = "marginal"
+
+
+def _package_version() -> str:
+    try:
+        return version("hiermodel")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0+unknown"
+
+
+# ----------------------------------------------------------------------------- backends
+def _compile_nutpie(model: pm.Model) -> Any:
+    import nutpie
+
+    return nutpie.compile_pymc_model(model, freeze_model=False)
+
+
+def _nutpie(model: pm.Model, compiled: Any, seed: int, progress: bool,
+            kw: dict[str, Any]) -> az.InferenceData:
+    import nutpie
+
+    return nutpie.sample(compiled, seed=seed, progress_bar=progress, save_warmup=False, **kw)
+
+
+def _pymc(model: pm.Model, compiled: Any, seed: int, progress: bool, kw: dict[str, Any],
+          nuts_sampler: str = "pymc") -> az.InferenceData:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        return pm.sample(model=model, random_seed=seed, progressbar=progress,
+                         nuts_sampler=nuts_sampler, compute_convergence_checks=False,
+                         idata_kwargs={"log_likelihood": False}, **kw)
+
+
+def _numpyro(model: pm.Model, compiled: Any, seed: int, progress: bool,
+             kw: dict[str, Any]) -> az.InferenceData:
+    return _pymc(model, compiled, seed, progress, kw, nuts_sampler="numpyro")
+
+
+@dataclass(frozen=True)
+class _Backend:
+    """One NUTS backend: how it samples a model, and what it needs first."""
+
+    #: (pm.Model, compiled or None, seed, progress, sampler keywords) -> InferenceData
+    sample: Callable[..., az.InferenceData]
+    #: pm.Model -> a compiled model kept in the cache (None: the pm.Model is enough)
+    compile: Callable[[pm.Model], Any] | None = None
+    #: (compiled, pm.Data updates) -> the compiled model on those data
+    with_data: Callable[[Any, dict[str, np.ndarray]], Any] | None = None
+    #: optional packages it imports, and the pip extra that installs them
+    modules: tuple[str, ...] = ()
+    extra: str = ""
+
+
+_BACKENDS = {
+    "nutpie": _Backend(_nutpie, _compile_nutpie, lambda c, upd: c.with_data(**upd),
+                       ("nutpie",), "fast"),
+    "pymc": _Backend(_pymc),
+    "numpyro": _Backend(_numpyro, modules=("numpyro", "jax"), extra="fast"),
+}
+SAMPLERS = tuple(_BACKENDS)
+
+
+def _backend(sampler: Any) -> tuple[str, _Backend]:
+    """The checked sampler name and its backend; ImportError naming the extra to install
+    when its optional packages are missing."""
+    import importlib
+
+    sampler = check_method(sampler, SAMPLERS, "sampler")
+    backend = _BACKENDS[sampler]
+    try:
+        for module in backend.modules:
+            importlib.import_module(module)
+    except ImportError as err:
+        raise ImportError(
+            f"sampler={sampler!r} needs the optional package {backend.modules[0]!r}, which is "
+            f"not installed ({err}). Install it with: pip install "
+            f"'hiermodel[{backend.extra}]' -- or use sampler='pymc'."
+        ) from None
+    return sampler, backend
+
+
+# ----------------------------------------------------------------------------- compiled-model cache
+@dataclass
+class _Compiled:
+    """A compiled model shared by every fit of one structure; fits swap their data in and
+    sample under ``lock`` (see :func:`_sampling`)."""
+
+    model: HierModel
+    compiled: Any = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_CACHE: dict[tuple, _Compiled] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def clear_model_cache() -> None:
+    """Forget the compiled models kept for reuse (they are rebuilt on demand)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def model_cache_size() -> int:
+    """How many compiled models are kept for reuse (one per model structure and backend)."""
+    with _CACHE_LOCK:
+        return len(_CACHE)
+
+
+def _cache_key(data: HierData, priors: Priors, sampler: str, marginal: bool) -> tuple:
+    # the priors' numbers live in pm.Data, so only their families fix the structure
+    return (data.n_groups, data.sigma_known, priors.mu, priors.tau, priors.sigma, sampler,
+            marginal)
+
+
+def _get_model(data: HierData, c: np.ndarray, priors: Priors, sampler: str,
+               marginal: bool, progress: bool) -> _Compiled:
+    """The cached model for this structure (built and compiled on first use).  Its data are
+    whichever fit used it last: :func:`_sampling` swaps this fit's data in safely."""
+    key = _cache_key(data, priors, sampler, marginal)
+    with _CACHE_LOCK:
+        entry = _CACHE.get(key)
+    if entry is None:
+        if progress:
+            print(f"hiermodel: compiling the model for {sampler} (once per model shape in "
+                  "this process; ~5-15 s) ...", file=sys.stderr, flush=True)
+        model = build_model(data, "marginal" if marginal else c, priors)
+        backend = _BACKENDS[sampler]
+        new = _Compiled(model, backend.compile(model.model) if backend.compile else None)
+        with _CACHE_LOCK:  # two threads may have built it: keep the first
+            entry = _CACHE.setdefault(key, new)
+    return entry
+
+
+@contextlib.contextmanager
+def _sampling(entry: _Compiled, updates: dict[str, np.ndarray], sampler: str):
+    """Yield ``(model, compiled)`` holding this fit's data, safe against other threads.
+
+    Every backend reads the shared ``pm.Model``'s data while it samples (PyMC and NumPyro
+    its logp, nutpie its initial-point function), so the entry's lock is held from
+    ``pm.set_data`` to the end of sampling: same-shaped fits in threads run one at a time,
+    and each gets exactly the draws it would get alone.  nutpie's logp reads a private copy
+    (``with_data``)."""
+    backend = _BACKENDS[sampler]
+    with entry.lock:
+        pm.set_data(updates, model=entry.model.model)
+        compiled = backend.with_data(entry.compiled, updates) if backend.with_data else None
+        yield entry.model.model, compiled
+
+
+# ----------------------------------------------------------------------------- fit
+def running_in_ci() -> bool:
+    """True when the ``CI`` environment variable is set to a true value (``CI=0``,
+    ``false``, ``no``, ``off`` and empty count as unset)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def progress_enabled(progressbar: bool | None) -> bool:
+    """Whether to show progress: an explicit choice wins; by default progress is shown
+    except in CI (:func:`running_in_ci`)."""
+    if progressbar is None:
+        return not running_in_ci()
+    return bool(progressbar)
+
+
+def fit(
+    data_or_model: HierData | HierModel,
+    *,
+    parameterization: str | np.ndarray = DEFAULT_PARAMETERIZATION,
+    priors: Priors | None = None,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    seed: int | None = None,
+    sampler: Sampler = "nutpie",
+    target_accept: float | None = None,
+    progressbar: bool | None = None,
+    posterior_predictive: bool = False,
+    log_likelihood: bool = True,
+    cores: int | None = None,
+    check: bool = True,
+) -> az.InferenceData:
+    """Fit the three-level normal model with NUTS.
+
+    Parameters
+    ----------
+    data_or_model : HierData or HierModel
+        Data (the model is built, or a compiled one reused) or a model from
+        :func:`~hiermodel.model.build_model` or :func:`~hiermodel.model.pooling_model`
+        (sampled as is).  A bare ``pymc.Model`` is refused: hiermodel needs the data and
+        priors it was built from.
+    parameterization : {"marginal", "auto", "centered", "noncentered"} or array
+        Default "marginal": sample (mu, tau[, sigma]) with theta integrated out, then draw
+        theta exactly from ``p(theta | mu, tau, y)`` -- the same posterior, no funnel, the
+        fastest (see ``benchmarks/bench_fit.py``).  The others sample theta with per-group
+        centering (see :mod:`hiermodel.model`).  Ignored when a model is passed.
+    priors : Priors, optional
+        Default ``Priors()``: scaled to the data (:mod:`hiermodel.priors`); the numbers used
+        are in ``posterior.attrs`` (``priors``, ``prior_*``).  Ignored when a model is passed.
+    draws, tune, chains : int, default 1000, 1000, 4
+    seed : int, optional
+        Same seed, same draws (bit for bit) for every backend.  None draws a fresh seed,
+        recorded in ``posterior.attrs["seed"]``.
+    sampler : {"nutpie", "pymc", "numpyro"}, default "nutpie"
+    target_accept : float, optional
+        Default 0.9 for "marginal", 0.95 when theta is sampled (:data:`DEFAULT_TARGET_ACCEPT`,
+        chosen so that Eight Schools and mixed-precision data give 0 divergences).
+    progressbar : bool, optional
+        Default: on, except when the ``CI`` environment variable is true; an explicit value
+        always wins.  With progress on, a line is printed before a first-time compile.
+    posterior_predictive : bool, default False
+        Add the ``posterior_predictive`` group of
+        :func:`hiermodel.predictive.posterior_predictive` (replicated group means ``y``, and
+        more: see there).
+    log_likelihood : bool, default True
+        Add the pointwise log-likelihood, one value per group (for LOO / leave-one-group-out).
+    cores : int, optional
+        Chains run in parallel on this many cores (default: all, at most ``chains``).
+    check : bool, default True
+        Run the automatic diagnostics and warn (:class:`SamplingWarning`) on problems, and
+        the prior-data conflict check (:func:`~hiermodel.diagnostics.prior_data_conflict`,
+        :class:`PriorDataConflictWarning`).
+
+    Returns
+    -------
+    arviz.InferenceData
+    """
+    sampler, backend = _backend(sampler)
+    draws, tune, chains = (positive_int(k, v) for k, v in
+                           (("draws", draws), ("tune", tune), ("chains", chains)))
+    seed = resolve_seed(seed)
+    if target_accept is not None:
+        target_accept = check_prob(target_accept, "target_accept")
+    cores = min(chains, os.cpu_count() or 1) if cores is None else positive_int("cores", cores)
+    progress = progress_enabled(progressbar)
+
+    if isinstance(data_or_model, HierModel):
+        data, spec, model = data_or_model.data, data_or_model.spec, data_or_model.model
+        compiled = backend.compile(model) if backend.compile else None
+        sampling = contextlib.nullcontext((model, compiled))
+    elif isinstance(data_or_model, HierData):
+        data = data_or_model
+        priors = check_priors(priors, data)
+        name, c, tau_hat = centering(data, parameterization)
+        entry = _get_model(data, c, priors, sampler, marginal=name == "marginal",
+                           progress=progress)
+        sampling = _sampling(entry, data_updates(entry.model, data, c, priors), sampler)
+        spec = dataclasses.replace(entry.model.spec, parameterization=name,
+                                   centering=tuple(float(v) for v in c), tau_hat=tau_hat,
+                                   priors=priors)
+    elif isinstance(data_or_model, pm.Model):
+        raise TypeError("`data_or_model` is a bare pymc.Model, which fit cannot sample: it "
+                        "needs the data and priors behind it. Pass the HierModel that "
+                        "build_model(...) (or pooling_model(...)) returns, or the HierData.")
+    else:
+        raise TypeError(f"`data_or_model` must be a HierData or a HierModel from "
+                        f"build_model, got {type(data_or_model).__name__}.")
+
+    if target_accept is None:
+        marginal = spec.parameterization == "marginal"
+        target_accept = DEFAULT_TARGET_ACCEPT["marginal" if marginal else "theta"]
+    target_accept = float(target_accept)
+    seeds = np.random.SeedSequence(seed).generate_state(3)
+    t0 = time.perf_counter()
+    kw = dict(draws=draws, tune=tune, chains=chains, cores=cores, target_accept=target_accept)
+    with sampling as (model, compiled):
+        idata = backend.sample(model, compiled, int(seeds[0]), progress, kw)
+    elapsed = time.perf_counter() - t0
+    _assemble(idata, data, spec, np.random.default_rng(seeds[2]), log_likelihood)
+    if posterior_predictive:
+        idata = predictive.posterior_predictive(idata, data, seed=int(seeds[1]))
+    attrs = {
+        "hiermodel_version": _package_version(), "sampler": sampler, "seed": seed,
+        "draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept,
+        "sampling_seconds": elapsed, **spec.attrs(),
+    }
+    for name in ("posterior", "sample_stats"):
+        getattr(idata, name).attrs.update(attrs)
+    if check:
+        sampling_diagnostics(idata).warn()
+        warn_conflict(prior_data_conflict(idata, data, spec.priors))
+    return idata
+
+
+# ----------------------------------------------------------------------------- the result
+def _assemble(idata: az.InferenceData, data: HierData, spec: ModelSpec,
+              rng: np.random.Generator, log_likelihood: bool) -> None:
+    """Turn a backend's InferenceData into hiermodel's result, in place: the data's group
+    labels on every group; exact theta draws for the marginal form; ``observed_data`` and
+    ``constant_data`` as :mod:`hiermodel.model` writes them; the pointwise log-likelihood."""
+    idata.map(label_groups, inplace=True, data=data)
+    if spec.parameterization == "marginal":
+        _add_conditional_theta(idata, data, rng)
+    for name in ("observed_data", "constant_data"):
+        if name in idata.groups():
+            del idata[name]
+    idata.add_groups(observed_data=observed_data(data),
+                     constant_data=constant_data(data, np.asarray(spec.centering)))
+    if log_likelihood:
+        _add_log_likelihood(idata, data)
+
+
+def _group_se(idata: az.InferenceData, data: HierData) -> xr.DataArray:
+    """se_i per draw: fixed when sigma is known, sigma / sqrt(n_i) when it is a parameter."""
+    if data.sigma_known:
+        return xr.DataArray(data.se, dims="group")
+    return idata.posterior["sigma"] / xr.DataArray(np.sqrt(data.n), dims="group")
+
+
+def _add_conditional_theta(idata: az.InferenceData, data: HierData,
+                           rng: np.random.Generator) -> None:
+    """Exact draws ``theta_i | mu, tau, y ~ N(mu + w_i (ybar_i - mu), w_i se_i^2)``, with
+    ``w_i = tau^2 / (tau^2 + se_i^2)`` (the seed text's section 5.1), one per posterior draw."""
+    post = idata.posterior
+    se = _group_se(idata, data).broadcast_like(post["mu"]).transpose(..., "group")
+    mean, var = conditional_posterior(data.means, se.values, post["mu"].values,
+                                      post["tau"].values)
+    theta = mean + np.sqrt(var) * rng.standard_normal(mean.shape)
+    post["theta"] = (("chain", "draw", "group"), theta)
+    post.coords["group"] = group_coord(data.groups)
+
+
+def _add_log_likelihood(idata: az.InferenceData, data: HierData) -> None:
+    """Pointwise log-likelihood, one value per group, ``log p(ybar_i [, ss_i] | theta_i, .)``:
+    ``log N(ybar_i | theta_i, se_i^2)`` (+ ``log Gamma(ss_i | (n_i-1)/2, rate 1/(2 sigma^2))``
+    when sigma is unknown).  Conditional on theta_i in every parameterization, so PSIS-LOO on
+    it is leave-one-group-out."""
+    post = idata.posterior
+    se = _group_se(idata, data)
+    ll = xr.apply_ufunc(stats.norm.logpdf, xr.DataArray(data.means, dims="group"),
+                        post["theta"], se)
+    if not data.sigma_known:
+        shape = xr.DataArray((data.n - 1) / 2, dims="group")
+        ll = ll + xr.apply_ufunc(stats.gamma.logpdf, xr.DataArray(data.ss, dims="group"),
+                                 shape, 0.0, 2 * post["sigma"] ** 2)
+    ll = ll.transpose("chain", "draw", "group").rename("y")
+    idata.add_groups(log_likelihood=xr.Dataset({"y": ll}))

@@ -1,0 +1,46 @@
+"""Write the small stored fits that the comparison and plot tests read instead of sampling.
+
+Run from the repository root after a change that alters what ``fit`` stores:
+
+    python tests/data/make_fits.py
+
+Each file is a real NUTS fit (nutpie), saved with ``hm.save``; ``STORED`` records how.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+#: file stem -> (dataset, fit keyword arguments)
+STORED = {
+    # Rubin's Eight Schools, the default fit (marginal, data-scaled priors, 4 x 1000)
+    "eight_schools_marginal": ("eight_schools", {"seed": 20261125}),
+    # the seed text's table 4.1 (summary form), marginal
+    "summary_marginal": ("eight_schools_summary",
+                         {"draws": 500, "tune": 500, "chains": 4, "seed": 5}),
+    # theta sampled: centered at target_accept 0.8 diverges (the funnel), non-centered does not
+    "eight_schools_centered": ("eight_schools",
+                               {"parameterization": "centered", "draws": 500, "tune": 500,
+                                "chains": 2, "seed": 2, "target_accept": 0.8}),
+    "eight_schools_noncentered": ("eight_schools",
+                                  {"parameterization": "noncentered", "draws": 500,
+                                   "tune": 500, "chains": 2, "seed": 2}),
+}
+
+
+def main() -> None:
+    import hiermodel as hm
+
+    for stem, (dataset, kwargs) in STORED.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", hm.SamplingWarning)
+            idata = hm.fit(getattr(hm, dataset)(), progressbar=False, **kwargs)
+        path = hm.save(idata, HERE / f"{stem}.nc")
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()

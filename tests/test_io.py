@@ -1,0 +1,48 @@
+"""save / load: exact netCDF round trips, atomic writes, errors that name the path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hiermodel import eight_schools
+from hiermodel.io import load, save
+from hiermodel.sampling import fit
+
+
+def test_netcdf_round_trip_is_exact(es_fit, tmp_path):
+    path = save(es_fit, tmp_path / "fit.nc")
+    back = load(path)
+    assert set(back.groups()) == set(es_fit.groups())
+    for name in es_fit.groups():
+        a, b = getattr(es_fit, name), getattr(back, name)
+        assert a.identical(b), name
+    np.testing.assert_array_equal(back.posterior.attrs["centering"],
+                                  es_fit.posterior.attrs["centering"])
+
+
+def test_load_names_the_path_of_a_file_that_is_not_netcdf(tmp_path):
+    junk = tmp_path / "junk.nc"
+    junk.write_text("not a netCDF file")
+    with pytest.raises(ValueError, match="is not a netCDF file written by hiermodel.save"):
+        load(junk)
+    with pytest.raises(ValueError, match="is a folder"):
+        load(tmp_path)
+
+
+def test_save_is_whole_or_nothing_and_names_the_path(tmp_path, es_fit):
+    path = save(es_fit, tmp_path / "a" / "fit.nc")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["fit.nc"]   # no temporary left
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="cannot write there"):
+        save(es_fit, tmp_path / "file" / "fit.nc")
+    with pytest.raises(ValueError, match="is a folder"):
+        save(es_fit, tmp_path)
+    with pytest.raises(TypeError, match="`idata` must be an arviz.InferenceData"):
+        save({"posterior": 1}, tmp_path / "x.nc")
+
+
+def test_the_largest_seed_round_trips(tmp_path):
+    idata = fit(eight_schools(), seed=2**63 - 1, draws=50, tune=50, chains=1, check=False,
+                progressbar=False)
+    assert load(save(idata, tmp_path / "s.nc")).posterior.attrs["seed"] == 2**63 - 1
