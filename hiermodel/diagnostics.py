@@ -23,7 +23,7 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from ._validate import check_fitted
+from ._validate import check_data, check_fitted
 from .core import eb_core, restricted_loglik
 from .data import HierData
 from .exceptions import PriorDataConflictWarning, SamplingWarning
@@ -173,7 +173,8 @@ def prior_data_conflict(idata: az.InferenceData, data: HierData,
     :func:`hiermodel.sampling.fit` warns with :class:`PriorDataConflictWarning` (through
     :func:`warn_conflict`) when this list is not empty.
     """
-    post = idata.posterior
+    post = check_fitted(idata).posterior
+    data = check_data(data)
     if "mu" not in post or "tau" not in post:
         return []
     if priors is None:

@@ -130,10 +130,13 @@ def _no_pyplot_figures():
 
 
 def _render(fig, tmp_path, name):
+    """Draw ``fig`` once on an Agg canvas (as ``savefig`` does) and write that image as PNG."""
     assert isinstance(fig, Figure)
     assert matplotlib.get_backend().lower() == "agg"
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
     path = tmp_path / f"{name}.png"
-    fig.savefig(path, dpi=60)
+    matplotlib.image.imsave(path, np.asarray(canvas.buffer_rgba()))
     image = matplotlib.image.imread(path)
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
     return path
@@ -155,8 +158,10 @@ def _drawn_ticklabels(axis):
 
 
 def _text_boxes(fig):
-    """Draw ``fig`` on an Agg canvas; window extents of every drawn label, by its text."""
-    FigureCanvasAgg(fig).draw()
+    """Window extents of every drawn label of ``fig``, by its text, as last drawn on an Agg
+    canvas (drawn here unless it was drawn and has not changed since)."""
+    if fig.stale or not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig).draw()
     renderer = fig.canvas.get_renderer()
     boxes = []
     for ax in fig.axes:
