@@ -1,18 +1,23 @@
 """hiermodel: full Bayesian three-level normal models (the Eight Schools family) on PyMC.
 
-Layers (data flows one way): ``data`` -> ``models`` -> ``fit`` -> ``compare`` / ``checks``
--> ``plots`` / ``report`` / ``cli``; ``shrinkage`` is the closed-form numpy core beside them.
+Layers (data flows one way)::
 
-The top level holds what a user needs; ``hm.plots`` (every figure) and ``hm.studies``
-(simulation studies, SBC) are namespaces, imported on first use.
+    data, priors  ->  model (every PyMC graph)  ->  sampling (fit)  ->  diagnostics, io
+    core (numpy only)  ->  shrinkage (labelled EB, exact posterior)  ->  comparison
+    predictive, loo (checks)        plots (every figure)       report -> cli
+
+The top level holds what a user needs; ``hm.plots`` (every figure), ``hm.studies``
+(simulation studies, SBC) and ``hm.core`` (the numpy closed-form core) are namespaces.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
+from . import core
+from ._version import __version__
+from .comparison import compare, compare_fits, compare_population, summarize, tau_estimates
 from .data import HierData
 from .datasets import eight_schools, eight_schools_summary
+from .diagnostics import convergence_table, prior_data_conflict, sampling_diagnostics
 from .exceptions import (
     HierModelWarning,
     ParetoKWarning,
@@ -20,26 +25,30 @@ from .exceptions import (
     PriorDataConflictWarning,
     SamplingWarning,
 )
-from .fit import (
-    Diagnostics,
-    diagnose,
-    diagnostics,
-    fit,
-    load,
-    save,
-)
-from .models import Priors, build_model, prior_predictive
-
-try:
-    __version__ = version("hiermodel")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
+from .io import load, save
+from .loo import compare_loo, compare_pooling
+from .model import HierModel, build_model
+from .predictive import posterior_predictive, ppc_table, prior_predictive
+from .priors import Priors
+from .sampling import fit
+from .shrinkage import empirical_bayes, exact_posterior, pooling_table
 
 __all__ = [
-    "HierData", "eight_schools", "eight_schools_summary", "Priors", "build_model",
-    "prior_predictive", "fit", "diagnose", "diagnostics", "Diagnostics", "save", "load",
+    # data and priors
+    "HierData", "eight_schools", "eight_schools_summary", "Priors",
+    # model, fit, diagnostics, files
+    "build_model", "HierModel", "fit", "sampling_diagnostics", "convergence_table",
+    "prior_data_conflict", "save", "load",
+    # closed forms and the comparison with the full posterior
+    "empirical_bayes", "pooling_table", "tau_estimates", "exact_posterior", "compare",
+    "compare_population", "compare_fits", "summarize",
+    # predictive checks and LOO
+    "prior_predictive", "posterior_predictive", "ppc_table", "compare_loo", "compare_pooling",
+    # warnings
     "HierModelWarning", "SamplingWarning", "PriorDataConflictWarning", "PredictiveCheckWarning",
-    "ParetoKWarning", "plots", "studies", "__version__",
+    "ParetoKWarning",
+    # namespaces
+    "core", "plots", "studies", "__version__",
 ]
 
 

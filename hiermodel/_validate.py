@@ -13,9 +13,12 @@ from typing import Any
 import numpy as np
 
 __all__ = ["check_data", "check_priors", "check_fitted", "positive_int", "count", "check_seed",
-           "resolve_seed", "root_seed",
-           "check_method", "check_prob", "finite_array", "positive_array"]
+           "resolve_seed", "root_seed", "check_method", "check_prob", "finite_array",
+           "positive_array", "nonneg_array", "positive_number", "check_magnitude", "MAX_MAGNITUDE"]
 
+#: largest magnitude of a value, and smallest of a scale: the model squares them (variances),
+#: so anything beyond would overflow (or underflow) double precision
+MAX_MAGNITUDE = 1e150
 #: seeds are stored with results as 64-bit integers
 MAX_SEED = 2**63
 
@@ -137,3 +140,36 @@ def positive_array(name: str, x: Any) -> np.ndarray:
     if np.any(arr <= 0):
         raise ValueError(f"`{name}` must be > 0 everywhere; got min {arr.min():g}.")
     return arr
+
+
+def check_magnitude(name: str, arr: np.ndarray, *, scale: bool = False) -> np.ndarray:
+    """Raise naming ``name`` when a value of ``arr`` is too large (or, for a ``scale``, too
+    small) to square in double precision; returns ``arr``."""
+    a = np.abs(np.asarray(arr, dtype=float))
+    if a.size and a.max() > MAX_MAGNITUDE:
+        raise ValueError(
+            f"`{name}` has values as large as {a.max():.3g}: the model squares them "
+            f"(variances), which overflows above {MAX_MAGNITUDE:g}. Rescale the data and its "
+            "standard errors together (e.g. divide both by 1e6)."
+        )
+    if scale and a.size and a.min() < 1.0 / MAX_MAGNITUDE:
+        raise ValueError(
+            f"`{name}` has values as small as {a.min():.3g}: squared they underflow to 0. "
+            "Rescale the data and its standard errors together (e.g. multiply both by 1e6)."
+        )
+    return arr
+
+
+def nonneg_array(name: str, x: Any) -> np.ndarray:
+    """A finite float array with every value >= 0."""
+    arr = finite_array(name, x)
+    if np.any(arr < 0):
+        raise ValueError(f"`{name}` must be >= 0 everywhere; got min {arr.min():g}.")
+    return arr
+
+
+def positive_number(name: str, v: Any) -> float:
+    """One finite number > 0 (a scalar :func:`positive_array`)."""
+    if np.ndim(v) != 0:
+        raise TypeError(f"`{name}` must be one positive number, got {v!r}.")
+    return float(positive_array(name, v))

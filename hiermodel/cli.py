@@ -25,17 +25,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .core import EB_METHODS
+from .datasets import DATASETS
+from .model import PARAMETERIZATIONS
+from .priors import MU_PRIORS, SIGMA_PRIORS, TAU_PRIORS
 from .report import TRANSFORMS, run_report
+from .sampling import DEFAULT_PARAMETERIZATION, SAMPLERS
 
 __all__ = ["main", "build_parser", "priors_from_args", "parse_prior", "data_from_args"]
 
-SAMPLER_CHOICES = ("nutpie", "pymc", "numpyro")
-PARAM_CHOICES = ("marginal", "auto", "centered", "noncentered")
 #: prior option -> (families with their parameter names); a parameter left out is None
 PRIOR_FORMS: dict[str, dict[str, tuple[str, ...]]] = {
-    "--mu-prior": {"normal": ("LOC", "SCALE"), "flat": ()},
-    "--tau-prior": {"halfcauchy": ("SCALE",), "halfnormal": ("SCALE",), "uniform": ("UPPER",)},
-    "--sigma-prior": {"halfnormal": ("SCALE",), "halfcauchy": ("SCALE",)},
+    "--mu-prior": {f: ("LOC", "SCALE") if f == "normal" else () for f in MU_PRIORS},
+    "--tau-prior": {f: ("UPPER",) if f == "uniform" else ("SCALE",) for f in TAU_PRIORS},
+    "--sigma-prior": {f: ("SCALE",) for f in SIGMA_PRIORS},
 }
 
 
@@ -51,14 +54,15 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=20261125,
                    help="random seed; same seed and options, byte-identical CSVs "
                         "(default: %(default)s)")
-    g.add_argument("--sampler", choices=SAMPLER_CHOICES, default="nutpie",
+    g.add_argument("--sampler", choices=SAMPLERS, default=SAMPLERS[0],
                    help="NUTS backend (default: %(default)s)")
-    g.add_argument("--parameterization", choices=PARAM_CHOICES, default="marginal",
+    g.add_argument("--parameterization", choices=PARAMETERIZATIONS,
+                   default=DEFAULT_PARAMETERIZATION,
                    help="model form (default: %(default)s)")
     g.add_argument("--draws", type=int, default=1000, help="draws per chain (default: 1000)")
     g.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (1000)")
     g.add_argument("--chains", type=int, default=4, help="chains (default: 4)")
-    g.add_argument("--eb-method", choices=("reml", "ml", "pm", "dl", "sd_of_means"), default="reml",
+    g.add_argument("--eb-method", choices=EB_METHODS, default="reml",
                    help="empirical-Bayes tau estimator for the comparison (default: reml)")
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -111,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     es = sub.add_parser("eight-schools", help="the reproducible Eight Schools run",
                         description="Fit Eight Schools and write every result to --out.")
-    es.add_argument("--dataset", choices=("rubin", "summary"), default="rubin",
+    es.add_argument("--dataset", choices=tuple(DATASETS), default="rubin",
                     help="rubin: Rubin (1981) estimates and standard errors (default); "
                          "summary: the seed text's table 4.1 (n_i, ybar_i, sigma = 15)")
     _add_fit_options(es)
@@ -307,9 +311,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise UserError(f"--{name} must be a positive integer, got {getattr(args, name)}")
         priors = priors_from_args(args)
         if args.command == "eight-schools":
-            from .datasets import eight_schools, eight_schools_summary
-
-            data = eight_schools() if args.dataset == "rubin" else eight_schools_summary()
+            data = DATASETS[args.dataset]()
             out = args.out or "eight_schools_out"
             title = ("Eight Schools (Rubin 1981)" if args.dataset == "rubin"
                      else "Eight Schools (the seed text's table 4.1)")

@@ -30,7 +30,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["HierData", "check_magnitude", "group_coord", "MAX_MAGNITUDE"]
+from ._validate import check_magnitude
+
+__all__ = ["HierData", "group_coord"]
 
 Source = Literal["observations", "summary", "estimates"]
 
@@ -71,29 +73,6 @@ def _float_vector(name: str, x: Any, *, allow_scalar: bool = False) -> np.ndarra
         raise ValueError(
             f"`{name}` contains NaN or infinite values (at position(s) {idx[:5].tolist()}); "
             "remove or impute them before building HierData."
-        )
-    return arr
-
-
-#: largest magnitude of a value, and smallest of a scale: the model squares them (variances),
-#: so anything beyond would overflow (or underflow) double precision
-MAX_MAGNITUDE = 1e150
-
-
-def check_magnitude(name: str, arr: np.ndarray, *, scale: bool = False) -> np.ndarray:
-    """Raise naming ``name`` when a value of ``arr`` is too large (or, for a ``scale``, too
-    small) to square in double precision; returns ``arr``."""
-    a = np.abs(np.asarray(arr, dtype=float))
-    if a.size and a.max() > MAX_MAGNITUDE:
-        raise ValueError(
-            f"`{name}` has values as large as {a.max():.3g}: the model squares them "
-            f"(variances), which overflows above {MAX_MAGNITUDE:g}. Rescale the data and its "
-            "standard errors together (e.g. divide both by 1e6)."
-        )
-    if scale and a.size and a.min() < 1.0 / MAX_MAGNITUDE:
-        raise ValueError(
-            f"`{name}` has values as small as {a.min():.3g}: squared they underflow to 0. "
-            "Rescale the data and its standard errors together (e.g. multiply both by 1e6)."
         )
     return arr
 

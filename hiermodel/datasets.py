@@ -14,16 +14,16 @@ import numpy as np
 
 from .data import HierData
 
-__all__ = ["eight_schools", "eight_schools_summary", "SCHOOLS"]
+__all__ = ["eight_schools", "eight_schools_summary", "SCHOOLS", "DATASETS"]
 
 SCHOOLS = tuple("ABCDEFGH")
 
 _RUBIN_Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
 _RUBIN_SE = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
 
-_SEED_N = np.array([28, 8, 23, 20, 12, 44, 6, 11])
-_SEED_MEANS = np.array([28.4, 7.9, -2.8, 6.8, -0.6, 0.6, 18.0, 12.2])
-_SEED_SIGMA = 15.0
+_SUMMARY_N = np.array([28, 8, 23, 20, 12, 44, 6, 11])
+_SUMMARY_MEANS = np.array([28.4, 7.9, -2.8, 6.8, -0.6, 0.6, 18.0, 12.2])
+_SUMMARY_SIGMA = 15.0
 
 
 def eight_schools() -> HierData:
@@ -45,4 +45,8 @@ def eight_schools_summary() -> HierData:
     common sigma instead of Rubin's standard errors), so ``se_i = 15 / sqrt(n_i)`` and the
     groups are much better measured than in :func:`eight_schools`.
     """
-    return HierData.from_summary(_SEED_MEANS, _SEED_N, _SEED_SIGMA, groups=SCHOOLS)
+    return HierData.from_summary(_SUMMARY_MEANS, _SUMMARY_N, _SUMMARY_SIGMA, groups=SCHOOLS)
+
+
+#: the bundled datasets by their command-line name (``hiermodel eight-schools --dataset``)
+DATASETS = {"rubin": eight_schools, "summary": eight_schools_summary}

@@ -50,11 +50,12 @@ from ._validate import (
     check_method,
     check_priors,
     positive_int,
+    positive_number,
     resolve_seed,
 )
 from .data import HierData
 from .exceptions import ParetoKWarning
-from .model import POOLING, no_pooling_prior_sd, pooling_model, positive_number
+from .model import POOLING, no_pooling_prior_sd, pooling_model
 from .priors import Priors
 from .sampling import fit
 

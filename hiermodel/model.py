@@ -68,7 +68,7 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from ._validate import check_data, check_method, check_priors, positive_array
+from ._validate import check_data, check_method, check_priors, positive_number
 from .core import estimate_tau
 from .data import HierData, group_coord
 from .priors import Priors
@@ -78,7 +78,7 @@ __all__ = [
     "centering", "prior_values", "data_updates", "PARAMETERIZATIONS", "LIKELIHOODS",
     "POOLING", "mu_prior", "tau_prior", "sigma_prior", "ss_likelihood",
     "known_sigma_likelihood", "unknown_sigma_likelihood", "prior_model", "posterior_model",
-    "predictive_nodes", "observed_data", "constant_data", "label_groups", "positive_number",
+    "predictive_nodes", "observed_data", "constant_data", "label_groups",
 ]
 
 PARAMETERIZATIONS = ("marginal", "centered", "noncentered", "auto")
@@ -86,13 +86,6 @@ LIKELIHOODS = ("sufficient", "rows")
 #: the seed text's three pooling strategies (:func:`pooling_model`)
 POOLING = ("complete_pooling", "no_pooling", "partial_pooling")
 Parameterization = Literal["marginal", "centered", "noncentered", "auto"]
-
-
-def positive_number(name: str, v: Any) -> float:
-    """One finite number > 0 (a scalar :func:`~hiermodel._validate.positive_array`)."""
-    if np.ndim(v) != 0:
-        raise TypeError(f"`{name}` must be one positive number, got {v!r}.")
-    return float(positive_array(name, v))
 
 
 # ----------------------------------------------------------------------------- what was built

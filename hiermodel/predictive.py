@@ -58,6 +58,7 @@ from ._validate import (
     check_method,
     check_priors,
     positive_int,
+    positive_number,
     resolve_seed,
 )
 from .data import HierData, group_coord
@@ -67,7 +68,6 @@ from .model import (
     constant_data,
     label_groups,
     observed_data,
-    positive_number,
     posterior_model,
     prior_model,
 )

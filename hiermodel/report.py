@@ -39,10 +39,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .checks import P_EXTREME
+from .core import predictive_quantiles
 from .formatting import DASH as _DASH
 from .formatting import format_number
-from .shrinkage import predictive_quantiles
+from .predictive import P_EXTREME
 
 __all__ = ["run_report", "TRANSFORMS", "INTERVAL_PROB", "P_EXTREME", "markdown_table",
            "format_number"]
@@ -248,15 +248,17 @@ def _run_into(out: Path, data: Any, *, final: Path, seed: int, priors: Any, samp
               transform: str | None, command: str, title: str,
               log: Callable[[str], Any]) -> dict[str, Path]:
     """The run itself, writing into ``out`` (the staging folder)."""
-    from .fit import diagnose, diagnostics, fit, save
-    from .models import resolve_priors
+    from ._validate import check_priors
+    from .diagnostics import convergence_table, sampling_diagnostics
+    from .io import save
+    from .sampling import fit
 
     files: dict[str, Path] = {}
     t0 = time.perf_counter()
     run = _Run(data=data, title=title, command=command, seed=seed, sampler=sampler,
                parameterization=parameterization, draws=draws, tune=tune, chains=chains,
                eb_method=eb_method, transform=transform)
-    planned = resolve_priors(priors, data)   # for the log line; the fit records its own
+    planned = check_priors(priors, data)   # for the log line; the fit records its own
     log(f"hiermodel: priors: {_known_only(planned.describe(), data)}")
     log(f"hiermodel: fitting {data.n_groups} groups ({parameterization}, {sampler}, "
         f"{chains} x {draws} draws after {tune} tuning steps, seed {seed}) ...")
@@ -269,11 +271,11 @@ def _run_into(out: Path, data: Any, *, final: Path, seed: int, priors: Any, samp
         run.priors = _fit_priors(idata, planned)
         run.pp_idata = _predictive(idata, data, seed)
         files["idata"] = save(run.pp_idata, out / "idata.nc")
-        run.diag_table = diagnose(idata)
+        run.diag_table = convergence_table(idata)
         run.diag_table.index.name = "parameter"
         run.diag_table.to_csv(out / "diagnostics.csv", float_format="%.10g")
         files["diagnostics"] = out / "diagnostics.csv"
-        run.diag = diagnostics(idata)
+        run.diag = sampling_diagnostics(idata)
         _tables(run, out, files)
         if figures or sampler_geometry:
             _figures(run, out, files, figures=figures, sampler_geometry=sampler_geometry,
@@ -309,7 +311,7 @@ def _predictive(idata: Any, data: Any, seed: int) -> Any:
     """Posterior predictive draws: the same groups (y), new groups (y_mixed), a new group."""
     import logging
 
-    from .checks import posterior_predictive_draws
+    from .predictive import posterior_predictive
 
     if data.sigma_known and data.n is not None:
         kw = {"n_new": int(np.median(data.n))}
@@ -319,7 +321,7 @@ def _predictive(idata: Any, data: Any, seed: int) -> Any:
     level = logger.level
     logger.setLevel(logging.WARNING)  # not PyMC's "Sampling: [...]" line in the CLI's log
     try:
-        return posterior_predictive_draws(idata, data, seed=seed, **kw)
+        return posterior_predictive(idata, data, seed=seed, **kw)
     finally:
         logger.setLevel(level)
 
@@ -336,8 +338,8 @@ def _interval_columns(table: pd.DataFrame) -> tuple[str, str]:
 
 def _tables(run: _Run, out: Path, files: dict[str, Path]) -> None:
     """Comparison, population, exact posterior and predictive-check tables (and CSVs)."""
-    from .checks import ppc_table
-    from .compare import compare, compare_population
+    from .comparison import compare, compare_population
+    from .predictive import ppc_table
     from .shrinkage import exact_posterior
 
     data, idata = run.data, run.idata
@@ -375,7 +377,6 @@ def _save(fig: Any, path: Path, files: dict[str, Path], key: str) -> None:
 def _figures(run: _Run, out: Path, files: dict[str, Path], *, figures: bool,
              sampler_geometry: bool, progressbar: bool | None, log: Callable) -> None:
     from . import plots
-    from .checks import plot_test_statistics
 
     data, idata, table = run.data, run.idata, run.comparison
     n_draws = int(idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"])
@@ -417,7 +418,7 @@ def _figures(run: _Run, out: Path, files: dict[str, Path], *, figures: bool,
             f"Left: the posterior density of tau (shaded: {_PCT} interval) with each "
             f"empirical-Bayes tau_hat marked. Right: the weight w_i(tau) = tau^2 / (tau^2 + "
             f"se_i^2) each group's own mean gets, as a function of tau."))
-        _save(plot_test_statistics(run.pp_idata, var_name="y_mixed"), out / "ppc.png", files,
+        _save(plots.plot_test_statistics(run.pp_idata, var_name="y_mixed"), out / "ppc.png", files,
               "fig_ppc")
         run.figures.append((
             "ppc.png",
@@ -432,7 +433,7 @@ def _sampler_geometry(run: _Run, out: Path, files: dict[str, Path], *,
                       progressbar: bool | None, log: Callable) -> None:
     """Fit the centered form too (non-centered if the main fit is centered) and plot both."""
     from . import plots
-    from .fit import fit
+    from .sampling import fit
 
     other = "centered" if run.parameterization != "centered" else "noncentered"
     log(f"hiermodel: fitting the {other} form too, for the sampler-geometry figure ...")
@@ -525,7 +526,7 @@ def _extreme_messages(run: _Run) -> list[str]:
 
 def _warning_lines(run: _Run) -> list[str]:
     """The 'Warnings' section: every problem found, then what was checked and found fine."""
-    from .fit import BFMI_MIN, ESS_MIN, RHAT_MAX
+    from .diagnostics import BFMI_MIN, ESS_MIN, RHAT_MAX
 
     lines: list[str] = []
     kinds = {k for k, _ in run.warnings}
@@ -680,7 +681,7 @@ def _prior_lines(run: _Run) -> list[str]:
 
 
 def _data_lines(run: _Run) -> list[str]:
-    from .shrinkage import estimate_tau
+    from .core import estimate_tau
 
     d = run.data
     y, se = np.asarray(d.means, float), np.asarray(d.se, float)
@@ -853,7 +854,7 @@ _COMPARISON_SHOWN = ("n", "se", "no_pooling", "complete_pooling", "sd_of_means",
 
 
 def _comparison_lines(run: _Run) -> list[str]:
-    from .compare import summarize
+    from .comparison import summarize
 
     t = run.comparison
     cols = [{"LO": run.lo_col, "HI": run.hi_col}.get(c, c) for c in _COMPARISON_SHOWN]

@@ -27,7 +27,6 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
 import arviz as az
@@ -38,6 +37,7 @@ from scipy import stats
 
 from . import predictive
 from ._validate import check_method, check_priors, check_prob, positive_int, resolve_seed
+from ._version import __version__
 from .core import conditional_posterior
 from .data import HierData, group_coord
 from .diagnostics import prior_data_conflict, sampling_diagnostics, warn_conflict
@@ -66,13 +66,6 @@ Sampler = Literal["nutpie", "pymc", "numpyro"]
 #: auto (= non-centered on Eight Schools) at 0.9 -> 3 of 20 fits diverged, at 0.95 -> 0.
 DEFAULT_TARGET_ACCEPT = {"marginal": 0.9, "theta": 0.95}
 DEFAULT_PARAMETERIZATION = "marginal"
-
-
-def _package_version() -> str:
-    try:
-        return version("hiermodel")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0.0.0+unknown"
 
 
 # ----------------------------------------------------------------------------- backends
@@ -336,7 +329,7 @@ def fit(
     if posterior_predictive:
         idata = predictive.posterior_predictive(idata, data, seed=int(seeds[1]))
     attrs = {
-        "hiermodel_version": _package_version(), "sampler": sampler, "seed": seed,
+        "hiermodel_version": __version__, "sampler": sampler, "seed": seed,
         "draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept,
         "sampling_seconds": elapsed, **spec.attrs(),
     }

@@ -15,8 +15,7 @@ os.environ.setdefault("CI", "true")  # progress bars off in tests
 @pytest.fixture(scope="session")
 def es_fit():
     """Default fit of Rubin's Eight Schools (nutpie, marginal, 4 x 1000)."""
-    from hiermodel import eight_schools
-    from hiermodel.fit import fit
+    from hiermodel import eight_schools, fit
 
     return fit(eight_schools(), seed=20261125)
 
@@ -24,8 +23,7 @@ def es_fit():
 @pytest.fixture(scope="session")
 def seed_fits():
     """Centered and non-centered fits of the seed's table 4.1 (well-measured groups)."""
-    from hiermodel import eight_schools_summary
-    from hiermodel.fit import fit
+    from hiermodel import eight_schools_summary, fit
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -39,8 +39,8 @@ def plots_in(source: str) -> bool:
 
 def test_plots_in():
     assert plots_in("%matplotlib inline\nfrom hiermodel.plots import plot_tau\n\nplot_tau(i)")
-    assert plots_in("study.plot()") and plots_in("az.plot_khat(loo);")
-    assert not plots_in("from hiermodel.checks import (\n    plot_ppc,\n    ppc_table,\n)")
+    assert plots_in("hm.plots.plot_mse_study(study)") and plots_in("az.plot_khat(loo);")
+    assert not plots_in("from hiermodel.plots import (\n    plot_ppc,\n    ppc_table,\n)")
     assert not plots_in("table = compare(idata)\ntable")
 
 

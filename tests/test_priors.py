@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import hiermodel as hm
-from hiermodel.fit import prior_data_conflict
+from hiermodel import empirical_bayes, exact_posterior, prior_data_conflict
+from hiermodel.core import eb_core
 from hiermodel.priors import Priors, data_spread
-from hiermodel.shrinkage import eb_core, empirical_bayes, exact_posterior
 
 CLASSIC = Priors(mu_mean=0.0, mu_sd=5.0, tau_scale=5.0)  # the PyMC example's fixed priors
 FIT = dict(draws=1000, tune=500, chains=4, progressbar=False)
@@ -192,21 +192,21 @@ def test_conflict_when_the_data_drag_the_posterior_into_the_prior_tail():
 def test_compiled_model_is_reused_across_priors_and_gives_the_fresh_answer():
     """The priors' numbers are pm.Data: a second fit of the same shape with other numbers
     reuses the compiled model and equals a fit from a freshly built one."""
-    from hiermodel.fit import _CACHE, clear_model_cache
+    from hiermodel.sampling import clear_model_cache, model_cache_size
 
     clear_model_cache()
     d = hm.eight_schools()
     hm.fit(d, seed=1, **FIT)
     other = Priors(mu_mean=1.0, mu_sd=3.0, tau_scale=2.0)
     reused = hm.fit(d, seed=5, priors=other, **FIT)
-    assert len(_CACHE) == 1
+    assert model_cache_size() == 1
     fresh = hm.fit(hm.build_model(d, "marginal", other), seed=5, **FIT)
     np.testing.assert_array_equal(reused.posterior["mu"], fresh.posterior["mu"])
     assert Priors.from_attrs(reused.posterior.attrs) == other.resolve(d)
 
 
 def test_compile_line_is_printed_before_a_first_fit(capfd):
-    from hiermodel.fit import clear_model_cache
+    from hiermodel.sampling import clear_model_cache
 
     clear_model_cache()
     hm.fit(hm.eight_schools(), seed=1, draws=50, tune=50, chains=1, progressbar=True,

@@ -12,38 +12,19 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_magnitude
+
 __all__ = [
-    "MAX_MAGNITUDE", "MAXITER", "check_magnitude", "floats", "group_array",
+    "MAXITER", "floats", "group_array",
     "positive_group_array", "broadcast_groups", "means_se", "batch_param", "check_batch",
     "vdot", "vdot3", "wsum", "newton_bisect",
 ]
 
-#: largest magnitude of a value, and smallest of a scale: the model squares them (variances),
-#: so anything beyond would overflow (or underflow) double precision
-MAX_MAGNITUDE = 1e150
 #: default iteration cap of the core's root finders
 MAXITER = 200
 
 
 # ============================================================================ validation
-def check_magnitude(name: str, arr: np.ndarray, *, scale: bool = False) -> np.ndarray:
-    """Raise naming ``name`` when a value of ``arr`` is too large (or, for a ``scale``, too
-    small) to square in double precision; returns ``arr``."""
-    a = np.abs(np.asarray(arr, dtype=float))
-    if a.size and a.max() > MAX_MAGNITUDE:
-        raise ValueError(
-            f"`{name}` has values as large as {a.max():.3g}: the model squares them "
-            f"(variances), which overflows above {MAX_MAGNITUDE:g}. Rescale the data and its "
-            "standard errors together (e.g. divide both by 1e6)."
-        )
-    if scale and a.size and a.min() < 1.0 / MAX_MAGNITUDE:
-        raise ValueError(
-            f"`{name}` has values as small as {a.min():.3g}: squared they underflow to 0. "
-            "Rescale the data and its standard errors together (e.g. multiply both by 1e6)."
-        )
-    return arr
-
-
 def floats(name: str, x: Any) -> np.ndarray:
     """``x`` as a float array without NaN (infinities allowed), else an error naming it."""
     if isinstance(x, (str, bytes)):

@@ -12,19 +12,11 @@ import numpy as np
 
 from .._validate import check_seed, count, finite_array
 
-__all__ = ["SeedLike", "nonneg_array", "scalar_per_group", "group_sizes", "per_group",
+__all__ = ["SeedLike", "scalar_per_group", "group_sizes", "per_group",
            "make_rng", "at_least_two_groups"]
 
 #: what the simulators accept as ``seed``
 SeedLike = int | np.random.Generator | np.random.SeedSequence | None
-
-
-def nonneg_array(name: str, x: Any) -> np.ndarray:
-    """A finite float array with every value >= 0."""
-    arr = finite_array(name, x)
-    if np.any(arr < 0):
-        raise ValueError(f"`{name}` must be >= 0 everywhere; got min {arr.min():g}.")
-    return arr
 
 
 def at_least_two_groups(g: int) -> int:

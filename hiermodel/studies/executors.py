@@ -182,7 +182,7 @@ def fit_replicate(means: np.ndarray, se: np.ndarray, seed: int, kw: dict):
     """One replicate's lean fit (no checks, progress bar or log-likelihood; chains one after
     another unless ``kw`` sets ``cores``) of the known-se dataset ``means``, ``se``, with the
     keyword arguments of :func:`replicate_fit_kwargs`; ``kw`` loses its ``cores``."""
-    from ..fit import fit
+    from ..sampling import fit
 
     data = HierData.from_estimates(means, se)
     return fit(data, seed=int(seed), progressbar=False, check=False, log_likelihood=False,

@@ -23,12 +23,13 @@ from .._validate import (
     check_prob,
     count,
     finite_array,
+    nonneg_array,
     positive_array,
     root_seed,
 )
 from ..exceptions import SamplingWarning
 from ..priors import Priors
-from ._checks import SeedLike, group_sizes, make_rng, nonneg_array, per_group
+from ._checks import SeedLike, group_sizes, make_rng, per_group
 from .executors import ExecutorLike, fit_replicates
 from .simulation import SUMMARY_N, SUMMARY_SIGMA, simulate_arrays
 
@@ -80,7 +81,7 @@ def pooling_vs_tau(
         ``no_pooling``, ``complete_pooling``, ``partial_pooling``, ``weight`` (estimated
         ``w_i``), ``weight_true`` (oracle), ``tau_hat``, ``mu_hat``.
     """
-    from ..shrinkage import TAU_METHODS, estimate_tau
+    from ..core import TAU_METHODS, estimate_tau
 
     method = check_method(method, (*TAU_METHODS, "true"))
     t = nonneg_array("taus", taus)
@@ -156,7 +157,7 @@ def shrinkage_by_size(
         ``shrinkage``, ``shrinkage_lo/hi``, ``moved``, ``mse_no_pooling``,
         ``mse_partial``, ``mse_partial_lo/hi``, ``n_groups``, ``n_datasets``.
     """
-    from ..shrinkage import TAU_METHODS, eb_core
+    from ..core import TAU_METHODS, eb_core
 
     method = check_method(method, TAU_METHODS)
     z = _z(check_prob(level, "level"))
@@ -320,7 +321,7 @@ def mse_study(
     MSEStudy
         ``.table``, ``.losses``, ``.settings`` (figure: :func:`hiermodel.plots.plot_mse_study`).
     """
-    from ..shrinkage import TAU_METHODS, eb_core
+    from ..core import TAU_METHODS, eb_core
 
     r = count("n_datasets", n_datasets, 2)
     level = check_prob(level, "level")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import count, finite_array, positive_array
+from .._validate import count, finite_array, nonneg_array, positive_array
 from ..data import HierData
 from ..datasets import eight_schools_summary
 from ._checks import (
@@ -27,7 +27,6 @@ from ._checks import (
     at_least_two_groups,
     group_sizes,
     make_rng,
-    nonneg_array,
     per_group,
     scalar_per_group,
 )
