@@ -68,7 +68,7 @@ from ._validate import (
     finite_array,
     positive_int,
 )
-from .compare import (
+from .comparison import (
     check_fits,
     data_from_idata,
     fit_priors,
@@ -407,7 +407,7 @@ def plot_shrinkage(
     Parameters
     ----------
     comparison : pandas.DataFrame
-        The result of :func:`hiermodel.compare.compare`.
+        The result of :func:`hiermodel.comparison.compare`.
     ax : matplotlib.axes.Axes, optional
         Draw into this axes; default: a new figure.
     columns : sequence of str, default ("no_pooling", "eb", "mean")
@@ -601,7 +601,7 @@ def plot_meta_forest(
         dimension of any name): a fit, or exact draws with ``data=``.
     data : HierData, optional
         The data the posterior was fitted to; default rebuilt from ``idata``
-        (:func:`hiermodel.compare.data_from_idata`).
+        (:func:`hiermodel.comparison.data_from_idata`).
     prob : float, default 0.95
         Mass of the central intervals.  The observed intervals are ``y_i +- z se_i`` with
         the conventional ``z = 1.96`` at 0.95 (``Phi^{-1}(1/2 + prob/2)`` otherwise).
@@ -1002,7 +1002,7 @@ def _tau_inputs(posterior: Any, data: Any) -> tuple[az.InferenceData | ExactPost
 
 def _tau_hats(estimates: Any, data: HierData) -> pd.DataFrame:
     """``estimates`` checked (one ``tau`` per estimator), or every estimator's ``tau_hat``
-    (:func:`hiermodel.compare.tau_estimates`) when None."""
+    (:func:`hiermodel.comparison.tau_estimates`) when None."""
     if estimates is None:
         return tau_estimates(data, TAU_METHODS)
     if not isinstance(estimates, pd.DataFrame):
@@ -1022,7 +1022,7 @@ def _exact_for(posterior: az.InferenceData | ExactPosterior, data: HierData,
                exact: Any) -> ExactPosterior | None:
     """The exact posterior to draw: the posterior itself, the one given, or (``exact`` None
     or True) :func:`hiermodel.shrinkage.exact_posterior` of the data under the fit's priors
-    (:func:`hiermodel.compare.fit_priors`) when the sampling sds are known."""
+    (:func:`hiermodel.comparison.fit_priors`) when the sampling sds are known."""
     if exact is not None and not isinstance(exact, (bool, ExactPosterior)):
         raise TypeError(f"`exact` must be an ExactPosterior, True, False or None, got "
                         f"{type(exact).__name__}.")
@@ -1075,23 +1075,23 @@ def plot_tau(
     Parameters
     ----------
     posterior : arviz.InferenceData or ExactPosterior
-        Draws of ``tau`` (a fit from :func:`hiermodel.fit.fit`, or exact draws from
+        Draws of ``tau`` (a fit from :func:`hiermodel.sampling.fit`, or exact draws from
         :meth:`ExactPosterior.sample <hiermodel.shrinkage.ExactPosterior.sample>`), or the
         exact posterior itself (:func:`hiermodel.shrinkage.exact_posterior`).
     data : HierData, optional
         The data behind the posterior (its ``se_i`` give the weight curves).  Default:
-        rebuilt from the fit (:func:`hiermodel.compare.data_from_idata`), or from the
+        rebuilt from the fit (:func:`hiermodel.comparison.data_from_idata`), or from the
         ExactPosterior's ``means`` and ``se``; needed for exact draws.
     estimates : pandas.DataFrame, optional
         The ``tau_hat`` to mark: one row per estimator (the index names it), column ``tau``
         -- e.g. ``tau_estimates(data, ("reml", "dl"))``
-        (:func:`hiermodel.compare.tau_estimates`); an empty table marks none.  Default: all
+        (:func:`hiermodel.comparison.tau_estimates`); an empty table marks none.  Default: all
         five estimators of ``tau_estimates(data)``.
     exact : ExactPosterior or bool, optional
         The exact posterior: with draws, its density is the main curve for exact draws
         (``posterior.attrs["method"] == "exact"``) and is overlaid dashed on the KDE of NUTS
         draws.  ``None`` (default) or ``True``: computed from the data under the fit's priors
-        (:func:`hiermodel.shrinkage.exact_posterior`, :func:`hiermodel.compare.fit_priors`)
+        (:func:`hiermodel.shrinkage.exact_posterior`, :func:`hiermodel.comparison.fit_priors`)
         when the sampling sds are known (``True`` insists on it); ``False``: none (a KDE of
         any draws).  Ignored for an ExactPosterior ``posterior``.
     prob : float, default 0.95
@@ -1251,16 +1251,16 @@ def plot_test_statistics(
 
     Each axes is titled ``"<statistic>  (p = <p_value>)"`` with the predictive p-value
     ``P(T(y^rep) >= T(y) | y)`` of ``table`` and holds one vertical line at ``T_obs``; the
-    draws ``T(y^rep)`` come from :func:`hiermodel.checks.t_statistic`.  The figure shows the
-    p-values and does not warn about extreme ones (:func:`hiermodel.checks.ppc_table` does).
+    draws ``T(y^rep)`` come from :func:`hiermodel.predictive.t_statistic`.  The figure shows the
+    p-values and does not warn about extreme ones (:func:`hiermodel.predictive.ppc_table` does).
 
     Parameters
     ----------
     idata : arviz.InferenceData
-        Predictive draws (:func:`hiermodel.checks.posterior_predictive_draws` or
-        ``prior_predictive_draws``).
+        Predictive draws (:func:`hiermodel.predictive.posterior_predictive` or
+        ``prior_predictive``).
     stats : name, callable, sequence or mapping of them, optional
-        As in :func:`hiermodel.checks.ppc_table`; default its default statistics.
+        As in :func:`hiermodel.predictive.ppc_table`; default its default statistics.
     table : pandas.DataFrame, optional
         ``ppc_table(idata, stats, var_name=, group=)`` if already computed (its ``T_obs``
         must match ``idata``); default: computed here.
@@ -1279,7 +1279,7 @@ def plot_test_statistics(
     -------
     matplotlib.figure.Figure
     """
-    from .checks import ppc_table, t_statistic
+    from .predictive import ppc_table, t_statistic
 
     bins, ncols = positive_int("bins", bins), positive_int("ncols", ncols)
     if table is None:
@@ -1340,15 +1340,15 @@ def plot_ppc(
     """ArviZ's ``plot_ppc`` of one replicated variable against the observed data.
 
     ``var_name="y_mixed"`` is drawn against the observed ``y``
-    (:data:`hiermodel.checks.PREDICTIVE_VARS`).  ``num_pp_samples`` (default 100) and
+    (:data:`hiermodel.predictive.PREDICTIVE_VARS`).  ``num_pp_samples`` (default 100) and
     ``kind`` (``"kde"``, ``"cumulative"`` or ``"scatter"``) are passed on, as are further
     ``arviz.plot_ppc`` keyword arguments.
 
     Parameters
     ----------
     idata : arviz.InferenceData
-        Predictive draws (:func:`hiermodel.checks.posterior_predictive_draws` or
-        ``prior_predictive_draws``), with ``observed_data``.
+        Predictive draws (:func:`hiermodel.predictive.posterior_predictive` or
+        ``prior_predictive``), with ``observed_data``.
     var_name : {"y", "y_mixed", "y_rows", "ss"}, default "y"
     group : {"posterior", "prior"}, default "posterior"
     kind : {"kde", "cumulative", "scatter"}, default "kde"
@@ -1363,7 +1363,7 @@ def plot_ppc(
     -------
     matplotlib.figure.Figure
     """
-    from .checks import PREDICTIVE_VARS
+    from .predictive import PREDICTIVE_VARS
 
     var_name = check_method(var_name, tuple(PREDICTIVE_VARS), "var_name")
     group = check_method(group, ("posterior", "prior"), "group")
@@ -1376,7 +1376,8 @@ def plot_ppc(
     if var_name not in getattr(idata, pp_group) or obs_name not in idata.observed_data:
         raise ValueError(f"`var_name` {var_name!r} is not in the {group} predictive draws (or "
                          f"{obs_name!r} not in observed_data); draw it with "
-                         f"{group}_predictive_draws (y_rows needs rows, y_mixed mu and tau).")
+                         f"hiermodel.predictive.{group}_predictive (y_rows needs rows, "
+                         "y_mixed mu and tau).")
     ax = _check_ax(ax)
     if ax is None:
         fig = _new_figure(figsize, (6.0, 4.4))

@@ -42,3 +42,16 @@ def rows_unknown_sigma():
     g = np.repeat(list("abcd"), [5, 6, 7, 8])
     y = rng.normal(0, 1, g.size) + np.repeat(rng.normal(0, 1, 4), [5, 6, 7, 8])
     return HierData.from_observations(y, g)
+
+
+@pytest.fixture(scope="session")
+def stored_fits():
+    """The small real fits stored under ``tests/data`` (``tests/data/make_fits.py`` says how
+    each was made), for tests of what reads a fit -- comparison, figures -- without sampling.
+    ``test_io`` checks that they still have the layout ``fit`` gives today."""
+    from pathlib import Path
+
+    from hiermodel import load
+
+    here = Path(__file__).parent / "data"
+    return {p.stem: load(p) for p in sorted(here.glob("*.nc"))}

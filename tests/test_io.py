@@ -46,3 +46,27 @@ def test_the_largest_seed_round_trips(tmp_path):
     idata = fit(eight_schools(), seed=2**63 - 1, draws=50, tune=50, chains=1, check=False,
                 progressbar=False)
     assert load(save(idata, tmp_path / "s.nc")).posterior.attrs["seed"] == 2**63 - 1
+
+
+def test_stored_test_fits_have_the_layout_fit_gives_today(es_fit, stored_fits):
+    """The fits under tests/data stand in for sampling in the comparison and figure tests:
+    they must have today's groups, variables, dims and attrs (else rerun
+    ``python tests/data/make_fits.py``), and, for the same data, seed and settings, the same
+    posterior as a fresh fit up to Monte Carlo error."""
+    import arviz as az
+    import numpy as np
+
+    assert set(stored_fits) == {"eight_schools_marginal", "summary_marginal",
+                                "eight_schools_centered", "eight_schools_noncentered"}
+    stored = stored_fits["eight_schools_marginal"]
+    assert set(stored.groups()) == set(es_fit.groups())
+    for name in es_fit.groups():
+        new, old = getattr(es_fit, name), getattr(stored, name)
+        assert {v: new[v].dims for v in new.data_vars} == {v: old[v].dims for v in
+                                                           old.data_vars}, name
+    timing = {"sampling_seconds", "created_at", "sampling_time"}
+    assert set(es_fit.posterior.attrs) - timing == set(stored.posterior.attrs) - timing
+    for var in ("mu", "tau"):
+        se = np.hypot(az.mcse(es_fit, var_names=[var])[var], az.mcse(stored, var_names=[var])[var])
+        diff = es_fit.posterior[var].mean() - stored.posterior[var].mean()
+        assert abs(float(diff)) < 4 * float(se), var

@@ -21,10 +21,8 @@ from scipy.stats import binom
 
 import hiermodel as hm
 import hiermodel.plots as plots
-from hiermodel import eight_schools, eight_schools_summary
-from hiermodel.checks import posterior_predictive_draws, ppc_table
-from hiermodel.compare import compare, fit_priors, tau_estimates
-from hiermodel.fit import SamplingWarning, fit
+from hiermodel import SamplingWarning, eight_schools, eight_schools_summary, fit
+from hiermodel.comparison import compare, fit_priors, tau_estimates
 from hiermodel.plots import (
     plot_forest,
     plot_meta_forest,
@@ -38,6 +36,7 @@ from hiermodel.plots import (
     plot_tau,
     plot_test_statistics,
 )
+from hiermodel.predictive import posterior_predictive, ppc_table
 from hiermodel.shrinkage import exact_posterior
 
 GROUPS = list("ABCDEFGH")
@@ -108,7 +107,7 @@ def exact_draws():
 @pytest.fixture(scope="module")
 def es_pp(es_fit):
     """Posterior predictive draws of the default Eight Schools fit, a new group of se 10."""
-    return posterior_predictive_draws(es_fit, eight_schools(), se_new=10.0, seed=3)
+    return posterior_predictive(es_fit, eight_schools(), se_new=10.0, seed=3)
 
 
 @pytest.fixture(scope="module")
