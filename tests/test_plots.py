@@ -21,7 +21,7 @@ from scipy.stats import binom
 
 import hiermodel as hm
 import hiermodel.plots as plots
-from hiermodel import SamplingWarning, eight_schools, eight_schools_summary, fit
+from hiermodel import eight_schools, eight_schools_summary
 from hiermodel.comparison import compare, fit_priors, tau_estimates
 from hiermodel.plots import (
     plot_forest,
@@ -87,16 +87,16 @@ def by_size():
 
 
 @pytest.fixture(scope="module")
-def funnel_fits():
-    """Centered (target_accept 0.8: it diverges) and non-centered fits of Rubin's data."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SamplingWarning)
-        return {
-            "centered": fit(eight_schools(), parameterization="centered", draws=500, tune=500,
-                            chains=2, seed=2, target_accept=0.8),
-            "noncentered": fit(eight_schools(), parameterization="noncentered", draws=500,
-                               tune=500, chains=2, seed=2),
-        }
+def es_fit(stored_fits):
+    """The default fit of Rubin's Eight Schools (marginal, 4 x 1000), stored: no sampling."""
+    return stored_fits["eight_schools_marginal"]
+
+
+@pytest.fixture(scope="module")
+def funnel_fits(stored_fits):
+    """Centered (target_accept 0.8: it diverges) and non-centered fits of Rubin's data
+    (2 x 500 draws each), stored."""
+    return {p: stored_fits[f"eight_schools_{p}"] for p in ("centered", "noncentered")}
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +111,9 @@ def es_pp(es_fit):
 
 
 @pytest.fixture(scope="module")
-def sbc_result(funnel_fits):
-    """A small real SBC run (12 replicates, L = 9, 5 bins) of the non-centered form, whose
-    model the funnel fits compiled already."""
+def sbc_result():
+    """A small real SBC run: 12 NUTS fits (2 x 100 draws) of the non-centered form, L = 9,
+    5 bins."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # short fits: low-ESS and R-hat notes
         return hm.studies.sbc(12, parameterization="noncentered", seed=3, draws=100, tune=100,
