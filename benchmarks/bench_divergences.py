@@ -3,7 +3,7 @@
     python benchmarks/bench_divergences.py            # 20 seeds per setting
     python benchmarks/bench_divergences.py --seeds 5
 
-1. Eight Schools: the measurement behind ``hiermodel.fit.DEFAULT_TARGET_ACCEPT``. For each
+1. Eight Schools: the measurement behind ``hiermodel.sampling.DEFAULT_TARGET_ACCEPT``. For each
    form, the number of fits (4 chains x 1000 draws, nutpie) with at least one divergent
    transition, the total divergences and the median min(ESS_bulk of mu, tau) per second of
    sampling.
@@ -44,7 +44,7 @@ def mixed_precision_data(seed: int = 0):
 def run(data, settings, seeds: int, var_names: list[str]) -> None:
     import arviz as az
 
-    from hiermodel.fit import fit
+    from hiermodel import fit
 
     print("| parameterization | target_accept | fits with divergences | total divergences "
           f"| median min ESS ({', '.join(var_names)}) | median ESS/s |")

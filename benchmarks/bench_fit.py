@@ -58,8 +58,7 @@ def _min_ess(idata) -> float:
 
 
 def throughput(repeats: int) -> list[dict]:
-    from hiermodel import Priors, eight_schools
-    from hiermodel.fit import fit
+    from hiermodel import Priors, eight_schools, fit
 
     classic = Priors(mu_mean=0.0, mu_sd=5.0, tau_scale=5.0)  # the plain idiom's priors
     rows = []
@@ -90,7 +89,7 @@ def throughput(repeats: int) -> list[dict]:
 
 def loop(n_fits: int, n_plain: int) -> list[dict]:
     from hiermodel import HierData
-    from hiermodel.fit import clear_model_cache, fit
+    from hiermodel.sampling import clear_model_cache, fit
 
     rng = np.random.default_rng(1)
     datasets = [(rng.normal(8, 10, 8), SE) for _ in range(n_fits)]

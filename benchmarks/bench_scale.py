@@ -5,7 +5,7 @@
     python benchmarks/bench_scale.py --only-sbc --sbc 1000   # a bigger SBC alone
 
 1. **Sufficient statistics vs the per-row likelihood**, side by side in one run: the same
-   simulated rows (G groups, N rows, known sigma) fitted by ``hiermodel.fit.fit`` on the
+   simulated rows (G groups, N rows, known sigma) fitted by ``hiermodel.fit`` on the
    sufficient statistics (``ybar_i ~ N(theta_i, sigma^2/n_i)``, O(G) per gradient) and by the
    naive per-row PyMC model (``build_model(..., likelihood="rows")``, ``y_ij ~ N(theta_i,
    sigma^2)``, O(N) per gradient).  Same parameterization ("auto": the same per-group
@@ -60,9 +60,9 @@ def suff_vs_rows(n_groups: int, n_rows: int, draws: int, tune: int, chains: int,
                  seed: int = 1) -> str:
     import arviz as az
 
-    from hiermodel.fit import clear_model_cache, fit
-    from hiermodel.models import build_model
-    from hiermodel.simulate import simulate
+    from hiermodel import build_model
+    from hiermodel.sampling import clear_model_cache, fit
+    from hiermodel.studies import simulate
 
     sizes = np.full(n_groups, n_rows // n_groups)
     sizes[: n_rows - sizes.sum()] += 1
@@ -165,8 +165,8 @@ def _dask_rows(n_rows: int, n_groups: int, chunk: int, seed: int):
 def dask_reduction(n_rows: int, n_groups: int, chunk: int, seed: int = 2) -> str:
     import dask
 
+    from hiermodel import fit
     from hiermodel.data import HierData
-    from hiermodel.fit import fit
 
     frame, theta = _dask_rows(n_rows, n_groups, chunk, seed)
     row_bytes = n_rows * (4 + 8)                          # int32 code + float64 value
@@ -208,7 +208,7 @@ def dask_reduction(n_rows: int, n_groups: int, chunk: int, seed: int = 2) -> str
 
 # ----------------------------------------------------------------------------- 3
 def eb_study(n_datasets: int = 10_000, repeats: int = 5) -> str:
-    from hiermodel.simulate import mse_study
+    from hiermodel.studies import mse_study
 
     times = []
     for _ in range(repeats):
@@ -231,7 +231,7 @@ def eb_study(n_datasets: int = 10_000, repeats: int = 5) -> str:
 
 # ----------------------------------------------------------------------------- 4
 def big_sbc(n_replicates: int) -> str:
-    from hiermodel.sbc import sbc
+    from hiermodel.studies import sbc
 
     t0 = time.perf_counter()
     res = sbc(n_replicates, parameterization="noncentered", L=99, n_bins=20, draws=500,

@@ -29,7 +29,7 @@ interval), and several fits of the same data compare as one tidy long table,
 :func:`compare_fits`.
 :func:`summarize` turns a comparison into a few sentences in the seed text's terms.
 
-Every function takes ``InferenceData`` from :func:`hiermodel.fit.fit`, from
+Every function takes ``InferenceData`` from :func:`hiermodel.fit`, from
 :meth:`hiermodel.shrinkage.ExactPosterior.sample`, or from another fit of the same model
 (e.g. ArviZ's ``centered_eight``): the group dimension of ``theta`` may have any name
 (``group``, ``school``, ...) and the tables keep that name.  Fits carry their data
@@ -179,7 +179,7 @@ def data_from_idata(idata: az.InferenceData) -> HierData:
 
     Uses ``observed_data["y"]`` (``ybar_i``; or the one observed variable on the group
     dimension, as ArviZ's examples name it) and ``constant_data`` ``se``, ``n`` and
-    ``sigma`` as :func:`hiermodel.fit.fit` stores them: with ``n`` and ``sigma`` the seed's
+    ``sigma`` as :func:`hiermodel.fit` stores them: with ``n`` and ``sigma`` the seed's
     summary form (``se_i = sigma_i / sqrt(n_i)``); with ``se`` only -- or ``sigma`` without
     ``n``, ArviZ's Eight Schools convention for the known sd of ``y_i`` -- Rubin's estimates
     form; with ``observed_data["ss"]`` (sigma unknown) the sufficient statistics of raw rows,
@@ -408,8 +408,8 @@ def compare(
     ----------
     idata : arviz.InferenceData
         A posterior with ``mu``, ``tau`` and ``theta`` (dims chain, draw and one group
-        dimension -- ``group`` from :func:`hiermodel.fit.fit`, or any other name such as
-        ArviZ's ``school``), from :func:`hiermodel.fit.fit` (any parameterization),
+        dimension -- ``group`` from :func:`hiermodel.fit`, or any other name such as
+        ArviZ's ``school``), from :func:`hiermodel.fit` (any parameterization),
         ``ExactPosterior.sample`` or another PyMC/ArviZ fit of the same model.
     data : HierData, optional
         The data the posterior is conditioned on.  Default: rebuilt from the fit's

@@ -75,15 +75,10 @@ from .comparison import (
     normalize_group_dim,
     tau_estimates,
 )
+from .core import TAU_METHODS, predictive_quantiles, shrinkage_weights
 from .data import HierData
 from .exceptions import PredictiveCheckWarning
-from .shrinkage import (
-    TAU_METHODS,
-    ExactPosterior,
-    exact_posterior,
-    predictive_quantiles,
-    shrinkage_weights,
-)
+from .shrinkage import ExactPosterior, exact_posterior
 
 __all__ = ["plot_shrinkage", "plot_meta_forest", "plot_forest", "plot_sampler_geometry",
            "plot_tau", "plot_test_statistics", "plot_ppc", "plot_pooling_vs_tau",

@@ -26,7 +26,7 @@ one argument away: ``Priors(mu_mean=0, mu_sd=5, tau_scale=5)`` is the classic Py
 Eight Schools choice.
 
 This module imports neither PyMC nor PyTensor, so the numpy core (:mod:`hiermodel.shrinkage`)
-can use it too; :mod:`hiermodel.models` turns it into PyMC distributions.
+can use it too; :mod:`hiermodel.model` turns it into PyMC distributions.
 """
 
 from __future__ import annotations

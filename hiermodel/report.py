@@ -171,7 +171,7 @@ def run_report(
         Default ``Priors()`` (scaled to the data); the fit resolves them and the report
         states the numbers used.
     sampler, parameterization, draws, tune, chains, progressbar
-        Passed to :func:`hiermodel.fit.fit`.
+        Passed to :func:`hiermodel.fit`.
     eb_method : {"reml", "ml", "pm", "dl", "sd_of_means"}, default "reml"
         The tau estimator of the empirical-Bayes columns.
     figures : bool, default True
@@ -562,7 +562,7 @@ def _warning_lines(run: _Run) -> list[str]:
     if "PriorDataConflictWarning" not in kinds:
         ok.append("prior-data conflict: the posterior means of mu and tau are consistent "
                   "with the data's own (REML) estimates and not in the far tail of their "
-                  "priors (hiermodel.fit.prior_data_conflict)")
+                  "priors (hiermodel.prior_data_conflict)")
     if not extreme:
         p = run.ppc["p_value"]
         ok.append(f"posterior predictive checks: all {len(p)} p-values lie between "

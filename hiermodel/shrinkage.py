@@ -29,23 +29,10 @@ import xarray as xr
 from ._validate import check_data, check_method, check_priors, count, positive_int
 from .core import (
     EB_METHODS,
-    TAU_METHODS,
-    EBEstimates,
     GridPosterior,
-    SdOfMeansEstimates,
-    TauEstimate,
     complete_pooling,
-    conditional_posterior,
     eb_core,
-    estimate_tau,
-    grand_mean,
     grid_posterior,
-    no_pooling,
-    partial_pooling,
-    predictive_quantiles,
-    restricted_loglik,
-    sd_of_means_estimates,
-    shrinkage_weights,
 )
 from .core.arrays import floats
 from .core.pooling import conditional_unchecked
@@ -57,14 +44,6 @@ __all__ = [
     "ExactPosterior", "exact_posterior",
 ]
 
-# transitional re-exports, removed by the lead at integration: the core names other modules
-# still import from here (their home is hiermodel.core)
-__all__ += [
-    "TAU_METHODS", "EB_METHODS", "no_pooling", "grand_mean", "complete_pooling",
-    "shrinkage_weights", "partial_pooling", "conditional_posterior", "SdOfMeansEstimates",
-    "sd_of_means_estimates", "TauEstimate", "estimate_tau", "EBEstimates", "eb_core",
-    "restricted_loglik", "predictive_quantiles",
-]
 
 
 # ============================================================================ empirical Bayes
@@ -457,7 +436,7 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
         Needs known sampling sds (``data.sigma_known``).
     priors : Priors, optional
         Default ``Priors()``, scaled to the data (:mod:`hiermodel.priors`), the same as
-        :func:`hiermodel.fit.fit` uses; ``mu="flat"`` is the flat prior (proper posterior
+        :func:`hiermodel.fit` uses; ``mu="flat"`` is the flat prior (proper posterior
         for ``G >= 2``, as every tau prior is proper).
     grid : int, default 2001
         Number of grid points (made odd for Simpson's rule), >= 101.

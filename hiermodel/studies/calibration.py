@@ -19,7 +19,7 @@ histogram: a U shape for too narrow posteriors, a hump for too wide ones, a slop
 rescaled to each simulated dataset is not the prior the truths were drawn from, and the
 ranks would not be uniform even for a perfect sampler -- then ``theta_i ~ N(mu, tau^2)``
 and ``ybar_i ~ N(theta_i, se_i^2)`` with known ``se_i``, fits with NUTS
-(:func:`hiermodel.fit.fit`, given those priors explicitly; serially by default, or fanned out
+(:func:`hiermodel.fit`, given those priors explicitly; serially by default, or fanned out
 over an executor as in :mod:`hiermodel.studies.executors`), thins the draws to ``L`` roughly
 independent ones (equally spaced, default ``L = 99`` from 2 x 500 draws: every ~10th) and
 ranks ``mu``, ``tau`` and ``theta_1``.  Uniformity is tested with a chi-square test on ``B``
@@ -442,14 +442,14 @@ def sbc(
         The fitted model's priors; default ``priors``.  Different priors give a
         deliberately wrong posterior (the negative control).  Also fixed and proper.
     parameterization : str, default "noncentered"
-        Passed to :func:`hiermodel.fit.fit`.
+        Passed to :func:`hiermodel.fit`.
     L : int, default 99
         Posterior draws per rank (ranks in ``0..L``); needs ``chains * draws >= L``, and
         ``chains * draws / L`` (the thinning) should exceed the autocorrelation time.
     draws, tune, chains : int, default 500, 500, 2
     sampler : {"nutpie", "pymc", "numpyro"}, default "nutpie"
     target_accept : float, optional
-        NUTS's target acceptance rate; default :func:`hiermodel.fit.fit`'s (0.95 for the
+        NUTS's target acceptance rate; default :func:`hiermodel.fit`'s (0.95 for the
         forms that sample theta, 0.9 for "marginal").  A low value with short ``tune``
         makes the centered form diverge (the sampler negative control).
     n_bins : int, default 10

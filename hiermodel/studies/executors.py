@@ -5,7 +5,7 @@ r"""Executors for the studies' replicate fits: serial by default, or any pool yo
 since the one model compile is paid once), or fans them out over any
 ``concurrent.futures.Executor`` or a ``dask.distributed.Client`` that you pass.  Work is cut
 into one chunk per worker; a chunk runs its fits one after another in one process, and
-:func:`hiermodel.fit.fit` keeps the compiled model per process, so every worker compiles once
+:func:`hiermodel.fit` keeps the compiled model per process, so every worker compiles once
 (about 10 s) and then fits in about 0.1 s.  Replicate ``r`` always gets the seed
 ``SeedSequence(seed).spawn(...)[r]`` (:func:`~hiermodel.studies.simulation.replicate_seeds`), so
 results are identical for a given seed whatever the executor, the number of workers and the
@@ -19,7 +19,7 @@ else each worker runs the script's top level again::
         with default_executor() as pool:
             study = mse_study(10_000, n_bayes=200, executor=pool)
 
-Threads give the serial answers but little or no speed-up: :func:`hiermodel.fit.fit` keeps
+Threads give the serial answers but little or no speed-up: :func:`hiermodel.fit` keeps
 one compiled model per model shape and process, and same-shaped fits in threads take turns on
 it under a lock (each gets exactly its serial draws, whatever the sampler and whether the
 priors are fixed or scaled to each dataset), so a thread pool -- or a Dask
@@ -218,7 +218,7 @@ def fit_replicates(
         each replicate's data; fields left at None are likewise resolved per replicate.
         Pass fixed numbers for one prior across the replicates.
     fit_kwargs : dict, optional
-        Passed to :func:`hiermodel.fit.fit` (default ``parameterization="marginal", draws=500,
+        Passed to :func:`hiermodel.fit` (default ``parameterization="marginal", draws=500,
         tune=500, chains=2, sampler="nutpie"``; chains run one after another, ``cores=1``).
     executor, chunksize
         See :func:`map_chunked` (default: serially, in this process).  Every executor gives

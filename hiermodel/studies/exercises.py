@@ -301,13 +301,13 @@ def mse_study(
         Datasets to fit with full Bayes (0: none).
     priors : Priors, optional
         Hyperpriors of the full-Bayes fits.  Default ``None``: what a user would run,
-        :func:`hiermodel.fit.fit`'s data-scaled ``Priors()``, resolved from each simulated
+        :func:`hiermodel.fit`'s data-scaled ``Priors()``, resolved from each simulated
         dataset alone (:meth:`Priors.resolve`); the analysis never sees the true ``mu`` or
         ``tau``.  Fields left at None in a ``Priors`` you pass are likewise resolved per
         dataset; pass fixed numbers (e.g. ``Priors(mu_mean=0, mu_sd=50, tau_scale=10)``)
         for one prior across the datasets.  Recorded in ``settings["priors"]``.
     fit_kwargs : dict, optional
-        For :func:`hiermodel.fit.fit` (default marginal, 2 chains x 500 draws, nutpie).
+        For :func:`hiermodel.fit` (default marginal, 2 chains x 500 draws, nutpie).
     executor, chunksize
         See :func:`map_chunked` (default: serially, in this process; pass
         ``default_executor()`` or a Dask client to fan out, under an
