@@ -1,4 +1,4 @@
-"""Benchmarks of the closed-form core (``hiermodel.shrinkage``).
+"""Benchmarks of the closed-form core (``hiermodel.core``) and the exact posterior.
 
     python benchmarks/bench_shrinkage.py                  # markdown table on stdout
     python benchmarks/bench_shrinkage.py --json out.json  # ... and the results as JSON
@@ -27,8 +27,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from hiermodel import eight_schools  # noqa: E402
-from hiermodel.shrinkage import eb_core, exact_posterior  # noqa: E402
+from hiermodel import eight_schools, exact_posterior  # noqa: E402
+from hiermodel.core import eb_core  # noqa: E402
 
 
 def _timeit(fn: Callable[[], object], repeats: int) -> dict:

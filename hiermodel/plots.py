@@ -75,7 +75,7 @@ from .comparison import (
     normalize_group_dim,
     tau_estimates,
 )
-from .core import TAU_METHODS, predictive_quantiles, shrinkage_weights
+from .core import TAU_METHOD_NAMES, TAU_METHODS, predictive_quantiles, shrinkage_weights
 from .data import HierData
 from .exceptions import PredictiveCheckWarning
 from .shrinkage import ExactPosterior, exact_posterior
@@ -94,8 +94,6 @@ SHRINKAGE_COLUMNS = {
     "mean": "full Bayes\n" + r"$E[\theta_i \mid y]$",
     "exact": "exact posterior\nmean",
 }
-_TAU_LABELS = {"dl": "DerSimonian-Laird", "pm": "Paule-Mandel", "ml": "ML", "reml": "REML",
-               "sd_of_means": "sd of means"}
 _LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)))
 _DIVERGENT_COLOR = "tab:red"
 _DRAW_COLOR = "tab:blue"
@@ -1149,7 +1147,7 @@ def plot_tau(
         style = dict(ls=_LINESTYLES[k % len(_LINESTYLES)])
         handles.append(ax_d.axvline(row["tau"], color=f"C{k % 10}", lw=1.5,
                                     gid=f"tau-hat:{method}", **style))
-        labels.append(rf"{_TAU_LABELS.get(method, method)} $\hat\tau$ = {_num(row['tau'])}")
+        labels.append(rf"{TAU_METHOD_NAMES.get(method, method)} $\hat\tau$ = {_num(row['tau'])}")
         ax_w.axvline(row["tau"], color="0.45", lw=1.0, alpha=0.8, gid=f"tau-hat:{method}",
                      **style)
     ax_d.set_xlim(-0.02 * upper, upper)

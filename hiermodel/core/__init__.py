@@ -37,6 +37,7 @@ from .pooling import (
 )
 from .tau import (
     EB_METHODS,
+    TAU_METHOD_NAMES,
     TAU_METHODS,
     EBEstimates,
     TauEstimate,
@@ -46,7 +47,7 @@ from .tau import (
 )
 
 __all__ = [
-    "TAU_METHODS", "EB_METHODS",
+    "TAU_METHODS", "TAU_METHOD_NAMES", "EB_METHODS",
     "no_pooling", "grand_mean", "complete_pooling", "shrinkage_weights", "partial_pooling",
     "conditional_posterior", "SdOfMeansEstimates", "sd_of_means_estimates",
     "TauEstimate", "estimate_tau", "EBEstimates", "eb_core", "restricted_loglik",

@@ -19,11 +19,14 @@ from .arrays import MAXITER, batch_param, means_se, newton_bisect, vdot, vdot3
 from .exact import marginal
 from .pooling import weights_unchecked
 
-__all__ = ["TAU_METHODS", "EB_METHODS", "RTOL", "TauEstimate", "estimate_tau", "EBEstimates",
-           "eb_core", "restricted_loglik"]
+__all__ = ["TAU_METHODS", "TAU_METHOD_NAMES", "EB_METHODS", "RTOL", "TauEstimate",
+           "estimate_tau", "EBEstimates", "eb_core", "restricted_loglik"]
 
 #: tau estimators of :func:`estimate_tau`
 TAU_METHODS = ("dl", "pm", "ml", "reml", "sd_of_means")
+#: what each estimator is called in figures and reports
+TAU_METHOD_NAMES = {"dl": "DerSimonian-Laird", "pm": "Paule-Mandel", "ml": "ML",
+                    "reml": "REML", "sd_of_means": "sd of means"}
 #: tau estimators of :func:`eb_core` (the same)
 EB_METHODS = TAU_METHODS
 #: default relative tolerance on ``tau^2`` of the iterative estimators
