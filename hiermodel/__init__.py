@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from . import core
 from ._version import __version__
-from .comparison import compare, compare_fits, compare_population, summarize, tau_estimates
+from .comparison import compare, compare_fits, compare_population, summarize
 from .data import HierData
 from .datasets import eight_schools, eight_schools_summary
 from .diagnostics import convergence_table, prior_data_conflict, sampling_diagnostics
@@ -31,7 +31,7 @@ from .model import HierModel, build_model
 from .predictive import posterior_predictive, ppc_table, prior_predictive
 from .priors import Priors
 from .sampling import fit
-from .shrinkage import empirical_bayes, exact_posterior, pooling_table
+from .shrinkage import empirical_bayes, exact_posterior, pooling_table, tau_estimates
 
 __all__ = [
     # data and priors

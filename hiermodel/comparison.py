@@ -42,7 +42,7 @@ dataset is never silently compared with another.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import arviz as az
@@ -59,7 +59,7 @@ from ._validate import (
     check_prob,
     positive_int,
 )
-from .core import EB_METHODS, TAU_METHODS, eb_core, estimate_tau, shrinkage_weights
+from .core import EB_METHODS, eb_core, estimate_tau, shrinkage_weights
 from .data import HierData
 from .exceptions import HierModelWarning
 from .priors import Priors
@@ -67,7 +67,7 @@ from .shrinkage import conditional_means, exact_posterior, pooling_table
 
 __all__ = [
     "compare", "compare_population", "compare_fits", "summarize", "data_from_idata",
-    "fit_priors", "tau_estimates", "posterior_weights", "normalize_group_dim", "check_fits",
+    "fit_priors", "posterior_weights", "normalize_group_dim", "check_fits",
     "DEFAULT_PROB", "DEFAULT_HDI_PROB", "INTERVALS",
 ]
 
@@ -603,31 +603,6 @@ def compare_population(
     table.attrs.update(eb_method=eb_method, interval=interval, prob=prob,
                        **({"hdi_prob": prob} if interval == "hdi" else {}),
                        parameterization=_method_name(idata))
-    return table
-
-
-def tau_estimates(data: HierData, methods: Sequence[str] = TAU_METHODS) -> pd.DataFrame:
-    """``tau_hat`` and its ``mu_hat`` for each estimator of :func:`hiermodel.core.estimate_tau`.
-
-    Parameters
-    ----------
-    data : HierData
-    methods : sequence of {"dl", "pm", "ml", "reml", "sd_of_means"}, default all five
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by ``method``, columns ``tau`` and ``mu``.
-    """
-    data = check_data(data)
-    if isinstance(methods, str):
-        methods = [methods]
-    rows = {}
-    for method in methods:
-        est = estimate_tau(data.means, data.se, _check_eb_method(method))
-        rows[est.method] = {"tau": float(est.tau), "mu": float(est.mu)}
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "method"
     return table
 
 

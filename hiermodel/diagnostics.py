@@ -164,7 +164,7 @@ def prior_data_conflict(idata: az.InferenceData, data: HierData,
     * ``tau_hat`` outside the posterior's central 99.8% interval of tau *and* the data
       reject the posterior median of tau: the restricted likelihood-ratio statistic
       ``2 [l_R(tau_hat) - l_R(median(tau | y))]`` exceeds the chi^2_1 0.1% point, 10.83
-      (:func:`hiermodel.shrinkage.restricted_loglik`; so a ``tau_hat`` of 0 beside a
+      (:func:`hiermodel.core.restricted_loglik`; so a ``tau_hat`` of 0 beside a
       posterior that is merely positive is not a conflict);
     * the posterior far in the prior's tail: ``E[mu | y]`` more than 4 prior sds from the
       prior mean, or the posterior median of tau above the prior's 99.9% quantile.

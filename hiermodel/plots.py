@@ -73,12 +73,11 @@ from .comparison import (
     data_from_idata,
     fit_priors,
     normalize_group_dim,
-    tau_estimates,
 )
 from .core import TAU_METHOD_NAMES, TAU_METHODS, predictive_quantiles, shrinkage_weights
 from .data import HierData
 from .exceptions import PredictiveCheckWarning
-from .shrinkage import ExactPosterior, exact_posterior
+from .shrinkage import ExactPosterior, exact_posterior, tau_estimates
 
 __all__ = ["plot_shrinkage", "plot_meta_forest", "plot_forest", "plot_sampler_geometry",
            "plot_tau", "plot_test_statistics", "plot_ppc", "plot_pooling_vs_tau",
@@ -995,7 +994,7 @@ def _tau_inputs(posterior: Any, data: Any) -> tuple[az.InferenceData | ExactPost
 
 def _tau_hats(estimates: Any, data: HierData) -> pd.DataFrame:
     """``estimates`` checked (one ``tau`` per estimator), or every estimator's ``tau_hat``
-    (:func:`hiermodel.comparison.tau_estimates`) when None."""
+    (:func:`hiermodel.shrinkage.tau_estimates`) when None."""
     if estimates is None:
         return tau_estimates(data, TAU_METHODS)
     if not isinstance(estimates, pd.DataFrame):
@@ -1056,7 +1055,7 @@ def plot_tau(
     :class:`~hiermodel.shrinkage.ExactPosterior` or for exact draws -- with its central
     ``prob`` interval shaded and a vertical line at each estimator's ``tau_hat`` (the rows
     of ``estimates``).  Right: one curve per group of the shrinkage weight
-    (:func:`hiermodel.shrinkage.shrinkage_weights`)
+    (:func:`hiermodel.core.shrinkage_weights`)
 
         w_i(tau) = tau^2 / (tau^2 + se_i^2) = (n_i / sigma^2) / (n_i / sigma^2 + 1 / tau^2),
 
@@ -1078,7 +1077,7 @@ def plot_tau(
     estimates : pandas.DataFrame, optional
         The ``tau_hat`` to mark: one row per estimator (the index names it), column ``tau``
         -- e.g. ``tau_estimates(data, ("reml", "dl"))``
-        (:func:`hiermodel.comparison.tau_estimates`); an empty table marks none.  Default: all
+        (:func:`hiermodel.shrinkage.tau_estimates`); an empty table marks none.  Default: all
         five estimators of ``tau_estimates(data)``.
     exact : ExactPosterior or bool, optional
         The exact posterior: with draws, its density is the main curve for exact draws

@@ -29,9 +29,11 @@ import xarray as xr
 from ._validate import check_data, check_method, check_priors, count, positive_int
 from .core import (
     EB_METHODS,
+    TAU_METHODS,
     GridPosterior,
     complete_pooling,
     eb_core,
+    estimate_tau,
     grid_posterior,
 )
 from .core.arrays import floats
@@ -40,7 +42,8 @@ from .data import HierData
 from .priors import Priors
 
 __all__ = [
-    "EmpiricalBayes", "empirical_bayes", "pooling_table", "conditional_means", "rao_blackwell",
+    "EmpiricalBayes", "empirical_bayes", "pooling_table", "tau_estimates", "conditional_means",
+    "rao_blackwell",
     "ExactPosterior", "exact_posterior",
 ]
 
@@ -146,6 +149,32 @@ def pooling_table(data: HierData, method: str = "reml") -> pd.DataFrame:
         },
         index=index,
     )
+
+
+def tau_estimates(data: HierData, methods: Sequence[str] = TAU_METHODS) -> pd.DataFrame:
+    """``tau_hat`` and its ``mu_hat`` for each estimator of :func:`hiermodel.core.estimate_tau`.
+
+    Parameters
+    ----------
+    data : HierData
+    methods : sequence of {"dl", "pm", "ml", "reml", "sd_of_means"}, default all five
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``method``, columns ``tau`` and ``mu``.
+    """
+    data = check_data(data)
+    if isinstance(methods, str):
+        methods = [methods]
+    rows = {}
+    for method in methods:
+        est = estimate_tau(data.means, data.se, check_method(method, TAU_METHODS, "methods"))
+        rows[est.method] = {"tau": float(est.tau), "mu": float(est.mu)}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "method"
+    return table
+
 
 
 # ============================================================================ Rao-Blackwell

@@ -23,11 +23,10 @@ from hiermodel.comparison import (
     fit_priors,
     posterior_weights,
     summarize,
-    tau_estimates,
 )
 from hiermodel.core import estimate_tau
 from hiermodel.exceptions import HierModelWarning, SamplingWarning
-from hiermodel.shrinkage import exact_posterior, rao_blackwell
+from hiermodel.shrinkage import exact_posterior, rao_blackwell, tau_estimates
 
 SAMPLE = ("chain", "draw")
 Z = 4.0  # tolerance in Monte Carlo standard errors

@@ -21,8 +21,8 @@ from scipy.stats import binom
 
 import hiermodel as hm
 import hiermodel.plots as plots
-from hiermodel import eight_schools, eight_schools_summary
-from hiermodel.comparison import compare, fit_priors, tau_estimates
+from hiermodel import eight_schools, eight_schools_summary, tau_estimates
+from hiermodel.comparison import compare, fit_priors
 from hiermodel.plots import (
     plot_forest,
     plot_meta_forest,

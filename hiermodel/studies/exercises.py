@@ -70,7 +70,7 @@ def pooling_vs_tau(
     n_groups : int, optional
         Needed when ``n`` is a scalar.
     method : {"dl", "pm", "ml", "reml", "sd_of_means", "true"}, default "reml"
-        The tau estimator (:func:`hiermodel.shrinkage.estimate_tau`), or "true" to plug in
+        The tau estimator (:func:`hiermodel.core.estimate_tau`), or "true" to plug in
         the true tau (and mu).
     seed : int, numpy Generator or SeedSequence, default 0
 
