@@ -148,6 +148,17 @@ class HierModel:
         """The spec's attributes, as a fit records them."""
         return self.spec.attrs()
 
+    def __repr__(self) -> str:
+        s = self.spec
+        form = s.pooling.replace("_", " ") if s.pooling else s.parameterization
+        sigma = "known" if s.sigma_known else "estimated"
+        priors = s.priors.describe()
+        if s.sigma_known:                      # no sigma prior in the model
+            priors = priors.split("; sigma ~")[0]
+        priors = priors.replace(" (if unknown)", "")
+        return (f"HierModel({form}; {self.data.n_groups} groups, sigma {sigma}, "
+                f"{s.likelihood} likelihood; {priors})")
+
 
 # ----------------------------------------------------------------------------- centering
 def _quick_tau(data: HierData) -> float:

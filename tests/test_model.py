@@ -265,3 +265,19 @@ def test_predictive_graphs_share_the_ss_term():
     ss = {m["ss"].owner.op.__class__ for m in (model, post, fitted)}
     assert len(ss) == 1 and next(iter(ss)).__name__ == "GammaRV"
     assert [m["ss"].ndim for m in (model, post, fitted)] == [1, 1, 1]
+
+
+def test_hier_model_repr_is_one_line_at_any_size():
+    """The repr says the form, the size and the priors used -- not 60 centering weights."""
+    import numpy as np
+
+    from hiermodel import HierData, build_model, eight_schools
+
+    nc = repr(build_model(eight_schools(), "noncentered"))
+    assert nc == ("HierModel(noncentered; 8 groups, sigma known, sufficient likelihood; "
+                  "mu ~ Normal(7.686, 41.46); tau ~ HalfCauchy(16.59))")
+    rng = np.random.default_rng(1)
+    rows = HierData.from_observations(rng.normal(size=600), np.repeat(np.arange(60), 10))
+    r = repr(build_model(rows, "marginal"))
+    assert "\n" not in r and len(r) < 200 and "60 groups, sigma estimated" in r
+    assert "sigma ~ HalfNormal(" in r and "if unknown" not in r
