@@ -504,7 +504,7 @@ def test_bad_input_names_the_argument(es_fit, es_table):
         (lambda: summarize(es_table[["mean"]]), ValueError, "compare"),
         (lambda: summarize("table"), TypeError, "comparison"),
         (lambda: summarize(es_table, top=0), ValueError, "top"),
-        (lambda: tau_estimates(eight_schools(), ["dl", "nope"]), ValueError, "eb_method"),
+        (lambda: tau_estimates(eight_schools(), ["dl", "nope"]), ValueError, "methods"),
         (lambda: fit_priors(es_fit, priors="halfcauchy"), TypeError, "priors"),
     ]
     for call, exc, match in cases:
