@@ -51,14 +51,15 @@ def check_priors(priors: Any, data: Any = None):
 def check_fitted(idata: Any, groups: Sequence[str] = ("posterior",), name: str = "idata"):
     """``idata`` itself if it is ArviZ's result type holding every group in ``groups``, else
     a TypeError / ValueError that names what is missing."""
-    import arviz as az
 
-    if not isinstance(idata, az.InferenceData):
+    from . import stack
+
+    if not stack.is_result(idata):
         raise TypeError(f"`{name}` must be an arviz.InferenceData (from hiermodel.fit or "
                         f"ExactPosterior.sample), got {type(idata).__name__}.")
-    missing = [g for g in groups if g not in idata.groups()]
+    missing = [g for g in groups if g not in stack.groups(idata)]
     if missing:
-        raise ValueError(f"`{name}` has no {missing} group(s); it has {idata.groups()}.")
+        raise ValueError(f"`{name}` has no {missing} group(s); it has {stack.groups(idata)}.")
     return idata
 
 

@@ -51,6 +51,7 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
+from . import stack
 from ._validate import (
     check_data,
     check_fitted,
@@ -106,15 +107,15 @@ def normalize_group_dim(idata: Any, name: str = "idata") -> tuple[az.InferenceDa
     if dim == "group":
         return idata, dim
     parts = {}
-    for g in idata.groups():
-        ds = getattr(idata, g)
+    for g in stack.groups(idata):
+        ds = stack.group(idata, g)
         if dim in ds.dims:
             if "group" in ds.dims or "group" in ds.variables:
                 raise ValueError(f"`{name}`.{g} has both a '{dim}' and a 'group' dimension or "
                                  f"variable; rename one (its group dimension is '{dim}').")
             ds = ds.rename({dim: "group"})
         parts[g] = ds
-    return az.InferenceData(**parts), dim
+    return stack.make_result(**parts), dim
 
 
 def _check_interval(interval: Any, prob: Any, hdi_prob: Any) -> tuple[str, float]:
@@ -152,7 +153,7 @@ def _stored(idata: az.InferenceData) -> dict[str, np.ndarray]:
     """What the (normalized) ``idata`` records of its data: any of ``means``, ``se``,
     ``ss``, ``n``, ``sigma`` (arrays on ``group``)."""
     out: dict[str, np.ndarray] = {}
-    have = set(idata.groups())
+    have = set(stack.groups(idata))
     if "observed_data" in have:
         obs = idata.observed_data
         y = _observed_y(obs)
@@ -193,7 +194,7 @@ def data_from_idata(idata: az.InferenceData) -> HierData:
         ``ExactPosterior.sample``): pass ``data=`` explicitly then.
     """
     idata = check_fitted(idata, ())
-    have = set(idata.groups())
+    have = set(stack.groups(idata))
     if not {"observed_data", "constant_data"} <= have:
         raise ValueError("`idata` carries no observed_data/constant_data (draws from "
                          "ExactPosterior.sample do not): pass the HierData as `data=`.")
@@ -333,8 +334,8 @@ def _draw_summary(da: xr.DataArray, interval: str = "hdi",
     """
     ds = da.rename("x").to_dataset()
     if interval == "hdi":
-        hdi = az.hdi(ds, hdi_prob=prob)["x"]
-        low, high = hdi.sel(hdi="lower").values, hdi.sel(hdi="higher").values
+        hdi = stack.hdi(ds, prob)["x"]
+        low, high = hdi.sel(bound="lower").values, hdi.sel(bound="upper").values
     else:
         q = da.quantile([(1 - prob) / 2, (1 + prob) / 2], dim=_SAMPLE)
         low, high = q.isel(quantile=0).values, q.isel(quantile=1).values
@@ -635,7 +636,7 @@ def _data_for_fits(fits: Mapping[str, az.InferenceData],
     if data is not None:
         return data, None
     for name, idata in fits.items():
-        if {"observed_data", "constant_data"} <= set(idata.groups()):
+        if {"observed_data", "constant_data"} <= set(stack.groups(idata)):
             return data_from_idata(idata), f"the data of `fits[{name!r}]`"
     raise ValueError("None of `fits` carries observed_data/constant_data (ExactPosterior.sample "
                      "draws do not): pass the HierData as `data=`.")
@@ -745,7 +746,7 @@ def compare_fits(
 
 
 def _divergences(idata: az.InferenceData) -> int:
-    if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
+    if "sample_stats" in stack.groups(idata) and "diverging" in idata.sample_stats:
         return int(idata.sample_stats["diverging"].sum())
     return 0
 

@@ -23,6 +23,7 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
+from . import stack
 from ._validate import check_data, check_fitted
 from .core import eb_core, restricted_loglik
 from .data import HierData
@@ -126,13 +127,14 @@ class Diagnostics:
 def sampling_diagnostics(idata: az.InferenceData) -> Diagnostics:
     """Summarise sampler health (uses ArviZ's R-hat, ESS and BFMI)."""
     table = convergence_table(idata)
-    ss = idata.sample_stats if "sample_stats" in idata.groups() else xr.Dataset()
+    ss = (stack.group(idata, "sample_stats") if "sample_stats" in stack.groups(idata)
+          else xr.Dataset())
     div = int(ss["diverging"].sum()) if "diverging" in ss else 0
     depth_var = next((v for v in ("reached_max_treedepth", "maxdepth_reached") if v in ss), None)
     depth = int(ss[depth_var].sum()) if depth_var else 0
     if depth_var is None and "tree_depth" in ss:  # numpyro reports the depth itself
         depth = int((ss["tree_depth"] >= _NUMPYRO_MAX_TREE_DEPTH).sum())
-    bfmi = tuple(float(b) for b in az.bfmi(idata)) if "energy" in ss else ()
+    bfmi = tuple(float(b) for b in stack.bfmi(idata)) if "energy" in ss else ()
     post = idata.posterior
     return Diagnostics(
         divergences=div, max_treedepth_hits=depth, bfmi=bfmi,

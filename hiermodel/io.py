@@ -9,6 +9,7 @@ from pathlib import Path
 
 import arviz as az
 
+from . import stack
 from ._validate import check_fitted
 
 __all__ = ["save", "load"]
@@ -49,10 +50,10 @@ def load(path: str | os.PathLike) -> az.InferenceData:
         raise ValueError(f"`path` {str(path)!r} is a folder; pass the .nc file written by "
                          "hiermodel.save (e.g. <out>/idata.nc).")
     try:
-        idata = az.from_netcdf(str(path))
+        idata = stack.from_netcdf(str(path))
     except (OSError, ValueError) as err:
         raise ValueError(f"`path` {str(path)!r} is not a netCDF file written by "
                          f"hiermodel.save ({type(err).__name__}: {err}).") from None
-    for name in idata.groups():
+    for name in stack.groups(idata):
         getattr(idata, name).load()
     return idata

@@ -44,6 +44,7 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
+from . import stack
 from ._validate import (
     check_data,
     check_fitted,
@@ -210,12 +211,13 @@ def _loo(idata: az.InferenceData, ll: xr.DataArray):
     pooling, known se_i, integrated) has equal importance weights: its LOO value is exact,
     and its Pareto k, which ArviZ returns as inf, is set to -inf (a tail-less, degenerate
     distribution of the ratios)."""
-    src = az.InferenceData(posterior=idata.posterior, log_likelihood=xr.Dataset({"y": ll}))
+    src = stack.make_result(posterior=stack.group(idata, "posterior"),
+                            log_likelihood=xr.Dataset({"y": ll}))
     with warnings.catch_warnings():  # reported once, as a ParetoKWarning, by compare_loo
         warnings.filterwarnings("ignore", message=".*[Pp]areto.*")
         warnings.filterwarnings("ignore", message=".*point-wise LOO is the same.*")
-        elpd = az.loo(src, pointwise=True, var_name="y")
-    good_k = elpd.get("good_k")
+        elpd = stack.loo(src, var_name="y")
+    good_k = stack.loo_get(elpd, "good_k")
     elpd["good_k"] = float(k_threshold(int(elpd["n_samples"])) if good_k is None else good_k)
     values = ll.values.reshape(-1, ll.shape[-1])
     exact = np.all(values == values[:1], axis=0)
@@ -312,7 +314,7 @@ def compare_loo(fits: Mapping[str, az.InferenceData], *,
         loo[name] = _loo(idata, ll)
     with warnings.catch_warnings():  # arviz's own pandas deprecation noise
         warnings.filterwarnings("ignore", message=".*inplace keyword.*")
-        table = az.compare(loo, ic="loo")
+        table = stack.compare(loo)
     ks = _k_columns(loo, labels)
     table = table.join(ks)
     thresholds = {name: float(elpd["good_k"]) for name, elpd in loo.items()}

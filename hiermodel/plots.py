@@ -60,6 +60,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from matplotlib.transforms import Bbox, blended_transform_factory, offset_copy
 from scipy.stats import binom, norm
 
+from . import stack
 from ._validate import (
     check_data,
     check_fitted,
@@ -889,7 +890,7 @@ def _geometry_coordinate(idata: az.InferenceData, group: Any, var: str,
 
 
 def _diverging(idata: az.InferenceData, shape: tuple[int, ...]) -> np.ndarray:
-    if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
+    if "sample_stats" in stack.groups(idata) and "diverging" in idata.sample_stats:
         div = idata.sample_stats["diverging"].transpose(*_SAMPLE).values
         if div.shape == shape:
             return div.astype(bool).ravel()
@@ -1132,7 +1133,7 @@ def plot_tau(
         labels.append(r"exact $p(\tau \mid y)$")
         lo, hi = (float(v) for v in ep.quantile([a, 1.0 - a])["tau"].values)
     else:
-        xk, pk = az.kde(draws, bound_correction=True)
+        xk, pk = stack.kde(draws, bounded=True)
         handles += ax_d.plot(xk, pk, color="k", lw=1.8, gid="tau:density")
         labels.append(f"KDE of {draws.size} draws")
         lo, _, hi = (float(v) for v in _central(draws, prob))
@@ -1378,9 +1379,9 @@ def plot_ppc(
         fig = _root_figure(ax)
     with warnings.catch_warnings():  # arviz's own use of a deprecated matplotlib helper
         warnings.filterwarnings("ignore", message=".*alias_mapping.*")
-        az.plot_ppc(idata, kind=kind, group=group, var_names=[obs_name],
-                    data_pairs={obs_name: var_name}, num_pp_samples=num_pp_samples, ax=ax,
-                    show=False, **kwargs)
+        stack.draw_ppc(ax, idata.observed_data[obs_name].values,
+                         idata[pp_group][var_name].values, kind=kind,
+                         num_pp_samples=num_pp_samples, label=group.capitalize())
     ax.set_title(f"{group} predictive check of {var_name}", fontsize=10)
     legend = ax.get_legend()
     if legend is not None:  # below the axes, off the curves

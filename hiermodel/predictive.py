@@ -52,6 +52,7 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
+from . import stack
 from ._validate import (
     check_data,
     check_fitted,
@@ -185,9 +186,9 @@ def prior_predictive(
         raw = pm.sample_prior_predictive(draws=draws, model=model, random_seed=seed,
                                          var_names=params + names)
     attrs = {**_attrs("prior", seed, rows, se_new, n_new), **priors.to_attrs()}
-    prior = label_groups(raw.prior[params], data, rows).assign_attrs(attrs)
-    pp = label_groups(raw.prior[names], data, rows).assign_attrs(attrs)
-    return az.InferenceData(prior=prior, prior_predictive=pp,
+    prior = label_groups(stack.group(raw, "prior")[params], data, rows).assign_attrs(attrs)
+    pp = label_groups(stack.group(raw, "prior")[names], data, rows).assign_attrs(attrs)
+    return stack.make_result(prior=prior, prior_predictive=pp,
                             observed_data=observed_data(data, rows),
                             constant_data=constant_data(data))
 
@@ -258,17 +259,18 @@ def posterior_predictive(
         raise ValueError("`se_new`/`n_new`: a new group needs mu and tau in the posterior, i.e. "
                          "a fit of the hierarchical model.")
     model, names = posterior_model(data, present, rows=rows, se_new=se_new, n_new=n_new)
-    src = az.InferenceData(posterior=post[sorted(present & {v.name for v in model.free_RVs})])
+    sampled = sorted(present & {v.name for v in model.free_RVs})
+    src = stack.make_result(posterior=stack.group(idata, "posterior")[sampled])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)
         raw = pm.sample_posterior_predictive(src, model=model, var_names=names,
                                              random_seed=seed, progressbar=False)
-    pp = label_groups(raw.posterior_predictive, data, rows)
+    pp = label_groups(stack.group(raw, "posterior_predictive"), data, rows)
     pp = pp.assign_attrs(_attrs("posterior", seed, rows, se_new, n_new))
-    groups = {g: getattr(idata, g) for g in idata.groups() if g != "posterior_predictive"}
+    groups = {g: stack.group(idata, g) for g in stack.groups(idata) if g != "posterior_predictive"}
     groups["observed_data"] = observed_data(data, rows)
     groups.setdefault("constant_data", constant_data(data))
-    return az.InferenceData(**groups, posterior_predictive=pp)
+    return stack.make_result(**groups, posterior_predictive=pp)
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -422,7 +424,7 @@ def p_value(t_obs: float, t_rep: xr.DataArray) -> tuple[float, float]:
     p = float(ind.mean())
     if p in (0.0, 1.0):
         return p, 0.0
-    ess = float(az.ess(ind))
+    ess = stack.ess_array(ind)
     if not np.isfinite(ess) or ess <= 0:
         ess = float(ind.size)
     return p, float(np.sqrt(p * (1 - p) / ess))

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import stack
 from .core import predictive_quantiles
 from .formatting import DASH as _DASH
 from .formatting import format_number
@@ -459,7 +460,7 @@ def _sampler_geometry(run: _Run, out: Path, files: dict[str, Path], *,
 
 
 def _divergences(idata: Any) -> int:
-    if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
+    if "sample_stats" in stack.groups(idata) and "diverging" in idata.sample_stats:
         return int(idata.sample_stats["diverging"].sum())
     return 0
 

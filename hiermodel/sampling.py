@@ -35,7 +35,7 @@ import pymc as pm
 import xarray as xr
 from scipy import stats
 
-from . import predictive
+from . import predictive, stack
 from ._validate import check_method, check_priors, check_prob, positive_int, resolve_seed
 from ._version import __version__
 from .core import conditional_posterior
@@ -334,7 +334,7 @@ def fit(
         "sampling_seconds": elapsed, **spec.attrs(),
     }
     for name in ("posterior", "sample_stats"):
-        getattr(idata, name).attrs.update(attrs)
+        idata[name].attrs.update(attrs)
     if check:
         sampling_diagnostics(idata).warn()
         warn_conflict(prior_data_conflict(idata, data, spec.priors))
@@ -347,14 +347,14 @@ def _assemble(idata: az.InferenceData, data: HierData, spec: ModelSpec,
     """Turn a backend's InferenceData into hiermodel's result, in place: the data's group
     labels on every group; exact theta draws for the marginal form; ``observed_data`` and
     ``constant_data`` as :mod:`hiermodel.model` writes them; the pointwise log-likelihood."""
-    idata.map(label_groups, inplace=True, data=data)
+    stack.map_groups(idata, label_groups, data=data)
     if spec.parameterization == "marginal":
         _add_conditional_theta(idata, data, rng)
     for name in ("observed_data", "constant_data"):
-        if name in idata.groups():
+        if name in stack.groups(idata):
             del idata[name]
-    idata.add_groups(observed_data=observed_data(data),
-                     constant_data=constant_data(data, np.asarray(spec.centering)))
+    stack.set_group(idata, "observed_data", observed_data(data))
+    stack.set_group(idata, "constant_data", constant_data(data, np.asarray(spec.centering)))
     if log_likelihood:
         _add_log_likelihood(idata, data)
 
@@ -370,13 +370,14 @@ def _add_conditional_theta(idata: az.InferenceData, data: HierData,
                            rng: np.random.Generator) -> None:
     """Exact draws ``theta_i | mu, tau, y ~ N(mu + w_i (ybar_i - mu), w_i se_i^2)``, with
     ``w_i = tau^2 / (tau^2 + se_i^2)`` (the seed text's section 5.1), one per posterior draw."""
-    post = idata.posterior
+    post = stack.group(idata, "posterior")
     se = _group_se(idata, data).broadcast_like(post["mu"]).transpose(..., "group")
     mean, var = conditional_posterior(data.means, se.values, post["mu"].values,
                                       post["tau"].values)
     theta = mean + np.sqrt(var) * rng.standard_normal(mean.shape)
     post["theta"] = (("chain", "draw", "group"), theta)
     post.coords["group"] = group_coord(data.groups)
+    stack.set_group(idata, "posterior", post)
 
 
 def _add_log_likelihood(idata: az.InferenceData, data: HierData) -> None:
@@ -393,4 +394,4 @@ def _add_log_likelihood(idata: az.InferenceData, data: HierData) -> None:
         ll = ll + xr.apply_ufunc(stats.gamma.logpdf, xr.DataArray(data.ss, dims="group"),
                                  shape, 0.0, 2 * post["sigma"] ** 2)
     ll = ll.transpose("chain", "draw", "group").rename("y")
-    idata.add_groups(log_likelihood=xr.Dataset({"y": ll}))
+    stack.set_group(idata, "log_likelihood", xr.Dataset({"y": ll}))

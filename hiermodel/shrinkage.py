@@ -181,8 +181,11 @@ def tau_estimates(data: HierData, methods: Sequence[str] = TAU_METHODS) -> pd.Da
 def _hyper_draws(posterior: Any) -> tuple[xr.DataArray, xr.DataArray, xr.Dataset | None]:
     """``(mu, tau, posterior dataset or None)`` with dims including (chain, draw)."""
     ds = None
+    from . import stack
+
     if hasattr(posterior, "posterior") and not isinstance(posterior, xr.Dataset):
         posterior = posterior.posterior
+    posterior = stack.as_dataset(posterior)
     if isinstance(posterior, xr.Dataset):
         missing = [k for k in ("mu", "tau") if k not in posterior]
         if missing:
@@ -415,7 +418,6 @@ class ExactPosterior:
         -------
         arviz.InferenceData
         """
-        import arviz as az
 
         draws, chains = positive_int("draws", draws), positive_int("chains", chains)
         rng = np.random.default_rng(seed)
@@ -427,8 +429,10 @@ class ExactPosterior:
                  "grid_points": int(self.tau_grid.size),
                  "seed": "None" if seed is None else str(seed),
                  "truncated_mass": self.truncated_mass}
-        return az.from_dict(posterior=post, coords={"group": self.group_coord},
-                            dims={"theta": ["group"]}, posterior_attrs=attrs)
+        from . import stack
+
+        return stack.from_dict({"posterior": post}, coords={"group": self.group_coord},
+                                 dims={"theta": ["group"]}, attrs={"posterior": attrs})
 
     to_inference_data = sample
 

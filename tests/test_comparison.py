@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from hiermodel import HierData, Priors, eight_schools, eight_schools_summary, fit
+from hiermodel import HierData, Priors, eight_schools, eight_schools_summary, fit, stack
 from hiermodel.comparison import (
     compare,
     compare_fits,
@@ -87,9 +87,9 @@ def test_compare_table_columns_and_labelled_form(es_fit, es_table):
     post = es_fit.posterior
     np.testing.assert_allclose(t["mean"], post["theta"].mean(SAMPLE), rtol=1e-12)
     np.testing.assert_allclose(t["sd"], post["theta"].std(SAMPLE, ddof=1), rtol=1e-12)
-    hdi = az.hdi(es_fit, var_names=["theta"], hdi_prob=0.94)["theta"]
-    np.testing.assert_allclose(t["hdi_low"], hdi.sel(hdi="lower"))
-    np.testing.assert_allclose(t["hdi_high"], hdi.sel(hdi="higher"))
+    hdi = stack.hdi(stack.group(es_fit, "posterior")[["theta"]], 0.94)["theta"]
+    np.testing.assert_allclose(t["hdi_low"], hdi.sel(bound="lower"))
+    np.testing.assert_allclose(t["hdi_high"], hdi.sel(bound="upper"))
     assert (t["hdi_low"] < t["mean"]).all() and (t["mean"] < t["hdi_high"]).all()
     a = t.attrs
     assert a["eb_method"] == "reml" and a["parameterization"] == "marginal"
@@ -264,9 +264,7 @@ def test_data_round_trip_and_tau_estimates(es_fit, seed_fit):
 # ----------------------------------------------------------------------------- group dim
 def _rename_dim(idata, new="school"):
     """The same InferenceData with its group dimension called ``new`` (ArviZ's convention)."""
-    return az.InferenceData(**{g: getattr(idata, g).rename({"group": new})
-                               if "group" in getattr(idata, g).dims else getattr(idata, g)
-                               for g in idata.groups()})
+    return stack.rename_dims(idata, {"group": new})
 
 
 def _arviz_like(idata, names):
@@ -274,8 +272,7 @@ def _arviz_like(idata, names):
     recorded), observed_data y[school], constant_data sigma[school] (the known sd of y)."""
     post = idata.posterior
     d = data_from_idata(idata)
-    return az.from_dict(
-        posterior={k: post[k].values for k in ("mu", "tau", "theta")},
+    return stack.from_dict_kw(posterior={k: post[k].values for k in ("mu", "tau", "theta")},
         observed_data={"y": d.means}, constant_data={"sigma": d.se},
         coords={"school": names}, dims={"theta": ["school"], "y": ["school"],
                                         "sigma": ["school"]})
@@ -423,7 +420,7 @@ def test_fit_priors_read_from_attrs(es_fit):
     with pytest.warns(HierModelWarning, match="exact posterior uses"):
         assert fit_priors(es_fit, other) == other
     # nothing recorded: the data-scaled default, resolved with the data when given
-    bare = az.from_dict(posterior={k: es_fit.posterior[k].values for k in ("mu", "tau")})
+    bare = stack.from_dict_kw(posterior={k: es_fit.posterior[k].values for k in ("mu", "tau")})
     with pytest.warns(HierModelWarning, match="records no priors"):
         assert fit_priors(bare, data=eight_schools()) == Priors().resolve(eight_schools())
 
@@ -492,10 +489,10 @@ def test_bad_input_names_the_argument(es_fit, es_table):
         (lambda: compare(es_fit, data=eight_schools_summary().to_dataframe()), TypeError, "data"),
         (lambda: compare(es_fit, data=HierData.from_estimates([1.0, 2.0], [1.0, 1.0])),
          ValueError, "groups"),
-        (lambda: compare(az.from_dict(posterior={"mu": np.zeros((1, 5))})), ValueError,
+        (lambda: compare(stack.from_dict_kw(posterior={"mu": np.zeros((1, 5))})), ValueError,
          "tau"),
-        (lambda: compare(az.from_dict(posterior={"mu": np.zeros((1, 5)), "tau": np.ones((1, 5)),
-                                                 "theta": np.zeros((1, 5, 2, 3))})),
+        (lambda: compare(stack.from_dict_kw(posterior={
+            "mu": np.zeros((1, 5)), "tau": np.ones((1, 5)), "theta": np.zeros((1, 5, 2, 3))})),
          ValueError, "one group dimension"),
         (lambda: compare_fits({}), ValueError, "fits"),
         (lambda: compare_fits([es_fit]), TypeError, "fits"),

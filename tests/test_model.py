@@ -10,7 +10,7 @@ import pymc as pm
 import pytest
 from scipy import stats
 
-from hiermodel import HierData, eight_schools, eight_schools_summary
+from hiermodel import HierData, eight_schools, eight_schools_summary, stack
 from hiermodel.model import (
     POOLING,
     HierModel,
@@ -85,7 +85,7 @@ def test_prior_on_theta_is_the_same_in_both_forms():
     a, b = (pm.sample_prior_predictive(draws=draws, model=build_model(d, form, pri).model,
                                        random_seed=seed)
             for form, seed in (("centered", 1), ("noncentered", 2)))
-    assert set(a.groups()) >= {"prior", "prior_predictive"}
+    assert set(stack.groups(a)) >= {"prior", "prior_predictive"}
     ta = a.prior["theta"].values.ravel()
     tb = b.prior["theta"].values.ravel()
     # exact prior moments: E theta = 0, Var theta = 5^2 + tau_scale^2 (E tau^2 = scale^2)

@@ -21,7 +21,7 @@ from scipy.stats import binom
 
 import hiermodel as hm
 import hiermodel.plots as plots
-from hiermodel import eight_schools, eight_schools_summary, tau_estimates
+from hiermodel import eight_schools, eight_schools_summary, stack, tau_estimates
 from hiermodel.comparison import compare, fit_priors
 from hiermodel.plots import (
     plot_forest,
@@ -614,7 +614,7 @@ def test_plot_tau_takes_what_it_shows(es_fit, exact_draws, tmp_path):
 def test_any_group_dimension_name(es_fit, by_size):
     """A posterior whose group dimension is called ``school`` (as in ArviZ's examples)."""
     d, draws, _ = by_size[8]
-    schools = draws.rename({"group": "school"})
+    schools = stack.rename_dims(draws, {"group": "school"})
     assert "school" in schools.posterior["theta"].dims
     fig = plot_meta_forest(schools, d)
     (ax,) = fig.axes
@@ -625,7 +625,7 @@ def test_any_group_dimension_name(es_fit, by_size):
     assert "[C]" in fig.axes[0].get_ylabel()
     assert len(_by_gid(plot_tau(schools, d).axes[1].lines, "weight:")) == 8
     # a fit renamed throughout (observed and constant data too): the data are rebuilt
-    fit_s = es_fit.rename({"group": "school"})
+    fit_s = stack.rename_dims(es_fit, {"group": "school"})
     a = plot_meta_forest(fit_s)
     b = plot_meta_forest(es_fit)
     for part in ("observed", "posterior"):

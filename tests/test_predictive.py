@@ -14,7 +14,7 @@ import arviz as az
 import numpy as np
 import pytest
 
-from hiermodel import HierData, Priors, eight_schools
+from hiermodel import HierData, Priors, eight_schools, stack
 from hiermodel.exceptions import PredictiveCheckWarning
 from hiermodel.model import build_model
 from hiermodel.predictive import (
@@ -69,7 +69,7 @@ def test_prior_predictive_groups_shapes_and_seed():
     a = prior_predictive(data, draws=300, se_new=10.0, seed=1)
     b = prior_predictive(data, draws=300, se_new=10.0, seed=1)
     c = prior_predictive(data, draws=300, se_new=10.0, seed=2)
-    assert {"prior", "prior_predictive", "observed_data", "constant_data"} <= set(a.groups())
+    assert {"prior", "prior_predictive", "observed_data", "constant_data"} <= set(stack.groups(a))
     pp = a.prior_predictive
     assert set(pp.data_vars) == {"y", "y_mixed", "theta_new", "y_new"}
     assert pp["y"].dims == ("chain", "draw", "group") and pp["y"].shape == (1, 300, 8)
@@ -86,7 +86,7 @@ def test_prior_predictive_groups_shapes_and_seed():
 
 def test_posterior_predictive_same_groups(es_fit, es_pp):
     post = es_fit
-    assert "posterior_predictive" not in post.groups()  # input left alone
+    assert "posterior_predictive" not in stack.groups(post)  # input left alone
     pp = es_pp.posterior_predictive
     assert set(pp.data_vars) == {"y", "y_mixed", "theta_new", "y_new"}
     assert pp["y"].dims == ("chain", "draw", "group")
@@ -102,7 +102,7 @@ def test_posterior_predictive_same_groups(es_fit, es_pp):
 
 def _without_population(idata):
     """The fit as a complete-pooling fit looks: theta and mu, no tau."""
-    return az.InferenceData(posterior=idata.posterior[["mu", "theta"]],
+    return stack.make_result(posterior=stack.group(idata, "posterior")[["mu", "theta"]],
                             observed_data=idata.observed_data,
                             constant_data=idata.constant_data)
 

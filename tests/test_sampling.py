@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hiermodel import HierData, eight_schools, eight_schools_summary
+from hiermodel import HierData, eight_schools, eight_schools_summary, stack
 from hiermodel.diagnostics import convergence_table
 from hiermodel.exceptions import SamplingWarning
 from hiermodel.model import build_model
@@ -28,7 +28,7 @@ from hiermodel.sampling import (
 def test_groups_coords_and_attrs(es_fit):
     idata = es_fit
     assert {"posterior", "sample_stats", "observed_data", "constant_data",
-            "log_likelihood"} <= set(idata.groups())
+            "log_likelihood"} <= set(stack.groups(idata))
     post = idata.posterior
     assert list(post["group"].values) == list("ABCDEFGH")
     assert post["theta"].dims == ("chain", "draw", "group")
