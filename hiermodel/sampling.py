@@ -325,6 +325,10 @@ def fit(
     with sampling as (model, compiled):
         idata = backend.sample(model, compiled, int(seeds[0]), progress, kw)
     elapsed = time.perf_counter() - t0
+    got = stack.group(idata, "posterior").sizes.get("draw", 0)
+    if got < draws:   # a sampler that stops on Ctrl-C and returns what it has (nutpie 0.16.11)
+        raise KeyboardInterrupt(f"sampling was interrupted after {got} of {draws} draws per "
+                                "chain; nothing is returned from a partial fit")
     _assemble(idata, data, spec, np.random.default_rng(seeds[2]), log_likelihood)
     if posterior_predictive:
         idata = predictive.posterior_predictive(idata, data, seed=int(seeds[1]))

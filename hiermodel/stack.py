@@ -176,6 +176,13 @@ def loo_get(elpd, key: str, default=None):
     return getattr(elpd, key, default)
 
 
+def _field(elpd, key: str):
+    try:
+        return elpd[key]
+    except (KeyError, TypeError, AttributeError):
+        return getattr(elpd, key, False)
+
+
 def compare(loos: dict):
     """``az.compare`` on LOO results, columns as on ArviZ 0.23 (elpd_loo, p_loo, ...)."""
     import arviz as az
@@ -183,7 +190,13 @@ def compare(loos: dict):
     if not ARVIZ_1:
         return az.compare(loos, ic="loo")
     table = az.compare(loos).rename(columns={"elpd": "elpd_loo", "p": "p_loo"})
-    table["elpd_diff"] = -table["elpd_diff"]  # 1.x: elpd_i - elpd_best (<= 0); 0.23: >= 0
+    # 1.x rounds the table's numbers: take them from the LOO results themselves
+    for col in ("elpd_loo", "p_loo", "se"):
+        table[col] = [float(loo_get(loos[name], col if col != "se" else "se"))
+                      for name in table.index]
+    table["elpd_diff"] = table["elpd_loo"].max() - table["elpd_loo"]   # 0.23's sign: >= 0
+    if "warning" not in table:                # 1.x has no such column
+        table["warning"] = [bool(_field(loos[name], "warning")) for name in table.index]
     return table
 
 
