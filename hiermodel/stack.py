@@ -1,8 +1,11 @@
-"""The one module that knows which PyMC / ArviZ stack is installed (PROBE, not for the repo as is).
+"""The one module that knows which PyMC / ArviZ stack is installed.
 
-Old stack: PyMC 5.28 / ArviZ 0.23 (``arviz.InferenceData``).  New stack: PyMC >= 6.4 /
-ArviZ >= 1.3 (``xarray.DataTree``; statistics in arviz-stats, I/O in arviz-base, figures in
-arviz-plots).
+Python 3.11: PyMC 5.28 / ArviZ 0.23 (a fit is an ``arviz.InferenceData``).  Python >= 3.12:
+PyMC >= 6.4 / ArviZ >= 1.3 (a fit is an ``xarray.DataTree``, which ArviZ 1 calls
+InferenceData; statistics in arviz-stats, I/O in arviz-base, figures in arviz-plots).  Every
+other module reads and writes results through these functions, so the differences (group
+access, netCDF, HDI / LOO / compare / KDE / BFMI, the predictive-check figure) live here and
+nowhere else.
 """
 
 from __future__ import annotations
