@@ -169,7 +169,8 @@ def test_sbc_fails_on_divergent_fits_that_the_rank_test_misses():
     assert res.passed(max_divergent_share=1.0)           # ... i.e. ignoring divergences
     assert not res.passed and res.passed == False  # noqa: E712 -- the verdict is a bool
     h = res.sampler_health
-    assert h["divergent_fits"] >= 20 and h["divergences"] >= 200
+    # 40 fits / 877 transitions on PyMC 5.28 + nutpie 0.16.8; 33 / 108 on PyMC 6.4 + 0.16.11
+    assert h["divergent_fits"] >= 20 and h["divergences"] >= 100
     (reason,) = res.passed.reasons
     assert f"{h['divergent_fits']} of 100 fits" in reason
     assert "divergent transitions" in reason and "centered" in reason
