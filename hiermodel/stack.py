@@ -10,7 +10,6 @@ nowhere else.
 
 from __future__ import annotations
 
-import warnings
 from importlib.metadata import version
 from typing import Any
 
@@ -201,13 +200,6 @@ def compare(loos: dict):
     if "warning" not in table:                # 1.x has no such column
         table["warning"] = [bool(_field(loos[name], "warning")) for name in table.index]
     return table
-
-
-def suppress_migration_warnings():
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.filterwarnings("ignore", message=".*InferenceData is no longer available.*")
-    return ctx
 
 
 # ----------------------------------------------------------------------------- figures
