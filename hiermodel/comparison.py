@@ -613,7 +613,7 @@ def check_fits(fits: Any, default_name: str = "?"
     """``(name -> normalized InferenceData, name -> original group dim)`` for one fit or a
     dict of them; a single fit is named by its parameterization (or method), else
     ``default_name``."""
-    if isinstance(fits, az.InferenceData):
+    if stack.is_result(fits):
         idata, dim = normalize_group_dim(fits, name="fits")
         attrs = idata.posterior.attrs
         name = str(attrs.get("parameterization", attrs.get("method", default_name)))

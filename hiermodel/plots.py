@@ -985,7 +985,7 @@ def _tau_inputs(posterior: Any, data: Any) -> tuple[az.InferenceData | ExactPost
             raise ValueError("`data` has other groups than the ExactPosterior: pass the data "
                              "it was computed from, or data=None.")
         return posterior, data
-    if not isinstance(posterior, az.InferenceData):
+    if not stack.is_result(posterior):
         raise TypeError(f"`posterior` must be an arviz.InferenceData (a fit, or exact draws "
                         f"from ExactPosterior.sample) or an ExactPosterior, got "
                         f"{type(posterior).__name__}.")

@@ -78,3 +78,41 @@ def test_stored_test_fits_have_the_layout_fit_gives_today(es_fit, stored_fits):
         se = np.hypot(az.mcse(es_fit, var_names=[var])[var], az.mcse(stored, var_names=[var])[var])
         diff = es_fit.posterior[var].mean() - stored.posterior[var].mean()
         assert abs(float(diff)) < 4 * float(se), var
+
+
+def test_a_fit_saved_on_pymc6_loads_on_this_stack(es_fit):
+    """``tests/data/pymc6/eight_schools_marginal.nc`` was written by ``hm.save`` on Python 3.13
+    with PyMC 6 / ArviZ 1 (an ``xarray.DataTree``; ``make_fits.py`` says how).  On either stack
+    it loads with the groups, variables and dims ``fit`` gives here, hiermodel's record of the
+    fit, and a posterior that matches the exact posterior within 4 MCSE; the comparison layer
+    reads it."""
+    from pathlib import Path
+
+    import arviz as az
+
+    from hiermodel import Priors, compare, exact_posterior
+
+    path = Path(__file__).parent / "data" / "pymc6" / "eight_schools_marginal.nc"
+    written = load(path)
+    assert stack.is_result(written)
+    assert set(stack.groups(written)) == set(stack.groups(es_fit))
+
+    def layout(ds):   # the sampler's own unconstrained copies (tau_log__) come and go
+        return {v: ds[v].dims for v in ds.data_vars if not v.endswith("__")}
+
+    for name in ("posterior", "observed_data", "constant_data", "log_likelihood"):
+        assert layout(stack.group(written, name)) == layout(stack.group(es_fit, name)), name
+    attrs = written.posterior.attrs
+    assert attrs["hiermodel_version"] and attrs["sampler"] == "nutpie"
+    assert (attrs["seed"], attrs["draws"], attrs["chains"]) == (6, 500, 4)
+    assert str(attrs["parameterization"]) == "marginal"
+    priors = Priors.from_attrs(attrs)
+    assert priors == Priors.from_attrs(es_fit.posterior.attrs)   # same data, same default
+    exact = exact_posterior(eight_schools(), priors)
+    for var in ("mu", "tau", "theta"):
+        mcse = np.asarray(az.mcse(written, var_names=[var])[var])
+        diff = np.asarray(written.posterior[var].mean(("chain", "draw"))
+                          - exact.mean[var])
+        assert np.all(np.abs(diff) < 4 * mcse), (var, diff, mcse)
+    table = compare(written)
+    assert list(table.index) == list(es_fit.posterior["theta"].coords["group"].values)
