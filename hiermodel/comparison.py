@@ -43,13 +43,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import stats
 
 from . import stack
 from ._validate import (
@@ -65,6 +63,9 @@ from .data import HierData
 from .exceptions import HierModelWarning
 from .priors import Priors
 from .shrinkage import conditional_means, exact_posterior, pooling_table
+
+if TYPE_CHECKING:
+    import arviz as az
 
 __all__ = [
     "compare", "compare_population", "compare_fits", "summarize", "data_from_idata",
@@ -332,6 +333,8 @@ def _draw_summary(da: xr.DataArray, interval: str = "hdi",
     (``"eti"``); its keys are ``<interval>_low`` and ``<interval>_high``.  ArviZ's ``mcse``
     (method "mean"), ``ess`` (bulk) and ``rhat``; sd with ``ddof=1``.
     """
+    import arviz as az
+
     ds = da.rename("x").to_dataset()
     if interval == "hdi":
         hdi = stack.hdi(ds, prob)["x"]
@@ -719,6 +722,8 @@ def compare_fits(
         frame.insert(0, "variable", "theta")
         cond = conditional_means(idata, data)
         frame["rb_mean"] = cond.mean(_SAMPLE).values
+        import arviz as az
+
         frame["rb_mcse"] = az.mcse(cond.rename("x").to_dataset(), method="mean")["x"].values
         if exact is not None:
             frame["exact"] = exact.mean["theta"].values
@@ -854,6 +859,8 @@ def _move_text(t: pd.DataFrame, g: Any, dist: pd.Series, size: str) -> str:
 
 
 def _size_sentence(t: pd.DataFrame, size: str) -> str:
+    from scipy import stats
+
     lo, hi = t["shrinkage"].idxmin(), t["shrinkage"].idxmax()
     unit = (lambda g: f"n = {int(t.at[g, 'n'])}") if size == "n" else (
         lambda g: f"se = {_fmt(t.at[g, 'se'])}")

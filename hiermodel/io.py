@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-
-import arviz as az
+from typing import TYPE_CHECKING
 
 from . import stack
 from ._validate import check_fitted
+
+if TYPE_CHECKING:
+    import arviz as az
 
 __all__ = ["save", "load"]
 

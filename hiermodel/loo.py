@@ -36,13 +36,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import stats
 
 from . import stack
 from ._validate import (
@@ -59,6 +57,9 @@ from .exceptions import ParetoKWarning
 from .model import POOLING, no_pooling_prior_sd, pooling_model
 from .priors import Priors
 from .sampling import fit
+
+if TYPE_CHECKING:
+    import arviz as az
 
 __all__ = [
     "integrated_log_likelihood", "compare_loo", "compare_pooling", "k_threshold",
@@ -127,6 +128,8 @@ def _pooling_of(idata: az.InferenceData) -> str:
 
 
 def integrated_log_likelihood(idata: az.InferenceData) -> xr.DataArray:
+    from scipy import stats
+
     r"""Pointwise log-likelihood with theta_i integrated out: one value per draw and group.
 
     The density of a group's data given the parameters that the *other* groups inform,

@@ -41,9 +41,8 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import arviz as az
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
@@ -79,6 +78,9 @@ from .core import TAU_METHOD_NAMES, TAU_METHODS, predictive_quantiles, shrinkage
 from .data import HierData
 from .exceptions import PredictiveCheckWarning
 from .shrinkage import ExactPosterior, exact_posterior, tau_estimates
+
+if TYPE_CHECKING:
+    import arviz as az
 
 __all__ = ["plot_shrinkage", "plot_meta_forest", "plot_forest", "plot_sampler_geometry",
            "plot_tau", "plot_test_statistics", "plot_ppc", "plot_pooling_vs_tau",

@@ -44,9 +44,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -73,6 +72,9 @@ from .model import (
     prior_model,
 )
 from .priors import Priors
+
+if TYPE_CHECKING:
+    import arviz as az
 
 __all__ = [
     "prior_predictive", "posterior_predictive", "t_statistic", "ppc_table", "p_value",

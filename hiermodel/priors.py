@@ -37,7 +37,6 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import stats
 
 from .formatting import format_number as _fmt
 
@@ -209,6 +208,8 @@ class Priors:
 
     def mu_dist(self):
         """``scipy.stats`` frozen prior of mu, or None for the flat prior."""
+        from scipy import stats
+
         if self.mu == "flat":
             return None
         self._require("mu_mean", "mu_sd")
@@ -216,6 +217,8 @@ class Priors:
 
     def tau_dist(self):
         """``scipy.stats`` frozen prior of tau."""
+        from scipy import stats
+
         self._require("tau_scale")
         if self.tau == "halfcauchy":
             return stats.halfcauchy(scale=self.tau_scale)

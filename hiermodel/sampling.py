@@ -27,13 +27,11 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import arviz as az
 import numpy as np
 import pymc as pm
 import xarray as xr
-from scipy import stats
 
 from . import predictive, stack
 from ._validate import check_method, check_priors, check_prob, positive_int, resolve_seed
@@ -52,6 +50,9 @@ from .model import (
     observed_data,
 )
 from .priors import Priors
+
+if TYPE_CHECKING:
+    import arviz as az
 
 __all__ = [
     "fit", "SAMPLERS", "DEFAULT_TARGET_ACCEPT", "DEFAULT_PARAMETERIZATION",
@@ -389,6 +390,8 @@ def _add_log_likelihood(idata: az.InferenceData, data: HierData) -> None:
     ``log N(ybar_i | theta_i, se_i^2)`` (+ ``log Gamma(ss_i | (n_i-1)/2, rate 1/(2 sigma^2))``
     when sigma is unknown).  Conditional on theta_i in every parameterization, so PSIS-LOO on
     it is leave-one-group-out."""
+    from scipy import stats
+
     post = idata.posterior
     se = _group_se(idata, data)
     ll = xr.apply_ufunc(stats.norm.logpdf, xr.DataArray(data.means, dims="group"),

@@ -42,3 +42,34 @@ def test_every_public_name_exists():
 
     assert [n for n in hm.__all__ if not hasattr(hm, n)] == []
     assert hm.plots.plot_meta_forest and hm.studies.sbc and hm.studies.mse_study
+
+
+_MODULES_AFTER = """
+import sys
+import {}
+print("\\n".join(sorted(sys.modules)))
+"""
+
+
+def test_import_hiermodel_loads_nothing_heavy_that_pymc_does_not():
+    """``import hiermodel`` should cost little more than ``import pymc`` (issue 17, target 4):
+    ArviZ (whose 1.x import loads its figures and matplotlib), scipy.stats and scipy.special
+    are imported where they are used.  On PyMC 5 ``import pymc`` loads them all itself, so
+    the check bites on PyMC 6."""
+    def loaded(module):
+        out = subprocess.run([sys.executable, "-c", _MODULES_AFTER.format(module)],
+                             capture_output=True, text=True, check=True).stdout
+        return set(out.split())
+
+    extra = loaded("hiermodel") - loaded("pymc")
+    heavy = ("arviz", "arviz_stats", "arviz_plots", "matplotlib", "scipy.stats",
+             "scipy.special", "scipy.optimize", "numba", "nutpie")
+    assert not [m for m in heavy if m in extra]
+
+
+def test_conflict_threshold_is_the_chi2_point():
+    from scipy import stats
+
+    from hiermodel.diagnostics import CONFLICT_LR, CONFLICT_TAIL
+
+    assert stats.chi2.isf(CONFLICT_TAIL, 1) == CONFLICT_LR

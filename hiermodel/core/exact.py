@@ -26,7 +26,6 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy import special
 
 from .._validate import count
 from .arrays import MAXITER, batch_param, means_se, newton_bisect, vdot, wsum
@@ -181,6 +180,8 @@ def inverse_cdf(q: np.ndarray, grid: TauGrid) -> np.ndarray:
 def mixture_quantiles(q: np.ndarray, weights: np.ndarray, m: np.ndarray,
                       s: np.ndarray) -> np.ndarray:
     """Quantiles of ``sum_k weights_k N(m_kj, s_kj^2)`` per column j: shape (J, Q)."""
+    from scipy import special
+
     mean = wsum(weights, m)
     sd = np.sqrt(wsum(weights, s * s + (m - mean) ** 2))
     x0 = mean[:, None] + sd[:, None] * special.ndtri(q)[None, :]
@@ -202,6 +203,8 @@ def mixture_quantiles(q: np.ndarray, weights: np.ndarray, m: np.ndarray,
 def predictive_quantiles(mu: Any, tau: Any, qs: Sequence[float]) -> np.ndarray:
     """Quantiles of ``theta_new`` drawn as ``N(mu_s, tau_s^2)`` at a uniformly chosen draw
     ``s``: the root of ``mean_s Phi((x - mu_s) / tau_s) = q`` (exact, no extra noise)."""
+    from scipy import special
+
     mu, tau = np.asarray(mu, float).ravel(), np.asarray(tau, float).ravel()
     pos = tau > 0
 
