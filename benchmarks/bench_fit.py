@@ -8,10 +8,14 @@
 The peers are real, as the stack ships them:
 
 - "pm.sample()": the pymc-examples non-centered Eight Schools model, priors
-  ``mu ~ Normal(0, 5)``, ``tau ~ HalfCauchy(5)``, a default ``pm.sample()`` (PyMC's NUTS on
-  PyMC 5; nutpie on PyMC 6, where it is the default);
+  ``mu ~ Normal(0, 5)``, ``tau ~ HalfCauchy(5)``, a default ``pm.sample(chains=4)`` (PyMC's
+  NUTS on PyMC 5; nutpie on PyMC 6, where it is the default);
 - "nutpie direct": the same model compiled once with ``nutpie.compile_pymc_model`` and
-  sampled with ``nutpie.sample``.
+  sampled with ``nutpie.sample(draws=1000, tune=1000, chains=4)``.
+
+Every fit is 4 chains x 1000 draws after 1000 tuning steps (nutpie's own defaults are 6
+chains and 300 tuning steps; they are set to hiermodel's so that ESS/s compares like with
+like).
 
 Targets (ratios > 1 mean hiermodel is faster unless said otherwise):
 
@@ -62,7 +66,7 @@ def plain_model(y, se):
     return model
 def plain_fit(y, se, seed):
     with plain_model(y, se):
-        return pm.sample(random_seed=seed, progressbar=False)
+        return pm.sample(chains=4, random_seed=seed, progressbar=False)
 """
 exec(PLAIN)  # defines plain_model, plain_fit  # noqa: S102
 SECTIONS = ("cold", "warm", "loop", "import", "rows")
@@ -133,7 +137,7 @@ def warm(seeds: int) -> list[dict]:
     cases = {
         "pm.sample() on the plain model": lambda s: plain_fit(Y, SE, s),  # noqa: F821
         "nutpie direct on the plain model": lambda s: nutpie.sample(
-            compiled, seed=s, progress_bar=False),
+            compiled, draws=1000, tune=1000, chains=4, seed=s, progress_bar=False),
         "hiermodel.fit, the plain model's priors": lambda s: hm.fit(
             hm.eight_schools(), seed=s, priors=classic, progressbar=False),
         "hiermodel.fit (default, data-scaled priors)": lambda s: hm.fit(

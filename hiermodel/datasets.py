@@ -1,4 +1,4 @@
-"""The Eight Schools data in both of its forms.
+"""The bundled data: Eight Schools in both of its forms, and the BCG vaccine trials.
 
 * :func:`eight_schools` -- Rubin (1981), as analysed in Gelman et al., *Bayesian Data
   Analysis* (3rd ed.), section 5.5: one estimated coaching effect and its standard error
@@ -6,15 +6,22 @@
 * :func:`eight_schools_summary` -- the seed text's table 4.1: a group mean, a group size and a
   known within-group sd sigma = 15 per school (the seed text's illustrative reconstruction, not
   Rubin's data).
+* :func:`bcg_trials` -- the 13 BCG vaccine trials of Colditz et al. (1994), the classic
+  meta-regression example (2x2 counts and absolute latitude).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .data import HierData
 
-__all__ = ["eight_schools", "eight_schools_summary", "SCHOOLS", "DATASETS"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["eight_schools", "eight_schools_summary", "bcg_trials", "SCHOOLS", "DATASETS"]
 
 SCHOOLS = tuple("ABCDEFGH")
 
@@ -46,6 +53,45 @@ def eight_schools_summary() -> HierData:
     groups are much better measured than in :func:`eight_schools`.
     """
     return HierData.from_summary(_SUMMARY_MEANS, _SUMMARY_N, _SUMMARY_SIGMA, groups=SCHOOLS)
+
+
+_BCG_COLUMNS = ("trial", "author", "year", "tpos", "tneg", "cpos", "cneg", "ablat", "alloc")
+_BCG = (
+    (1, "Aronson", 1948, 4, 119, 11, 128, 44, "random"),
+    (2, "Ferguson & Simes", 1949, 6, 300, 29, 274, 55, "random"),
+    (3, "Rosenthal et al", 1960, 3, 228, 11, 209, 42, "random"),
+    (4, "Hart & Sutherland", 1977, 62, 13536, 248, 12619, 52, "random"),
+    (5, "Frimodt-Moller et al", 1973, 33, 5036, 47, 5761, 13, "alternate"),
+    (6, "Stein & Aronson", 1953, 180, 1361, 372, 1079, 44, "alternate"),
+    (7, "Vandiviere et al", 1973, 8, 2537, 10, 619, 19, "random"),
+    (8, "TPT Madras", 1980, 505, 87886, 499, 87892, 13, "random"),
+    (9, "Coetzee & Berjak", 1968, 29, 7470, 45, 7232, 27, "random"),
+    (10, "Rosenthal et al", 1961, 17, 1699, 65, 1600, 42, "systematic"),
+    (11, "Comstock et al", 1974, 186, 50448, 141, 27197, 18, "systematic"),
+    (12, "Comstock & Webster", 1969, 5, 2493, 3, 2338, 33, "systematic"),
+    (13, "Comstock et al", 1976, 27, 16886, 29, 17825, 33, "systematic"),
+)
+
+
+def bcg_trials() -> pd.DataFrame:
+    """The 13 BCG vaccine trials (Colditz et al. 1994), one row per trial.
+
+    Source: G. A. Colditz et al. (1994), "Efficacy of BCG vaccine in the prevention of
+    tuberculosis: meta-analysis of the published literature", *JAMA* 271(9), 698-702; the same
+    counts as metafor's ``dat.bcg``.  Columns: ``trial``, ``author``, ``year``, the 2x2 counts
+    ``tpos``/``tneg`` (vaccinated, TB positive / negative) and ``cpos``/``cneg`` (controls),
+    ``ablat`` (absolute latitude of the study site, degrees), ``alloc`` (treatment
+    allocation), and the log risk ratio ``yi = log[(tpos / n_t) / (cpos / n_c)]`` with its
+    sampling variance ``vi = 1/tpos - 1/n_t + 1/cpos - 1/n_c`` (``n_t = tpos + tneg``,
+    ``n_c = cpos + cneg``).
+    """
+    import pandas as pd
+
+    df = pd.DataFrame(list(_BCG), columns=list(_BCG_COLUMNS))
+    n_t, n_c = df["tpos"] + df["tneg"], df["cpos"] + df["cneg"]
+    df["yi"] = np.log(df["tpos"] / n_t) - np.log(df["cpos"] / n_c)
+    df["vi"] = 1 / df["tpos"] - 1 / n_t + 1 / df["cpos"] - 1 / n_c
+    return df
 
 
 #: the bundled datasets by their command-line name (``hiermodel eight-schools --dataset``)

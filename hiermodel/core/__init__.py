@@ -17,6 +17,8 @@ facade (:class:`~hiermodel.data.HierData` in, xarray / pandas out) is
   conditional posterior of ``theta_i`` and the seed text's ``np.std`` plug-in;
 * :mod:`~hiermodel.core.tau` -- the tau estimators, empirical Bayes and the restricted
   log-likelihood;
+* :mod:`~hiermodel.core.metareg` -- meta-regression (group-level covariates): tau^2 by REML,
+  ML, DL and PM, Q, I^2, H^2, R^2, the Q-profile interval, Knapp-Hartung, prediction intervals;
 * :mod:`~hiermodel.core.exact` -- the exact grid posterior (BDA3 section 5.4) and predictive
   quantiles;
 * :mod:`~hiermodel.core.arrays` -- the array checks and numerical helpers they share.
@@ -25,6 +27,16 @@ facade (:class:`~hiermodel.data.HierData` in, xarray / pandas out) is
 from __future__ import annotations
 
 from .exact import GridPosterior, grid_posterior, predictive_quantiles
+from .metareg import (
+    METAREG_METHODS,
+    MetaRegression,
+    design_matrix,
+    generalized_q,
+    meta_regression,
+    prediction_interval,
+    q_profile_interval,
+    r_squared,
+)
 from .pooling import (
     SdOfMeansEstimates,
     complete_pooling,
@@ -52,4 +64,6 @@ __all__ = [
     "conditional_posterior", "SdOfMeansEstimates", "sd_of_means_estimates",
     "TauEstimate", "estimate_tau", "EBEstimates", "eb_core", "restricted_loglik",
     "GridPosterior", "grid_posterior", "predictive_quantiles",
+    "METAREG_METHODS", "MetaRegression", "meta_regression", "design_matrix", "generalized_q",
+    "q_profile_interval", "r_squared", "prediction_interval",
 ]

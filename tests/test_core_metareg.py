@@ -1,0 +1,166 @@
+"""The meta-regression core against metafor's published BCG results and exact identities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from hiermodel.core import estimate_tau
+from hiermodel.core.metareg import (
+    design_matrix,
+    generalized_q,
+    meta_regression,
+    prediction_interval,
+    q_profile_interval,
+    r_squared,
+)
+from hiermodel.datasets import bcg_trials
+
+# metafor prints 4 decimals; its REML/ML iterations stop when tau^2 moves by < 1e-5 (its
+# default `threshold`), so its printed tau^2 (and R^2, which divides by it) may sit that far
+# from the converged optimum that we report
+PRINTED = 0.5e-4
+METAFOR_STOP = 1e-5
+
+
+@pytest.fixture(scope="module")
+def bcg():
+    df = bcg_trials()
+    return df["yi"].to_numpy(), df["vi"].to_numpy(), df["ablat"].to_numpy(float)
+
+
+def test_bcg_data_are_metafors_escalc():
+    df = bcg_trials()
+    assert len(df) == 13 and df["tpos"].sum() == 1065 and df["cpos"].sum() == 1510
+    # metafor: escalc(measure="RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg)
+    np.testing.assert_allclose(df["yi"].round(4)[:3], [-0.8893, -1.5854, -1.3481])
+    np.testing.assert_allclose(df["vi"].round(4)[:3], [0.3256, 0.1946, 0.4154])
+
+
+def test_bcg_random_effects_equals_metafor(bcg):
+    """rma(yi, vi, data=dat) (REML): tau^2 0.3132, estimate -0.7145 (se 0.1798),
+    Q(df = 12) 152.2330, I^2 92.22%, H^2 12.86; confint: tau^2 [0.1197, 1.1115]."""
+    y, v, _ = bcg
+    fit = meta_regression(y, v)
+    assert fit.tau2 == pytest.approx(0.3132, abs=PRINTED + METAFOR_STOP)
+    assert fit.beta[0] == pytest.approx(-0.7145, abs=PRINTED)
+    assert fit.beta_se[0] == pytest.approx(0.1798, abs=PRINTED)
+    assert (fit.qe, fit.qe_df) == (pytest.approx(152.2330, abs=PRINTED), 12)
+    assert fit.qe_p < 1e-4
+    assert 100 * fit.i2 == pytest.approx(92.22, abs=0.005)
+    assert fit.h2 == pytest.approx(12.86, abs=0.005)
+    lo, hi = q_profile_interval(y, v)
+    assert (lo, hi) == (pytest.approx(0.1197, abs=PRINTED), pytest.approx(1.1115, abs=PRINTED))
+    # the same tau^2 as the intercept-only estimators of core.tau, for every method
+    for method in ("reml", "ml", "dl", "pm"):
+        tau = estimate_tau(y, np.sqrt(v), method)
+        assert meta_regression(y, v, method=method).tau2 == pytest.approx(
+            float(tau.tau) ** 2, rel=1e-8), method
+
+
+def test_bcg_meta_regression_on_latitude_equals_metafor(bcg):
+    """rma(yi, vi, mods = ~ ablat, data=dat) (REML): tau^2 0.0764, intercept 0.2515, slope
+    -0.0291, QE(df = 11) 30.7331, I^2 68.39%, R^2 75.62%."""
+    y, v, ablat = bcg
+    fit = meta_regression(y, v, design_matrix(13, ablat))
+    null = meta_regression(y, v)
+    assert fit.tau2 == pytest.approx(0.0764, abs=PRINTED + METAFOR_STOP)
+    np.testing.assert_allclose(fit.beta, [0.2515, -0.0291], atol=PRINTED)
+    assert (fit.qe, fit.qe_df) == (pytest.approx(30.7331, abs=PRINTED), 11)
+    assert 100 * fit.i2 == pytest.approx(68.39, abs=0.005)
+    r2 = 100 * r_squared(null.tau2, fit.tau2)
+    assert r2 == pytest.approx(75.62, abs=0.005 + 100 * METAFOR_STOP / null.tau2)
+
+
+def test_the_estimators_solve_their_equations(bcg):
+    """REML / ML: the score is zero at an interior optimum; PM: Q(tau^2) = k - p; DL: the
+    moment equation on the fixed-effect Q; Q(0) = QE."""
+    y, v, ablat = bcg
+    X = design_matrix(13, ablat)
+    k, p = X.shape
+    pm = meta_regression(y, v, X, "pm")
+    assert generalized_q(y, v, X, pm.tau2) == pytest.approx(k - p, rel=1e-9)
+    assert generalized_q(y, v, X, 0.0) == pytest.approx(pm.qe, rel=1e-12)
+
+    def restricted(t2, reml):
+        w = 1 / (v + t2)
+        xtwx = X.T @ (w[:, None] * X)
+        b = np.linalg.solve(xtwx, X.T @ (w * y))
+        ll = -0.5 * np.sum(np.log(v + t2)) - 0.5 * np.sum(w * (y - X @ b) ** 2)
+        return ll - 0.5 * np.linalg.slogdet(xtwx)[1] if reml else ll
+
+    for method in ("reml", "ml"):
+        t2 = meta_regression(y, v, X, method).tau2
+        assert t2 > 0
+        h = 1e-5 * t2
+        best = restricted(t2, method == "reml")
+        assert best >= restricted(t2 + h, method == "reml")
+        assert best >= restricted(t2 - h, method == "reml")
+    dl = meta_regression(y, v, X, "dl")
+    assert dl.tau2 > 0 and dl.beta.shape == (2,)
+
+
+def test_q_profile_bounds_hit_the_chi2_quantiles(bcg):
+    y, v, ablat = bcg
+    X = design_matrix(13, ablat)
+    lo, hi = q_profile_interval(y, v, X, level=0.9)
+    assert 0 < lo < meta_regression(y, v, X).tau2 < hi
+    np.testing.assert_allclose(generalized_q(y, v, X, [lo, hi]),
+                               stats.chi2.ppf([0.95, 0.05], 11), rtol=1e-8)
+
+
+def test_homogeneous_data_give_tau2_zero_and_a_zero_lower_bound():
+    rng = np.random.default_rng(3)
+    v = rng.uniform(0.5, 2.0, 40)
+    y = rng.normal(1.0, np.sqrt(v)) * 0 + 1.0 + 0.01 * rng.standard_normal(40)
+    for method in ("reml", "ml", "dl", "pm"):
+        assert meta_regression(y, v, method=method).tau2 == 0.0
+    assert q_profile_interval(y, v)[0] == 0.0
+
+
+def test_knapp_hartung_and_prediction_interval(bcg):
+    """Knapp-Hartung scales the covariance by sum w r^2 / (k - p) and uses t(k - p); the
+    prediction interval adds tau^2 to the variance of the fitted value."""
+    y, v, ablat = bcg
+    X = design_matrix(13, ablat)
+    plain, kh = meta_regression(y, v, X), meta_regression(y, v, X, knha=True)
+    w = 1 / (v + plain.tau2)
+    s2 = np.sum(w * (y - X @ plain.beta) ** 2) / 11
+    np.testing.assert_allclose(kh.beta_cov, plain.beta_cov * s2, rtol=1e-12)
+    assert kh.critical(0.95) == pytest.approx(stats.t.ppf(0.975, 11))
+    x0 = np.array([[1.0, 10.0], [1.0, 50.0]])
+    out = prediction_interval(kh, x0)
+    se = np.sqrt(np.einsum("ij,jk,ik->i", x0, kh.beta_cov, x0))
+    np.testing.assert_allclose(out[:, 0], x0 @ kh.beta)
+    np.testing.assert_allclose(out[:, 1], se)
+    np.testing.assert_allclose(out[:, 5] - out[:, 0],
+                               stats.t.ppf(0.975, 11) * np.sqrt(se**2 + kh.tau2))
+    # EB estimates shrink each y_i towards its fitted value by B_i = tau^2 / (tau^2 + v_i)
+    fitted = X @ plain.beta
+    np.testing.assert_allclose((plain.theta - fitted) / (y - fitted),
+                               plain.tau2 / (plain.tau2 + v))
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    (dict(X=np.ones((13, 1)) * [1, 2]), "rank deficient"),
+    (dict(X=np.ones((5, 1))), "one row per group"),
+    (dict(X=np.c_[np.ones(13), np.full(13, np.nan)]), "`X` contains NaN"),
+    (dict(method="hs"), "method"),
+])
+def test_bad_input_is_refused(bcg, kwargs, match):
+    y, v, _ = bcg
+    with pytest.raises(ValueError, match=match):
+        meta_regression(y, v, **kwargs)
+
+
+def test_bad_estimates_are_refused_naming_the_argument():
+    with pytest.raises(ValueError, match="`v` must be > 0"):
+        meta_regression([1.0, 2.0, 3.0], [1.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match="`y` contains NaN"):
+        meta_regression([1.0, np.nan, 3.0], [1.0, 1.0, 1.0])
+
+
+def test_more_coefficients_than_groups_is_refused():
+    with pytest.raises(ValueError, match="need more than 3 groups"):
+        meta_regression([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], np.c_[np.ones(3), [1, 2, 4], [0, 1, 0]])
