@@ -11,6 +11,8 @@ warm-up call):
    target <= 50 ms.  Also with 95% quantiles, and 4 x 1000 exact draws as InferenceData.
 3. Batched EB with REML on 10,000 datasets x 8 groups in one call, next to a Python loop
    of ``eb_core`` over 1,000 of them (scaled x10) for comparison.
+4. EB meta-regression (``core.meta_regression``) on 10^5 groups x 3 covariates, each tau^2
+   estimator; target <= 50 ms (issue 18).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from hiermodel import eight_schools, exact_posterior  # noqa: E402
-from hiermodel.core import eb_core  # noqa: E402
+from hiermodel.core import design_matrix, eb_core, meta_regression  # noqa: E402
 
 
 def _timeit(fn: Callable[[], object], repeats: int) -> dict:
@@ -86,6 +88,16 @@ def run(repeats: int) -> list[dict]:
     rows.append({"case": "EB, REML, Python loop over datasets (1,000 timed, x10)",
                  "target_ms": None, "median_ms": 10 * res["median_ms"],
                  "min_ms": 10 * res["min_ms"], "repeats": 1})
+    rng = np.random.default_rng(2)
+    z = rng.standard_normal((100_000, 3))
+    v = rng.uniform(0.5, 2.0, 100_000)
+    ym = z @ [0.5, -0.2, 0.1] + rng.normal(0.0, np.sqrt(v + 0.3))
+    x = design_matrix(100_000, z)
+    for method in ("reml", "ml", "dl", "pm"):
+        rows.append({"case": f"EB meta-regression, {method.upper()}, 100,000 groups x 3 "
+                             "covariates", "target_ms": 50.0,
+                     **_timeit(lambda m=method: meta_regression(ym, v, x, m),
+                               max(3, repeats // 3))})
     return rows
 
 

@@ -23,15 +23,25 @@ MAX_MAGNITUDE = 1e150
 MAX_SEED = 2**63
 
 
-def check_data(data: Any):
+def check_data(data: Any, *, covariates: bool = False):
     """``data`` itself if it is a :class:`~hiermodel.data.HierData`, else a TypeError that
-    says how to make one."""
+    says how to make one.  Data with covariates are refused (NotImplementedError) unless the
+    caller handles them (``covariates=True``): a model that ignored them would silently fit
+    another model."""
     from .data import HierData
 
     if not isinstance(data, HierData):
         raise TypeError(
             f"`data` must be a HierData, got {type(data).__name__}; build one with "
             "HierData.from_observations / from_dataframe / from_summary / from_estimates."
+        )
+    if data.has_covariates and not covariates:
+        raise NotImplementedError(
+            f"`data` has covariates {list(data.covariate_names)}, which this function does "
+            "not model yet (meta-regression is being built: issue 18); it would fit the "
+            "model without them. For the empirical-Bayes meta-regression use "
+            "hiermodel.core.meta_regression(data.means, data.se**2, "
+            "hiermodel.core.design_matrix(len(data), data.x))."
         )
     return data
 

@@ -183,6 +183,81 @@ def _readonly(a: np.ndarray | None) -> np.ndarray | None:
     return a
 
 
+#: names the statistics use in to_xarray / to_dataframe (a covariate may not take them)
+_RESERVED = ("mean", "se", "n", "sigma", "ss", "group")
+
+
+def _covariate_matrix(covariates: Any, labels: tuple) -> tuple[np.ndarray, tuple[str, ...]]:
+    """``(x, names)`` from a DataFrame / dict of group-level covariates, checked (see
+    :meth:`HierData.with_covariates`)."""
+    g = len(labels)
+    if isinstance(covariates, pd.Series):
+        covariates = covariates.to_frame()
+    elif isinstance(covariates, dict):
+        covariates = pd.DataFrame(covariates)
+    if not isinstance(covariates, pd.DataFrame):
+        raise TypeError("`covariates` must be a pandas DataFrame (one row per group, one "
+                        f"column per covariate) or a dict of name -> values, got "
+                        f"{type(covariates).__name__}.")
+    df = covariates
+    if df.shape[1] == 0:
+        raise ValueError("`covariates` has no columns.")
+    names = list(df.columns)
+    bad = [c for c in names if not isinstance(c, str) or not c]
+    if bad:
+        raise TypeError(f"`covariates` column names must be non-empty strings, got {bad[:3]}.")
+    dup = sorted({c for c in names if names.count(c) > 1})
+    if dup:
+        raise ValueError(f"`covariates` has duplicate columns {dup}.")
+    clash = [c for c in names if c in _RESERVED]
+    if clash:
+        raise ValueError(f"`covariates` columns {clash} clash with the names of the data's own "
+                         f"statistics {list(_RESERVED)}; rename them.")
+    wanted = list(labels)
+    index = list(df.index)
+    if df.index.is_unique and set(wanted) <= set(index) and len(index) == g:
+        df = df.loc[wanted]
+    elif isinstance(df.index, pd.RangeIndex) and len(df) == g and not set(index) & set(wanted):
+        pass   # rows in group order
+    else:
+        missing = [lab for lab in wanted if lab not in set(index)][:5]
+        raise ValueError(f"`covariates` must have one row per group: indexed by the group "
+                         f"labels (missing: {missing}) or {g} rows in group order with a "
+                         f"default index; got {len(df)} rows.")
+    cols = []
+    for c in names:
+        col = df[c]
+        if col.dtype.kind == "b":
+            raise TypeError(f"`covariates` column {c!r} is boolean; pass it as numbers "
+                            "(e.g. .astype(float)) so that its coding is explicit.")
+        if col.dtype.kind not in "iuf":
+            raise TypeError(f"`covariates` column {c!r} is not numeric (dtype {col.dtype}); "
+                            "encode categories first, e.g. pd.get_dummies(df[" + repr(c)
+                            + "], drop_first=True, dtype=float).")
+        vals = col.to_numpy(dtype=float)
+        if not np.all(np.isfinite(vals)):
+            where = [lab for lab, v in zip(wanted, vals, strict=True) if not np.isfinite(v)]
+            raise ValueError(f"`covariates` column {c!r} has missing or infinite values for "
+                             f"group(s) {where[:5]}; impute or drop them first.")
+        if np.ptp(vals) == 0:
+            raise ValueError(f"`covariates` column {c!r} is constant ({vals[0]:g} for every "
+                             "group): it cannot be told apart from the intercept; drop it.")
+        cols.append(vals)
+    x = np.column_stack(cols)
+    p = x.shape[1] + 1
+    if p >= g:
+        raise ValueError(f"`covariates`: {p - 1} covariate(s) plus the intercept are {p} "
+                         f"coefficients, which need more than {p} groups; there are {g}.")
+    z = np.column_stack([np.ones(g), (x - x.mean(0)) / x.std(0)])
+    if np.linalg.matrix_rank(z) < p:
+        for j in range(p - 1, 0, -1):
+            if np.linalg.matrix_rank(np.delete(z, j, axis=1)) == np.linalg.matrix_rank(z):
+                raise ValueError(f"`covariates` column {names[j - 1]!r} is a linear "
+                                 "combination of the intercept and the other columns "
+                                 "(collinear); drop it or one of the others.")
+    return x, tuple(names)
+
+
 # --------------------------------------------------------------------------- the object
 @dataclass(frozen=True, repr=False, eq=False)
 class HierData:
@@ -209,6 +284,10 @@ class HierData:
         Within-group sums of squares ``sum_j (y_ij - ybar_i)^2`` (raw rows only).
     source : {"observations", "summary", "estimates"}
         Which form the data came in.
+    x : ndarray, shape (G, p), or None
+        Group-level covariates (no intercept column), from :meth:`with_covariates` or the
+        constructors' ``covariates=``; ``covariate_names`` names the columns and
+        :attr:`covariates` gives them as a DataFrame.
     """
 
     groups: tuple
@@ -219,9 +298,13 @@ class HierData:
     ss: np.ndarray | None
     source: Source
     _rows: tuple[np.ndarray, np.ndarray] | None = field(default=None)
+    #: group-level covariates, shape (G, p) without the intercept, or None
+    x: np.ndarray | None = field(default=None)
+    #: their names, one per column of ``x``
+    covariate_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("means", "se", "n", "sigma", "ss"):
+        for name in ("means", "se", "n", "sigma", "ss", "x"):
             object.__setattr__(self, name, _readonly(getattr(self, name)))
         if self._rows is not None:
             object.__setattr__(self, "_rows", tuple(_readonly(r) for r in self._rows))
@@ -363,10 +446,12 @@ class HierData:
     def from_summary(
         cls, means: Sequence[float] | np.ndarray, n: Sequence[int] | np.ndarray,
         sigma: float | Sequence[float] | np.ndarray, groups: Sequence[Hashable] | None = None,
+        covariates: Any = None,
     ) -> HierData:
         """The seed text's form: group means ``ybar_i``, sizes ``n_i`` and a known sd ``sigma``.
 
-        ``se_i = sigma_i / sqrt(n_i)``; ``sigma`` is a scalar or one value per group.
+        ``se_i = sigma_i / sqrt(n_i)``; ``sigma`` is a scalar or one value per group
+        (``covariates``: see :meth:`with_covariates`).
         """
         m = check_magnitude("means", _float_vector("means", means))
         nn = _counts("n", n)
@@ -375,20 +460,54 @@ class HierData:
         _at_least_two_groups(m.size, "means")
         labels = _labels("groups", groups, m.size)
         s = np.broadcast_to(s, m.shape).astype(float)
-        return cls(labels, m, s / np.sqrt(nn), nn, s, None, "summary")
+        data = cls(labels, m, s / np.sqrt(nn), nn, s, None, "summary")
+        return data if covariates is None else data.with_covariates(covariates)
 
     @classmethod
     def from_estimates(
         cls, y: Sequence[float] | np.ndarray, se: Sequence[float] | np.ndarray,
-        groups: Sequence[Hashable] | None = None,
+        groups: Sequence[Hashable] | None = None, covariates: Any = None,
     ) -> HierData:
-        """Rubin's form: one estimate ``y_i`` and its standard error ``se_i`` per group."""
+        """Rubin's form: one estimate ``y_i`` and its standard error ``se_i`` per group
+        (``covariates``: see :meth:`with_covariates`)."""
         m = check_magnitude("y", _float_vector("y", y))
         s = _positive("se", _float_vector("se", se))
         _same_length(y=m, se=s)
         _at_least_two_groups(m.size, "y")
         labels = _labels("groups", groups, m.size)
-        return cls(labels, m, s, None, None, None, "estimates")
+        data = cls(labels, m, s, None, None, None, "estimates")
+        return data if covariates is None else data.with_covariates(covariates)
+
+    def with_covariates(self, covariates: Any) -> HierData:
+        """The same data with group-level covariates (for meta-regression,
+        ``theta_i ~ N(x_i' beta, tau^2)``; the intercept is added by the models, not here).
+
+        ``covariates`` is a DataFrame (or a dict of column name -> values) with one numeric
+        column per covariate and one row per group: indexed by the group labels (any order;
+        rows for other labels are an error), or with a default RangeIndex in group order.
+        Refused, naming the column: non-numeric or boolean columns (encode them first, e.g.
+        ``pd.get_dummies(..., drop_first=True, dtype=float)``), missing or infinite values,
+        constant columns (they duplicate the intercept), columns that are linear combinations
+        of the intercept and others, and more coefficients than the groups can identify.
+        """
+        from dataclasses import replace
+
+        x, names = _covariate_matrix(covariates, self.groups)
+        return replace(self, x=x, covariate_names=names)
+
+    @property
+    def covariates(self) -> pd.DataFrame | None:
+        """The covariates as a DataFrame indexed by group (None when there are none)."""
+        if self.x is None:
+            return None
+        return pd.DataFrame(np.array(self.x), index=pd.Index(group_coord(self.groups),
+                                                             name="group"),
+                            columns=list(self.covariate_names))
+
+    @property
+    def has_covariates(self) -> bool:
+        """Whether group-level covariates are attached."""
+        return self.x is not None
 
     # ----------------------------------------------------------------- properties
     @property
@@ -435,6 +554,8 @@ class HierData:
             data["sigma"] = ("group", self.sigma)
         if self.ss is not None:
             data["ss"] = ("group", self.ss)
+        for j, name in enumerate(self.covariate_names):
+            data[name] = ("group", self.x[:, j])
         return xr.Dataset(
             data, coords=coords,
             attrs={"source": self.source, "sigma_known": int(self.sigma_known)},
@@ -450,9 +571,10 @@ class HierData:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, HierData):
             return NotImplemented
-        arrays = ("means", "se", "n", "sigma", "ss")
-        return (self.groups == other.groups and self.source == other.source and all(
-            _arr_eq(getattr(self, a), getattr(other, a)) for a in arrays))
+        arrays = ("means", "se", "n", "sigma", "ss", "x")
+        return (self.groups == other.groups and self.source == other.source
+                and self.covariate_names == other.covariate_names
+                and all(_arr_eq(getattr(self, a), getattr(other, a)) for a in arrays))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -460,7 +582,9 @@ class HierData:
         head = (f"HierData({self.source}, {self.n_groups} groups"
                 + (f", N={self.n_total}" if self.n is not None else "")
                 + (", sigma known" if self.sigma_known else
-                   f", sigma unknown (pooled sd {self.sigma_hat:.4g})") + ")")
+                   f", sigma unknown (pooled sd {self.sigma_hat:.4g})")
+                + (f", covariates {list(self.covariate_names)}" if self.x is not None else "")
+                + ")")
         table = self.to_dataframe().to_string(float_format=lambda v: f"{v:.4g}", max_rows=12)
         return head + "\n" + table
 

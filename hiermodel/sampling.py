@@ -34,7 +34,14 @@ import pymc as pm
 import xarray as xr
 
 from . import predictive, stack
-from ._validate import check_method, check_priors, check_prob, positive_int, resolve_seed
+from ._validate import (
+    check_data,
+    check_method,
+    check_priors,
+    check_prob,
+    positive_int,
+    resolve_seed,
+)
 from ._version import __version__
 from .core import conditional_posterior
 from .data import HierData, group_coord
@@ -299,7 +306,7 @@ def fit(
         compiled = backend.compile(model) if backend.compile else None
         sampling = contextlib.nullcontext((model, compiled))
     elif isinstance(data_or_model, HierData):
-        data = data_or_model
+        data = check_data(data_or_model)
         priors = check_priors(priors, data)
         name, c, tau_hat = centering(data, parameterization)
         entry = _get_model(data, c, priors, sampler, marginal=name == "marginal",

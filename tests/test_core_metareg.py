@@ -164,3 +164,21 @@ def test_bad_estimates_are_refused_naming_the_argument():
 def test_more_coefficients_than_groups_is_refused():
     with pytest.raises(ValueError, match="need more than 3 groups"):
         meta_regression([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], np.c_[np.ones(3), [1, 2, 4], [0, 1, 0]])
+
+
+@pytest.mark.parametrize("scale", [0.01, 1e4])
+@pytest.mark.parametrize("method", ["reml", "ml", "dl", "pm"])
+def test_estimates_follow_the_scale_of_the_data(bcg, scale, method):
+    """Effects near 0.01 or near 10,000: y -> c y, v -> c^2 v gives tau^2 -> c^2 tau^2,
+    beta -> c beta, and the same Q, I^2 and Q-profile interval (relative to c^2)."""
+    y, v, ablat = bcg
+    X = design_matrix(13, ablat)
+    base, scaled = meta_regression(y, v, X, method), meta_regression(scale * y, scale**2 * v, X,
+                                                                      method)
+    assert scaled.tau2 == pytest.approx(scale**2 * base.tau2, rel=1e-7)
+    np.testing.assert_allclose(scaled.beta, scale * base.beta, rtol=1e-7)
+    assert (scaled.qe, scaled.i2) == (pytest.approx(base.qe, rel=1e-9),
+                                      pytest.approx(base.i2, rel=1e-7))
+    lo, hi = q_profile_interval(scale * y, scale**2 * v, X)
+    np.testing.assert_allclose(np.array([lo, hi]) / scale**2, q_profile_interval(y, v, X),
+                               rtol=1e-6)

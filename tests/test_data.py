@@ -215,3 +215,67 @@ def test_bad_input(make, exc, fragment):
     with pytest.raises(exc) as info:
         make()
     assert fragment in str(info.value)
+
+
+# --------------------------------------------------------------------------- covariates
+def _bcg_data(**kw):
+    from hiermodel.datasets import bcg_trials
+
+    b = bcg_trials()
+    labels = (b["author"] + " " + b["year"].astype(str)).tolist()
+    return b, labels, HierData.from_estimates(b["yi"], np.sqrt(b["vi"]), groups=labels, **kw)
+
+
+def test_covariates_by_label_in_any_order_or_by_position():
+    b, labels, plain = _bcg_data()
+    by_label = b.set_index(pd.Index(labels))[["ablat", "year"]].iloc[::-1]   # reversed rows
+    d = plain.with_covariates(by_label)
+    assert d.has_covariates and d.covariate_names == ("ablat", "year")
+    np.testing.assert_array_equal(d.x, b[["ablat", "year"]].to_numpy(float))  # group order
+    assert list(d.covariates.index) == labels and d.covariates.index.name == "group"
+    assert d == plain.with_covariates(b[["ablat", "year"]])        # default index: positional
+    assert d == plain.with_covariates({"ablat": b["ablat"].to_numpy(), "year": b["year"]})
+    assert d != plain and not plain.has_covariates and plain.covariates is None
+    assert "covariates ['ablat', 'year']" in repr(d) and "ablat" in d.to_dataframe()
+    assert d.means is not None and not d.x.flags.writeable
+    summary = HierData.from_summary([1.0, 2, 3, 4], [5, 6, 7, 8], 2.0,
+                                    covariates={"dose": [1.0, 2, 4, 8]})
+    assert summary.covariate_names == ("dose",)
+
+
+@pytest.mark.parametrize(("covariates", "error", "match"), [
+    ({"alloc": ["random"] * 13}, TypeError, "column 'alloc' is not numeric.*get_dummies"),
+    ({"flag": [True, False] * 6 + [True]}, TypeError, "column 'flag' is boolean"),
+    ({"ablat": [np.nan] + [1.0] * 12}, ValueError, "column 'ablat' has missing.*Aronson 1948"),
+    ({"c": [3.0] * 13}, ValueError, "column 'c' is constant"),
+    ({"a": np.arange(13.0), "b": 2 * np.arange(13.0) + 1}, ValueError,
+     "column 'b' is a linear combination"),
+    ({"se": np.arange(13.0)}, ValueError, "clash with the names"),
+    ([1, 2, 3], TypeError, "must be a pandas DataFrame"),
+    (pd.DataFrame({"a": np.arange(12.0)}), ValueError, "one row per group.*got 12 rows"),
+    (pd.DataFrame({"a": np.arange(13.0)}, index=[f"x{i}" for i in range(13)]), ValueError,
+     r"missing: \['Aronson 1948'"),
+])
+def test_bad_covariates_are_refused_naming_the_column(covariates, error, match):
+    _, _, plain = _bcg_data()
+    with pytest.raises(error, match=match):
+        plain.with_covariates(covariates)
+
+
+def test_more_coefficients_than_groups_are_refused():
+    d = HierData.from_estimates([1.0, 2.0, 3.0], [1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="2 covariate.*3 coefficients, which need more than 3 "
+                                         "groups; there are 3"):
+        d.with_covariates({"a": [1.0, 2.0, 4.0], "b": [0.0, 1.0, 0.0]})
+
+
+def test_functions_that_do_not_model_covariates_yet_refuse_them():
+    """Until the models take covariates (issue 18), nothing may fit the model without them
+    silently."""
+    from hiermodel import build_model, empirical_bayes, exact_posterior, fit
+
+    b, _, d = _bcg_data(covariates=_bcg_data()[0][["ablat"]])
+    for call in (lambda: fit(d, draws=10, tune=10, chains=1), lambda: build_model(d),
+                 lambda: empirical_bayes(d), lambda: exact_posterior(d)):
+        with pytest.raises(NotImplementedError, match=r"covariates \['ablat'\].*meta_regression"):
+            call()

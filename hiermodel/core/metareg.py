@@ -149,16 +149,15 @@ def _wls(y: np.ndarray, X: np.ndarray, w: np.ndarray):
     return beta, cov, r
 
 
-def _p_diag_and_trace(X: np.ndarray, w: np.ndarray, cov: np.ndarray):
-    """tr(P) and tr(P P) for ``P = W - W X cov X' W`` without forming the k x k matrix."""
-    wx = w[:, None] * X                       # k x p
-    h = np.einsum("ij,jk,ik->i", wx, cov, wx)  # diag(W X cov X' W)
-    tr_p = float(np.sum(w) - np.sum(h))
-    # tr(PP) = tr(W^2) - 2 tr(W^2 X cov X' W) + tr((X'W^2X cov)^2)
-    a = (w[:, None] * wx).T @ X                # X' W^2 X  (p x p)
-    m = a @ cov
-    tr_pp = float(np.sum(w**2) - 2 * np.trace(cov @ (X.T @ (w[:, None] ** 2 * wx)))
-                  + np.trace(m @ m))
+def _traces(X: np.ndarray, w: np.ndarray, cov: np.ndarray) -> tuple[float, float]:
+    """``tr(P)`` and ``tr(P P)`` for ``P = W - W X C X' W``, ``C = (X' W X)^-1``, from p x p
+    products only: ``tr(P) = sum w - tr(C X'W^2X)``, ``tr(PP) = sum w^2 - 2 tr(C X'W^3X) +
+    tr((C X'W^2X)^2)``."""
+    a2 = X.T @ (w[:, None] ** 2 * X)
+    a3 = X.T @ (w[:, None] ** 3 * X)
+    ca2 = cov @ a2
+    tr_p = float(np.sum(w) - np.trace(ca2))
+    tr_pp = float(np.sum(w**2) - 2.0 * np.trace(cov @ a3) + np.trace(ca2 @ ca2))
     return tr_p, tr_pp
 
 
@@ -176,20 +175,24 @@ def generalized_q(y: Any, v: Any, X: Any, tau2: Any) -> np.ndarray:
 
 
 def _root_of_q(y, v, X, target: float) -> float:
-    """The ``tau^2 >= 0`` where ``Q(tau^2) = target`` (0 when ``Q(0) <= target``)."""
-    from scipy.optimize import brentq
+    """The ``tau^2 >= 0`` where ``Q(tau^2) = target`` (0 when ``Q(0) <= target``).
 
-    def f(t):
-        return float(generalized_q(y, v, X, t)) - target
-
-    if f(0.0) <= 0:
-        return 0.0
-    hi = max(float(np.var(y)), float(np.max(v)), 1e-12)
-    while f(hi) > 0:
-        hi *= 4.0
-        if hi > 1e300:
-            raise FloatingPointError("Q(tau^2) does not reach the target.")
-    return float(brentq(f, 0.0, hi, xtol=1e-14, rtol=_RTOL, maxiter=MAXITER))
+    Newton's method from 0: ``Q`` is decreasing and convex in ``tau^2`` with
+    ``dQ / dtau^2 = -y'PPy = -sum_i (w_i r_i)^2``, so the iterates rise monotonically to the
+    root without overshooting it."""
+    t2 = 0.0
+    for _ in range(MAXITER):
+        w = 1.0 / (v + t2)
+        _, _, r = _wls(y, X, w)
+        wr = w * r
+        excess = float(np.sum(wr * r)) - target
+        if t2 == 0.0 and excess <= 0:
+            return 0.0
+        step = excess / float(wr @ wr)
+        t2 += step
+        if abs(step) <= _RTOL * t2:
+            return t2
+    raise FloatingPointError(f"Q(tau^2) = {target:g} was not solved in {MAXITER} steps.")
 
 
 def _tau2_likelihood(y, v, X, method: str) -> float:
@@ -200,7 +203,7 @@ def _tau2_likelihood(y, v, X, method: str) -> float:
         beta, cov, r = _wls(y, X, w)
         pr = w * r                                    # P y
         if method == "reml":
-            tr_p, tr_pp = _p_diag_and_trace(X, w, cov)
+            tr_p, tr_pp = _traces(X, w, cov)
             step = (float(pr @ pr) - tr_p) / tr_pp
         else:
             step = (float(pr @ pr) - float(np.sum(w))) / float(np.sum(w**2))
@@ -215,7 +218,7 @@ def _tau2_dl(y, v, X) -> float:
     w = 1.0 / v
     _, cov, r = _wls(y, X, w)
     qe = float(np.sum(w * r**2))
-    tr_p, _ = _p_diag_and_trace(X, w, cov)
+    tr_p, _ = _traces(X, w, cov)
     return max(0.0, (qe - (y.size - X.shape[1])) / tr_p)
 
 
@@ -246,7 +249,7 @@ def meta_regression(y: Any, v: Any, X: Any = None, method: str = "reml", *,
     w0 = 1.0 / v
     _, cov0, r0 = _wls(y, X, w0)
     qe = float(np.sum(w0 * r0**2))
-    tr_p0, _ = _p_diag_and_trace(X, w0, cov0)
+    tr_p0, _ = _traces(X, w0, cov0)
     s2 = (k - p) / tr_p0
     fitted = X @ beta
     theta = fitted + tau2 / (tau2 + v) * (y - fitted)
