@@ -182,3 +182,38 @@ def test_estimates_follow_the_scale_of_the_data(bcg, scale, method):
     lo, hi = q_profile_interval(scale * y, scale**2 * v, X)
     np.testing.assert_allclose(np.array([lo, hi]) / scale**2, q_profile_interval(y, v, X),
                                rtol=1e-6)
+
+
+def test_regression_marginal_is_the_gaussian_integral_over_beta(bcg):
+    """``marginal_regression`` integrates beta ~ N(b0, P0^-1) out exactly: up to the constant
+    1/2 log|P0| - k/2 log(2 pi) it is log N(y | X b0, diag(v + tau^2) + X P0^-1 X'), and with
+    the intercept alone it is the intercept-only ``marginal``."""
+    from hiermodel.core.exact import marginal, marginal_regression
+
+    y, v, ablat = bcg
+    X = design_matrix(13, ablat)
+    b0, cov0 = np.array([0.5, -0.01]), np.array([[4.0, 0.01], [0.01, 0.002]])
+    p0 = np.linalg.inv(cov0)
+    t2 = np.array([0.0, 0.05, 0.3, 2.0])
+    got = marginal_regression(t2, y, v, X, b0, p0)
+    direct = [stats.multivariate_normal(X @ b0, np.diag(v + t) + X @ cov0 @ X.T).logpdf(y)
+              for t in t2]
+    const = 0.5 * np.linalg.slogdet(p0)[1] - 6.5 * np.log(2 * np.pi)
+    np.testing.assert_allclose(got.loglik + const, direct, rtol=1e-10)
+    # beta | tau, y: the Gaussian posterior of the conjugate linear model
+    for k, t in enumerate(t2):
+        w = 1 / (v + t)
+        a = X.T @ (w[:, None] * X) + p0
+        np.testing.assert_allclose(got.beta_cov[k], np.linalg.inv(a), rtol=1e-10)
+        np.testing.assert_allclose(got.beta_hat[k],
+                                   np.linalg.solve(a, X.T @ (w * y) + p0 @ b0), rtol=1e-10)
+    one = marginal_regression(t2, y, v, np.ones((13, 1)), np.array([0.2]), np.array([[0.5]]))
+    ref = marginal(t2, y, v, 0.2, 0.5)
+    np.testing.assert_allclose(one.loglik, ref.loglik, rtol=1e-12)
+    np.testing.assert_allclose(one.beta_hat[:, 0], ref.mu_hat, rtol=1e-12)
+    np.testing.assert_allclose(one.beta_cov[:, 0, 0], ref.mu_var, rtol=1e-12)
+    # a flat prior (P0 = 0) gives the REML profile: maximised at the REML tau^2
+    flat = marginal_regression(np.linspace(0.0, 0.3, 3001), y, v, X, np.zeros(2),
+                               np.zeros((2, 2)))
+    best = np.linspace(0.0, 0.3, 3001)[np.argmax(flat.loglik)]
+    assert best == pytest.approx(meta_regression(y, v, X).tau2, abs=1e-4)

@@ -32,7 +32,8 @@ from .arrays import MAXITER, batch_param, means_se, newton_bisect, vdot, wsum
 from .pooling import conditional_unchecked, weights_unchecked
 
 __all__ = [
-    "LOG_TAIL", "TAU_MAX_SCALES", "TauGrid", "Marginal", "marginal", "simpson_weights",
+    "LOG_TAIL", "TAU_MAX_SCALES", "TauGrid", "Marginal", "marginal", "RegressionMarginal",
+    "marginal_regression", "simpson_weights",
     "tau_grid", "grid_tau", "density_tau", "inverse_cdf", "mixture_quantiles",
     "predictive_quantiles", "GridPosterior", "grid_posterior",
 ]
@@ -79,6 +80,40 @@ def marginal(t2: np.ndarray, y: np.ndarray, v: np.ndarray, m0: float, p0: float)
     ll = (0.5 * np.log(w).sum(axis=-1) - 0.5 * np.log(prec) - 0.5 * (w * r * r).sum(axis=-1)
           - 0.5 * p0 * (m0 - mu_hat) ** 2)
     return Marginal(ll, mu_hat, 1.0 / prec)
+
+
+class RegressionMarginal(NamedTuple):
+    """Result of :func:`marginal_regression`, one entry per ``tau``."""
+
+    loglik: np.ndarray     # (K,)
+    beta_hat: np.ndarray   # (K, p)
+    beta_cov: np.ndarray   # (K, p, p)
+
+
+def marginal_regression(t2: np.ndarray, y: np.ndarray, v: np.ndarray, X: np.ndarray,
+                        b0: np.ndarray, p0: np.ndarray) -> RegressionMarginal:
+    """:func:`marginal` with group-level covariates: ``theta_i ~ N(x_i' beta, tau^2)`` and
+    ``beta ~ N(b0, P0^-1)`` integrated out given ``tau`` (meta-regression; issue 18).
+
+    With ``W = diag(1 / (v_i + t))``, ``A = X'WX + P0`` and
+    ``beta_hat = A^-1 (X'Wy + P0 b0)``:
+
+        log p(y | tau) = 1/2 sum log w_i - 1/2 log|A| - 1/2 sum w_i (y_i - x_i' beta_hat)^2
+                         - 1/2 (beta_hat - b0)' P0 (beta_hat - b0)  + const,
+
+    and ``beta | tau, y ~ N(beta_hat, A^-1)``.  ``P0`` is the prior precision (``(p, p)``;
+    zeros: flat).  With ``X`` a column of ones this is :func:`marginal`.
+    """
+    w = 1.0 / (v + t2[:, None])                                    # (K, k)
+    a = np.einsum("ki,ij,il->kjl", w, X, X) + p0                   # (K, p, p)
+    rhs = (w * y) @ X + p0 @ b0                                    # (K, p)
+    cov = np.linalg.inv(a)
+    beta = np.einsum("kjl,kl->kj", cov, rhs)
+    r = y - beta @ X.T                                             # (K, k)
+    d = beta - b0
+    ll = (0.5 * np.log(w).sum(axis=-1) - 0.5 * np.linalg.slogdet(a)[1]
+          - 0.5 * (w * r * r).sum(axis=-1) - 0.5 * np.einsum("kj,jl,kl->k", d, p0, d))
+    return RegressionMarginal(ll, beta, cov)
 
 
 def simpson_weights(n: int, h: float) -> np.ndarray:
