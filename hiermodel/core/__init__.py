@@ -26,7 +26,13 @@ facade (:class:`~hiermodel.data.HierData` in, xarray / pandas out) is
 
 from __future__ import annotations
 
-from .exact import GridPosterior, grid_posterior, predictive_quantiles
+from .exact import (
+    GridPosterior,
+    RegressionGridPosterior,
+    grid_posterior,
+    predictive_quantiles,
+    regression_grid_posterior,
+)
 from .metareg import (
     METAREG_METHODS,
     MetaRegression,
@@ -63,7 +69,8 @@ __all__ = [
     "no_pooling", "grand_mean", "complete_pooling", "shrinkage_weights", "partial_pooling",
     "conditional_posterior", "SdOfMeansEstimates", "sd_of_means_estimates",
     "TauEstimate", "estimate_tau", "EBEstimates", "eb_core", "restricted_loglik",
-    "GridPosterior", "grid_posterior", "predictive_quantiles",
+    "GridPosterior", "grid_posterior", "predictive_quantiles", "RegressionGridPosterior",
+    "regression_grid_posterior",
     "METAREG_METHODS", "MetaRegression", "meta_regression", "design_matrix", "generalized_q",
     "q_profile_interval", "r_squared", "prediction_interval",
 ]

@@ -35,7 +35,8 @@ __all__ = [
     "LOG_TAIL", "TAU_MAX_SCALES", "TauGrid", "Marginal", "marginal", "RegressionMarginal",
     "marginal_regression", "simpson_weights",
     "tau_grid", "grid_tau", "density_tau", "inverse_cdf", "mixture_quantiles",
-    "predictive_quantiles", "GridPosterior", "grid_posterior",
+    "predictive_quantiles", "GridPosterior", "grid_posterior", "RegressionGridPosterior",
+    "regression_grid_posterior",
 ]
 
 #: log-density drop (nats) below the mode beyond which the tau grid may stop: e^-46 ~ 1e-20
@@ -125,7 +126,8 @@ def simpson_weights(n: int, h: float) -> np.ndarray:
 
 
 def tau_grid(y: np.ndarray, v: np.ndarray, n: int, *, tau_logpdf: Callable[[Any], Any],
-             mu_mean: float, mu_precision: float, tau_max: float | None = None) -> TauGrid:
+             mu_mean: float = 0.0, mu_precision: float = 0.0, tau_max: float | None = None,
+             loglik: Callable[[np.ndarray], np.ndarray] | None = None) -> TauGrid:
     """Adaptive grid for ``p(tau | y)`` in ``u = tau / (tau + c)`` on ``[0, u_max]``.
 
     ``c = sqrt(mean(v) + var(y))``; ``u_max`` maps ``tau_max`` (default ``TAU_MAX_SCALES``
@@ -133,7 +135,8 @@ def tau_grid(y: np.ndarray, v: np.ndarray, n: int, *, tau_logpdf: Callable[[Any]
     ``[0, u_max]``; the grid is then zoomed onto the region where the log density is within
     ``LOG_TAIL`` nats of its maximum (one cell of margin), until that region fills at least
     half of the grid.  The mass outside the final range is estimated on the first pass
-    (``truncated_mass``).
+    (``truncated_mass``).  ``loglik`` (``tau^2`` values -> ``log p(y | tau)``) replaces
+    :func:`marginal` with the mu prior, e.g. by :func:`marginal_regression`.
     """
     m0 = mu_mean
     p0 = mu_precision
@@ -144,7 +147,9 @@ def tau_grid(y: np.ndarray, v: np.ndarray, n: int, *, tau_logpdf: Callable[[Any]
     def logdens(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         tau = np.minimum(scale * u / (1.0 - u), tau_max)
         with np.errstate(divide="ignore"):
-            lp = marginal(tau * tau, y, v, m0, p0).loglik + tau_logpdf(tau)
+            ll = (marginal(tau * tau, y, v, m0, p0).loglik if loglik is None
+                  else loglik(tau * tau))
+            lp = ll + tau_logpdf(tau)
         lp = np.where(np.isnan(lp), -np.inf, lp)
         return lp + np.log(scale) - 2.0 * np.log1p(-u), tau
 
@@ -420,3 +425,110 @@ def grid_posterior(means: Any, se: Any, *, tau_logpdf: Callable[[Any], Any],
         grid=g, tau_density=density_tau(g), mu_cond_mean=marg.mu_hat, mu_cond_var=marg.mu_var,
         theta_cond_mean=mean, theta_cond_var=theta_var,
     )
+
+
+@dataclass(frozen=True)
+class RegressionGridPosterior:
+    """The exact posterior with group-level covariates (built by
+    :func:`regression_grid_posterior`): ``theta_i ~ N(x_i' beta, tau^2)``,
+    ``beta ~ N(b0, P0^-1)``.  Given ``tau``, ``beta | tau, y ~ N(beta_hat, V)``
+    (:func:`marginal_regression`) and, with ``w_i = tau^2 / (tau^2 + se_i^2)``,
+
+        theta_i | tau, y ~ N(w_i y_i + (1 - w_i) x_i' beta_hat,
+                             w_i se_i^2 + (1 - w_i)^2 x_i' V x_i).
+
+    Attributes: the data (``means``, ``se``, ``X``), the grid, ``tau_density``,
+    ``beta_cond_mean`` (K, p), ``beta_cond_cov`` (K, p, p), ``theta_cond_mean`` and
+    ``theta_cond_var`` (K, G).
+    """
+
+    means: np.ndarray
+    se: np.ndarray
+    X: np.ndarray
+    beta_mean_prior: np.ndarray
+    beta_precision: np.ndarray
+    grid: TauGrid
+    tau_density: np.ndarray
+    beta_cond_mean: np.ndarray
+    beta_cond_cov: np.ndarray
+    theta_cond_mean: np.ndarray
+    theta_cond_var: np.ndarray
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.grid.weights
+
+    @cached_property
+    def moments(self) -> dict[str, np.ndarray]:
+        """Exact means and sds: ``{beta,tau,theta}_{mean,sd}`` (beta: (p,), theta: (G,))."""
+        w = self.weights
+        beta = wsum(w, self.beta_cond_mean)
+        tau = wsum(w, self.grid.tau)
+        theta = wsum(w, self.theta_cond_mean)
+        beta_var = np.einsum("k,kjj->j", w, self.beta_cond_cov)
+        return {
+            "beta_mean": beta, "tau_mean": tau, "theta_mean": theta,
+            "beta_sd": np.sqrt(beta_var + wsum(w, (self.beta_cond_mean - beta) ** 2)),
+            "tau_sd": np.sqrt(wsum(w, (self.grid.tau - tau) ** 2)),
+            "theta_sd": np.sqrt(wsum(w, self.theta_cond_var
+                                     + (self.theta_cond_mean - theta) ** 2)),
+        }
+
+    def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+        """``(beta, tau, theta)``: ``n`` exact independent draws, shapes (n, p), (n,), (n, G):
+        ``tau`` by inverse CDF of the grid, then ``beta | tau, y`` and
+        ``theta | beta, tau, y`` from their normal conditionals."""
+        tau = grid_tau(inverse_cdf(rng.random(n), self.grid), self.grid)
+        cond = marginal_regression(tau * tau, self.means, self.se**2, self.X,
+                                   self.beta_mean_prior, self.beta_precision)
+        chol = np.linalg.cholesky(cond.beta_cov)
+        z = rng.standard_normal(cond.beta_hat.shape)
+        beta = cond.beta_hat + np.einsum("kjl,kl->kj", chol, z)
+        mean, var = conditional_unchecked(self.means, self.se, beta @ self.X.T, tau[:, None])
+        theta = mean + np.sqrt(var) * rng.standard_normal(mean.shape)
+        return beta, tau, theta
+
+
+def regression_grid_posterior(means: Any, se: Any, X: Any, *,
+                              tau_logpdf: Callable[[Any], Any], beta_mean: Any,
+                              beta_precision: Any, tau_max: float | None = None,
+                              points: int = 2001) -> RegressionGridPosterior:
+    """The exact posterior of ``ybar_i ~ N(theta_i, se_i^2)``,
+    ``theta_i ~ N(x_i' beta, tau^2)``, ``beta ~ N(beta_mean, beta_precision^-1)``: beta is
+    integrated out analytically given tau (:func:`marginal_regression`) and tau on the
+    adaptive grid of :func:`tau_grid`, as bayesmeta does.  ``X`` is ``(G, p)`` with the
+    intercept; ``beta_precision`` a ``(p, p)`` precision matrix (zeros: flat, which needs
+    ``G > p``).  With ``X`` a column of ones this is :func:`grid_posterior`."""
+    y, se = means_se(means, se)
+    if y.ndim != 1:
+        raise ValueError("`means` and `se` must be 1-D (one dataset) here.")
+    if not callable(tau_logpdf):
+        raise TypeError(f"`tau_logpdf` must be callable, got {type(tau_logpdf).__name__}.")
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[0] != y.size or not np.all(np.isfinite(X)):
+        raise ValueError(f"`X` must be a finite ({y.size}, p) matrix, got shape {X.shape}.")
+    p = X.shape[1]
+    b0 = np.asarray(beta_mean, dtype=float).reshape(p)
+    p0 = np.asarray(beta_precision, dtype=float).reshape(p, p)
+    if not (np.all(np.isfinite(p0)) and np.allclose(p0, p0.T)
+            and np.all(np.linalg.eigvalsh(p0) >= -1e-12 * max(1.0, np.abs(p0).max()))):
+        raise ValueError("`beta_precision` must be a symmetric positive semi-definite matrix.")
+    if np.linalg.matrix_rank(np.vstack([X, p0])) < p or (not p0.any() and y.size <= p):
+        raise ValueError("The posterior of beta is improper: X is rank deficient or has too "
+                         "few groups for a flat prior.")
+    n = count("points", points, 101) | 1
+    v = se * se
+
+    def loglik(t2: np.ndarray) -> np.ndarray:
+        return marginal_regression(t2, y, v, X, b0, p0).loglik
+
+    g = tau_grid(y, v, n, tau_logpdf=tau_logpdf, tau_max=tau_max, loglik=loglik)
+    marg = marginal_regression(g.tau * g.tau, y, v, X, b0, p0)
+    fitted = marg.beta_hat @ X.T                                   # (K, G)
+    mean, var = conditional_unchecked(y, se, fitted, g.tau[:, None])
+    w = weights_unchecked(se, g.tau[:, None])
+    fitted_var = np.einsum("ij,kjl,il->ki", X, marg.beta_cov, X)
+    return RegressionGridPosterior(
+        means=y, se=se, X=X, beta_mean_prior=b0, beta_precision=p0, grid=g,
+        tau_density=density_tau(g), beta_cond_mean=marg.beta_hat, beta_cond_cov=marg.beta_cov,
+        theta_cond_mean=mean, theta_cond_var=var + (1.0 - w) ** 2 * fitted_var)
