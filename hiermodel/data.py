@@ -258,6 +258,23 @@ def _covariate_matrix(covariates: Any, labels: tuple) -> tuple[np.ndarray, tuple
     return x, tuple(names)
 
 
+def _group_level_columns(df: pd.DataFrame, group: str, covariates: Any) -> pd.DataFrame:
+    """One row per group (indexed by label) of the group-level ``covariates`` columns."""
+    cols = [covariates] if isinstance(covariates, str) else list(covariates)
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"`covariates`: column(s) {missing} are not in the DataFrame; "
+                         f"available columns: {list(df.columns)}.")
+    varies = df.groupby(group, sort=False)[cols].nunique(dropna=False) > 1
+    for c in cols:
+        if varies[c].any():
+            where = varies.index[varies[c]][0]
+            seen = df.loc[df[group] == where, c].unique()[:4].tolist()
+            raise ValueError(f"`covariates`: column {c!r} varies within group {where!r} "
+                             f"({seen}); a covariate has one value per group.")
+    return df.drop_duplicates(subset=[group]).set_index(group)[cols]
+
+
 # --------------------------------------------------------------------------- the object
 @dataclass(frozen=True, repr=False, eq=False)
 class HierData:
@@ -357,15 +374,23 @@ class HierData:
     @classmethod
     def from_dataframe(
         cls, df: Any, *, value: str, group: str, sigma: float | None = None,
-        keep_rows: bool = True,
+        keep_rows: bool = True, covariates: str | Sequence[str] | None = None,
     ) -> HierData:
         """Raw rows from a DataFrame: column ``value`` holds ``y_ij``, column ``group`` the label.
+
+        ``covariates`` names group-level columns (one value per group, repeated on its rows;
+        a column that varies within a group is an error); they are checked as in
+        :meth:`with_covariates`.
 
         A Dask DataFrame is reduced in one pass to per-partition, per-group
         ``(n, mean, M2)`` (M2 = sum of squared deviations), merged exactly (Chan, Golub &
         LeVeque 1979); the rows are never materialised together.
         """
         if _is_dask_frame(df):
+            if covariates is not None:
+                raise NotImplementedError(
+                    "`covariates` with a Dask DataFrame: build the data without them, then "
+                    "add the group-level table with .with_covariates(table).")
             return cls._from_dask(df, value=value, group=group, sigma=sigma)
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"`df` must be a pandas (or Dask) DataFrame, got {type(df).__name__}.")
@@ -376,12 +401,15 @@ class HierData:
                     f"available columns: {list(df.columns)}."
                 )
         try:
-            return cls.from_observations(df[value], df[group], sigma=sigma,
+            data = cls.from_observations(df[value], df[group], sigma=sigma,
                                          keep_rows=keep_rows)
         except (ValueError, TypeError) as err:  # name the DataFrame arguments, not y/group
             msg = str(err).replace("`y`", f"`value` (column {value!r})")
             msg = msg.replace("`group`", f"`group` (column {group!r})")
             raise type(err)(msg) from None
+        if covariates is None:
+            return data
+        return data.with_covariates(_group_level_columns(df, group, covariates))
 
     @classmethod
     def _from_dask(cls, df: Any, *, value: str, group: str, sigma: float | None) -> HierData:

@@ -279,3 +279,17 @@ def test_functions_that_do_not_model_covariates_yet_refuse_them():
                  lambda: empirical_bayes(d), lambda: exact_posterior(d)):
         with pytest.raises(NotImplementedError, match=r"covariates \['ablat'\].*meta_regression"):
             call()
+
+
+def test_group_level_covariates_from_the_rows_dataframe():
+    y, g = _rows()
+    level = {"north": 1.0, "south": 2.0, "east": 4.0, "west": 3.0}
+    df = pd.DataFrame({"y": y, "g": g, "dose": [level[v] for v in g]})
+    d = HierData.from_dataframe(df, value="y", group="g", sigma=3.0, covariates=["dose"])
+    assert d.covariate_names == ("dose",)
+    np.testing.assert_array_equal(d.x[:, 0], [level[lab] for lab in d.groups])
+    df.loc[df.index[df["g"] == "east"][0], "dose"] = 9.0
+    with pytest.raises(ValueError, match="column 'dose' varies within group 'east'"):
+        HierData.from_dataframe(df, value="y", group="g", covariates="dose")
+    with pytest.raises(ValueError, match=r"column\(s\) \['age'\] are not in the DataFrame"):
+        HierData.from_dataframe(df, value="y", group="g", covariates=["age"])
