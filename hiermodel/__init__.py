@@ -31,7 +31,13 @@ from .model import HierModel, build_model
 from .predictive import posterior_predictive, ppc_table, prior_predictive
 from .priors import Priors
 from .sampling import fit
-from .shrinkage import empirical_bayes, exact_posterior, pooling_table, tau_estimates
+from .shrinkage import (
+    empirical_bayes,
+    exact_posterior,
+    meta_analysis,
+    pooling_table,
+    tau_estimates,
+)
 
 __all__ = [
     # data and priors
@@ -40,7 +46,8 @@ __all__ = [
     "build_model", "HierModel", "fit", "sampling_diagnostics", "convergence_table",
     "prior_data_conflict", "save", "load",
     # closed forms and the comparison with the full posterior
-    "empirical_bayes", "pooling_table", "tau_estimates", "exact_posterior", "compare",
+    "empirical_bayes", "pooling_table", "tau_estimates", "exact_posterior", "meta_analysis",
+    "compare",
     "compare_population", "compare_fits", "summarize",
     # predictive checks and LOO
     "prior_predictive", "posterior_predictive", "ppc_table", "compare_loo", "compare_pooling",

@@ -31,20 +31,27 @@ from .core import (
     EB_METHODS,
     TAU_METHODS,
     GridPosterior,
+    MetaRegression,
     complete_pooling,
+    design_matrix,
     eb_core,
     estimate_tau,
     grid_posterior,
+    meta_regression,
+    prediction_interval,
+    q_profile_interval,
+    r_squared,
 )
 from .core.arrays import floats
 from .core.pooling import conditional_unchecked
-from .data import HierData
+from .data import HierData, group_coord
 from .priors import Priors
 
 __all__ = [
     "EmpiricalBayes", "empirical_bayes", "pooling_table", "tau_estimates", "conditional_means",
     "rao_blackwell",
     "ExactPosterior", "exact_posterior",
+    "MetaAnalysis", "meta_analysis",
 ]
 
 
@@ -500,3 +507,93 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
                       "lies outside the grid.", RuntimeWarning, stacklevel=2)
     return ExactPosterior(groups=data.groups, priors=priors, data=data,
                           group_coord=data.to_xarray()["group"].values, core=core)
+
+
+# ============================================================================ meta-analysis
+@dataclass(frozen=True, eq=False)
+class MetaAnalysis:
+    """The random-effects meta-analysis / meta-regression of :func:`meta_analysis`, as
+    metafor's ``rma(yi, vi, mods=...)`` reports it.
+
+    Attributes
+    ----------
+    coefficients : DataFrame
+        One row per coefficient (``intercept``, then each covariate): ``estimate``, ``se``,
+        ``z`` (``t`` with Knapp-Hartung), ``p``, ``ci_low``, ``ci_high``.
+    heterogeneity : Series
+        ``tau2`` with its Q-profile interval (``tau2_ci_low``, ``tau2_ci_high``), ``tau``,
+        ``QE``, ``QE_df``, ``QE_p``, ``I2`` and ``H2`` (``I2`` in percent), and with
+        covariates ``R2`` (percent of the intercept-only ``tau2`` explained).
+    theta : Series
+        The EB estimates of the group effects, by group.
+    method, level, knha :
+        How it was computed.
+    fit : MetaRegression
+        The core's numbers.
+    """
+
+    coefficients: pd.DataFrame
+    heterogeneity: pd.Series
+    theta: pd.Series
+    method: str
+    level: float
+    knha: bool
+    fit: MetaRegression
+    covariate_names: tuple[str, ...]
+
+    def predict(self, covariates: Any = None) -> pd.DataFrame:
+        """The fitted effect for a new group and its prediction interval: columns ``pred``,
+        ``se``, ``ci_low``, ``ci_high``, ``pi_low``, ``pi_high``.  ``covariates``: a DataFrame
+        (or dict) with the model's covariate columns, one row per new group; None for the
+        intercept-only model."""
+        names = list(self.covariate_names)
+        if covariates is None:
+            if names:
+                raise ValueError(f"`covariates`: give values of {names} for the new group(s).")
+            x0, index = np.ones((1, 1)), pd.RangeIndex(1)
+        else:
+            table = pd.DataFrame(covariates)
+            missing = [c for c in names if c not in table.columns]
+            if missing:
+                raise ValueError(f"`covariates` lacks column(s) {missing}.")
+            x0 = design_matrix(len(table), floats("covariates", table[names].to_numpy()))
+            index = table.index
+        out = prediction_interval(self.fit, x0, self.level)
+        return pd.DataFrame(out, index=index,
+                            columns=["pred", "se", "ci_low", "ci_high", "pi_low", "pi_high"])
+
+
+def meta_analysis(data: HierData, method: str = "reml", *, knha: bool = False,
+                  level: float = 0.95) -> MetaAnalysis:
+    """Random-effects meta-analysis of ``data`` (estimates ``y_i`` with known ``se_i``), and
+    meta-regression when the data carry covariates (:meth:`HierData.with_covariates`):
+    ``y_i ~ N(x_i' beta, tau^2 + se_i^2)`` by empirical Bayes
+    (:func:`hiermodel.core.meta_regression`; metafor's ``rma``).
+
+    ``method``: ``"reml"`` (default), ``"ml"``, ``"dl"`` or ``"pm"``.  ``knha``:
+    Knapp-Hartung intervals (t on ``G - p`` df).  ``level``: of every interval.
+    """
+    data = check_data(data, covariates=True)
+    y, v = np.asarray(data.means), np.asarray(data.se) ** 2
+    x = design_matrix(data.n_groups, None if data.x is None else np.asarray(data.x))
+    fit = meta_regression(y, v, x, method, knha=knha)
+    names = ("intercept", *data.covariate_names)
+    ci = fit.beta_interval(level)
+    stat = fit.beta / fit.beta_se
+    coefficients = pd.DataFrame(
+        {"estimate": fit.beta, "se": fit.beta_se, "t" if knha else "z": stat,
+         "p": fit.beta_p(), "ci_low": ci[:, 0], "ci_high": ci[:, 1]},
+        index=pd.Index(names, name="coefficient"))
+    lo, hi = q_profile_interval(y, v, x, level)
+    het = {"tau2": fit.tau2, "tau2_ci_low": lo, "tau2_ci_high": hi, "tau": np.sqrt(fit.tau2),
+           "QE": fit.qe, "QE_df": fit.qe_df, "QE_p": fit.qe_p, "I2": 100 * fit.i2,
+           "H2": fit.h2}
+    if data.has_covariates:
+        null = meta_regression(y, v, None, method)
+        het["R2"] = 100 * r_squared(null.tau2, fit.tau2)
+    return MetaAnalysis(
+        coefficients=coefficients, heterogeneity=pd.Series(het, name=method),
+        theta=pd.Series(fit.theta, index=pd.Index(group_coord(data.groups), name="group"),
+                        name="theta_eb"),
+        method=method, level=float(level), knha=bool(knha), fit=fit,
+        covariate_names=tuple(data.covariate_names))

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from scipy import integrate, special
+from scipy import integrate, special, stats
 
 import hiermodel.core as hc
 from hiermodel import HierData, Priors, eight_schools, eight_schools_summary
@@ -248,3 +248,69 @@ def test_bad_data_names_the_argument():
             call({"y": np.arange(5.0)})
     with pytest.raises(TypeError, match="`data` must be a HierData"):
         sh.conditional_means((np.zeros(3), np.ones(3)), {"y": np.arange(5.0)})
+
+
+# ----------------------------------------------------------------------------- meta-analysis
+def _bcg(with_latitude: bool):
+    from hiermodel.datasets import bcg_trials
+
+    b = bcg_trials()
+    labels = (b["author"] + " " + b["year"].astype(str)).tolist()
+    return b, HierData.from_estimates(b["yi"], np.sqrt(b["vi"]), groups=labels,
+                                      covariates=b[["ablat"]] if with_latitude else None)
+
+
+def test_meta_analysis_reports_metafors_rma_on_the_bcg_trials():
+    """metafor: rma(yi, vi, data=dat) and rma(yi, vi, mods = ~ ablat, data=dat) (REML); its
+    tau^2 and R^2 may sit 1e-5 (its stopping threshold) from the converged optimum."""
+    from hiermodel import meta_analysis
+
+    _, plain = _bcg(False)
+    res = meta_analysis(plain)
+    het = res.heterogeneity
+    assert res.coefficients.loc["intercept", "estimate"] == pytest.approx(-0.7145, abs=5e-5)
+    assert res.coefficients.loc["intercept", "se"] == pytest.approx(0.1798, abs=5e-5)
+    assert het["tau2"] == pytest.approx(0.3132, abs=6e-5)
+    assert (het["tau2_ci_low"], het["tau2_ci_high"]) == (pytest.approx(0.1197, abs=5e-5),
+                                                         pytest.approx(1.1115, abs=5e-5))
+    assert (het["QE"], het["QE_df"]) == (pytest.approx(152.2330, abs=5e-5), 12)
+    assert het["I2"] == pytest.approx(92.22, abs=5e-3)
+    assert het["H2"] == pytest.approx(12.86, abs=5e-3)
+    assert "R2" not in het and list(res.coefficients.index) == ["intercept"]
+
+    b, lat = _bcg(True)
+    reg = meta_analysis(lat)
+    np.testing.assert_allclose(reg.coefficients["estimate"], [0.2515, -0.0291], atol=5e-5)
+    assert list(reg.coefficients.index) == ["intercept", "ablat"]
+    assert reg.heterogeneity["tau2"] == pytest.approx(0.0764, abs=6e-5)
+    assert reg.heterogeneity["QE"] == pytest.approx(30.7331, abs=5e-5)
+    assert reg.heterogeneity["I2"] == pytest.approx(68.39, abs=5e-3)
+    assert reg.heterogeneity["R2"] == pytest.approx(75.62, abs=9e-3)
+    assert reg.coefficients.loc["ablat", "p"] < 1e-4 and "z" in reg.coefficients
+    assert list(reg.theta.index) == list(lat.groups)
+
+
+def test_meta_analysis_prediction_interval_and_knapp_hartung():
+    from hiermodel import meta_analysis
+
+    b, lat = _bcg(True)
+    kh = meta_analysis(lat, knha=True, level=0.9)
+    assert "t" in kh.coefficients and kh.fit.knha
+    new = kh.predict(pd.DataFrame({"ablat": [10.0, 50.0]}, index=["tropics", "north"]))
+    assert list(new.index) == ["tropics", "north"]
+    fit = kh.fit
+    for lat_deg, row in zip([10.0, 50.0], new.itertuples(), strict=True):
+        x0 = np.array([1.0, lat_deg])
+        se = np.sqrt(x0 @ fit.beta_cov @ x0)
+        crit = stats.t.ppf(0.95, 11)
+        assert row.pred == pytest.approx(x0 @ fit.beta)
+        assert row.pi_high - row.pred == pytest.approx(crit * np.sqrt(se**2 + fit.tau2))
+    assert new.loc["north", "pred"] < new.loc["tropics", "pred"]   # BCG works better far north
+    with pytest.raises(ValueError, match=r"give values of \['ablat'\]"):
+        kh.predict()
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['ablat'\]"):
+        kh.predict({"year": [1950]})
+    _, plain = _bcg(False)
+    assert meta_analysis(plain).predict().shape == (1, 6)
+    with pytest.raises(TypeError, match="must be a HierData"):
+        meta_analysis({"y": [1, 2]})
