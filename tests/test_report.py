@@ -333,16 +333,22 @@ def test_ctrl_c_from_the_shell(tmp_path):
     out = tmp_path / "run"
     _quick(out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
+    # 2 x 2e7 draws: minutes of sampling, so the interrupt always lands inside the fit (with
+    # 2 x 2e5 the two-parameter marginal fit could finish within the 3 s below)
     proc = subprocess.Popen(
         [sys.executable, "-m", "hiermodel", "eight-schools", "--out", str(out),
-         "--draws", "200000", "--tune", "200", "--chains", "2", "--no-figures"],
+         "--draws", "20000000", "--tune", "200", "--chains", "2", "--no-figures"],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and not any(tmp_path.glob(".run.partial-*")):
         time.sleep(0.2)
     time.sleep(3)                                 # inside the fit
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
     assert proc.returncode != 0
     assert "interrupted" in err.lower()
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
