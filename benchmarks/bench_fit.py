@@ -113,7 +113,7 @@ def cold(repeats: int) -> list[dict]:
         with tempfile.TemporaryDirectory(prefix="hm-bench-cache-") as tmp:
             env = {**os.environ, "CI": "true", "PYTHONWARNINGS": "ignore",
                    "PYTENSOR_FLAGS": f"base_compiledir={tmp}/pytensor",
-                   "NUMBA_CACHE_DIR": f"{tmp}/numba", "HIERMODEL_CACHE_DIR": f"{tmp}/hm"}
+                   "NUMBA_CACHE_DIR": f"{tmp}/numba"}
             first = _run_seconds(code, env)
             later = float(np.median([_run_seconds(code, env) for _ in range(repeats)]))
         rows.append({"case": name, "first_process_s": first, "later_process_s": later,

@@ -264,6 +264,19 @@ def predictive_quantiles(mu: Any, tau: Any, qs: Sequence[float]) -> np.ndarray:
     return 0.5 * (lo + hi)
 
 
+def _grid_moments(w: np.ndarray, tau: np.ndarray,
+                  **normal: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+    """Means and sds of ``tau`` and of each ``name=(cond_mean, cond_var)`` normal given tau on
+    the grid (law of total expectation / variance): keys ``{name}_mean``, ``{name}_sd``."""
+    tau_mean = wsum(w, tau)
+    out = {"tau_mean": tau_mean, "tau_sd": np.sqrt(wsum(w, (tau - tau_mean) ** 2))}
+    for name, (m, v) in normal.items():
+        mean = wsum(w, m)
+        out[f"{name}_mean"] = mean
+        out[f"{name}_sd"] = np.sqrt(wsum(w, v + (m - mean) ** 2))
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class GridPosterior:
     """The numbers of the exact posterior (built by :func:`grid_posterior`).
@@ -325,17 +338,9 @@ class GridPosterior:
     @cached_property
     def moments(self) -> dict[str, np.ndarray]:
         """Exact means and sds: keys ``{mu,tau,theta}_{mean,sd}`` (theta: shape (G,))."""
-        w = self.weights
-        mu = wsum(w, self.mu_cond_mean)
-        tau = wsum(w, self.tau_grid)
-        theta = wsum(w, self.theta_cond_mean)
-        return {
-            "mu_mean": mu, "tau_mean": tau, "theta_mean": theta,
-            "mu_sd": np.sqrt(wsum(w, self.mu_cond_var + (self.mu_cond_mean - mu) ** 2)),
-            "tau_sd": np.sqrt(wsum(w, (self.tau_grid - tau) ** 2)),
-            "theta_sd": np.sqrt(wsum(w, self.theta_cond_var
-                                     + (self.theta_cond_mean - theta) ** 2)),
-        }
+        return _grid_moments(self.weights, self.tau_grid, mu=(self.mu_cond_mean,
+                                                               self.mu_cond_var),
+                             theta=(self.theta_cond_mean, self.theta_cond_var))
 
     def quantiles(self, qs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(tau, x)`` at the probabilities ``qs`` (1-D, in (0, 1)): ``tau`` of shape (Q,),
@@ -461,18 +466,10 @@ class RegressionGridPosterior:
     @cached_property
     def moments(self) -> dict[str, np.ndarray]:
         """Exact means and sds: ``{beta,tau,theta}_{mean,sd}`` (beta: (p,), theta: (G,))."""
-        w = self.weights
-        beta = wsum(w, self.beta_cond_mean)
-        tau = wsum(w, self.grid.tau)
-        theta = wsum(w, self.theta_cond_mean)
-        beta_var = np.einsum("k,kjj->j", w, self.beta_cond_cov)
-        return {
-            "beta_mean": beta, "tau_mean": tau, "theta_mean": theta,
-            "beta_sd": np.sqrt(beta_var + wsum(w, (self.beta_cond_mean - beta) ** 2)),
-            "tau_sd": np.sqrt(wsum(w, (self.grid.tau - tau) ** 2)),
-            "theta_sd": np.sqrt(wsum(w, self.theta_cond_var
-                                     + (self.theta_cond_mean - theta) ** 2)),
-        }
+        beta_var = np.diagonal(self.beta_cond_cov, axis1=1, axis2=2)
+        return _grid_moments(self.weights, self.grid.tau,
+                             beta=(self.beta_cond_mean, beta_var),
+                             theta=(self.theta_cond_mean, self.theta_cond_var))
 
     def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
         """``(beta, tau, theta)``: ``n`` exact independent draws, shapes (n, p), (n,), (n, G):

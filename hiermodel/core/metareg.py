@@ -85,10 +85,6 @@ class MetaRegression(NamedTuple):
     def beta_se(self) -> np.ndarray:
         return np.sqrt(np.diag(self.beta_cov))
 
-    @property
-    def df(self) -> int:
-        return self.qe_df
-
     def critical(self, level: float = 0.95) -> float:
         """The two-sided critical value: normal, or t on ``k - p`` df with Knapp-Hartung."""
         from scipy import stats
