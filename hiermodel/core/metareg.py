@@ -192,7 +192,7 @@ def _root_of_q(y, v, X, target: float) -> float:
 
 
 def _tau2_likelihood(y, v, X, method: str) -> float:
-    """REML / ML by Fisher scoring with step halving, started at DL, floored at 0."""
+    """REML / ML by Fisher scoring, started at DL, each step floored at 0."""
     t2 = _tau2_dl(y, v, X)
     for _ in range(MAXITER):
         w = 1.0 / (v + t2)
