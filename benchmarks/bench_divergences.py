@@ -2,6 +2,7 @@
 
     python benchmarks/bench_divergences.py            # 20 seeds per setting
     python benchmarks/bench_divergences.py --seeds 5
+    python benchmarks/bench_divergences.py --only covariates --seeds 10
 
 1. Eight Schools: the measurement behind ``hiermodel.sampling.DEFAULT_TARGET_ACCEPT``. For each
    form, the number of fits (4 chains x 1000 draws, nutpie) with at least one divergent
@@ -11,6 +12,9 @@
    centered form suits the first half and the non-centered form the second, so per-group
    partial centering (``"auto"``) should beat both. Reported: the median over seeds of
    min(ESS_bulk of mu, tau and every theta_i), and of that per second of sampling.
+3. Covariates: the 13 BCG trials with absolute latitude and year as covariates (the
+   meta-regression of issue 18), where precise trials narrow the slopes' posterior as tau -> 0:
+   the measurement behind ``DEFAULT_TARGET_ACCEPT["covariates"]``.
 """
 
 from __future__ import annotations
@@ -39,6 +43,20 @@ def mixed_precision_data(seed: int = 0):
     se = np.r_[np.full(8, 1.0), np.full(8, 40.0)]
     y = rng.normal(rng.normal(0.0, 5.0, se.size), se)
     return HierData.from_estimates(y, se, groups=[f"g{i:02d}" for i in range(se.size)])
+
+
+COVARIATE_SETTINGS = [("marginal", 0.9), ("marginal", 0.95), ("marginal", 0.99),
+                      ("noncentered", 0.95), ("noncentered", 0.99), ("auto", 0.99)]
+
+
+def bcg_covariate_data():
+    """BCG (Colditz et al. 1994): log risk ratios, se, covariates ablat and year."""
+    from hiermodel import HierData
+    from hiermodel.datasets import bcg_trials
+
+    df = bcg_trials().set_index("trial")
+    return HierData.from_estimates(df.yi, np.sqrt(df.vi), groups=df.index,
+                                   covariates=df[["ablat", "year"]])
 
 
 def run(data, settings, seeds: int, var_names: list[str]) -> None:
@@ -70,11 +88,19 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--only", choices=("eight_schools", "mixed", "covariates"), nargs="*",
+                    default=None, help="sections to run (default: all)")
     args = ap.parse_args()
-    print("## 1. Eight Schools")
-    run(eight_schools(), SETTINGS, args.seeds, ["mu", "tau"])
-    print("\n## 2. Mixed precision (8 groups se 1, 8 groups se 40, tau 5)")
-    run(mixed_precision_data(), MIXED_SETTINGS, args.seeds, ["mu", "tau", "theta"])
+    only = set(args.only or ("eight_schools", "mixed", "covariates"))
+    if "eight_schools" in only:
+        print("## 1. Eight Schools")
+        run(eight_schools(), SETTINGS, args.seeds, ["mu", "tau"])
+    if "mixed" in only:
+        print("\n## 2. Mixed precision (8 groups se 1, 8 groups se 40, tau 5)")
+        run(mixed_precision_data(), MIXED_SETTINGS, args.seeds, ["mu", "tau", "theta"])
+    if "covariates" in only:
+        print("\n## 3. Covariates (BCG, ablat + year)")
+        run(bcg_covariate_data(), COVARIATE_SETTINGS, args.seeds, ["mu", "beta", "tau"])
 
 
 if __name__ == "__main__":

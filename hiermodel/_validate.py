@@ -38,10 +38,10 @@ def check_data(data: Any, *, covariates: bool = False):
     if data.has_covariates and not covariates:
         raise NotImplementedError(
             f"`data` has covariates {list(data.covariate_names)}, which this function does "
-            "not model yet (meta-regression is being built: issue 18); it would fit the "
-            "model without them. For the empirical-Bayes meta-regression use "
-            "hiermodel.core.meta_regression(data.means, data.se**2, "
-            "hiermodel.core.design_matrix(len(data), data.x))."
+            "not take: it would use the model without them. The meta-regression is in "
+            "hiermodel.fit, build_model, exact_posterior, meta_analysis, compare, "
+            "prior_predictive and posterior_predictive; or drop the covariates "
+            "(HierData.from_estimates(data.means, data.se, data.groups))."
         )
     return data
 

@@ -58,11 +58,19 @@ from ._validate import (
     check_prob,
     positive_int,
 )
-from .core import EB_METHODS, eb_core, estimate_tau, shrinkage_weights
+from .core import (
+    EB_METHODS,
+    METAREG_METHODS,
+    design_matrix,
+    eb_core,
+    estimate_tau,
+    meta_regression,
+    shrinkage_weights,
+)
 from .data import HierData
 from .exceptions import HierModelWarning
 from .priors import Priors
-from .shrinkage import conditional_means, exact_posterior, pooling_table
+from .shrinkage import conditional_means, covariate_offset, exact_posterior, pooling_table
 
 if TYPE_CHECKING:
     import arviz as az
@@ -216,11 +224,18 @@ def data_from_idata(idata: az.InferenceData) -> HierData:
     const = idata.constant_data
     y = stored["means"]
     if "ss" in stored:  # sigma unknown: raw-row sufficient statistics
-        return HierData(groups, y, stored["se"], const["n"].values.astype(np.int64),
+        data = HierData(groups, y, stored["se"], const["n"].values.astype(np.int64),
                         None, stored["ss"], "observations")
-    if "n" in stored and "sigma" in stored:
-        return HierData.from_summary(y, stored["n"], stored["sigma"], groups)
-    return HierData.from_estimates(y, stored["se"], groups)
+    elif "n" in stored and "sigma" in stored:
+        data = HierData.from_summary(y, stored["n"], stored["sigma"], groups)
+    else:
+        data = HierData.from_estimates(y, stored["se"], groups)
+    if "x" in const and const["x"].ndim == 2 and "covariate" in const["x"].dims:
+        x = const["x"].transpose(..., "covariate")
+        table = pd.DataFrame(np.asarray(x.values, float), index=list(data.groups),
+                             columns=[str(c) for c in x["covariate"].values.tolist()])
+        data = data.with_covariates(table)
+    return data
 
 
 def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -234,6 +249,16 @@ def _check_same_data(idata: az.InferenceData, data: HierData, name: str,
     """Raise when ``data`` is not the data stored in ``idata`` (values, not just labels).
     ``source``: where ``data`` came from when the user did not pass it."""
     stored = _stored(idata)
+    const = idata.constant_data if "constant_data" in stack.groups(idata) else xr.Dataset()
+    has_x = "x" in const and "covariate" in const["x"].dims
+    if has_x != data.has_covariates or (has_x and (
+            [str(c) for c in const["covariate"].values.tolist()] != list(data.covariate_names)
+            or _differs(np.asarray(const["x"].transpose(..., "covariate").values, float),
+                        np.asarray(data.x)).any())):
+        where = source if source is not None else "`data`"
+        raise ValueError(f"`{name}` was fitted with other covariates than {where} has "
+                         f"({list(data.covariate_names)}): compare fits of the same data "
+                         "and model only.")
     checks = [("means", "ybar_i (observed_data y)"), ("se", "se_i (constant_data)"),
               ("ss", "within-group sums of squares (observed_data ss)")]
     for key, what in checks:
@@ -262,7 +287,7 @@ def _resolve_data(idata: az.InferenceData, data: HierData | None,
     """``data`` (checked against ``idata``'s posterior labels and stored data) or the data
     rebuilt from ``idata``.  ``idata`` is normalized (group dim named ``group``);
     ``source`` names where ``data`` came from when the user did not pass it."""
-    data = data_from_idata(idata) if data is None else check_data(data)
+    data = data_from_idata(idata) if data is None else check_data(data, covariates=True)
     post = _labels(idata.posterior["group"].values)
     if post != tuple(data.groups) and source is not None:
         raise ValueError(f"`{name}`'s posterior has groups {list(post)[:8]} but {source} has "
@@ -278,7 +303,8 @@ def _resolve_data(idata: az.InferenceData, data: HierData | None,
 # ----------------------------------------------------------------------------- priors
 def _prior_key(p: Priors) -> tuple:
     """What defines the prior distributions (not how they were set)."""
-    return (p.mu, p.mu_mean, p.mu_sd, p.tau, p.tau_scale, p.sigma, p.sigma_scale)
+    return (p.mu, p.mu_mean, p.mu_sd, p.tau, p.tau_scale, p.sigma, p.sigma_scale,
+            p.beta_mean, p.beta_sd)
 
 
 def fit_priors(idata: az.InferenceData, priors: Priors | None = None,
@@ -296,7 +322,7 @@ def fit_priors(idata: az.InferenceData, priors: Priors | None = None,
     if priors is not None:
         priors = check_priors(priors)
     if data is not None:
-        data = check_data(data)
+        data = check_data(data, covariates=True)
     attrs = idata.posterior.attrs
     recorded = Priors.from_attrs(attrs)
     if recorded is not None and data is not None:
@@ -493,6 +519,8 @@ def compare(
     eb_method = _check_eb_method(eb_method)
     interval, prob = _check_interval(interval, prob, hdi_prob)
     post = idata.posterior
+    if data.has_covariates:
+        return _compare_regression(idata, data, dim, eb_method, interval, prob, priors)
 
     pool = pooling_table(data, eb_method)
     eb = eb_core(data.means, data.se, eb_method)
@@ -533,6 +561,55 @@ def compare(
     return table
 
 
+def _compare_regression(idata: az.InferenceData, data: HierData, dim: str, eb_method: str,
+                        interval: str, prob: float, priors: Priors | None) -> pd.DataFrame:
+    """:func:`compare` for data with covariates: the EB columns come from the
+    meta-regression (:func:`hiermodel.core.meta_regression` on the centred covariates)."""
+    if eb_method not in METAREG_METHODS:
+        raise ValueError(f"`eb_method`={eb_method!r} has no meta-regression form; with "
+                         f"covariates use one of {METAREG_METHODS}.")
+    post = idata.posterior
+    y, v = np.asarray(data.means, float), np.asarray(data.se, float) ** 2
+    x = design_matrix(data.n_groups, data.centered_covariates)
+    mr = meta_regression(y, v, x, eb_method)
+    fitted = x @ mr.beta
+    w = mr.tau2 / (mr.tau2 + v)
+    fitted_var = np.einsum("ij,jl,il->i", x, mr.beta_cov, x)
+    theta = _draw_summary(post["theta"].transpose(*_SAMPLE, "group"), interval, prob)
+    rb = _draw_summary(conditional_means(idata, data), interval, prob)
+    table = pd.DataFrame(index=pd.Index(_labels(post["group"].values), name=dim))
+    if data.n is not None:
+        table["n"] = data.n
+    table["se"] = data.se
+    for name in data.covariate_names:
+        table[name] = data.covariates[name].to_numpy()
+    table["no_pooling"] = y
+    table["eb_fitted"] = fitted
+    table["fitted_mean"] = (post["mu"] + covariate_offset(post, data)).mean(_SAMPLE).values
+    table["eb"] = mr.theta
+    table["eb_weight"] = w
+    table["eb_sd"] = np.sqrt(w * v + (1.0 - w) ** 2 * fitted_var)
+    for key in ("mean", "sd", f"{interval}_low", f"{interval}_high", "mcse_mean"):
+        table[key] = theta[key]
+    table["rb_mean"] = rb["mean"]
+    table["rb_mcse"] = rb["mcse_mean"]
+    table["shrinkage"] = 1.0 - posterior_weights(idata, data).mean(_SAMPLE).values
+    exact = _exact(data, idata, priors)
+    if exact is not None:
+        table["exact"] = exact.mean["theta"].values
+        table["exact_sd"] = exact.sd["theta"].values
+    table.attrs.update(
+        eb_method=eb_method, eb_mu=float(mr.beta[0]), eb_tau=float(np.sqrt(mr.tau2)),
+        eb_beta=np.asarray(mr.beta[1:], float), covariates=list(data.covariate_names),
+        mu_mean=float(post["mu"].mean()), tau_mean=float(post["tau"].mean()),
+        interval=interval, prob=prob, **({"hdi_prob": prob} if interval == "hdi" else {}),
+        group_dim=dim, parameterization=str(_method_name(idata)),
+        priors=_priors_text(idata, exact),
+        draws=int(post.sizes["chain"] * post.sizes["draw"]),
+    )
+    return table
+
+
 def _method_name(idata: az.InferenceData) -> str:
     attrs = idata.posterior.attrs
     return str(attrs.get("parameterization", attrs.get("method", "?")))
@@ -559,7 +636,10 @@ def compare_population(
     -------
     pandas.DataFrame
         Indexed by ``parameter``: ``mu``, ``tau`` and -- when the within-group sd is
-        estimated -- ``sigma``.  Columns
+        estimated -- ``sigma``; with covariates also ``beta[<name>]`` per covariate and
+        ``intercept`` (after ``mu``, the mean effect at the average covariates), their EB
+        values from the meta-regression (:func:`hiermodel.core.meta_regression` on the
+        centred covariates; ``eb_sd`` from its covariance).  Columns
 
         ``eb``, ``eb_sd``
             the EB estimate (``mu_hat``, ``tau_hat`` of ``eb_method``; for ``sigma`` the
@@ -582,6 +662,8 @@ def compare_population(
     eb_method = _check_eb_method(eb_method)
     interval, prob = _check_interval(interval, prob, hdi_prob)
     post = idata.posterior
+    if data.has_covariates:
+        return _population_regression(idata, data, eb_method, interval, prob, priors)
     eb = estimate_tau(data.means, data.se, eb_method)
     sdm = estimate_tau(data.means, data.se, "sd_of_means")
     names = ["mu", "tau"] + (["sigma"] if "sigma" in post else [])
@@ -607,6 +689,50 @@ def compare_population(
     table.attrs.update(eb_method=eb_method, interval=interval, prob=prob,
                        **({"hdi_prob": prob} if interval == "hdi" else {}),
                        parameterization=_method_name(idata))
+    return table
+
+
+def _population_regression(idata: az.InferenceData, data: HierData, eb_method: str,
+                           interval: str, prob: float, priors: Priors | None) -> pd.DataFrame:
+    """:func:`compare_population` with covariates."""
+    if eb_method not in METAREG_METHODS:
+        raise ValueError(f"`eb_method`={eb_method!r} has no meta-regression form; with "
+                         f"covariates use one of {METAREG_METHODS}.")
+    post = idata.posterior
+    y, v = np.asarray(data.means, float), np.asarray(data.se, float) ** 2
+    x = design_matrix(data.n_groups, data.centered_covariates)
+    mr = meta_regression(y, v, x, eb_method)
+    a = np.r_[1.0, -np.asarray(data.covariate_means, float)]      # intercept = a' (mu, beta)
+    p = data.n_covariates
+    names = ["mu", *(f"beta[{c}]" for c in data.covariate_names), "intercept", "tau"]
+    eb = np.r_[mr.beta, a @ mr.beta, np.sqrt(mr.tau2)]
+    eb_sd = np.r_[np.sqrt(np.diag(mr.beta_cov)), np.sqrt(a @ mr.beta_cov @ a), np.nan]
+    draws = [post["mu"], *(post["beta"].isel(covariate=j, drop=True) for j in range(p)),
+             post["intercept"], post["tau"]]
+    if "sigma" in post:
+        names.append("sigma")
+        eb = np.r_[eb, np.nan if data.sigma_hat is None else data.sigma_hat]
+        eb_sd = np.r_[eb_sd, np.nan]
+        draws.append(post["sigma"])
+    rows = {}
+    for name, e, es, da in zip(names, eb, eb_sd, draws, strict=True):
+        row = {"eb": float(e), "eb_sd": float(es)}
+        row.update({k: float(val) for k, val in
+                    _draw_summary(da.transpose(*_SAMPLE), interval, prob).items()})
+        rows[name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "parameter"
+    exact = _exact(data, idata, priors)
+    if exact is not None:
+        mean, sd = exact.mean, exact.sd
+        table["exact"] = np.r_[float(mean["mu"]), mean["beta"].values,
+                               float(mean["intercept"]), float(mean["tau"])]
+        table["exact_sd"] = np.r_[float(sd["mu"]), sd["beta"].values,
+                                  float(sd["intercept"]), float(sd["tau"])]
+    table.attrs.update(eb_method=eb_method, interval=interval, prob=prob,
+                       **({"hdi_prob": prob} if interval == "hdi" else {}),
+                       parameterization=_method_name(idata),
+                       covariates=list(data.covariate_names))
     return table
 
 
@@ -803,8 +929,10 @@ def summarize(comparison: pd.DataFrame, top: int = 3) -> str:
     top = positive_int("top", top)
     t, a = comparison, comparison.attrs
     mu = float(a.get("mu_mean", np.nan))
+    # with covariates each group shrinks toward its own fitted value, not the grand mean
+    target = t["fitted_mean"] if "fitted_mean" in t else mu
     move = (t["mean"] - t["no_pooling"]).abs().sort_values(ascending=False)
-    dist = (t["no_pooling"] - mu).abs()
+    dist = (t["no_pooling"] - target).abs()
     size = "n" if "n" in t else "se"
     lines = [_pull_sentence(t, mu),
              "Moved most: " + "; ".join(_move_text(t, g, dist, size)
@@ -818,10 +946,17 @@ def summarize(comparison: pd.DataFrame, top: int = 3) -> str:
 def _pull_sentence(t: pd.DataFrame, mu: float) -> str:
     """Which groups' posterior means moved from ``ybar_i`` toward the grand mean."""
     step = (t["mean"] - t["no_pooling"]).to_numpy()
-    gap = (mu - t["no_pooling"]).to_numpy()
+    if "fitted_mean" in t:
+        gap = (t["fitted_mean"] - t["no_pooling"]).to_numpy()
+        names = ", ".join(t.attrs.get("covariates", []))
+        head = (f"its fitted value on the regression line (posterior mean of mu + (x_i - "
+                f"xbar)' beta, covariates {names}): shrinkage toward the regression, each "
+                "group borrowing strength from the others")
+    else:
+        gap = (mu - t["no_pooling"]).to_numpy()
+        head = (f"the grand mean (posterior mean of mu = {_fmt(mu)}): shrinkage toward the "
+                "grand mean, each group borrowing strength from the others")
     toward = step * gap > 0
-    head = (f"the grand mean (posterior mean of mu = {_fmt(mu)}): shrinkage toward the grand "
-            "mean, each group borrowing strength from the others")
     if toward.all():
         return ("Partial pooling pulls every group's estimate from its own mean ybar_i toward "
                 f"{head}.")
@@ -835,25 +970,30 @@ def _pull_sentence(t: pd.DataFrame, mu: float) -> str:
 def _least_sentence(t: pd.DataFrame, g: Any, dist: pd.Series) -> str:
     head = f"Moved least: {g} ({_fmt(t.at[g, 'no_pooling'])} -> {_fmt(t.at[g, 'mean'])}), "
     shrink, med = t.at[g, "shrinkage"], t["shrinkage"].median()
+    where = "its fitted value" if "fitted_mean" in t else "the grand mean"
     if dist[g] <= dist.median():
-        return head + f"already near the grand mean ({_fmt(dist[g])} from it)."
+        return head + f"already near {where} ({_fmt(dist[g])} from it)."
     if shrink <= med:
         return head + (f"measured precisely enough to keep much of its own estimate "
                        f"(se = {_fmt(t.at[g, 'se'])}, shrinkage E[1-w] = {shrink:.2f}, at or "
                        f"below the median {med:.2f}).")
-    return head + (f"{_fmt(dist[g])} from the grand mean with shrinkage E[1-w] = "
+    return head + (f"{_fmt(dist[g])} from {where} with shrinkage E[1-w] = "
                    f"{shrink:.2f}.")
+
+
+def _target_word(t: pd.DataFrame) -> str:
+    return "its fitted value" if "fitted_mean" in t else "the mean"
 
 
 def _move_text(t: pd.DataFrame, g: Any, dist: pd.Series, size: str) -> str:
     why = []
     if dist[g] >= dist.quantile(0.75):
-        why.append(f"extreme, {_fmt(dist[g])} from the mean")
+        why.append(f"extreme, {_fmt(dist[g])} from {_target_word(t)}")
     if size == "n" and t.at[g, "n"] <= t["n"].quantile(0.25):
         why.append(f"small n = {int(t.at[g, 'n'])}")
     elif t.at[g, "se"] >= t["se"].quantile(0.75):
         why.append(f"large se = {_fmt(t.at[g, 'se'])}")
-    reason = " and ".join(why) if why else f"{_fmt(dist[g])} from the mean"
+    reason = " and ".join(why) if why else f"{_fmt(dist[g])} from {_target_word(t)}"
     return (f"{g} {_fmt(t.at[g, 'no_pooling'])} -> {_fmt(t.at[g, 'mean'])} ({reason}; "
             f"shrinkage E[1-w] = {t.at[g, 'shrinkage']:.2f})")
 
@@ -890,13 +1030,16 @@ def _eb_sentences(t: pd.DataFrame) -> list[str]:
                 full = f"and so pools strongly but not completely ({span})"
             else:
                 full = f"and so pools only partly ({span})"
+            pooled = ("its fitted value x_i' beta_hat (column 'eb_fitted')" if "covariates" in a
+                      else f"mu_hat = {_fmt(a['eb_mu'])}")
             out.append(f"Empirical Bayes ({method}) estimates tau = 0 and pools completely "
-                       f"(every theta_hat_i = mu_hat = {_fmt(a['eb_mu'])}); the full posterior "
+                       f"(every theta_hat_i = {pooled}); the full posterior "
                        f"averages over tau (posterior mean {_fmt(a['tau_mean'])}) {full}.")
         else:
+            at = " at the average covariates" if "covariates" in a else ""
             out.append(f"Empirical Bayes ({method}: tau_hat = {_fmt(a['eb_tau'])}, mu_hat = "
-                       f"{_fmt(a['eb_mu'])}) plugs in one tau; the full posterior averages "
-                       f"over tau (posterior mean {_fmt(a['tau_mean'])}).")
+                       f"{_fmt(a['eb_mu'])}{at}) plugs in one tau; the full posterior "
+                       f"averages over tau (posterior mean {_fmt(a['tau_mean'])}).")
     if "sd_of_means_tau" in a:
         sd_of_means_tau = float(a["sd_of_means_tau"])
         text = ("The seed text's section 4.2 formula takes tau_hat = sd(ybar) = "

@@ -537,6 +537,23 @@ class HierData:
         """Whether group-level covariates are attached."""
         return self.x is not None
 
+    @property
+    def n_covariates(self) -> int:
+        """Number of covariates p (0 without them; the intercept is not counted)."""
+        return 0 if self.x is None else int(self.x.shape[1])
+
+    @property
+    def covariate_means(self) -> np.ndarray | None:
+        """The mean of each covariate over the groups, shape (p,) (None without covariates).
+        The models centre the covariates at these means (:attr:`centered_covariates`)."""
+        return None if self.x is None else np.mean(self.x, axis=0)
+
+    @property
+    def centered_covariates(self) -> np.ndarray | None:
+        """``x - covariate_means``, shape (G, p): the covariates as the models use them, so
+        that ``mu`` is the mean effect at the average covariate values (None without)."""
+        return None if self.x is None else self.x - np.mean(self.x, axis=0)
+
     # ----------------------------------------------------------------- properties
     @property
     def n_groups(self) -> int:

@@ -24,7 +24,8 @@ import xarray as xr
 
 from . import stack
 from ._validate import check_data, check_fitted
-from .core import eb_core, restricted_loglik
+from .core import design_matrix, eb_core, meta_regression, restricted_loglik
+from .core.exact import marginal_regression
 from .data import HierData
 from .exceptions import PriorDataConflictWarning, SamplingWarning
 from .formatting import format_number as _fmt
@@ -76,12 +77,18 @@ class Diagnostics:
         out = []
         if self.divergences > 0:
             pct = 100 * self.divergences / self.n_draws
+            if self.parameterization == "marginal":
+                fix = ("The marginal form has no funnel; what is left is usually the "
+                       "curvature near tau = 0 or a heavy-tailed prior. Raise target_accept "
+                       "(e.g. 0.99)")
+            else:
+                fix = ("The posterior has a funnel the sampler cannot follow. Switch to the "
+                       "marginal or non-centered form (parameterization='marginal' / "
+                       "'noncentered' / 'auto') and/or raise target_accept (e.g. 0.99)")
             out.append(
                 f"{self.divergences} divergent transitions ({pct:.1f}% of draws) with the "
-                f"{self.parameterization} parameterization: the posterior has a funnel the "
-                "sampler cannot follow. Switch to the marginal or non-centered form "
-                "(parameterization='marginal' / 'noncentered' / 'auto') and/or raise "
-                "target_accept (e.g. 0.99); do not trust the draws until divergences are 0.")
+                f"{self.parameterization} parameterization. {fix}; do not trust the draws "
+                "until divergences are 0.")
         if not np.isfinite(self.max_rhat):
             out.append("R-hat could not be computed (NaN) for some parameter: a chain is "
                        "constant or too short. Run >= 2 chains with more draws and check "
@@ -138,7 +145,7 @@ def sampling_diagnostics(idata: az.InferenceData) -> Diagnostics:
     :func:`convergence_table` still lists every parameter."""
     post = check_fitted(idata).posterior
     marginal = str(post.attrs.get("parameterization", "")) == "marginal"
-    sampled = ("mu", "tau", "sigma") if marginal else ("mu", "tau", "theta", "sigma")
+    sampled = ("mu", "beta", "tau", "sigma") + (() if marginal else ("theta",))
     table = convergence_table(idata, [v for v in sampled if v in post])
     ss = (stack.group(idata, "sample_stats") if "sample_stats" in stack.groups(idata)
           else xr.Dataset())
@@ -190,7 +197,7 @@ def prior_data_conflict(idata: az.InferenceData, data: HierData,
     :func:`warn_conflict`) when this list is not empty.
     """
     post = check_fitted(idata).posterior
-    data = check_data(data)
+    data = check_data(data, covariates=True)
     if "mu" not in post or "tau" not in post:
         return []
     if priors is None:
@@ -199,8 +206,7 @@ def prior_data_conflict(idata: az.InferenceData, data: HierData,
     tau = np.asarray(post["tau"].values, dtype=float).ravel()
     if mu.size < 2 or not (np.all(np.isfinite(mu)) and np.all(np.isfinite(tau))):
         return []
-    eb = eb_core(data.means, data.se, "reml")
-    mu_hat, tau_hat = float(eb.mu), float(eb.tau)
+    mu_hat, tau_hat, loglik = _data_estimate(data)
     out = []
     m, sd = float(mu.mean()), float(mu.std(ddof=1))
     fix = ("Check that the priors are on the scale of your data: the default (priors=None; "
@@ -212,7 +218,7 @@ def prior_data_conflict(idata: az.InferenceData, data: HierData,
                    f"posterior sds ({_fmt(sd)}) from the data's estimate mu_hat = "
                    f"{_fmt(mu_hat)} (REML)")
     lo, med, hi = np.quantile(tau, [CONFLICT_TAIL, 0.5, 1 - CONFLICT_TAIL])
-    lr = 2.0 * float(np.diff(restricted_loglik(data.means, data.se, [med, tau_hat]))[0])
+    lr = 2.0 * float(np.diff(loglik(np.array([med, tau_hat])))[0])
     if (tau_hat < lo or tau_hat > hi) and lr > CONFLICT_LR:
         out.append(f"the data's estimate tau_hat = {_fmt(tau_hat)} (REML) lies outside the "
                    f"central {100 * (1 - 2 * CONFLICT_TAIL):g}% posterior interval of tau "
@@ -233,6 +239,21 @@ def prior_data_conflict(idata: az.InferenceData, data: HierData,
     if out:
         out.append(fix)
     return out
+
+
+def _data_estimate(data: HierData):
+    """``(mu_hat, tau_hat, l_R)``: the REML fit and the restricted log-likelihood of tau.
+    With covariates, of the meta-regression on the centred covariates (so ``mu_hat`` is the
+    mean effect at the average covariates, as ``mu`` is in the models)."""
+    if not data.has_covariates:
+        eb = eb_core(data.means, data.se, "reml")
+        return float(eb.mu), float(eb.tau), lambda t: restricted_loglik(data.means, data.se, t)
+    x = design_matrix(data.n_groups, data.centered_covariates)
+    y, v = np.asarray(data.means, float), np.asarray(data.se, float) ** 2
+    fit = meta_regression(y, v, x, "reml")
+    flat = np.zeros(x.shape[1]), np.zeros((x.shape[1],) * 2)
+    return (float(fit.beta[0]), float(np.sqrt(fit.tau2)),
+            lambda t: marginal_regression(np.asarray(t) ** 2, y, v, x, *flat).loglik)
 
 
 def warn_conflict(problems: list[str], stacklevel: int = 3) -> None:

@@ -139,6 +139,7 @@ def integrated_log_likelihood(idata: az.InferenceData) -> xr.DataArray:
         complete pooling   log N(ybar_i | mu, se_i^2)              (theta_i = mu)
         no pooling         log N(ybar_i | mu0, s^2 + se_i^2)       (theta_i ~ N(mu0, s^2))
         partial pooling    log N(ybar_i | mu, tau^2 + se_i^2)      (theta_i ~ N(mu, tau^2))
+        with covariates    log N(ybar_i | mu + (x_i - xbar)' beta, tau^2 + se_i^2)
 
     When sigma is unknown, ``se_i = sigma / sqrt(n_i)`` per draw and ``log Gamma(ss_i |
     (n_i - 1)/2, rate 1/(2 sigma^2))`` is added (ss_i does not depend on theta_i).  For no
@@ -189,6 +190,12 @@ def integrated_log_likelihood(idata: az.InferenceData) -> xr.DataArray:
         loc, var = post["mu"], se**2
     else:
         loc, var = post["mu"], post["tau"] ** 2 + se**2
+        if "x" in const and "covariate" in const["x"].dims:    # meta-regression
+            if "beta" not in post:
+                raise ValueError("`idata`: constant_data has covariates `x` but the posterior "
+                                 "has no `beta`.")
+            x = const["x"] - const["x"].mean("group")           # centred, as in the model
+            loc = loc + xr.dot(post["beta"], x, dim="covariate")
     ll = xr.apply_ufunc(stats.norm.logpdf, obs["y"], loc, np.sqrt(var))
     if unknown:
         shape = (const["n"] - 1) / 2

@@ -16,7 +16,11 @@ multi-panel ones) and then returns the figure holding them.
   the precision ``1/se_i^2``), the grand mean marked;
 * :func:`plot_meta_forest` -- the meta-analyst's forest plot: per group the observed
   ``y_i +- 1.96 se_i`` beside the posterior ``theta_i``, then the pooled ``mu`` (a diamond)
-  and the prediction interval of a new group's ``theta_new ~ N(mu, tau^2)``;
+  and the prediction interval of a new group's ``theta_new ~ N(mu, tau^2)`` (at the mean
+  covariates for a meta-regression);
+* :func:`plot_bubble` -- a meta-regression's bubble plot: ``y_i`` against a covariate (bubble
+  area by precision ``1/se_i^2``) with the fitted line, its credible (or confidence) band and
+  the prediction band for a new group, from a fit or an empirical-Bayes ``MetaAnalysis``;
 * :func:`plot_forest` -- ``theta_i`` (or other variables) across fits / methods;
 * :func:`plot_sampler_geometry` -- the sampler's view of one group against ``log tau``, one
   panel per fit, divergent draws in red: the funnel of the centered form and its absence in
@@ -41,11 +45,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib import colormaps
+from matplotlib import colormaps, patheffects
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import RendererAgg
@@ -55,6 +60,7 @@ from matplotlib.colors import ListedColormap, LogNorm, Normalize
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from matplotlib.transforms import Bbox, blended_transform_factory, offset_copy
 from scipy.stats import binom, norm
@@ -77,14 +83,14 @@ from .comparison import (
 from .core import TAU_METHOD_NAMES, TAU_METHODS, predictive_quantiles, shrinkage_weights
 from .data import HierData
 from .exceptions import PredictiveCheckWarning
-from .shrinkage import ExactPosterior, exact_posterior, tau_estimates
+from .shrinkage import ExactPosterior, MetaAnalysis, exact_posterior, tau_estimates
 
 if TYPE_CHECKING:
     import arviz as az
 
-__all__ = ["plot_shrinkage", "plot_meta_forest", "plot_forest", "plot_sampler_geometry",
-           "plot_tau", "plot_test_statistics", "plot_ppc", "plot_pooling_vs_tau",
-           "plot_shrinkage_by_size", "plot_mse_study", "plot_sbc_ranks"]
+__all__ = ["plot_shrinkage", "plot_meta_forest", "plot_bubble", "plot_forest",
+           "plot_sampler_geometry", "plot_tau", "plot_test_statistics", "plot_ppc",
+           "plot_pooling_vs_tau", "plot_shrinkage_by_size", "plot_mse_study", "plot_sbc_ranks"]
 
 _SAMPLE = ("chain", "draw")
 #: comparison columns plot_shrinkage can draw, with their axis labels
@@ -168,7 +174,7 @@ def _data_for(idata: az.InferenceData, data: Any) -> HierData:
     """``data``, or the data rebuilt from a (normalized) fit that carries it; a ``data``
     given with a fit that carries its own must be that data."""
     if data is not None:
-        check_data(data)
+        check_data(data, covariates=True)
     try:
         stored = data_from_idata(idata)
     except (ValueError, KeyError) as err:
@@ -185,7 +191,33 @@ def _data_for(idata: az.InferenceData, data: Any) -> HierData:
                                    and np.allclose(stored.se, data.se, rtol=1e-9)):
         raise ValueError("`data` differs from the data stored in `idata` (means or se): pass "
                          "the data the posterior was fitted to, or data=None.")
+    _check_covariates(idata, data, stored)
     return data
+
+
+def _check_covariates(idata: az.InferenceData, data: HierData, stored: HierData | None) -> None:
+    """``data``'s covariates are those of the fit: the posterior has ``beta`` exactly when
+    the data have covariates, on the same names (and the same values as stored in it)."""
+    post = idata.posterior
+    names = list(data.covariate_names)
+    if "beta" in post:
+        fitted = ([str(c) for c in post["beta"]["covariate"].values.tolist()]
+                  if "covariate" in post["beta"].dims else None)
+        if not data.has_covariates:
+            raise ValueError(f"`idata` is a meta-regression (its posterior has beta on "
+                             f"{fitted}) but `data` has no covariates: pass the data it was "
+                             "fitted to (HierData.with_covariates), or data=None.")
+        if fitted is not None and fitted != names:
+            raise ValueError(f"`data` has covariates {names} but `idata` was fitted with "
+                             f"{fitted}: pass the data it was fitted to, or data=None.")
+    elif data.has_covariates:
+        raise ValueError(f"`data` has covariates {names} but `idata` was fitted without "
+                         "them (its posterior has no beta): pass the data it was fitted to.")
+    if stored is not None and (stored.covariate_names != data.covariate_names or (
+            data.has_covariates
+            and not np.allclose(np.asarray(stored.x), np.asarray(data.x), rtol=1e-9))):
+        raise ValueError("`data` differs from the data stored in `idata` (covariates): pass "
+                         "the data the posterior was fitted to, or data=None.")
 
 
 # ----------------------------------------------------------------------- text geometry
@@ -498,6 +530,12 @@ def plot_shrinkage(
 
 
 # ----------------------------------------------------------------------------- meta forest
+def _regression(idata: az.InferenceData, data: HierData) -> bool:
+    """Whether the fit is a meta-regression: then ``mu`` is the effect at the covariates'
+    means (the models centre the covariates)."""
+    return bool(data.has_covariates or "beta" in idata.posterior)
+
+
 def _meta_forest_rows(idata: az.InferenceData, data: HierData, prob: float) -> pd.DataFrame:
     """The numbers of the meta-analysis forest plot, on the model scale.
 
@@ -520,9 +558,12 @@ def _meta_forest_rows(idata: az.InferenceData, data: HierData, prob: float) -> p
         "kind": "group", "label": [str(g) for g in data.groups],
         "y": y, "y_lo": y - z * se, "y_hi": y + z * se,
         "median": q_theta[1], "lo": q_theta[0], "hi": q_theta[2], "precision": 1.0 / se**2})
+    at = ", at mean covariates" if _regression(idata, data) else ""
     summary = pd.DataFrame({
         "kind": ["pooled", "prediction"],
-        "label": [r"Pooled estimate ($\mu$)", "Prediction (new group)"],
+        "label": [rf"Pooled estimate ($\mu${at})",
+                  "Prediction (new group at mean covariates)" if at else
+                  "Prediction (new group)"],
         "median": [q_mu[1], q_new[1]], "lo": [q_mu[0], q_new[0]], "hi": [q_mu[2], q_new[2]]})
     return pd.concat([rows, summary], ignore_index=True)
 
@@ -588,6 +629,11 @@ def plot_meta_forest(
     draw (its quantiles solved exactly from that normal mixture).  The numbers
     ``estimate [interval]`` are printed on the right; a grey vertical line marks no effect
     (0, or ``transform(0)``) when it lies in range.
+
+    For a meta-regression (data with covariates, a posterior with ``beta``) the models
+    centre the covariates, so ``mu`` is the mean effect at the covariates' means: the two
+    summary rows are labelled "at mean covariates" and show exactly that (the fitted line
+    and its bands across a covariate are :func:`plot_bubble`).
 
     Parameters
     ----------
@@ -740,11 +786,326 @@ def plot_meta_forest(
         Line2D([], [], color=_POOLED_COLOR, marker="|", lw=2.0, markersize=8,
                markeredgewidth=2.0),
     ]
+    at = " at mean covariates" if _regression(norm_idata, data) else ""
     names = [rf"observed $y_i \pm {z_txt}\,se_i$",
              rf"posterior $\theta_i$: median and {pct} central interval",
-             rf"pooled $\mu$: median and {pct} central interval",
-             rf"prediction for a new {dim}: $\theta_{{new}} \sim N(\mu, \tau^2)$, {pct}"]
+             rf"pooled $\mu${at}: median and {pct} central interval",
+             rf"prediction for a new {dim}{at}: $\theta_{{new}} \sim N(\mu, \tau^2)$, {pct}"]
     _legend_below(ax, handles, names, depth_pts=_xaxis_depth_pts(ax, ["0"], xlabel))
+    return fig
+
+
+# ----------------------------------------------------------------------------- bubble
+_NEEDS_COVARIATES = ("a bubble plot needs group-level covariates; add them to the data with "
+                     "data.with_covariates(df) (or HierData.from_estimates(y, se, groups, "
+                     "covariates=df)), df a DataFrame of covariates indexed by group, then "
+                     "fit or meta_analysis that data")
+_BUBBLE_LABEL_SIZE = 7.5
+_MAX_BUBBLE_LABELS = 30   # groups are labelled up to this many
+_EB_COLOR = "tab:orange"
+
+
+class _BubbleLabels(_DrawTimeArtist):
+    """Draw-time placement of one label per bubble, never overlapping another label.
+
+    Bubbles are visited largest first; each label goes to the first free spot around its
+    bubble -- right, left, above, below, then the diagonals, just outside the bubble and
+    then one label height further out -- that lies inside the axes, overlaps no label placed
+    before it and, where one exists, no other bubble.  A label with no free spot is hidden.
+    """
+
+    _DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, 1), (1, -1), (-1, -1))
+
+    def __init__(self, texts: list, xy: np.ndarray, radii_pts: np.ndarray,
+                 priority: np.ndarray, gap_pts: float = 1.5):
+        super().__init__()
+        self._texts, self._xy = texts, np.asarray(xy, float)
+        self._radii, self._priority = np.asarray(radii_pts, float), np.asarray(priority, int)
+        self._gap_pts = gap_pts
+        self.shown = len(texts)
+
+    @staticmethod
+    def _hits_discs(box: tuple, centres: np.ndarray, radii: np.ndarray) -> bool:
+        x0, y0, x1, y1 = box
+        dx = np.clip(centres[:, 0], x0, x1) - centres[:, 0]
+        dy = np.clip(centres[:, 1], y0, y1) - centres[:, 1]
+        return bool(np.any(dx * dx + dy * dy < radii * radii))
+
+    def _spots(self, cx: float, cy: float, r: float, w: float, h: float,
+               gap: float) -> list[tuple]:
+        spots = []
+        for extra in (0.0, h):
+            for ux, uy in self._DIRECTIONS:
+                far = (r / math.sqrt(2.0) if ux and uy else r) + gap + extra
+                bx, by = cx + ux * (far + w / 2.0), cy + uy * (far + h / 2.0)
+                spots.append((bx - w / 2.0, by - h / 2.0, bx + w / 2.0, by + h / 2.0))
+        return spots
+
+    def draw(self, renderer: Any) -> None:
+        ax = self.axes
+        if ax is None or not self.get_visible() or not self._texts:
+            return
+        px = renderer.points_to_pixels(1.0)
+        centres = ax.transData.transform(self._xy)
+        radii, gap = self._radii * px, self._gap_pts * px
+        frame = ax.bbox
+        placed: list[tuple] = []
+        where: dict[int, tuple[float, float]] = {}
+        for i in self._priority:
+            bb = Text.get_window_extent(self._texts[i], renderer)
+            spots = [b for b in self._spots(*centres[i], radii[i], bb.width, bb.height, gap)
+                     if b[0] >= frame.x0 and b[2] <= frame.x1 and b[1] >= frame.y0
+                     and b[3] <= frame.y1
+                     and not any(b[0] < p[2] and p[0] < b[2] and b[1] < p[3] and p[1] < b[3]
+                                 for p in placed)]
+            if not spots:
+                continue
+            others = np.arange(len(self._texts)) != i
+            free = [b for b in spots if not self._hits_discs(b, centres[others], radii[others])]
+            box = (free or spots)[0]
+            placed.append(box)
+            where[i] = ((box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0)
+        inverse = ax.transData.inverted()
+        for i, text in enumerate(self._texts):
+            show = i in where
+            if show:
+                pos = tuple(float(v) for v in inverse.transform(where[i]))
+                if tuple(text.get_position()) != pos:
+                    text.set_position(pos)
+            if text.get_visible() != show:
+                text.set_visible(show)
+        self.shown = len(where)
+
+
+def _bubble_inputs(result: Any, data: Any) -> tuple[Any, HierData, str]:
+    """``(result, data, group dim name)``: a fit normalized to a ``group`` dim, or a
+    MetaAnalysis, with data that carry its covariates."""
+    if isinstance(result, MetaAnalysis):
+        if data is None:
+            raise ValueError("`data` is required with a MetaAnalysis (it does not keep its "
+                             "data): pass the HierData given to meta_analysis.")
+        check_data(data, covariates=True)
+        names = list(result.covariate_names)
+        if not names:
+            raise ValueError(f"`result` is a meta-analysis without covariates: "
+                             f"{_NEEDS_COVARIATES}.")
+        if list(data.covariate_names) != names:
+            raise ValueError(f"`data` has covariates {list(data.covariate_names)} but the "
+                             f"MetaAnalysis was computed with {names}: pass its data.")
+        if [str(g) for g in result.theta.index] != [str(g) for g in data.groups]:
+            raise ValueError("`data` has other groups than the MetaAnalysis: pass the data "
+                             "given to meta_analysis.")
+        fit = result.fit
+        y, v = np.asarray(data.means, float), np.asarray(data.se, float) ** 2
+        xb = fit.beta[0] + np.asarray(data.x, float) @ fit.beta[1:]
+        theta = xb + fit.tau2 / (fit.tau2 + v) * (y - xb)   # the EB estimates it reports
+        scale = max(float(np.max(np.abs(y))), float(np.sqrt(np.max(v))))
+        if not np.allclose(theta, fit.theta, rtol=1e-7, atol=1e-9 * scale):
+            raise ValueError("`data` differs from the data of the MetaAnalysis (its EB "
+                             "estimates do not follow from them): pass the data given to "
+                             "meta_analysis.")
+        return result, data, "group"
+    if not stack.is_result(result):
+        raise TypeError(f"`result` must be an arviz.InferenceData (a fit with covariates, or "
+                        f"ExactPosterior.sample draws with data=) or a MetaAnalysis, got "
+                        f"{type(result).__name__}.")
+    idata, dim = normalize_group_dim(result, "result")
+    if "beta" not in idata.posterior:
+        raise ValueError(f"`result` is a fit without covariates (its posterior has no beta): "
+                         f"{_NEEDS_COVARIATES}.")
+    return idata, _data_for(idata, data), dim
+
+
+def _bubble_covariate(data: HierData, covariate: Any) -> int:
+    """The column of ``covariate`` (a name; None: the first)."""
+    names = list(data.covariate_names)
+    if covariate is None:
+        return 0
+    if not isinstance(covariate, str):
+        raise TypeError(f"`covariate` must be a covariate name (one of {names}) or None, got "
+                        f"{type(covariate).__name__}.")
+    if covariate not in names:
+        raise ValueError(f"`covariate` {covariate!r} is not a covariate of the data; choose "
+                         f"one of {names}.")
+    return names.index(covariate)
+
+
+def _bubble_lines(result: Any, data: HierData, j: int, grid: np.ndarray,
+                  prob: float) -> pd.DataFrame:
+    """The fitted line along covariate ``j`` at ``grid`` (the others at their means):
+    ``fit``, its band ``lo``, ``hi`` and the prediction band ``pi_low``, ``pi_high``.
+
+    A fit: the posterior median and central ``prob`` interval of ``mu + (x - xbar_j)
+    beta_j``, and the central ``prob`` quantiles of ``N(mu_s + (x - xbar_j) beta_js,
+    tau_s^2)`` mixed over the draws ``s`` (solved exactly).  A MetaAnalysis: its ``predict``
+    at level ``prob``.
+    """
+    means = np.asarray(data.covariate_means, float)
+    if isinstance(result, MetaAnalysis):
+        names = list(data.covariate_names)
+        table = pd.DataFrame({n: np.full(grid.size, means[k]) for k, n in enumerate(names)})
+        table[names[j]] = grid
+        at = result if result.level == prob else replace(result, level=prob)
+        out = at.predict(table)
+        return pd.DataFrame({"x": grid, "fit": out["pred"].to_numpy(float),
+                             "lo": out["ci_low"].to_numpy(float),
+                             "hi": out["ci_high"].to_numpy(float),
+                             "pi_low": out["pi_low"].to_numpy(float),
+                             "pi_high": out["pi_high"].to_numpy(float)})
+    post = result.posterior
+    mu = post["mu"].transpose(*_SAMPLE).values.ravel()
+    tau = post["tau"].transpose(*_SAMPLE).values.ravel()
+    beta = post["beta"].transpose(*_SAMPLE, "covariate").values.reshape(mu.size, -1)[:, j]
+    line = mu[:, None] + (grid - means[j])[None, :] * beta[:, None]      # (S, K)
+    lo, med, hi = _central(line, prob)
+    a = (1.0 - prob) / 2.0
+    pi = np.array([predictive_quantiles(line[:, k], tau, [a, 1.0 - a])
+                   for k in range(grid.size)])
+    return pd.DataFrame({"x": grid, "fit": med, "lo": lo, "hi": hi, "pi_low": pi[:, 0],
+                         "pi_high": pi[:, 1]})
+
+
+def _slope(est: float, lo: float, hi: float) -> str:
+    """``"est [lo, hi]"`` with one number of decimals, enough to resolve the interval."""
+    if not 1e-4 <= max(abs(est), abs(lo), abs(hi)) < 1e6:
+        return f"{est:.3g} [{lo:.3g}, {hi:.3g}]"
+    dec = _decimals(np.array([hi - lo]))
+    return f"{est:,.{dec}f} [{lo:,.{dec}f}, {hi:,.{dec}f}]"
+
+
+def plot_bubble(
+    result: az.InferenceData | MetaAnalysis,
+    data: HierData | None = None,
+    *,
+    covariate: str | None = None,
+    prob: float = 0.95,
+    prediction: bool = True,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    r"""Bubble plot of a meta-regression: each group's estimate ``y_i`` against one covariate,
+    with the fitted line, its band and the prediction band for a new group.
+
+    Bubble area grows with the precision weight ``1/se_i^2`` (linearly, from a small
+    minimum so that the least precise stay visible); the groups are labelled when there are
+    at most 30 of them.  The fitted line runs over the covariate's observed range with the
+    other covariates held at their means (the models centre covariates, so ``mu`` is the
+    effect at the means):
+
+    * a fit (full Bayes): the posterior median of ``mu + (x - xbar_j) beta_j`` and its
+      central ``prob`` credible band (shaded); with ``prediction`` the central ``prob``
+      interval of a new group's ``theta_new ~ N(mu + (x - xbar_j) beta_j, tau^2)`` (dashed;
+      quantiles solved exactly from the normal mixture over the draws);
+    * a :class:`~hiermodel.shrinkage.MetaAnalysis` (empirical Bayes, e.g. REML): its
+      :meth:`~hiermodel.shrinkage.MetaAnalysis.predict` line with the confidence band and the
+      prediction interval (metafor's ``predict(rma)``), at level ``prob``.
+
+    The title names the method and the slope on the covariate (posterior median, or the
+    estimate, with its ``prob`` interval).
+
+    Parameters
+    ----------
+    result : arviz.InferenceData or MetaAnalysis
+        A fit of data with covariates (its posterior has ``beta``; or exact draws from
+        ``ExactPosterior.sample`` with ``data=``), or :func:`hiermodel.meta_analysis` of data
+        with covariates.
+    data : HierData, optional
+        The data: default rebuilt from a fit; required with a MetaAnalysis.
+    covariate : str, optional
+        The covariate on the x axis, by name; default the first.
+    prob : float, default 0.95
+        Mass of the bands.
+    prediction : bool, default True
+        Draw the prediction band for a new group.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes; default: a new figure.
+    figsize : (float, float), optional
+        Size of a new figure; default (7.5, 6).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        Without covariates (add them with :meth:`HierData.with_covariates`), for an unknown
+        ``covariate``, or for ``data`` that are not the result's.
+    """
+    result, data, dim = _bubble_inputs(result, data)
+    j = _bubble_covariate(data, covariate)
+    prob = check_prob(prob)
+    if not isinstance(prediction, (bool, np.bool_)):
+        raise TypeError(f"`prediction` must be True or False, got {prediction!r}.")
+    ax = _check_ax(ax)
+    eb = isinstance(result, MetaAnalysis)
+    name = data.covariate_names[j]
+    x = np.asarray(data.x, float)[:, j]
+    y, se = np.asarray(data.means, float), np.asarray(data.se, float)
+    grid = np.linspace(x.min(), x.max(), 61)
+    lines = _bubble_lines(result, data, j, grid, prob)
+    if ax is None:
+        fig = _new_figure(figsize, (7.5, 6.0))
+        ax = fig.add_subplot()
+    else:
+        fig = _root_figure(ax)
+
+    n_groups = data.n_groups
+    weight = 1.0 / se**2
+    s_max = float(np.clip(12000.0 / n_groups, 200.0, 1000.0))     # largest area, points^2
+    sizes = s_max * (0.05 + 0.95 * weight / weight.max())
+    order = np.argsort(-sizes, kind="stable")                     # small bubbles on top
+    ax.scatter(x[order], y[order], s=sizes[order], color="0.6", alpha=0.55,
+               edgecolor="0.15", linewidth=0.6, zorder=3, gid="bubble:points")
+    color = _EB_COLOR if eb else _POSTERIOR_COLOR
+    pct = _pct(prob)
+    ax.fill_between(lines["x"], lines["lo"], lines["hi"], color=color, alpha=0.22, lw=0,
+                    zorder=1, gid="bubble:band")
+    ax.plot(lines["x"], lines["fit"], color=color, lw=2.0, zorder=2, gid="bubble:line")
+    if prediction:
+        for end in ("pi_low", "pi_high"):
+            ax.plot(lines["x"], lines[end], color=color, lw=1.2, ls="--", zorder=2,
+                    gid=f"bubble:{end}")
+    ax.ticklabel_format(useOffset=False)
+    ax.set_xlabel(name)
+    ax.set_ylabel(r"estimate $y_i$")
+
+    if eb:
+        method = result.method.upper()
+        k = 1 + j
+        est = float(result.fit.beta[k])
+        lo_b, hi_b = (float(v) for v in result.fit.beta_interval(prob)[k])
+        model = f"empirical Bayes ({method}{', Knapp-Hartung' if result.knha else ''})"
+        slope = f"slope {_slope(est, lo_b, hi_b)} ({pct} CI)"
+        names = [f"{method} fit " + r"$x'\hat\beta$", f"{pct} confidence band",
+                 f"{pct} prediction interval, new {dim}"]
+    else:
+        b = result.posterior["beta"].transpose(*_SAMPLE, "covariate").values
+        lo_b, est, hi_b = _central(b.reshape(-1, b.shape[-1])[:, j], prob)
+        model = "full Bayes"
+        slope = f"slope {_slope(est, lo_b, hi_b)} (posterior median, {pct})"
+        names = [r"posterior median of $\mu + (x - \bar x)\,\beta$", f"{pct} credible band",
+                 f"{pct} prediction band, new {dim}: " + r"$N(\cdot, \tau^2)$"]
+    ax.set_title(f"Meta-regression of {n_groups} {dim} estimates on {name}\n"
+                 f"{model}: {slope}", fontsize=10)
+    handles = [Line2D([], [], ls="", marker="o", markersize=9, color="0.6", alpha=0.55,
+                      markeredgecolor="0.15"),
+               Line2D([], [], color=color, lw=2.0),
+               Polygon([(0, 0)], closed=True, color=color, alpha=0.22, lw=0)]
+    labels = [r"estimate $y_i$ (area $\propto 1/se_i^2$)", *names[:2]]
+    if prediction:
+        handles.append(Line2D([], [], color=color, lw=1.2, ls="--"))
+        labels.append(names[2])
+    if data.n_covariates > 1:
+        labels[1] += " (others at their means)"
+    if n_groups <= _MAX_BUBBLE_LABELS:
+        halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]  # over lines
+        texts = [ax.text(xi, yi, str(g), fontsize=_BUBBLE_LABEL_SIZE, ha="center",
+                         va="center", color="0.2", zorder=4, path_effects=halo,
+                         gid=f"bubble-label:{g}")
+                 for xi, yi, g in zip(x, y, data.groups, strict=True)]
+        ax.add_artist(_BubbleLabels(texts, np.c_[x, y], np.sqrt(sizes) / 2.0, order))
+    _legend_below(ax, handles, labels, depth_pts=_xaxis_depth_pts(ax, ["0"], name))
     return fig
 
 

@@ -141,7 +141,8 @@ def prior_predictive(
 ) -> az.InferenceData:
     r"""Prior predictive draws of the hierarchical model, for the same groups and a new one.
 
-    Draws ``mu``, ``tau`` from their priors, ``theta_i ~ N(mu, tau^2)``, ``sigma`` (if unknown)
+    Draws ``mu``, ``tau`` from their priors, ``theta_i ~ N(mu, tau^2)`` (with covariates
+    ``beta`` too and ``theta_i ~ N(mu + (x_i - xbar)' beta, tau^2)``), ``sigma`` (if unknown)
     and then, as in the module docstring, ``y`` (``ybar_i^rep ~ N(theta_i, se_i^2)``),
     ``ss``, ``y_rows``, ``y_mixed``, ``theta_new`` and ``y_new``.
 
@@ -173,7 +174,7 @@ def prior_predictive(
     if isinstance(data, HierModel):
         raise TypeError("`data` must be a HierData, got a HierModel; pass its data and priors: "
                         "prior_predictive(model.data, model.priors, ...).")
-    data = check_data(data)
+    data = check_data(data, covariates=True)
     priors = check_priors(priors, data)
     if priors.mu == "flat":
         raise ValueError("`priors`: prior predictive draws need a proper prior on mu; the flat "
@@ -222,7 +223,9 @@ def posterior_predictive(
     N(theta_i, se_i^2)``), ``ss`` (if sigma is unknown), ``y_rows`` (``y_ij^rep ~ N(theta_i,
     sigma^2)``), and -- when the posterior has ``mu`` and ``tau`` -- ``y_mixed``, ``theta_new ~
     N(mu, tau^2)`` and ``y_new ~ N(theta_new, se_new^2)``.  So ``E[theta_new | y] = E[mu | y]``
-    and ``Var[theta_new | y] = E[tau^2 | y] + Var[mu | y]``.
+    and ``Var[theta_new | y] = E[tau^2 | y] + Var[mu | y]``.  With covariates ``y_mixed``
+    draws each group's ``theta_i ~ N(mu + (x_i - xbar)' beta, tau^2)`` and ``theta_new`` is a
+    new group at the average covariates (``mu`` is the mean effect there).
 
     Parameters
     ----------
@@ -250,13 +253,16 @@ def posterior_predictive(
         from .comparison import data_from_idata
 
         data = data_from_idata(idata)
-    data = check_data(data)
+    data = check_data(data, covariates=True)
     _check_match(idata, data)
     se_new, n_new = _new_group_se(data, se_new, n_new)
     rows = _use_rows(data, rows)
     seed = resolve_seed(seed)
     post = idata.posterior
-    present = {v for v in ("mu", "tau", "theta", "sigma") if v in post}
+    present = {v for v in ("mu", "beta", "tau", "theta", "sigma") if v in post}
+    if data.has_covariates and {"mu", "tau"} <= present and "beta" not in present:
+        raise ValueError("`data` has covariates but `idata.posterior` has no `beta`: pass the "
+                         "data the posterior was fitted to.")
     if (se_new is not None or n_new is not None) and not {"mu", "tau"} <= present:
         raise ValueError("`se_new`/`n_new`: a new group needs mu and tau in the posterior, i.e. "
                          "a fit of the hierarchical model.")

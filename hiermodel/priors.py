@@ -5,6 +5,13 @@
           | Half-Normal(tau_scale)           (the seed text's alternative)
           | Uniform(0, tau_scale)            (BDA3 section 5.4's reference choice)
     sigma ~ Half-Normal(sigma_scale)         (only when the within-group sd is unknown)
+    beta_j ~ Normal(beta_mean_j, beta_sd_j)  (only with group-level covariates)
+
+**Covariates** (meta-regression) enter the models centred at their means over the groups,
+``theta_i ~ N(mu + (x_i - xbar)' beta, tau^2)``, so ``mu`` stays the mean effect -- now at the
+average covariate values -- and keeps its data-scaled prior; the slopes ``beta_j`` are the
+same as on the raw covariates, and the raw-scale intercept ``mu - xbar' beta`` is reported as
+``intercept``.  Each slope has its own prior, in the covariate's own (raw) units:
 
 **Defaults are scaled to the data** (as Bambi and rstanarm scale theirs, and baggr derives
 and prints its own).  A numeric field left at ``None`` is filled in by
@@ -16,6 +23,11 @@ and prints its own).  A numeric field left at ``None`` is filled in by
     mu_sd    = 2.5 S
     tau      ~ Half-Cauchy(S) | Half-Normal(2.5 S) | Uniform(0, 10 S)
     sigma    ~ Half-Normal(2.5 sigma_hat)               (pooled within-group sd; raw rows)
+    beta_j   ~ Normal(0, 2.5 S / sd(x_j))               (sd over the groups, ddof=1)
+
+the last being Bambi's and rstanarm's rule for slopes: a one-sd change of the covariate moves
+the mean by about 2.5 S at most.  ``beta_sd`` (and ``beta_mean``) take one number for every
+slope or one per covariate, in the order of ``data.covariate_names``.
 
 Why: marginally ``var(ybar_i) ~ tau^2 + se_i^2``, so ``S`` bounds the plausible ``tau`` and
 sets the scale on which ``mu`` can move; ``2.5`` is rstanarm's and Bambi's multiplier.  The
@@ -54,6 +66,7 @@ SCALE_MULTIPLIER = 2.5
 #: tau's scale per family, in units of the data spread S
 TAU_SCALE_IN_S = {"halfcauchy": 1.0, "halfnormal": SCALE_MULTIPLIER, "uniform": 10.0}
 _NUMERIC = ("mu_mean", "mu_sd", "tau_scale", "sigma_scale")
+_VECTORS = ("beta_mean", "beta_sd")
 
 _ALIASES = {
     "halfcauchy": "halfcauchy", "half-cauchy": "halfcauchy", "half_cauchy": "halfcauchy",
@@ -77,6 +90,32 @@ def _real(name: str, value: Any, *, positive: bool) -> float | None:
     if positive and v <= 0:
         raise ValueError(f"Priors: `{name}` is a scale and must be > 0, got {value!r}.")
     return v
+
+
+def _reals(name: str, value: Any, *, positive: bool) -> float | tuple[float, ...] | None:
+    """A number, or a non-empty sequence of numbers (a tuple), or None."""
+    if value is None or isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return _real(name, value, positive=positive)
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"Priors: `{name}` must be a number, a sequence of numbers (one per "
+                        f"covariate) or None, got {type(value).__name__} {value!r}.")
+    vals = tuple(np.asarray(value, dtype=object).ravel().tolist())
+    if not vals:
+        raise ValueError(f"Priors: `{name}` is an empty sequence; give one number per "
+                         "covariate, or one number for all.")
+    return tuple(_real(f"{name}[{j}]", v, positive=positive) for j, v in enumerate(vals))
+
+
+def _per_covariate(name: str, value: float | tuple[float, ...], p: int,
+                   names: tuple[str, ...]) -> tuple[float, ...]:
+    """``value`` as p numbers: a number repeated, or a sequence of exactly p."""
+    if isinstance(value, tuple):
+        if len(value) != p:
+            raise ValueError(f"Priors: `{name}` has {len(value)} values but the data have {p} "
+                             f"covariate(s) {list(names)}; give one per covariate, or one "
+                             "number for all.")
+        return value
+    return (float(value),) * p
 
 
 def _family(name: str, value: Any, allowed: tuple[str, ...]) -> str:
@@ -118,6 +157,11 @@ class Priors:
         Prior family for the within-group sd when it is unknown.  Default ``"halfnormal"``.
     sigma_scale : float or None
         Its scale.  Default None: ``2.5 x`` the pooled within-group sd of the data.
+    beta_mean : float or sequence, default 0
+        Prior means of the covariates' slopes (one for all, or one per covariate).
+    beta_sd : float, sequence or None
+        Prior sds of the slopes, in the covariates' units.  Default None: ``2.5 S / sd(x_j)``
+        per covariate.  Unused when the data have no covariates.
 
     Attributes
     ----------
@@ -141,6 +185,8 @@ class Priors:
     tau_scale: float | None = None
     sigma: str = "halfnormal"
     sigma_scale: float | None = None
+    beta_mean: float | tuple[float, ...] = 0.0
+    beta_sd: float | tuple[float, ...] | None = None
     from_data: tuple[str, ...] = ()
     spread: float | None = None
 
@@ -157,7 +203,13 @@ class Priors:
         object.__setattr__(self, "sigma", _family("sigma", self.sigma, SIGMA_PRIORS))
         object.__setattr__(self, "sigma_scale",
                            _real("sigma_scale", self.sigma_scale, positive=True))
-        bad = [f for f in self.from_data if f not in _NUMERIC]
+        beta_mean = _reals("beta_mean", self.beta_mean, positive=False)
+        if beta_mean is None:
+            raise TypeError("Priors: `beta_mean` must be a number or one number per "
+                            "covariate, not None.")
+        object.__setattr__(self, "beta_mean", beta_mean)
+        object.__setattr__(self, "beta_sd", _reals("beta_sd", self.beta_sd, positive=True))
+        bad = [f for f in self.from_data if f not in _NUMERIC + _VECTORS]
         if bad:
             raise ValueError(f"Priors: `from_data` names unknown fields {bad}.")
         object.__setattr__(self, "from_data", tuple(self.from_data))
@@ -180,10 +232,14 @@ class Priors:
     def resolve(self, data: HierData) -> Priors:
         """These priors with every ``None`` field scaled to ``data`` (the rule in the module
         docstring); fields already set are kept.  Idempotent."""
-        fill: dict[str, float] = {}
+        fill: dict[str, Any] = {}
         missing = self.unresolved
-        if not missing:
+        beta = self._resolve_beta(data)
+        scale_beta = "beta_sd" in beta and beta["beta_sd"] is None
+        if not missing and not beta:
             return self
+        if not missing and not scale_beta:
+            return replace(self, **beta)
         spread = data_spread(data.means, data.se)
         if "mu_mean" in missing:
             w = 1.0 / np.asarray(data.se, dtype=float) ** 2
@@ -194,10 +250,40 @@ class Priors:
             fill["tau_scale"] = TAU_SCALE_IN_S[self.tau] * spread
         if "sigma_scale" in missing and data.sigma_hat is not None:
             fill["sigma_scale"] = SCALE_MULTIPLIER * data.sigma_hat
+        if scale_beta:
+            del beta["beta_sd"]
+            sd_x = np.std(np.asarray(data.x, dtype=float), axis=0, ddof=1)
+            fill["beta_sd"] = tuple(float(SCALE_MULTIPLIER * spread / s) for s in sd_x)
         if not fill:
-            return self
-        return replace(self, **fill, from_data=tuple(self.from_data) + tuple(fill),
-                       spread=spread)
+            return replace(self, **beta) if beta else self
+        return replace(self, **fill, **beta,
+                       from_data=tuple(self.from_data) + tuple(fill), spread=spread)
+
+    def _resolve_beta(self, data: HierData) -> dict[str, Any]:
+        """The beta fields to change for ``data``'s covariates: one number per covariate
+        (``beta_sd`` is None here when it is to be scaled to the data)."""
+        p = getattr(data, "n_covariates", 0)
+        if not p:
+            return {}
+        names = tuple(data.covariate_names)
+        out: dict[str, Any] = {}
+        mean = _per_covariate("beta_mean", self.beta_mean, p, names)
+        if mean != self.beta_mean:
+            out["beta_mean"] = mean
+        if self.beta_sd is None:
+            out["beta_sd"] = None
+        else:
+            sd = _per_covariate("beta_sd", self.beta_sd, p, names)
+            if sd != self.beta_sd:
+                out["beta_sd"] = sd
+        return out
+
+    def beta_arrays(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(beta_mean, beta_sd)`` as arrays of ``p`` numbers (after :meth:`resolve`)."""
+        self._require("beta_sd")
+        mean = np.broadcast_to(np.asarray(self.beta_mean, dtype=float), (p,)).copy()
+        sd = np.broadcast_to(np.asarray(self.beta_sd, dtype=float), (p,)).copy()
+        return mean, sd
 
     # ------------------------------------------------------------------ scipy views
     def _require(self, *fields: str) -> None:
@@ -238,8 +324,26 @@ class Priors:
         ts = (f"{TAU_SCALE_IN_S[self.tau]:g}*S" if self.tau_scale is None
               else _fmt(self.tau_scale))
         ss = "2.5*sd(y)" if self.sigma_scale is None else _fmt(self.sigma_scale)
-        return (f"mu ~ {mu}; tau ~ {_TAU_TEXT[self.tau].format(ts)}; "
+        text = (f"mu ~ {mu}; tau ~ {_TAU_TEXT[self.tau].format(ts)}; "
                 f"sigma ~ {_SIGMA_TEXT[self.sigma].format(ss)} (if unknown)")
+        if self.has_beta:
+            text += f"; beta ~ {self._beta_text()}"
+        return text
+
+    @property
+    def has_beta(self) -> bool:
+        """Whether a slope prior is set (by the user, or by :meth:`resolve` on data with
+        covariates)."""
+        return self.beta_sd is not None or self.beta_mean != 0.0
+
+    def _beta_text(self) -> str:
+        def vec(v: Any) -> str:
+            if isinstance(v, tuple):
+                return v and "[" + ", ".join(_fmt(x) for x in v) + "]"
+            return _fmt(v)
+
+        sd = "2.5*S/sd(x)" if self.beta_sd is None else vec(self.beta_sd)
+        return f"Normal({vec(self.beta_mean)}, {sd})"
 
     def explain(self) -> list[str]:
         """Markdown bullets: each prior with its numbers, and for data-scaled ones the rule
@@ -272,6 +376,11 @@ class Priors:
                else "2.5 x the pooled within-group sd")
         out.append(f"- `sigma ~ {_SIGMA_TEXT[self.sigma].format(s)}` (only when sigma is "
                    f"estimated): {src}.")
+        if self.has_beta:
+            src = ("scaled to the data: sd_j = 2.5 S / sd(x_j), one per covariate in its own "
+                   "units" if "beta_sd" in d else "set by the user")
+            out.append(f"- `beta ~ {self._beta_text()}` (the covariates' slopes; covariates "
+                       f"centred at their means, so mu is the mean effect there): {src}.")
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -285,6 +394,11 @@ class Priors:
         for f in _NUMERIC:
             v = getattr(self, f)
             out[f"prior_{f}"] = float("nan") if v is None else float(v)
+        for f in _VECTORS if self.has_beta else ():    # only where a slope prior is set
+            v = getattr(self, f)
+            out[f"prior_{f}"] = (float("nan") if v is None
+                                 else np.asarray(v, dtype=float) if isinstance(v, tuple)
+                                 else float(v))
         out["prior_from_data"] = ",".join(self.from_data)
         out["prior_spread"] = float("nan") if self.spread is None else float(self.spread)
         return out
@@ -300,7 +414,17 @@ class Priors:
             v = float(attrs[key])
             return None if math.isnan(v) else v
 
-        fields = {f: num(f"prior_{f}") for f in _NUMERIC}
+        def vec(key: str, default: Any) -> Any:
+            if key not in attrs:
+                return default
+            v = np.asarray(attrs[key], dtype=float)
+            if v.ndim == 0:
+                return None if math.isnan(float(v)) else float(v)
+            return tuple(v.tolist())
+
+        fields: dict[str, Any] = {f: num(f"prior_{f}") for f in _NUMERIC}
+        fields["beta_mean"] = vec("prior_beta_mean", 0.0)
+        fields["beta_sd"] = vec("prior_beta_sd", None)
         text = str(attrs.get("prior_from_data", ""))
         return cls(mu=str(attrs["prior_mu"]), tau=str(attrs["prior_tau"]),
                    sigma=str(attrs["prior_sigma"]), **fields,

@@ -32,6 +32,7 @@ from .core import (
     TAU_METHODS,
     GridPosterior,
     MetaRegression,
+    RegressionGridPosterior,
     complete_pooling,
     design_matrix,
     eb_core,
@@ -41,6 +42,7 @@ from .core import (
     prediction_interval,
     q_profile_interval,
     r_squared,
+    regression_grid_posterior,
 )
 from .core.arrays import floats
 from .core.pooling import conditional_unchecked
@@ -49,7 +51,7 @@ from .priors import Priors
 
 __all__ = [
     "EmpiricalBayes", "empirical_bayes", "pooling_table", "tau_estimates", "conditional_means",
-    "rao_blackwell",
+    "rao_blackwell", "covariate_offset",
     "ExactPosterior", "exact_posterior",
     "MetaAnalysis", "meta_analysis",
 ]
@@ -242,10 +244,16 @@ def conditional_means(posterior: Any, data: HierData) -> xr.DataArray:
     -------
     xarray.DataArray, dims (chain, draw, group)
     """
-    data = check_data(data)
+    data = check_data(data, covariates=True)
     mu, tau, ds = _hyper_draws(posterior)
     gds = data.to_xarray()
     ybar = gds["mean"]
+    offset = 0.0
+    if data.has_covariates:
+        if ds is None or "beta" not in ds:
+            raise ValueError("`posterior` needs `beta` draws: the data have covariates.")
+        offset = covariate_offset(ds, data)
+        ybar = ybar - offset
     if data.sigma_known:
         se = gds["se"]
     else:
@@ -257,8 +265,22 @@ def conditional_means(posterior: Any, data: HierData) -> xr.DataArray:
     out = xr.apply_ufunc(
         _cond_mean_core, ybar, se, mu, tau,
         input_core_dims=[["group"], ["group"], [], []], output_core_dims=[["group"]],
-    )
+    ) + offset
     return out.transpose("chain", "draw", ..., "group").rename("theta_cond_mean")
+
+
+def covariate_offset(posterior: xr.Dataset, data: HierData) -> xr.DataArray | float:
+    """``(x_i - xbar)' beta`` per draw and group (dims ``chain, draw, group``) from a
+    posterior with ``beta`` (dim ``covariate``); 0.0 for data without covariates.  Group i's
+    population mean is ``mu`` plus this."""
+    if not data.has_covariates:
+        return 0.0
+    x = xr.DataArray(np.asarray(data.centered_covariates, float), dims=("group", "covariate"),
+                     coords={"group": group_coord(data.groups),
+                             "covariate": list(data.covariate_names)})
+    beta = posterior["beta"].assign_coords(covariate=x["covariate"].values)
+    off = xr.dot(beta, x, dim="covariate")
+    return off.transpose("chain", "draw", ..., "group")
 
 
 def _cond_mean_core(y: np.ndarray, s: np.ndarray, mu: np.ndarray,
@@ -339,7 +361,22 @@ class ExactPosterior:
     priors: Priors
     data: HierData
     group_coord: np.ndarray
-    core: GridPosterior
+    core: GridPosterior | RegressionGridPosterior
+
+    @property
+    def has_covariates(self) -> bool:
+        """Whether the model has covariates (then also ``beta`` and ``intercept``)."""
+        return isinstance(self.core, RegressionGridPosterior)
+
+    def _intercept_contrast(self) -> np.ndarray:
+        """``a`` with ``a' (mu, beta) = mu - xbar' beta``, the raw-scale intercept."""
+        return np.r_[1.0, -np.asarray(self.data.covariate_means, float)][None, :]
+
+    def _coords(self) -> dict[str, Any]:
+        coords: dict[str, Any] = {"group": self.group_coord}
+        if self.has_covariates:
+            coords["covariate"] = list(self.data.covariate_names)
+        return coords
 
     # ------------------------------------------------------------------ the core's numbers
     means = _from_core("means", "Group means ``ybar_i``, shape (G,).")
@@ -356,10 +393,18 @@ class ExactPosterior:
     # ------------------------------------------------------------------ moments
     def _dataset(self, stat: str) -> xr.Dataset:
         m = self.core.moments
+        if not self.has_covariates:
+            return xr.Dataset(
+                {"mu": float(m[f"mu_{stat}"]), "tau": float(m[f"tau_{stat}"]),
+                 "theta": ("group", m[f"theta_{stat}"])},
+                coords=self._coords(),
+            )
+        b = m[f"beta_{stat}"]
+        icpt = self.core.contrast_moments(self._intercept_contrast())[stat == "sd"]
         return xr.Dataset(
-            {"mu": float(m[f"mu_{stat}"]), "tau": float(m[f"tau_{stat}"]),
-             "theta": ("group", m[f"theta_{stat}"])},
-            coords={"group": self.group_coord},
+            {"mu": float(b[0]), "beta": ("covariate", b[1:]), "intercept": float(icpt[0]),
+             "tau": float(m[f"tau_{stat}"]), "theta": ("group", m[f"theta_{stat}"])},
+            coords=self._coords(),
         )
 
     @property
@@ -383,22 +428,38 @@ class ExactPosterior:
         qs = np.atleast_1d(qs)
         if qs.ndim != 1 or ((qs <= 0) | (qs >= 1)).any():
             raise ValueError(f"`q` must be probabilities strictly between 0 and 1; got {q!r}.")
-        tau, x = self.core.quantiles(qs)
-        ds = xr.Dataset(
-            {"mu": ("quantile", x[0]), "tau": ("quantile", tau),
-             "theta": (("group", "quantile"), x[1:])},
-            coords={"group": self.group_coord, "quantile": qs},
-        )
+        coords = {**self._coords(), "quantile": qs}
+        if not self.has_covariates:
+            tau, x = self.core.quantiles(qs)
+            ds = xr.Dataset({"mu": ("quantile", x[0]), "tau": ("quantile", tau),
+                             "theta": (("group", "quantile"), x[1:])}, coords=coords)
+            return ds.isel(quantile=0) if scalar else ds
+        tau, x = self.core.quantiles(qs, self._intercept_contrast())
+        p = self.data.n_covariates
+        ds = xr.Dataset({"mu": ("quantile", x[0]),
+                         "beta": (("covariate", "quantile"), x[1:p + 1]),
+                         "intercept": ("quantile", x[-1]), "tau": ("quantile", tau),
+                         "theta": (("group", "quantile"), x[p + 1:-1])}, coords=coords)
         return ds.isel(quantile=0) if scalar else ds
 
     def summary(self, quantiles: Sequence[float] = (0.025, 0.5, 0.975)) -> pd.DataFrame:
-        """Table of exact means, sds and quantiles; rows ``mu``, ``tau``, ``theta[<group>]``."""
+        """Table of exact means, sds and quantiles; rows ``mu``, (with covariates
+        ``beta[<covariate>]`` and ``intercept``), ``tau``, ``theta[<group>]``."""
         mean, sd, qd = self.mean, self.sd, self.quantile(list(quantiles))
-        rows = ["mu", "tau"] + [f"theta[{g}]" for g in self.group_coord.tolist()]
-        table = {"mean": np.r_[mean.mu, mean.tau, mean.theta], "sd": np.r_[sd.mu, sd.tau,
-                                                                          sd.theta]}
+        names = ["mu"]
+        if self.has_covariates:
+            names += ["beta", "intercept"]
+        names += ["tau", "theta"]
+        rows = []
+        for v in names:
+            dim = mean[v].dims[0] if mean[v].dims else None
+            rows += ([v] if dim is None
+                     else [f"{v}[{c}]" for c in mean[v][dim].values.tolist()])
+        table = {"mean": np.concatenate([np.atleast_1d(mean[v].values) for v in names]),
+                 "sd": np.concatenate([np.atleast_1d(sd[v].values) for v in names])}
         for j, qv in enumerate(qd["quantile"].values):
-            table[f"q{100 * qv:g}%"] = np.r_[qd.mu[j], qd.tau[j], qd.theta[:, j]]
+            table[f"q{100 * qv:g}%"] = np.concatenate(
+                [np.atleast_1d(qd[v].isel(quantile=j).values) for v in names])
         return pd.DataFrame(table, index=pd.Index(rows, name="variable"))
 
     def tau_pdf(self, tau: Any) -> np.ndarray:
@@ -428,18 +489,26 @@ class ExactPosterior:
 
         draws, chains = positive_int("draws", draws), positive_int("chains", chains)
         rng = np.random.default_rng(seed)
-        mu, tau, theta = self.core.draw(rng, chains * draws)
         shape = (chains, draws)
-        post = {"mu": mu.reshape(shape), "tau": tau.reshape(shape),
-                "theta": theta.reshape(shape + (-1,))}
+        dims = {"theta": ["group"]}
+        if self.has_covariates:
+            coef, tau, theta = self.core.draw(rng, chains * draws)
+            mu, beta = coef[:, 0], coef[:, 1:]
+            post = {"mu": mu.reshape(shape), "beta": beta.reshape(shape + (-1,)),
+                    "intercept": (coef @ self._intercept_contrast()[0]).reshape(shape)}
+            dims["beta"] = ["covariate"]
+        else:
+            mu, tau, theta = self.core.draw(rng, chains * draws)
+            post = {"mu": mu.reshape(shape)}
+        post.update(tau=tau.reshape(shape), theta=theta.reshape(shape + (-1,)))
         attrs = {"method": "exact", **self.priors.to_attrs(),
                  "grid_points": int(self.tau_grid.size),
                  "seed": "None" if seed is None else str(seed),
                  "truncated_mass": self.truncated_mass}
         from . import stack
 
-        return stack.from_dict({"posterior": post}, coords={"group": self.group_coord},
-                                 dims={"theta": ["group"]}, attrs={"posterior": attrs})
+        return stack.from_dict({"posterior": post}, coords=self._coords(), dims=dims,
+                               attrs={"posterior": attrs})
 
     to_inference_data = sample
 
@@ -487,26 +556,44 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
         Means, sds, quantiles (``.mean``, ``.sd``, ``.quantile``, ``.summary()``), the tau
         grid and density, and exact draws (``.sample(draws, chains, seed)``).
     """
-    data = check_data(data)
+    data = check_data(data, covariates=True)
     priors = check_priors(priors, data)
     if not data.sigma_known:
         raise ValueError("exact_posterior needs known sampling sds, but `data` has unknown "
                          "sigma (raw rows without sigma=); pass a known sigma or use fit().")
     grid = count("grid", grid, 101)
     flat = priors.mu == "flat"
-    core = grid_posterior(
-        np.asarray(data.means, float), np.asarray(data.se, float),
-        tau_logpdf=priors.tau_dist().logpdf,
-        mu_mean=0.0 if flat else priors.mu_mean,
-        mu_precision=0.0 if flat else 1.0 / priors.mu_sd**2,
-        tau_max=priors.tau_scale if priors.tau == "uniform" else None,
-        points=grid,
-    )
+    if data.has_covariates:
+        core = _regression_core(data, priors, grid)
+    else:
+        core = grid_posterior(
+            np.asarray(data.means, float), np.asarray(data.se, float),
+            tau_logpdf=priors.tau_dist().logpdf,
+            mu_mean=0.0 if flat else priors.mu_mean,
+            mu_precision=0.0 if flat else 1.0 / priors.mu_sd**2,
+            tau_max=priors.tau_scale if priors.tau == "uniform" else None,
+            points=grid,
+        )
     if core.truncated_mass > 1e-10:
         warnings.warn(f"exact_posterior: about {core.truncated_mass:.2g} of the tau posterior "
                       "lies outside the grid.", RuntimeWarning, stacklevel=2)
     return ExactPosterior(groups=data.groups, priors=priors, data=data,
                           group_coord=data.to_xarray()["group"].values, core=core)
+
+
+def _regression_core(data: HierData, priors: Priors, grid: int) -> RegressionGridPosterior:
+    """The exact posterior with covariates: design ``[1, x - xbar]`` (as the models), prior
+    ``(mu, beta) ~ N((mu_mean, beta_mean), diag(mu_sd^2, beta_sd^2))`` (mu's precision 0 when
+    flat)."""
+    flat = priors.mu == "flat"
+    loc, sd = priors.beta_arrays(data.n_covariates)
+    mean = np.r_[0.0 if flat else priors.mu_mean, loc]
+    precision = np.diag(np.r_[0.0 if flat else 1.0 / priors.mu_sd**2, 1.0 / sd**2])
+    return regression_grid_posterior(
+        np.asarray(data.means, float), np.asarray(data.se, float),
+        design_matrix(data.n_groups, data.centered_covariates),
+        tau_logpdf=priors.tau_dist().logpdf, beta_mean=mean, beta_precision=precision,
+        tau_max=priors.tau_scale if priors.tau == "uniform" else None, points=grid)
 
 
 # ============================================================================ meta-analysis

@@ -269,15 +269,16 @@ def test_more_coefficients_than_groups_are_refused():
         d.with_covariates({"a": [1.0, 2.0, 4.0], "b": [0.0, 1.0, 0.0]})
 
 
-def test_functions_that_do_not_model_covariates_yet_refuse_them():
-    """Until the models take covariates (issue 18), nothing may fit the model without them
-    silently."""
-    from hiermodel import build_model, empirical_bayes, exact_posterior, fit
+def test_functions_that_do_not_model_covariates_refuse_them():
+    """What does not model covariates may not silently fit the model without them."""
+    from hiermodel import empirical_bayes, pooling_table, tau_estimates
+    from hiermodel.model import pooling_model
 
     b, _, d = _bcg_data(covariates=_bcg_data()[0][["ablat"]])
-    for call in (lambda: fit(d, draws=10, tune=10, chains=1), lambda: build_model(d),
-                 lambda: empirical_bayes(d), lambda: exact_posterior(d)):
-        with pytest.raises(NotImplementedError, match=r"covariates \['ablat'\].*meta_regression"):
+    for call in (lambda: pooling_model(d, "no_pooling"), lambda: empirical_bayes(d),
+                 lambda: pooling_table(d), lambda: tau_estimates(d)):
+        with pytest.raises(NotImplementedError,
+                           match=r"covariates \['ablat'\].*does not take.*meta_analysis"):
             call()
 
 

@@ -24,6 +24,7 @@ import hiermodel.plots as plots
 from hiermodel import eight_schools, eight_schools_summary, stack, tau_estimates
 from hiermodel.comparison import compare, fit_priors
 from hiermodel.plots import (
+    plot_bubble,
     plot_forest,
     plot_meta_forest,
     plot_mse_study,
@@ -390,6 +391,215 @@ def test_plot_meta_forest_any_scale(scale, loc, tmp_path):
     np.testing.assert_array_equal(obs[:, 0], d.means - 1.96 * d.se)
     lo, hi = fig.axes[0].get_xlim()
     assert lo <= obs.min() and hi >= obs.max() and hi - lo < 3 * (obs.max() - obs.min())
+
+
+# ----------------------------------------------------------------------------- bubble
+def bcg_regression(columns=("ablat",)) -> hm.HierData:
+    """metafor's dat.bcg: log risk ratios with absolute latitude (and year) per trial."""
+    df = hm.datasets.bcg_trials()
+    return hm.HierData.from_estimates(df.yi, np.sqrt(df.vi), groups=df.trial,
+                                      covariates=df.set_index("trial")[list(columns)])
+
+
+@pytest.fixture(scope="module")
+def bcg_reg():
+    """BCG on latitude: a real NUTS fit (2 x 300 draws) and the REML meta-regression."""
+    d = bcg_regression()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short fit: low-ESS notes
+        fit = hm.fit(d, seed=1, progressbar=False, draws=300, tune=300, chains=2)
+    return d, fit, hm.meta_analysis(d)
+
+
+def _band_ends(band, xs):
+    """The lower and upper edge of a fill_between band at each of ``xs``."""
+    v = band.get_paths()[0].vertices
+    lo = [v[np.isclose(v[:, 0], x, rtol=0, atol=1e-12), 1].min() for x in xs]
+    hi = [v[np.isclose(v[:, 0], x, rtol=0, atol=1e-12), 1].max() for x in xs]
+    return np.array(lo), np.array(hi)
+
+
+def _bubble_parts(fig):
+    (ax,) = fig.axes
+    lines = _by_gid(ax.lines, "bubble:")
+    coll = _by_gid(ax.collections, "bubble:")
+    return ax, lines, coll
+
+
+def test_plot_bubble_eb_is_predict(bcg_reg, tmp_path):
+    d, _, ma = bcg_reg
+    fig = plot_bubble(ma, d)
+    _render(fig, tmp_path, "bubble_eb")
+    ax, lines, coll = _bubble_parts(fig)
+    xs, ys = lines["line"].get_xdata(), lines["line"].get_ydata()
+    ablat = hm.datasets.bcg_trials()["ablat"].to_numpy(float)
+    assert xs[0] == ablat.min() and xs[-1] == ablat.max() and np.all(np.diff(xs) > 0)
+    # the line, its confidence band and the prediction interval are metafor's predict()
+    pred = ma.predict(pd.DataFrame({"ablat": xs}))
+    np.testing.assert_allclose(ys, pred["pred"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(_band_ends(coll["band"], xs), [pred["ci_low"], pred["ci_high"]],
+                               rtol=0, atol=1e-10)
+    np.testing.assert_allclose(lines["pi_low"].get_ydata(), pred["pi_low"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(lines["pi_high"].get_ydata(), pred["pi_high"], rtol=0,
+                               atol=1e-10)
+    # the bubbles: y_i against the covariate, area affine in the precision 1/se_i^2
+    xy = coll["points"].get_offsets()
+    order = np.lexsort((xy[:, 1], xy[:, 0]))
+    expect = np.c_[ablat, d.means][np.lexsort((d.means, ablat))]
+    np.testing.assert_allclose(xy[order], expect, rtol=1e-12)
+    sizes = coll["points"].get_sizes()
+    w = 1.0 / np.asarray(d.se)[np.lexsort((d.means, ablat))] ** 2
+    slope, icept = np.polyfit(w, sizes[order], 1)
+    np.testing.assert_allclose(sizes[order], icept + slope * w, rtol=1e-9)
+    assert slope > 0 and sizes.min() > 20
+    b = ma.coefficients.loc["ablat"]
+    title = ax.get_title()
+    assert "REML" in title and "empirical Bayes" in title and f"{b['estimate']:.4f}" in title
+    assert ax.get_xlabel() == "ablat" and "y_i" in ax.get_ylabel()
+    # every trial labelled, no two labels overlapping, the legend below the axes
+    shown = [t.get_text() for t in ax.texts if t.get_visible()]
+    assert sorted(shown) == sorted(str(g) for g in d.groups)
+    (legend,) = assert_readable(fig)
+    assert len(legend.get_texts()) == 4 and "REML" in legend.get_texts()[1].get_text()
+    # another level: the intervals of meta_analysis(level=0.9)
+    fig90 = plot_bubble(ma, d, prob=0.9, prediction=False)
+    _, lines90, coll90 = _bubble_parts(fig90)
+    pred90 = hm.meta_analysis(d, level=0.9).predict(pd.DataFrame({"ablat": xs}))
+    np.testing.assert_allclose(_band_ends(coll90["band"], xs),
+                               [pred90["ci_low"], pred90["ci_high"]], rtol=0, atol=1e-10)
+    assert set(lines90) == {"line"}   # no prediction band
+
+
+def test_plot_bubble_bayes_line(bcg_reg, tmp_path):
+    d, fit, _ = bcg_reg
+    fig = plot_bubble(fit)                       # data rebuilt from the fit
+    _render(fig, tmp_path, "bubble_fit")
+    ax, lines, coll = _bubble_parts(fig)
+    xs, ys = lines["line"].get_xdata(), lines["line"].get_ydata()
+    # independently: draws of mu + (x - mean latitude) beta, their median and 95% interval
+    mu = fit.posterior["mu"].values.ravel()
+    beta = fit.posterior["beta"].sel(covariate="ablat").values.ravel()
+    tau = fit.posterior["tau"].values.ravel()
+    xbar = hm.datasets.bcg_trials()["ablat"].mean()
+    draws = mu[:, None] + (xs[None, :] - xbar) * beta[:, None]
+    np.testing.assert_allclose(ys, np.median(draws, axis=0), rtol=1e-12, atol=1e-14)
+    lo, hi = _band_ends(coll["band"], xs)
+    np.testing.assert_allclose([lo, hi], np.quantile(draws, [0.025, 0.975], axis=0),
+                               rtol=1e-12, atol=1e-14)
+    assert np.all(lo < ys) and np.all(ys < hi)   # the band holds the line
+    # the prediction band: exact 2.5% and 97.5% quantiles of N(line_s, tau_s^2) over draws
+    pl, ph = lines["pi_low"].get_ydata(), lines["pi_high"].get_ydata()
+    for k in (0, 30, 60):
+        cdf = [np.mean(ndtr((v - draws[:, k]) / tau)) for v in (pl[k], ph[k])]
+        np.testing.assert_allclose(cdf, [0.025, 0.975], atol=1e-9)
+    assert np.all(pl < lo) and np.all(hi < ph)   # wider than the credible band
+    title = ax.get_title()
+    assert "full Bayes" in title and f"{np.median(beta):.4f}" in title
+    (legend,) = assert_readable(fig)
+    assert "credible" in legend.get_texts()[2].get_text()
+    # into given axes; data given explicitly (the same data) gives the same line
+    host = Figure()
+    ax2 = host.add_subplot()
+    out = plot_bubble(fit, d, ax=ax2)
+    assert out is host and out is ax2.figure and host.axes == [ax2]
+    np.testing.assert_array_equal(_by_gid(ax2.lines, "bubble:")["line"].get_ydata(), ys)
+
+
+def test_plot_bubble_two_covariates_exact_draws(tmp_path):
+    """Exact posterior draws (data given) with two covariates: the line along ``year`` holds
+    latitude at its mean, so it is mu + (year - mean year) beta_year."""
+    d = bcg_regression(("ablat", "year"))
+    draws = exact_posterior(d).sample(draws=200, chains=2, seed=3)
+    fig = plot_bubble(draws, d, covariate="year")
+    _render(fig, tmp_path, "bubble_year")
+    ax, lines, _ = _bubble_parts(fig)
+    xs = lines["line"].get_xdata()
+    mu = draws.posterior["mu"].values.ravel()
+    beta = draws.posterior["beta"].sel(covariate="year").values.ravel()
+    year = hm.datasets.bcg_trials()["year"].to_numpy(float)
+    np.testing.assert_allclose(xs[[0, -1]], [year.min(), year.max()])
+    np.testing.assert_allclose(
+        lines["line"].get_ydata(),
+        np.median(mu[:, None] + (xs - year.mean())[None, :] * beta[:, None], axis=0),
+        rtol=1e-12, atol=1e-14)
+    assert ax.get_xlabel() == "year"
+    assert "others at their means" in ax.get_legend().get_texts()[1].get_text()
+    eb = plot_bubble(hm.meta_analysis(d), d, covariate="year")
+    ys = _bubble_parts(eb)[1]["line"].get_ydata()
+    table = pd.DataFrame({"ablat": np.full(xs.size, d.covariate_means[0]), "year": xs})
+    np.testing.assert_allclose(ys, hm.meta_analysis(d).predict(table)["pred"], atol=1e-10)
+
+
+@pytest.mark.parametrize("n_groups", [30, 60])
+def test_plot_bubble_readable(n_groups, tmp_path):
+    """Crowded bubbles: labels (up to 30 groups) never overlap; none beyond 30 groups."""
+    rng = np.random.default_rng(n_groups)
+    base = simulated(n_groups, seed=n_groups)
+    cov = pd.DataFrame({"dose": rng.uniform(0, 1, n_groups)}, index=list(base.groups))
+    d = base.with_covariates(cov)
+    fig = plot_bubble(hm.meta_analysis(d), d)
+    _render(fig, tmp_path, f"bubble_{n_groups}")
+    assert_readable(fig)
+    ax = fig.axes[0]
+    labels = _by_gid(ax.texts, "bubble-label:")
+    if n_groups > 30:
+        assert not labels
+    else:
+        assert len(labels) == n_groups and sum(t.get_visible() for t in labels.values()) > 20
+
+
+def test_plot_bubble_bad_input(bcg_reg, es_fit):
+    d, fit, ma = bcg_reg
+    es = eight_schools()
+    other = bcg_regression(("year",))
+    plain = hm.HierData.from_estimates(d.means, d.se, d.groups)   # no covariates
+    cases = [
+        (lambda: plot_bubble(fit, covariate="latitude"), ValueError, r"latitude.*\['ablat'\]"),
+        (lambda: plot_bubble(ma, d, covariate=0), TypeError, "covariate"),
+        (lambda: plot_bubble(es_fit), ValueError, "needs group-level covariates.*with_covariates"),
+        (lambda: plot_bubble(hm.meta_analysis(es), es), ValueError, "with_covariates"),
+        (lambda: plot_bubble(ma), ValueError, "data"),
+        (lambda: plot_bubble(ma, other), ValueError, "covariates"),
+        (lambda: plot_bubble(ma, plain), ValueError, r"\[\] but the MetaAnalysis"),
+        (lambda: plot_bubble(fit, other), ValueError, "covariates"),
+        (lambda: plot_bubble(fit, plain), ValueError, "`data` has no covariates"),
+        (lambda: plot_bubble(fit, prob=1.5), ValueError, "prob"),
+        (lambda: plot_bubble(fit, prediction="yes"), TypeError, "prediction"),
+        (lambda: plot_bubble(fit, ax="left"), TypeError, "ax"),
+        (lambda: plot_bubble(fit.posterior), TypeError, "result"),
+        (lambda: plot_meta_forest(fit, plain), ValueError, "`data` has no covariates"),
+        (lambda: plot_meta_forest(es_fit, es.with_covariates({"z": np.arange(8.0)})),
+         ValueError, "without them"),
+    ]
+    for call, exc, match in cases:
+        with pytest.raises(exc, match=match):
+            call()
+    # data whose numbers are not the MetaAnalysis's
+    shifted = hm.HierData.from_estimates(np.asarray(d.means) + 0.1, d.se, d.groups,
+                                         covariates=d.covariates)
+    with pytest.raises(ValueError, match="differs"):
+        plot_bubble(ma, shifted)
+    moved = d.with_covariates(d.covariates + 1.0)                   # other latitudes
+    with pytest.raises(ValueError, match="differs"):
+        plot_bubble(fit, moved)
+
+
+def test_plot_meta_forest_with_covariates(bcg_reg, es_fit, tmp_path):
+    """mu is the effect at the covariates' means: the summary rows say so."""
+    _, fit, _ = bcg_reg
+    fig = plot_meta_forest(fit)
+    _render(fig, tmp_path, "meta_forest_covariates")
+    (ax,) = fig.axes
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[-2:] == [r"Pooled estimate ($\mu$, at mean covariates)",
+                           "Prediction (new group at mean covariates)"]
+    _, diamond, _ = _meta_parts(ax)
+    np.testing.assert_allclose(diamond.get_xy()[1, 0],
+                               np.median(fit.posterior["mu"].values), rtol=1e-12)
+    assert "at mean covariates" in ax.get_legend().get_texts()[2].get_text()
+    assert_readable(fig)
+    plain = [t.get_text() for t in plot_meta_forest(es_fit).axes[0].get_yticklabels()]
+    assert plain[-2:] == [r"Pooled estimate ($\mu$)", "Prediction (new group)"]
 
 
 # ----------------------------------------------------------------------------- forest
@@ -868,7 +1078,7 @@ def test_plot_sbc_ranks(sbc_result, tmp_path):
 def test_every_figure_takes_ax_or_axes():
     """Each figure function of the package lives here and draws into given axes."""
     figures = [n for n in plots.__all__ if n.startswith("plot_")]
-    assert len(figures) == 11
+    assert len(figures) == 12
     for name in figures:
         params = inspect.signature(getattr(plots, name)).parameters
         assert ("ax" in params) != ("axes" in params), name

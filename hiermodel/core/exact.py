@@ -452,6 +452,7 @@ class RegressionGridPosterior:
     X: np.ndarray
     beta_mean_prior: np.ndarray
     beta_precision: np.ndarray
+    tau_logpdf: Callable[[Any], Any]
     grid: TauGrid
     tau_density: np.ndarray
     beta_cond_mean: np.ndarray
@@ -460,8 +461,37 @@ class RegressionGridPosterior:
     theta_cond_var: np.ndarray
 
     @property
+    def tau_grid(self) -> np.ndarray:
+        """The grid of ``tau`` values, shape (K,)."""
+        return self.grid.tau
+
+    @property
     def weights(self) -> np.ndarray:
+        """Quadrature weights (Simpson in ``u``, times the density), summing to 1."""
         return self.grid.weights
+
+    @property
+    def truncated_mass(self) -> float:
+        """Estimated posterior mass of ``tau`` outside the grid."""
+        return self.grid.truncated_mass
+
+    @property
+    def mu_cond_mean(self) -> np.ndarray:
+        """``E[beta_0 | tau_k, y]`` (the first coefficient; ``mu`` for a centred design)."""
+        return self.beta_cond_mean[:, 0]
+
+    @property
+    def mu_cond_var(self) -> np.ndarray:
+        """``Var[beta_0 | tau_k, y]``."""
+        return self.beta_cond_cov[:, 0, 0]
+
+    def contrast_cond(self, a: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``E`` and ``Var`` of ``a' beta`` given each ``tau_k``: shapes (K, m) for ``a`` of
+        shape (m, p) (one linear combination of the coefficients per row)."""
+        a = np.atleast_2d(np.asarray(a, dtype=float))
+        mean = self.beta_cond_mean @ a.T
+        var = np.einsum("mj,kjl,ml->km", a, self.beta_cond_cov, a)
+        return mean, var
 
     @cached_property
     def moments(self) -> dict[str, np.ndarray]:
@@ -470,6 +500,36 @@ class RegressionGridPosterior:
         return _grid_moments(self.weights, self.grid.tau,
                              beta=(self.beta_cond_mean, beta_var),
                              theta=(self.theta_cond_mean, self.theta_cond_var))
+
+    def contrast_moments(self, a: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Exact posterior mean and sd of each ``a' beta`` (rows of ``a``), shape (m,)."""
+        m = _grid_moments(self.weights, self.grid.tau, c=self.contrast_cond(a))
+        return m["c_mean"], m["c_sd"]
+
+    def quantiles(self, qs: np.ndarray, contrasts: Any = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """``(tau, x)`` at the probabilities ``qs``: ``tau`` of shape (Q,); ``x`` of shape
+        (p + G [+ m], Q), rows each coefficient, then each ``theta_i``, then each
+        ``contrasts`` row's ``a' beta`` -- roots of the normal-mixture CDF."""
+        tau = grid_tau(inverse_cdf(qs, self.grid), self.grid)
+        beta_var = np.diagonal(self.beta_cond_cov, axis1=1, axis2=2)
+        m = [self.beta_cond_mean, self.theta_cond_mean]
+        v = [beta_var, self.theta_cond_var]
+        if contrasts is not None:
+            cm, cv = self.contrast_cond(contrasts)
+            m.append(cm)
+            v.append(cv)
+        return tau, mixture_quantiles(qs, self.weights, np.column_stack(m),
+                                      np.sqrt(np.column_stack(v)))
+
+    def tau_pdf(self, tau: Any) -> np.ndarray:
+        """The normalised density ``p(tau | y)`` at arbitrary ``tau >= 0``, from the formula."""
+        t = np.atleast_1d(batch_param("tau", tau, nonneg=True)).ravel()
+        with np.errstate(divide="ignore"):
+            lp = (marginal_regression(t * t, self.means, self.se**2, self.X,
+                                      self.beta_mean_prior, self.beta_precision).loglik
+                  + self.tau_logpdf(t))
+        return np.exp(lp - self.grid.log_norm).reshape(np.shape(tau))
 
     def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
         """``(beta, tau, theta)``: ``n`` exact independent draws, shapes (n, p), (n,), (n, G):
@@ -526,6 +586,7 @@ def regression_grid_posterior(means: Any, se: Any, X: Any, *,
     w = weights_unchecked(se, g.tau[:, None])
     fitted_var = np.einsum("ij,kjl,il->ki", X, marg.beta_cov, X)
     return RegressionGridPosterior(
-        means=y, se=se, X=X, beta_mean_prior=b0, beta_precision=p0, grid=g,
+        means=y, se=se, X=X, beta_mean_prior=b0, beta_precision=p0, tau_logpdf=tau_logpdf,
+        grid=g,
         tau_density=density_tau(g), beta_cond_mean=marg.beta_hat, beta_cond_cov=marg.beta_cov,
         theta_cond_mean=mean, theta_cond_var=var + (1.0 - w) ** 2 * fitted_var)

@@ -1,0 +1,278 @@
+"""Group-level covariates (meta-regression, issue 18) through the Bayesian layers: priors,
+the PyMC forms, fit, the exact posterior, predictive draws, LOO and compare.
+
+Statistical checks use the exact posterior (closed form given tau, a grid over tau) and the
+Monte Carlo standard errors of the NUTS draws; EB checks use metafor's published numbers
+(tests/test_core_metareg.py has the full set)."""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import hiermodel as hm
+from hiermodel.comparison import data_from_idata
+from hiermodel.loo import integrated_log_likelihood
+from hiermodel.model import build_model, pooling_model
+
+FAST = dict(draws=1000, tune=1000, chains=4, progressbar=False)
+
+
+@pytest.fixture(scope="module")
+def bcg():
+    df = hm.datasets.bcg_trials().set_index("trial")
+    return hm.HierData.from_estimates(df.yi, np.sqrt(df.vi), groups=df.index,
+                                      covariates=df[["ablat", "year"]])
+
+
+@pytest.fixture(scope="module")
+def bcg_ablat():
+    df = hm.datasets.bcg_trials().set_index("trial")
+    return hm.HierData.from_estimates(df.yi, np.sqrt(df.vi), groups=df.index,
+                                      covariates=df[["ablat"]])
+
+
+@pytest.fixture(scope="module")
+def fits(bcg):
+    return {form: hm.fit(bcg, parameterization=form, seed=11, **FAST)
+            for form in ("marginal", "noncentered")}
+
+
+# ----------------------------------------------------------------------------- priors
+def test_beta_prior_scaled_to_the_data(bcg):
+    p = hm.Priors().resolve(bcg)
+    spread = hm.priors.data_spread(bcg.means, bcg.se)
+    sd_x = np.std(bcg.x, axis=0, ddof=1)
+    np.testing.assert_allclose(p.beta_sd, 2.5 * spread / sd_x, rtol=1e-12)
+    assert p.beta_mean == (0.0, 0.0)
+    assert "beta_sd" in p.from_data
+    assert "beta ~ Normal([0, 0], [" in p.describe()
+    assert any("2.5 S / sd(x_j)" in line for line in p.explain())
+    assert p.resolve(bcg) == p                                     # idempotent
+    assert hm.Priors.from_attrs(p.to_attrs()) == p                 # round trip
+
+
+def test_beta_prior_one_number_or_one_per_covariate(bcg):
+    assert hm.Priors(beta_sd=2.0).resolve(bcg).beta_sd == (2.0, 2.0)
+    assert hm.Priors(beta_sd=[1, 3], beta_mean=[0.5, 0]).resolve(bcg).beta_mean == (0.5, 0.0)
+    with pytest.raises(ValueError, match="`beta_sd` has 3 values but the data have 2"):
+        hm.Priors(beta_sd=[1, 2, 3]).resolve(bcg)
+    with pytest.raises(ValueError, match="beta_sd"):
+        hm.Priors(beta_sd=-1.0)
+    with pytest.raises(TypeError, match="beta_mean"):
+        hm.Priors(beta_mean="zero")
+    # no covariates: the beta prior is unused and not printed
+    assert "beta" not in hm.Priors().resolve(hm.eight_schools()).describe()
+
+
+# ----------------------------------------------------------------------------- models
+@pytest.mark.parametrize("form", ["marginal", "centered", "noncentered", "auto"])
+def test_every_form_has_the_slopes(bcg, form):
+    m = build_model(bcg, form)
+    names = {v.name for v in m.model.free_RVs}
+    assert "beta" in names and "mu" in names and "tau" in names
+    assert m.model.coords["covariate"] == ("ablat", "year")
+    assert "intercept" in {v.name for v in m.model.deterministics}
+    # the model's log density at a point equals the closed form
+    point = {"mu": -0.7, "beta": np.array([-0.03, 0.004]), "tau_log__": np.log(0.3)}
+    if form != "marginal":
+        c = m.model["c"].get_value()
+        m_i = -0.7 + bcg.centered_covariates @ point["beta"]
+        theta = m_i + 0.1
+        # theta = m + tau^(1-c) (theta_tilde - c m)  =>  theta_tilde = c m + (theta - m) / tau^(1-c)
+        point["theta_tilde"] = c * m_i + (theta - m_i) / 0.3 ** (1.0 - c)
+    logp = m.model.compile_logp(jacobian=False)(point)
+    p = m.priors
+    lp = (stats.norm.logpdf(-0.7, p.mu_mean, p.mu_sd) + stats.halfcauchy.logpdf(0.3, 0, p.tau_scale)
+          + stats.norm.logpdf(point["beta"], 0.0, p.beta_sd).sum())
+    m_i = -0.7 + bcg.centered_covariates @ point["beta"]
+    if form == "marginal":
+        lp += stats.norm.logpdf(bcg.means, m_i, np.sqrt(0.09 + bcg.se**2)).sum()
+    else:
+        c = m.model["c"].get_value()
+        theta = m_i + 0.1
+        lp += (stats.norm.logpdf(point["theta_tilde"], c * m_i, 0.3**c).sum()
+               + stats.norm.logpdf(bcg.means, theta, bcg.se).sum())
+    np.testing.assert_allclose(logp, lp, rtol=1e-8)
+
+
+def test_pooling_models_refuse_covariates(bcg):
+    with pytest.raises(NotImplementedError, match="covariates"):
+        pooling_model(bcg, "complete_pooling")
+
+
+# ----------------------------------------------------------------------------- NUTS vs exact
+@pytest.mark.parametrize("form", ["marginal", "noncentered"])
+def test_nuts_agrees_with_the_exact_posterior(bcg, fits, form):
+    """Every beta, mu, intercept, tau and theta_i within 4 MCSE of the exact mean (two
+    covariates, BCG); the fit's default target_accept with covariates leaves 0 divergences."""
+    idata = fits[form]
+    exact = hm.exact_posterior(bcg, hm.Priors.from_attrs(idata.posterior.attrs))
+    post = idata.posterior
+    assert int(idata.sample_stats["diverging"].sum()) == 0
+    assert post.attrs["target_accept"] == 0.99
+    mcse = az.mcse(post[["mu", "beta", "intercept", "tau", "theta"]], method="mean")
+    for name in ("mu", "beta", "intercept", "tau", "theta"):
+        got = post[name].mean(("chain", "draw")).values
+        want = exact.mean[name].values
+        tol = 4 * mcse[name].values + 1e-6 * np.abs(want)
+        assert np.all(np.abs(got - want) <= tol), (name, got, want, tol)
+    # the sds too, loosely (their MC error is about sd / sqrt(2 ESS))
+    for name in ("beta", "tau"):
+        ess = az.ess(post[[name]])[name].values
+        sd = post[name].std(("chain", "draw")).values
+        assert np.all(np.abs(sd - exact.sd[name].values) <= 4 * sd / np.sqrt(2 * ess))
+
+
+def test_exact_posterior_labels_and_eb_limit(bcg):
+    ex = hm.exact_posterior(bcg)
+    assert ex.has_covariates
+    assert list(ex.mean["beta"]["covariate"].values) == ["ablat", "year"]
+    rows = ex.summary().index.tolist()
+    assert rows[:4] == ["mu", "beta[ablat]", "beta[year]", "intercept"]
+    # intercept = mu - xbar' beta exactly, in mean; and its draws agree with the formula
+    xbar = bcg.covariate_means
+    np.testing.assert_allclose(float(ex.mean["intercept"]),
+                               float(ex.mean["mu"]) - xbar @ ex.mean["beta"].values,
+                               rtol=1e-10)
+    draws = ex.sample(500, 2, seed=3).posterior
+    np.testing.assert_allclose(draws["intercept"].values,
+                               draws["mu"].values - draws["beta"].values @ xbar, rtol=1e-12)
+    # quantiles of a normal-mixture margin bracket the mean and match the draws roughly
+    q = ex.quantile([0.025, 0.975])
+    assert np.all(q["beta"].isel(quantile=0) < ex.mean["beta"])
+    # flat priors on (mu, beta) and a wide uniform on tau: the posterior of the slopes sits
+    # on the REML estimates (it averages beta_hat(tau) over tau: within a fraction of a sd)
+    flat = hm.exact_posterior(bcg, hm.Priors(mu="flat", beta_sd=1e6, tau="uniform",
+                                             tau_scale=50.0))
+    reml = hm.meta_analysis(bcg)
+    gap = np.abs(flat.mean["beta"].values - reml.coefficients["estimate"].to_numpy()[1:])
+    assert np.all(gap < 0.1 * flat.sd["beta"].values)
+    # ... and is wider than REML's standard errors, which plug in one tau (13 trials)
+    assert np.all(flat.sd["beta"].values > reml.coefficients["se"].to_numpy()[1:])
+
+
+def test_scale_equivariance(bcg_ablat):
+    """y -> c y with se -> c se: beta and tau scale by c (the default priors scale too)."""
+    ex1 = hm.exact_posterior(bcg_ablat)
+    for c in (0.01, 1e4):
+        d = hm.HierData.from_estimates(c * bcg_ablat.means, c * bcg_ablat.se,
+                                       groups=bcg_ablat.groups, covariates=bcg_ablat.covariates)
+        ex = hm.exact_posterior(d)
+        for name in ("mu", "beta", "intercept", "tau"):
+            np.testing.assert_allclose(ex.mean[name].values, c * ex1.mean[name].values,
+                                       rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- what a fit carries
+def test_fit_carries_the_covariates(bcg, fits, tmp_path):
+    idata = fits["marginal"]
+    assert idata.constant_data["x"].dims == ("group", "covariate")
+    np.testing.assert_array_equal(idata.constant_data["x"].values, bcg.x)
+    path = tmp_path / "fit.nc"
+    hm.save(idata, path)
+    back = data_from_idata(hm.load(path))
+    assert back.covariate_names == ("ablat", "year")
+    np.testing.assert_array_equal(back.x, bcg.x)
+    # the slopes are the same on raw and centred covariates: intercept = mu - xbar' beta
+    post = idata.posterior
+    np.testing.assert_allclose(post["intercept"].values,
+                               post["mu"].values - post["beta"].values @ bcg.covariate_means,
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_exact_theta_draws_of_the_marginal_form(bcg, fits):
+    """theta | mu, beta, tau, y: mean w y + (1 - w) (mu + (x - xbar)' beta) per draw."""
+    post = fits["marginal"].posterior
+    m = post["mu"].values[..., None] + post["beta"].values @ bcg.centered_covariates.T
+    w = post["tau"].values[..., None] ** 2 / (post["tau"].values[..., None] ** 2 + bcg.se**2)
+    mean = w * bcg.means + (1 - w) * m
+    z = (post["theta"].values - mean) / np.sqrt(w * bcg.se**2)
+    assert abs(z.mean()) < 4 / np.sqrt(z.size)
+    assert abs(z.std() - 1) < 0.02
+
+
+def test_integrated_log_likelihood_uses_the_regression(bcg, fits):
+    idata = fits["noncentered"]
+    post = idata.posterior
+    m = post["mu"].values[..., None] + post["beta"].values @ bcg.centered_covariates.T
+    want = stats.norm.logpdf(bcg.means, m, np.sqrt(post["tau"].values[..., None] ** 2
+                                                   + bcg.se**2))
+    np.testing.assert_allclose(integrated_log_likelihood(idata).values, want, rtol=1e-10)
+
+
+def test_posterior_predictive_mixed_draws_follow_the_regression(bcg_ablat):
+    idata = hm.fit(bcg_ablat, seed=2, posterior_predictive=True, **FAST)
+    pp = idata.posterior_predictive
+    assert {"y", "y_mixed", "theta_new"} <= set(pp.data_vars)
+    post = idata.posterior
+    m = post["mu"] + hm.shrinkage.covariate_offset(post, bcg_ablat)
+    # E[y_mixed_i] = E[mu + (x_i - xbar)' beta]: the groups' regression line, not mu
+    resid = (pp["y_mixed"] - m).mean(("chain", "draw")).values
+    sd = np.sqrt(float((post["tau"] ** 2).mean()) + bcg_ablat.se**2)
+    assert np.all(np.abs(resid) < 5 * sd / np.sqrt(4000))
+    prior = hm.prior_predictive(bcg_ablat, draws=200, seed=1)
+    assert {"beta", "intercept"} <= set(prior.prior.data_vars)
+
+
+def test_compare_with_covariates(bcg, fits):
+    t = hm.compare(fits["marginal"])
+    reml = hm.meta_analysis(bcg)
+    np.testing.assert_allclose(t["eb"].to_numpy(), reml.theta.to_numpy(), rtol=1e-10)
+    assert {"ablat", "year", "eb_fitted", "fitted_mean", "exact"} <= set(t.columns)
+    assert "complete_pooling" not in t.columns      # the intercept-only seed quantities
+    assert np.all(np.abs(t["mean"] - t["exact"]) <= 4 * t["mcse_mean"] + 1e-9)
+    text = hm.summarize(t)
+    assert "regression line" in text and "grand mean" not in text
+    with pytest.raises(ValueError, match="meta-regression form"):
+        hm.compare(fits["marginal"], eb_method="sd_of_means")
+
+
+def test_compare_refuses_other_covariates(bcg, bcg_ablat, fits):
+    with pytest.raises(ValueError, match="other covariates"):
+        hm.compare(fits["marginal"], data=bcg_ablat)
+
+
+def test_conflict_check_uses_the_regression(bcg):
+    """A prior on the slope far from the data is flagged; the default is not."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", hm.exceptions.PriorDataConflictWarning)
+        hm.fit(bcg, seed=4, **FAST)
+    bad = hm.Priors(mu_mean=5.0, mu_sd=0.05)
+    with pytest.warns(hm.exceptions.PriorDataConflictWarning, match="mu"):
+        hm.fit(bcg, priors=bad, seed=4, **FAST)
+
+
+def test_dataframe_rows_with_covariates():
+    """Raw rows with a group-level covariate column fit the regression on the group means
+    with sigma estimated."""
+    rng = np.random.default_rng(5)
+    x = np.linspace(-1, 1, 12)
+    theta = 10_000 + 30 * x + rng.normal(0, 5, 12)
+    rows = pd.DataFrame({"g": np.repeat(np.arange(12), 6), "x": np.repeat(x, 6)})
+    rows["y"] = rng.normal(theta[rows["g"]], 20.0)
+    d = hm.HierData.from_dataframe(rows, value="y", group="g", covariates=["x"])
+    idata = hm.fit(d, seed=1, **FAST)
+    post = idata.posterior
+    assert "sigma" in post and "beta" in post
+    b = post["beta"].sel(covariate="x")
+    assert abs(float(b.mean()) - 30) < 4 * float(b.std()) + 5
+
+
+def test_compare_population_with_covariates(bcg, fits):
+    t = hm.compare_population(fits["noncentered"])
+    assert t.index.tolist() == ["mu", "beta[ablat]", "beta[year]", "intercept", "tau"]
+    reml = hm.meta_analysis(bcg)
+    np.testing.assert_allclose(t.loc[["beta[ablat]", "beta[year]"], "eb"],
+                               reml.coefficients["estimate"].to_numpy()[1:], rtol=1e-10)
+    np.testing.assert_allclose(t.at["intercept", "eb"],
+                               reml.coefficients.at["intercept", "estimate"], rtol=1e-10)
+    np.testing.assert_allclose(t.at["intercept", "eb_sd"],
+                               reml.coefficients.at["intercept", "se"], rtol=1e-8)
+    np.testing.assert_allclose(t.at["tau", "eb"], reml.heterogeneity["tau"], rtol=1e-10)
+    assert np.all(np.abs(t["mean"] - t["exact"]) <= 4 * t["mcse_mean"] + 1e-9)
