@@ -219,6 +219,11 @@ def _covariate_matrix(covariates: Any, labels: tuple) -> tuple[np.ndarray, tuple
         df = df.loc[wanted]
     elif isinstance(df.index, pd.RangeIndex) and len(df) == g and not set(index) & set(wanted):
         pass   # rows in group order
+    elif isinstance(df.index, pd.RangeIndex) and len(df) == g:
+        raise ValueError(f"`covariates` has a default index {index[0]}..{index[-1]} that "
+                         f"overlaps the group labels ({wanted[:5]}...), so it is ambiguous "
+                         "whether rows are matched by label or by position: index the table "
+                         "by the group labels (table.index = data.groups) to match by label.")
     else:
         missing = [lab for lab in wanted if lab not in set(index)][:5]
         raise ValueError(f"`covariates` must have one row per group: indexed by the group "

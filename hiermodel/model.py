@@ -600,11 +600,14 @@ def prior_model(data: HierData, priors: Priors, *, rows: bool, se_new: float | N
 
 # ----------------------------------------------------------------------------- data in ArviZ's form
 def label_groups(ds: xr.Dataset, data: HierData, rows: bool = False) -> xr.Dataset:
-    """``ds`` with ``data``'s labels on its ``group`` dimension (and, with ``rows``, each
-    row's group as an ``obs_group`` coordinate on ``obs``)."""
+    """``ds`` with ``data``'s labels on its ``group`` dimension, its covariate names on
+    ``covariate`` (and, with ``rows``, each row's group as an ``obs_group`` coordinate on
+    ``obs``)."""
     labels = group_coord(data.groups)
     if "group" in ds.dims:
         ds = ds.assign_coords(group=labels)
+    if "covariate" in ds.dims:      # a reused compiled model carries its first data's names
+        ds = ds.assign_coords(covariate=list(data.covariate_names))
     if rows and "obs" in ds.dims:
         ds = ds.assign_coords(obs_group=("obs", labels[data.rows[1]]))
     return ds

@@ -80,7 +80,7 @@ from .comparison import (
     fit_priors,
     normalize_group_dim,
 )
-from .core import TAU_METHOD_NAMES, TAU_METHODS, predictive_quantiles, shrinkage_weights
+from .core import TAU_METHOD_NAMES, predictive_quantiles, shrinkage_weights
 from .data import HierData
 from .exceptions import PredictiveCheckWarning
 from .shrinkage import ExactPosterior, MetaAnalysis, exact_posterior, tau_estimates
@@ -1343,7 +1343,7 @@ def _tau_inputs(posterior: Any, data: Any) -> tuple[az.InferenceData | ExactPost
     ExactPosterior) and the data behind it."""
     if isinstance(posterior, ExactPosterior):
         if data is None:
-            data = HierData.from_estimates(posterior.means, posterior.se, posterior.groups)
+            data = posterior.data
         elif tuple(check_data(data).groups) != tuple(posterior.groups):
             raise ValueError("`data` has other groups than the ExactPosterior: pass the data "
                              "it was computed from, or data=None.")
@@ -1360,7 +1360,7 @@ def _tau_hats(estimates: Any, data: HierData) -> pd.DataFrame:
     """``estimates`` checked (one ``tau`` per estimator), or every estimator's ``tau_hat``
     (:func:`hiermodel.shrinkage.tau_estimates`) when None."""
     if estimates is None:
-        return tau_estimates(data, TAU_METHODS)
+        return tau_estimates(data)
     if not isinstance(estimates, pd.DataFrame):
         raise TypeError(f"`estimates` must be a DataFrame with one `tau` per estimator (e.g. "
                         f"tau_estimates(data)) or None, got {type(estimates).__name__}.")

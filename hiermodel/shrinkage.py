@@ -29,6 +29,7 @@ import xarray as xr
 from ._validate import check_data, check_method, check_priors, count, positive_int
 from .core import (
     EB_METHODS,
+    METAREG_METHODS,
     TAU_METHODS,
     GridPosterior,
     MetaRegression,
@@ -160,22 +161,39 @@ def pooling_table(data: HierData, method: str = "reml") -> pd.DataFrame:
     )
 
 
-def tau_estimates(data: HierData, methods: Sequence[str] = TAU_METHODS) -> pd.DataFrame:
+def tau_estimates(data: HierData, methods: Sequence[str] | None = None) -> pd.DataFrame:
     """``tau_hat`` and its ``mu_hat`` for each estimator of :func:`hiermodel.core.estimate_tau`.
+
+    With covariates, the residual ``tau_hat`` of the meta-regression
+    (:func:`hiermodel.core.meta_regression` on the centred covariates, so ``mu`` is the mean
+    effect at the average covariates) for each of its methods.
 
     Parameters
     ----------
     data : HierData
-    methods : sequence of {"dl", "pm", "ml", "reml", "sd_of_means"}, default all five
+    methods : sequence of {"dl", "pm", "ml", "reml", "sd_of_means"}, optional
+        Default all five; with covariates ``("reml", "ml", "dl", "pm")`` (the seed's
+        ``sd_of_means`` has no regression form).
 
     Returns
     -------
     pandas.DataFrame
         Indexed by ``method``, columns ``tau`` and ``mu``.
     """
-    data = check_data(data)
+    data = check_data(data, covariates=True)
     if isinstance(methods, str):
         methods = [methods]
+    if data.has_covariates:
+        x = design_matrix(data.n_groups, data.centered_covariates)
+        rows = {}
+        for method in METAREG_METHODS if methods is None else methods:
+            fit = meta_regression(data.means, np.asarray(data.se) ** 2, x,
+                                  check_method(method, METAREG_METHODS, "methods"))
+            rows[fit.method] = {"tau": float(np.sqrt(fit.tau2)), "mu": float(fit.beta[0])}
+        table = pd.DataFrame.from_dict(rows, orient="index")
+        table.index.name = "method"
+        return table
+    methods = TAU_METHODS if methods is None else methods
     rows = {}
     for method in methods:
         est = estimate_tau(data.means, data.se, check_method(method, TAU_METHODS, "methods"))

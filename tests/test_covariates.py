@@ -15,6 +15,7 @@ from scipy import stats
 
 import hiermodel as hm
 from hiermodel.comparison import data_from_idata
+from hiermodel.stack import group
 from hiermodel.loo import integrated_log_likelihood
 from hiermodel.model import build_model, pooling_model
 
@@ -111,7 +112,7 @@ def test_nuts_agrees_with_the_exact_posterior(bcg, fits, form):
     covariates, BCG); the fit's default target_accept with covariates leaves 0 divergences."""
     idata = fits[form]
     exact = hm.exact_posterior(bcg, hm.Priors.from_attrs(idata.posterior.attrs))
-    post = idata.posterior
+    post = group(idata, "posterior")
     assert int(idata.sample_stats["diverging"].sum()) == 0
     assert post.attrs["target_accept"] == 0.99
     mcse = az.mcse(post[["mu", "beta", "intercept", "tau", "theta"]], method="mean")
@@ -178,7 +179,7 @@ def test_fit_carries_the_covariates(bcg, fits, tmp_path):
     assert back.covariate_names == ("ablat", "year")
     np.testing.assert_array_equal(back.x, bcg.x)
     # the slopes are the same on raw and centred covariates: intercept = mu - xbar' beta
-    post = idata.posterior
+    post = group(idata, "posterior")
     np.testing.assert_allclose(post["intercept"].values,
                                post["mu"].values - post["beta"].values @ bcg.covariate_means,
                                rtol=1e-10, atol=1e-12)
@@ -186,7 +187,7 @@ def test_fit_carries_the_covariates(bcg, fits, tmp_path):
 
 def test_exact_theta_draws_of_the_marginal_form(bcg, fits):
     """theta | mu, beta, tau, y: mean w y + (1 - w) (mu + (x - xbar)' beta) per draw."""
-    post = fits["marginal"].posterior
+    post = group(fits["marginal"], "posterior")
     m = post["mu"].values[..., None] + post["beta"].values @ bcg.centered_covariates.T
     w = post["tau"].values[..., None] ** 2 / (post["tau"].values[..., None] ** 2 + bcg.se**2)
     mean = w * bcg.means + (1 - w) * m
@@ -197,7 +198,7 @@ def test_exact_theta_draws_of_the_marginal_form(bcg, fits):
 
 def test_integrated_log_likelihood_uses_the_regression(bcg, fits):
     idata = fits["noncentered"]
-    post = idata.posterior
+    post = group(idata, "posterior")
     m = post["mu"].values[..., None] + post["beta"].values @ bcg.centered_covariates.T
     want = stats.norm.logpdf(bcg.means, m, np.sqrt(post["tau"].values[..., None] ** 2
                                                    + bcg.se**2))
@@ -206,9 +207,9 @@ def test_integrated_log_likelihood_uses_the_regression(bcg, fits):
 
 def test_posterior_predictive_mixed_draws_follow_the_regression(bcg_ablat):
     idata = hm.fit(bcg_ablat, seed=2, posterior_predictive=True, **FAST)
-    pp = idata.posterior_predictive
+    pp = group(idata, "posterior_predictive")
     assert {"y", "y_mixed", "theta_new"} <= set(pp.data_vars)
-    post = idata.posterior
+    post = group(idata, "posterior")
     m = post["mu"] + hm.shrinkage.covariate_offset(post, bcg_ablat)
     # E[y_mixed_i] = E[mu + (x_i - xbar)' beta]: the groups' regression line, not mu
     resid = (pp["y_mixed"] - m).mean(("chain", "draw")).values
@@ -258,7 +259,7 @@ def test_dataframe_rows_with_covariates():
     rows["y"] = rng.normal(theta[rows["g"]], 20.0)
     d = hm.HierData.from_dataframe(rows, value="y", group="g", covariates=["x"])
     idata = hm.fit(d, seed=1, **FAST)
-    post = idata.posterior
+    post = group(idata, "posterior")
     assert "sigma" in post and "beta" in post
     b = post["beta"].sel(covariate="x")
     assert abs(float(b.mean()) - 30) < 4 * float(b.std()) + 5
@@ -276,3 +277,36 @@ def test_compare_population_with_covariates(bcg, fits):
                                reml.coefficients.at["intercept", "se"], rtol=1e-8)
     np.testing.assert_allclose(t.at["tau", "eb"], reml.heterogeneity["tau"], rtol=1e-10)
     assert np.all(np.abs(t["mean"] - t["exact"]) <= 4 * t["mcse_mean"] + 1e-9)
+
+
+def test_tau_estimates_and_plot_tau_with_covariates(bcg_ablat):
+    """The residual tau_hat of the meta-regression per method (metafor: REML tau^2 0.0764
+    with latitude), and plot_tau of a covariate fit draws them beside the exact density."""
+    t = hm.tau_estimates(bcg_ablat)
+    assert t.index.tolist() == ["reml", "ml", "dl", "pm"]
+    assert abs(t.at["reml", "tau"] ** 2 - 0.0764) <= 0.5e-4 + 1e-5
+    with pytest.raises(ValueError, match="methods"):
+        hm.tau_estimates(bcg_ablat, ["sd_of_means"])
+    idata = hm.fit(bcg_ablat, seed=3, **FAST)
+    fig = hm.plots.plot_tau(idata)
+    assert fig.axes
+    fig = hm.plots.plot_tau(hm.exact_posterior(bcg_ablat))
+    assert fig.axes
+
+
+def test_reused_model_labels_the_new_covariates(bcg_ablat):
+    """Same-shaped data with another covariate reuse the compiled model; the result carries
+    the new names (and values) -- never the first fit's."""
+    year = hm.datasets.bcg_trials()["year"].to_numpy()
+    with pytest.raises(ValueError, match="ambiguous"):       # labels 1..13, index 0..12
+        bcg_ablat.with_covariates(pd.DataFrame({"year": year}))
+    other = bcg_ablat.with_covariates(
+        pd.DataFrame({"year": year}, index=list(bcg_ablat.groups)))
+    first = hm.fit(bcg_ablat, seed=1, draws=100, tune=100, chains=1, progressbar=False,
+                   check=False)
+    second = hm.fit(other, seed=1, draws=100, tune=100, chains=1, progressbar=False,
+                    check=False)
+    assert list(group(first, "posterior")["covariate"].values) == ["ablat"]
+    assert list(group(second, "posterior")["covariate"].values) == ["year"]
+    assert list(second.constant_data["covariate"].values) == ["year"]
+    np.testing.assert_array_equal(second.constant_data["x"].values[:, 0], other.x[:, 0])

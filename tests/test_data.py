@@ -271,12 +271,12 @@ def test_more_coefficients_than_groups_are_refused():
 
 def test_functions_that_do_not_model_covariates_refuse_them():
     """What does not model covariates may not silently fit the model without them."""
-    from hiermodel import empirical_bayes, pooling_table, tau_estimates
+    from hiermodel import empirical_bayes, pooling_table
     from hiermodel.model import pooling_model
 
     b, _, d = _bcg_data(covariates=_bcg_data()[0][["ablat"]])
     for call in (lambda: pooling_model(d, "no_pooling"), lambda: empirical_bayes(d),
-                 lambda: pooling_table(d), lambda: tau_estimates(d)):
+                 lambda: pooling_table(d)):
         with pytest.raises(NotImplementedError,
                            match=r"covariates \['ablat'\].*does not take.*meta_analysis"):
             call()
