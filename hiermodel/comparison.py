@@ -561,17 +561,24 @@ def compare(
     return table
 
 
+def _eb_regression(data: HierData, eb_method: str):
+    """``(X, fit)``: the design ``[1, x - xbar]`` (as the models) and its EB meta-regression."""
+    if eb_method not in METAREG_METHODS:
+        raise ValueError(f"`eb_method`={eb_method!r} has no meta-regression form; with "
+                         f"covariates use one of {METAREG_METHODS}.")
+    x = design_matrix(data.n_groups, data.centered_covariates)
+    y, v = np.asarray(data.means, float), np.asarray(data.se, float) ** 2
+    return x, meta_regression(y, v, x, eb_method)
+
+
 def _compare_regression(idata: az.InferenceData, data: HierData, dim: str, eb_method: str,
                         interval: str, prob: float, priors: Priors | None) -> pd.DataFrame:
     """:func:`compare` for data with covariates: the EB columns come from the
     meta-regression (:func:`hiermodel.core.meta_regression` on the centred covariates)."""
-    if eb_method not in METAREG_METHODS:
-        raise ValueError(f"`eb_method`={eb_method!r} has no meta-regression form; with "
-                         f"covariates use one of {METAREG_METHODS}.")
     post = idata.posterior
-    y, v = np.asarray(data.means, float), np.asarray(data.se, float) ** 2
-    x = design_matrix(data.n_groups, data.centered_covariates)
-    mr = meta_regression(y, v, x, eb_method)
+    x, mr = _eb_regression(data, eb_method)
+    v = np.asarray(data.se, float) ** 2
+    y = np.asarray(data.means, float)
     fitted = x @ mr.beta
     w = mr.tau2 / (mr.tau2 + v)
     fitted_var = np.einsum("ij,jl,il->i", x, mr.beta_cov, x)
@@ -695,13 +702,8 @@ def compare_population(
 def _population_regression(idata: az.InferenceData, data: HierData, eb_method: str,
                            interval: str, prob: float, priors: Priors | None) -> pd.DataFrame:
     """:func:`compare_population` with covariates."""
-    if eb_method not in METAREG_METHODS:
-        raise ValueError(f"`eb_method`={eb_method!r} has no meta-regression form; with "
-                         f"covariates use one of {METAREG_METHODS}.")
     post = idata.posterior
-    y, v = np.asarray(data.means, float), np.asarray(data.se, float) ** 2
-    x = design_matrix(data.n_groups, data.centered_covariates)
-    mr = meta_regression(y, v, x, eb_method)
+    _, mr = _eb_regression(data, eb_method)
     a = np.r_[1.0, -np.asarray(data.covariate_means, float)]      # intercept = a' (mu, beta)
     p = data.n_covariates
     names = ["mu", *(f"beta[{c}]" for c in data.covariate_names), "intercept", "tau"]
