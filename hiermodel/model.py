@@ -381,8 +381,9 @@ def build_model(
     -------
     HierModel
         ``.model`` is the ``pymc.Model``: free variables ``mu``, ``tau``, ``theta_tilde``
-        (and ``sigma``); Deterministic ``theta`` on dim ``group`` (the marginal form has
-        neither: only mu, tau[, sigma]); observed ``y`` (group means) and, if sigma is
+        (and ``sigma``; with covariates ``beta`` on dim ``covariate`` and the Deterministic
+        ``intercept``); Deterministic ``theta`` on dim ``group`` (the marginal form has
+        neither: only mu, tau[, sigma][, beta]); observed ``y`` (group means) and, if sigma is
         unknown, ``ss``.  Data nodes ``ybar``, ``se`` (or ``n``, ``ss_data``), ``c`` can be
         swapped with ``pm.set_data``.  ``.spec`` records what was built, ``.data`` and
         ``.priors`` what from.

@@ -258,7 +258,9 @@ def fit(
     Parameters
     ----------
     data_or_model : HierData or HierModel
-        Data (the model is built, or a compiled one reused) or a model from
+        Data (the model is built, or a compiled one reused; with covariates the
+        meta-regression ``theta_i ~ N(mu + (x_i - xbar)' beta, tau^2)``, see
+        :mod:`hiermodel.model`) or a model from
         :func:`~hiermodel.model.build_model` or :func:`~hiermodel.model.pooling_model`
         (sampled as is).  A bare ``pymc.Model`` is refused: hiermodel needs the data and
         priors it was built from.

@@ -15,9 +15,9 @@ from scipy import stats
 
 import hiermodel as hm
 from hiermodel.comparison import data_from_idata
-from hiermodel.stack import group
 from hiermodel.loo import integrated_log_likelihood
 from hiermodel.model import build_model, pooling_model
+from hiermodel.stack import group
 
 FAST = dict(draws=1000, tune=1000, chains=4, progressbar=False)
 
