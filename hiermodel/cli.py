@@ -4,6 +4,8 @@
     hiermodel fit FILE.csv --value COL --group COL [options]          raw rows
     hiermodel fit FILE.csv --mean COL --n COL --sigma X [--label COL]  the seed text's summary form
     hiermodel fit FILE.csv --estimate COL --se COL [--label COL]      Rubin's form
+    any form: --covariates COL[,COL...]   group-level covariates (meta-regression)
+              --knha                      Knapp-Hartung tests in the empirical-Bayes section
 
     priors:  --mu-prior normal[:LOC[,SCALE]] | flat
              --tau-prior halfcauchy[:SCALE] | halfnormal[:SCALE] | uniform[:UPPER]
@@ -134,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     cols.add_argument("--estimate", help="estimates form: the column of estimates")
     cols.add_argument("--se", help="estimates form: the column of standard errors")
     cols.add_argument("--label", help="summary/estimates form: the column of group labels")
+    cols.add_argument("--covariates", metavar="COL[,COL...]",
+                      help="group-level covariates for a meta-regression, comma-separated "
+                           "column names (numeric; for raw rows constant within each group): "
+                           "theta_i ~ Normal(mu + (x_i - xbar)' beta, tau^2), the covariates "
+                           "centred at their means, e.g. --covariates ablat,year")
+    cols.add_argument("--knha", action="store_true",
+                      help="Knapp-Hartung (t) tests and intervals in the report's "
+                           "empirical-Bayes meta-analysis / meta-regression section")
     _add_fit_options(ft)
     return parser
 
@@ -190,29 +200,78 @@ def data_from_args(args: argparse.Namespace):
         raise UserError("give exactly one data form: --value/--group (raw rows), "
                         "--mean/--n/--sigma (summaries) or --estimate/--se (estimates)")
     labels = _column(df, args.label, "--label") if args.label else None
+    covariates = _covariate_columns(df, args.covariates)
     if chosen[0] == "rows":
         if not (args.value and args.group):
             raise UserError("raw rows need both --value and --group")
         _column(df, args.value, "--value")
         _column(df, args.group, "--group")
-        return HierData.from_dataframe(df, value=args.value, group=args.group,
-                                       sigma=_sigma_arg(df, args.sigma))
+        with _cli_hints(), _options_named({"covariates": ("--covariates", None)}):
+            return HierData.from_dataframe(df, value=args.value, group=args.group,
+                                           sigma=_sigma_arg(df, args.sigma),
+                                           covariates=covariates)
     if chosen[0] == "summary":
         if not (args.mean and args.n and args.sigma):
             raise UserError("summary form needs --mean, --n and --sigma")
         names = {"means": ("--mean", args.mean), "n": ("--n", args.n),
                  "sigma": ("--sigma", args.sigma), "groups": ("--label", args.label)}
         with _options_named(names):
-            return HierData.from_summary(_column(df, args.mean, "--mean"),
+            data = HierData.from_summary(_column(df, args.mean, "--mean"),
                                          _column(df, args.n, "--n"),
                                          _sigma_arg(df, args.sigma), groups=labels)
+        return _with_covariates(data, df, covariates)
     if not (args.estimate and args.se):
         raise UserError("estimates form needs both --estimate and --se")
     names = {"y": ("--estimate", args.estimate), "se": ("--se", args.se),
              "groups": ("--label", args.label)}
     with _options_named(names):
-        return HierData.from_estimates(_column(df, args.estimate, "--estimate"),
+        data = HierData.from_estimates(_column(df, args.estimate, "--estimate"),
                                        _column(df, args.se, "--se"), groups=labels)
+    return _with_covariates(data, df, covariates)
+
+
+def _covariate_columns(df, text: str | None) -> list[str] | None:
+    """``--covariates a,b`` -> ``["a", "b"]``, each a column of the file (None if not given)."""
+    if text is None:
+        return None
+    names = [c.strip() for c in text.split(",")]
+    if not any(names):
+        raise UserError("--covariates: give one or more column names, comma-separated "
+                        "(e.g. --covariates ablat,year)")
+    if not all(names):
+        raise UserError(f"--covariates: empty column name in {text!r}; separate the names by "
+                        "single commas (e.g. --covariates ablat,year)")
+    dup = sorted({c for c in names if names.count(c) > 1})
+    if dup:
+        raise UserError(f"--covariates: column(s) {dup} named more than once")
+    missing = [c for c in names if c not in df.columns]
+    if missing:
+        raise UserError(f"--covariates: column(s) {missing} not in the file; columns are "
+                        f"{list(df.columns)}")
+    return names
+
+
+def _with_covariates(data, df, covariates: list[str] | None):
+    """``data`` (one group per row of ``df``, in file order) with the ``covariates`` columns."""
+    if covariates is None:
+        return data
+    table = df[covariates].set_axis(list(data.groups), axis=0)
+    with _cli_hints(), _options_named({"covariates": ("--covariates", None)}):
+        return data.with_covariates(table)
+
+
+@contextlib.contextmanager
+def _cli_hints():
+    """HierData's hints for Python users, said for the command line."""
+    try:
+        yield
+    except UserError as err:
+        msg = str(err)
+        for head in ("encode categories first", "pass it as numbers"):
+            if head in msg:
+                msg = (msg.split(head)[0] + "code it as numbers in the file (for a category, "
+                       "one 0/1 column per level but one) and name those columns.")
+        raise UserError(msg) from None
 
 
 @contextlib.contextmanager
@@ -324,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
                    chains=args.chains, eb_method=args.eb_method,
                    progressbar=False if args.no_progress else None,
                    figures=not args.no_figures, sampler_geometry=args.sampler_geometry,
-                   transform=args.transform, command=command, title=title,
+                   transform=args.transform, knha=getattr(args, "knha", False),
+                   command=command, title=title,
                    log=lambda m: print(m, file=sys.stderr, flush=True))
     except (UserError, ValueError, TypeError, ImportError, FileNotFoundError) as err:
         print(f"hiermodel: error: {err}".splitlines()[0], file=sys.stderr)

@@ -49,10 +49,12 @@ _NUMPYRO_MAX_TREE_DEPTH = 10
 def convergence_table(idata: az.InferenceData,
                       var_names: list[str] | None = None) -> pd.DataFrame:
     """R-hat, bulk/tail ESS and MCSE per parameter (``arviz.summary``, kind "diagnostics"),
-    for ``mu``, ``tau``, ``theta`` and ``sigma`` by default."""
+    for ``mu``, ``beta``, ``intercept``, ``tau``, ``theta`` and ``sigma`` by default (those
+    the posterior has)."""
     idata = check_fitted(idata)
     if var_names is None:
-        var_names = [v for v in ("mu", "tau", "theta", "sigma") if v in idata.posterior]
+        var_names = [v for v in ("mu", "beta", "intercept", "tau", "theta", "sigma")
+                     if v in idata.posterior]
     import arviz as az  # imported on use: ArviZ 1.x's import costs ~1 s (its figures)
 
     return az.summary(idata, var_names=var_names, kind="diagnostics")

@@ -484,21 +484,28 @@ def plot_shrinkage(
                    gid=f"shrinkage-points:{col}")
     a = t.attrs
     handles, labels = [], []
-    if "mu_mean" in a:
+    regression = "covariates" in a       # each group shrinks toward its own fitted value
+    if regression and "fitted_mean" in t:
+        handles.append(ax.scatter(np.full(n_groups, x[-1] + 0.18), t["fitted_mean"],
+                                  marker="_", s=120, color="k", zorder=2))
+        labels.append(r"fitted value $E[\mu + (x_i - \bar x)'\beta \mid y]$")
+    elif "mu_mean" in a:
         handles.append(ax.axhline(a["mu_mean"], color="k", ls="--", lw=1))
         labels.append(rf"grand mean $E[\mu \mid y]$ = {_num(a['mu_mean'])}")
-    if "eb_mu" in a and "eb" in columns:
+    if "eb_mu" in a and "eb" in columns and not regression:
         handles.append(ax.axhline(a["eb_mu"], color="C1", ls=":", lw=1.2))
         labels.append(rf"EB $\hat\mu$ = {_num(a['eb_mu'])} ($\hat\tau$ = "
                        f"{_num(a['eb_tau'])})")
     method = str(a.get("eb_method", "reml")).upper()
     ticks = [SHRINKAGE_COLUMNS[c].format(method=method) for c in columns]
     ax.set_xticks(x, ticks)
-    ax.set_xlim(x[0] - 0.35, x[-1] + 0.3)
+    ax.set_xlim(x[0] - 0.35, x[-1] + (0.4 if regression else 0.3))
     ax.yaxis.tick_right()
     ax.yaxis.set_label_position("right")
     ax.set_ylabel(r"estimate of $\theta_i$")
-    title = f"Shrinkage toward the grand mean (marker area ∝ {size_name})"
+    toward = ("the regression line (" + ", ".join(a["covariates"]) + ")" if regression
+              else "the grand mean")
+    title = f"Shrinkage toward {toward} (marker area ∝ {size_name})"
     ax.set_title(title)
 
     # group labels: left of the axes, spread apart at draw time, leader lines to the points
@@ -974,13 +981,14 @@ def _slope(est: float, lo: float, hi: float) -> str:
 
 
 def plot_bubble(
-    result: az.InferenceData | MetaAnalysis,
+    result: az.InferenceData | MetaAnalysis | Sequence[az.InferenceData | MetaAnalysis],
     data: HierData | None = None,
     *,
     covariate: str | None = None,
     prob: float = 0.95,
     prediction: bool = True,
     ax: Axes | None = None,
+    axes: Sequence[Axes] | None = None,
     figsize: tuple[float, float] | None = None,
 ) -> Figure:
     r"""Bubble plot of a meta-regression: each group's estimate ``y_i`` against one covariate,
@@ -1005,10 +1013,11 @@ def plot_bubble(
 
     Parameters
     ----------
-    result : arviz.InferenceData or MetaAnalysis
+    result : arviz.InferenceData or MetaAnalysis, or a list of them
         A fit of data with covariates (its posterior has ``beta``; or exact draws from
         ``ExactPosterior.sample`` with ``data=``), or :func:`hiermodel.meta_analysis` of data
-        with covariates.
+        with covariates.  A list draws one panel per result, side by side on a shared y
+        axis (e.g. ``[fit, meta_analysis(data)]``: full Bayes beside REML).
     data : HierData, optional
         The data: default rebuilt from a fit; required with a MetaAnalysis.
     covariate : str, optional
@@ -1019,8 +1028,10 @@ def plot_bubble(
         Draw the prediction band for a new group.
     ax : matplotlib.axes.Axes, optional
         Draw into this axes; default: a new figure.
+    axes : sequence of matplotlib.axes.Axes, optional
+        With a list of results: one axes per result; default: a new figure.
     figsize : (float, float), optional
-        Size of a new figure; default (7.5, 6).
+        Size of a new figure; default (7.5, 6), or 6.5 wide per panel.
 
     Returns
     -------
@@ -1032,6 +1043,25 @@ def plot_bubble(
         Without covariates (add them with :meth:`HierData.with_covariates`), for an unknown
         ``covariate``, or for ``data`` that are not the result's.
     """
+    if isinstance(result, (list, tuple)):
+        if not result:
+            raise ValueError("`result`: an empty list; pass a fit, a MetaAnalysis or a list "
+                             "of them.")
+        if ax is not None:
+            raise ValueError("`ax`: a list of results draws one panel each; pass `axes=` "
+                             "(one Axes per result) instead.")
+        panels = _check_axes(axes, len(result))
+        if panels is None:
+            fig = _new_figure(figsize, (6.5 * len(result), 5.5))
+            panels = list(np.atleast_1d(fig.subplots(1, len(result), sharey=True)))
+        else:
+            fig = _root_figure(panels[0])
+        for one, panel in zip(result, panels, strict=True):
+            plot_bubble(one, data, covariate=covariate, prob=prob, prediction=prediction,
+                        ax=panel)
+        return fig
+    if axes is not None:
+        raise ValueError("`axes` is for a list of results; with one result pass `ax=`.")
     result, data, dim = _bubble_inputs(result, data)
     j = _bubble_covariate(data, covariate)
     prob = check_prob(prob)

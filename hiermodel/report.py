@@ -16,8 +16,17 @@ posterior, runs posterior predictive checks, and writes
   when the se_i are known, ``exact_posterior.csv`` -- byte-identical for the same seed and
   options;
 * figures: ``forest.png`` (the meta-analysis forest plot), ``forest_methods.png`` (theta_i by
-  fit vs exact posterior), ``shrinkage.png``, ``tau.png``, ``ppc.png``, and -- only when asked,
-  since it needs a second fit of the centered form -- ``sampler_geometry.png``.
+  fit vs exact posterior), ``shrinkage.png``, ``tau.png``, ``ppc.png``, with covariates
+  ``bubble_<covariate>.png`` (at most 4), and -- only when asked, since it needs a second fit
+  of the centered form -- ``sampler_geometry.png``.  A figure the library cannot draw for the
+  data is left out with a warning at the top of the report.
+
+With group-level covariates (``data.has_covariates``) the model is the meta-regression
+``theta_i ~ N(mu + (x_i - xbar)' beta, tau^2)`` and the report adds the empirical-Bayes
+meta-regression as metafor reports it (:func:`hiermodel.meta_analysis`) beside the posterior
+and exact-posterior summaries of mu, beta, intercept and tau; data in estimates form without
+covariates get the intercept-only random-effects meta-analysis (Q, I^2, H^2, tau^2 CI,
+prediction interval).
 
 One interval convention throughout the report: 95% central (equal-tailed) posterior
 intervals, from the 2.5% to the 97.5% posterior quantile.
@@ -129,7 +138,11 @@ class _Run:
     exact_table: pd.DataFrame | None = None
     ppc: pd.DataFrame | None = None
     transform: str | None = None
+    knha: bool = False
+    meta: Any = None                  # hm.meta_analysis (EB, metafor's rma), or None
+    meta_pred: pd.Series | None = None  # its prediction for a new group at the mean covariates
     figures: list[tuple[str, str]] = field(default_factory=list)   # (file, caption)
+    skipped: list[tuple[str, str]] = field(default_factory=list)   # (kind, message)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (category, message)
     seconds: float = 0.0
     lo_col: str = "eti_low"       # compare()'s names for the interval columns
@@ -152,6 +165,7 @@ def run_report(
     figures: bool = True,
     sampler_geometry: bool = False,
     transform: str | None = None,
+    knha: bool = False,
     command: str = "",
     title: str = "hiermodel run",
     log: Callable[[str], Any] = print,
@@ -184,6 +198,9 @@ def run_report(
     transform : {"exp"} or None
         Back-transform for log-scale estimates (e.g. log risk ratios): the forest plot's
         axis and the report's summary of mu and a new group are also given on that scale.
+    knha : bool, default False
+        Knapp-Hartung (t) tests and intervals in the empirical-Bayes meta-analysis section
+        (:func:`hiermodel.meta_analysis`).
     command, title : str
         Recorded in the report.
     log : callable
@@ -203,7 +220,8 @@ def run_report(
                           parameterization=parameterization, draws=draws, tune=tune,
                           chains=chains, eb_method=eb_method, progressbar=progressbar,
                           figures=figures, sampler_geometry=sampler_geometry,
-                          transform=transform, command=command, title=title, log=log)
+                          transform=transform, knha=knha, command=command, title=title,
+                          log=log)
         (out / RUN_MARKER).write_text(f"hiermodel {command}\n", encoding="utf-8")
         _replace_folder(out, final)
     except BaseException:  # Ctrl-C included: the previous results stay as they were
@@ -246,7 +264,7 @@ def _replace_folder(new: Path, final: Path) -> None:
 def _run_into(out: Path, data: Any, *, final: Path, seed: int, priors: Any, sampler: str,
               parameterization: str, draws: int, tune: int, chains: int, eb_method: str,
               progressbar: bool | None, figures: bool, sampler_geometry: bool,
-              transform: str | None, command: str, title: str,
+              transform: str | None, knha: bool, command: str, title: str,
               log: Callable[[str], Any]) -> dict[str, Path]:
     """The run itself, writing into ``out`` (the staging folder)."""
     from ._validate import check_priors
@@ -258,7 +276,7 @@ def _run_into(out: Path, data: Any, *, final: Path, seed: int, priors: Any, samp
     t0 = time.perf_counter()
     run = _Run(data=data, title=title, command=command, seed=seed, sampler=sampler,
                parameterization=parameterization, draws=draws, tune=tune, chains=chains,
-               eb_method=eb_method, transform=transform)
+               eb_method=eb_method, transform=transform, knha=bool(knha))
     planned = check_priors(priors, data)   # for the log line; the fit records its own
     log(f"hiermodel: priors: {_known_only(planned.describe(), data)}")
     log(f"hiermodel: fitting {data.n_groups} groups ({parameterization}, {sampler}, "
@@ -281,7 +299,7 @@ def _run_into(out: Path, data: Any, *, final: Path, seed: int, priors: Any, samp
         if figures or sampler_geometry:
             _figures(run, out, files, figures=figures, sampler_geometry=sampler_geometry,
                      progressbar=progressbar, log=log)
-    run.warnings = _collect_warnings(caught)
+    run.warnings = _collect_warnings(caught) + run.skipped
     for _, msg in run.warnings:
         log("hiermodel: WARNING: " + msg.removeprefix("hiermodel ").replace("\n", "\n  "))
     for msg in _extreme_messages(run):
@@ -303,9 +321,10 @@ def _fit_priors(idata: Any, fallback: Any) -> Any:
 
 def _known_only(describe: str, data: Any) -> str:
     """``Priors.describe()`` without the sigma part when sigma is known (it is not used)."""
+    parts = describe.split("; ")
     if data.sigma_known:
-        return describe.split("; sigma ~")[0]
-    return describe.replace(" (if unknown)", "")
+        parts = [p for p in parts if not p.startswith("sigma ~")]
+    return "; ".join(parts).replace(" (if unknown)", "")
 
 
 def _predictive(idata: Any, data: Any, seed: int) -> Any:
@@ -351,22 +370,66 @@ def _tables(run: _Run, out: Path, files: dict[str, Path]) -> None:
     table.to_csv(out / "comparison.csv", float_format="%.10g")
     files["comparison"] = out / "comparison.csv"
 
-    pop = compare_population(idata, data, eb_method=run.eb_method, **eti)
-    run.population = pop
-    pop.to_csv(out / "population.csv", float_format="%.10g")
-    files["population"] = out / "population.csv"
-
     if data.sigma_known:
         run.exact = exact_posterior(data, run.priors)
         run.exact_table = run.exact.summary(quantiles=(_Q[0], 0.5, _Q[1]))
         run.exact_table.to_csv(out / "exact_posterior.csv", float_format="%.10g")
         files["exact"] = out / "exact_posterior.csv"
 
+    if data.has_covariates or data.source == "estimates":
+        _meta(run)
+    pop = compare_population(idata, data, eb_method=_population_method(run), **eti)
+    run.population = pop
+    pop.to_csv(out / "population.csv", float_format="%.10g")
+    files["population"] = out / "population.csv"
+
     ppc = pd.concat({v: ppc_table(run.pp_idata, var_name=v) for v in ("y", "y_mixed")},
                     names=["replicate"])
     ppc.to_csv(out / "ppc.csv", float_format="%.10g")
     files["ppc"] = out / "ppc.csv"
     run.ppc = ppc
+
+
+def _meta(run: _Run) -> None:
+    """The empirical-Bayes random-effects meta-analysis / meta-regression (metafor's ``rma``)
+    and its prediction for a new group at the average covariates."""
+    from .core import METAREG_METHODS
+    from .shrinkage import meta_analysis
+
+    d = run.data
+    method = run.eb_method if run.eb_method in METAREG_METHODS else "reml"
+    run.meta = meta_analysis(d, method=method, knha=run.knha, level=INTERVAL_PROB)
+    at = (pd.DataFrame([d.covariate_means], columns=list(d.covariate_names))
+          if d.has_covariates else None)
+    run.meta_pred = run.meta.predict(at).iloc[0]
+
+
+def _beta_names(data: Any) -> list[str]:
+    return [f"beta[{c}]" for c in data.covariate_names]
+
+
+def _population_method(run: _Run) -> str:
+    """The EB method of the population table: with covariates the meta-regression's (the
+    seed's sd_of_means has none; REML then, as :func:`_meta`)."""
+    from .core import METAREG_METHODS
+
+    if run.data.has_covariates and run.eb_method not in METAREG_METHODS:
+        return "reml"
+    return run.eb_method
+
+
+def _exact_new_group(run: _Run) -> tuple[float, float] | None:
+    """The exact posterior's central interval of theta_new ~ Normal(mu, tau^2) (a new group
+    at the average covariates): a normal mixture over the tau grid."""
+    from .core.exact import mixture_quantiles
+
+    ex = run.exact
+    if ex is None:
+        return None
+    m = np.asarray(ex.mu_cond_mean, float)[:, None]
+    s = np.sqrt(np.asarray(ex.mu_cond_var, float) + np.asarray(ex.tau_grid, float) ** 2)
+    q = mixture_quantiles(np.asarray(_Q), np.asarray(ex.weights, float), m, s[:, None])[0]
+    return float(q[0]), float(q[1])
 
 
 # ============================================================================ figures
@@ -381,53 +444,111 @@ def _figures(run: _Run, out: Path, files: dict[str, Path], *, figures: bool,
 
     data, idata, table = run.data, run.idata, run.comparison
     n_draws = int(idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"])
+    cov = data.has_covariates
+    at = " at the average covariates" if cov else ""
     if figures:
         fn, label = TRANSFORMS[run.transform] if run.transform else (None, None)
-        _save(plots.plot_meta_forest(idata, data, prob=INTERVAL_PROB, transform=fn,
-                                     transform_label=label),
-              out / "forest.png", files, "fig_forest")
         scale = f" The axis is on the back-transformed scale, {label}." if label else ""
-        run.figures.append((
-            "forest.png",
+        _figure(run, out, files, "forest.png", lambda: plots.plot_meta_forest(
+            idata, data, prob=INTERVAL_PROB, transform=fn, transform_label=label),
             f"Forest plot: each group's observed {_ybar(data)} ± 1.96 se_i (black), its "
-            f"posterior theta_i (blue: median and {_PCT} interval), the pooled mu (diamond: "
-            f"median and {_PCT} interval) and the {_PCT} prediction interval for a new "
-            f"group's theta_new ~ Normal(mu, tau^2).{scale}"))
+            f"posterior theta_i (blue: median and {_PCT} interval), the pooled mu{at} "
+            f"(diamond: median and {_PCT} interval) and the {_PCT} prediction interval for a "
+            f"new group's theta_new ~ Normal(mu, tau^2){at}.{scale}", log)
         if run.exact is not None:
-            fits = {run.parameterization: idata,
-                    "exact": run.exact.sample(draws=idata.posterior.sizes["draw"],
-                                              chains=idata.posterior.sizes["chain"],
-                                              seed=run.seed)}
-            _save(plots.plot_forest(fits, prob=INTERVAL_PROB), out / "forest_methods.png",
-                  files, "fig_forest_methods")
-            run.figures.append((
-                "forest_methods.png",
-                f"theta_i by method: the {run.parameterization} NUTS fit ({n_draws} draws) "
-                f"against as many exact posterior draws; point = median, thick bar = "
-                f"quartiles, thin bar = {_PCT} interval of each method's draws."))
-        _save(plots.plot_shrinkage(table), out / "shrinkage.png", files, "fig_shrinkage")
-        run.figures.append((
-            "shrinkage.png",
-            f"Shrinkage: each group's move from its own {_own(data)} {_ybar(data)} (no "
-            f"pooling) to its empirical-Bayes ({run.eb_method.upper()}) estimate and its "
-            f"posterior mean (full Bayes); marker area by precision; lines at the posterior "
-            f"mean of mu and the empirical-Bayes mu_hat."))
-        _save(plots.plot_tau(idata, data, prob=INTERVAL_PROB), out / "tau.png", files,
-              "fig_tau")
-        run.figures.append((
-            "tau.png",
-            f"Left: the posterior density of tau (shaded: {_PCT} interval) with each "
-            f"empirical-Bayes tau_hat marked. Right: the weight w_i(tau) = tau^2 / (tau^2 + "
-            f"se_i^2) each group's own mean gets, as a function of tau."))
-        _save(plots.plot_test_statistics(run.pp_idata, var_name="y_mixed"), out / "ppc.png", files,
-              "fig_ppc")
-        run.figures.append((
-            "ppc.png",
-            f"Posterior predictive check with new groups (y_mixed): histograms of each test "
-            f"statistic over {n_draws} replicated datasets, the observed value as a line "
-            f"(the `y_mixed` rows of the predictive-check table)."))
+            def methods() -> Any:
+                exact = run.exact.sample(draws=idata.posterior.sizes["draw"],
+                                         chains=idata.posterior.sizes["chain"], seed=run.seed)
+                return plots.plot_forest({run.parameterization: idata, "exact": exact},
+                                         prob=INTERVAL_PROB)
+            _figure(run, out, files, "forest_methods.png", methods,
+                    f"theta_i by method: the {run.parameterization} NUTS fit ({n_draws} draws) "
+                    f"against as many exact posterior draws; point = median, thick bar = "
+                    f"quartiles, thin bar = {_PCT} interval of each method's draws.", log)
+        for name in list(data.covariate_names)[:MAX_BUBBLES]:
+            _figure(run, out, files, f"bubble_{_file_part(name)}.png",
+                    lambda name=name: _bubble(run, name),
+                    _bubble_caption(run, name), log)
+        if len(data.covariate_names) > MAX_BUBBLES:
+            rest = list(data.covariate_names)[MAX_BUBBLES:]
+            _skip(run, f"bubble plots for covariate(s) {rest} not drawn",
+                  f"the report draws at most {MAX_BUBBLES} bubble plots (one per covariate, "
+                  f"the first {MAX_BUBBLES} of --covariates); draw the others with "
+                  f"hiermodel.plots.plot_bubble(idata, covariate=...)")
+        target = ("its fitted value on the regression line, mu + (x_i - xbar)' beta (the "
+                  "horizontal lines at the posterior mean of mu and the empirical-Bayes "
+                  "mu_hat are those fitted values at the average covariates)" if cov else
+                  "mu; lines at the posterior mean of mu and the empirical-Bayes mu_hat")
+        _figure(run, out, files, "shrinkage.png", lambda: plots.plot_shrinkage(table),
+                f"Shrinkage: each group's move from its own {_own(data)} {_ybar(data)} (no "
+                f"pooling) to its empirical-Bayes ({run.eb_method.upper()}) estimate and its "
+                f"posterior mean (full Bayes), pulled toward {target}; marker area by "
+                f"precision.", log)
+        _figure(run, out, files, "tau.png",
+                lambda: plots.plot_tau(idata, data, prob=INTERVAL_PROB),
+                f"Left: the posterior density of tau (shaded: {_PCT} interval) with each "
+                f"empirical-Bayes tau_hat marked. Right: the weight w_i(tau) = tau^2 / (tau^2 "
+                f"+ se_i^2) each group's own mean gets, as a function of tau.", log)
+        _figure(run, out, files, "ppc.png",
+                lambda: plots.plot_test_statistics(run.pp_idata, var_name="y_mixed"),
+                f"Posterior predictive check with new groups (y_mixed): histograms of each "
+                f"test statistic over {n_draws} replicated datasets, the observed value as a "
+                f"line (the `y_mixed` rows of the predictive-check table).", log)
     if sampler_geometry:
         _sampler_geometry(run, out, files, progressbar=progressbar, log=log)
+
+
+#: at most this many bubble plots (one per covariate) in a report
+MAX_BUBBLES = 4
+
+
+def _figure(run: _Run, out: Path, files: dict[str, Path], name: str, make: Callable[[], Any],
+            caption: str, log: Callable) -> None:
+    """Draw and save one figure; a figure the library cannot draw for these data (it raises
+    NotImplementedError, e.g. not yet with covariates) is skipped with a warning in the
+    report and the log, never silently."""
+    try:
+        fig = make()
+    except NotImplementedError as err:
+        why = str(err).splitlines()[0].split(". ")[0].rstrip(".")
+        _skip(run, f"figure {name} not drawn", f"{why} (hiermodel.plots cannot draw it for "
+                                               f"these data yet).")
+        return
+    _save(fig, out / name, files, "fig_" + name[:-4])      # hiermodel's figures: no pyplot
+    run.figures.append((name, caption))
+
+
+def _skip(run: _Run, what: str, why: str) -> None:
+    run.skipped.append(("skipped", f"{what}:\n- {why}"))
+
+
+def _file_part(name: str) -> str:
+    """A covariate name as a safe piece of a file name."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "covariate"
+
+
+def _bubble(run: _Run, name: str) -> Any:
+    """Bubble plot of one covariate: the full-Bayes fit (left) beside the empirical-Bayes
+    meta-regression (right), on the same axes."""
+    from . import plots
+
+    return plots.plot_bubble([run.idata, run.meta], run.data, covariate=name,
+                             prob=INTERVAL_PROB)
+
+
+def _bubble_caption(run: _Run, name: str) -> str:
+    d = run.data
+    others = [c for c in d.covariate_names if c != name]
+    held = (f" with {', '.join(others)} held at {'its' if len(others) == 1 else 'their'} "
+            f"mean{'s' if len(others) > 1 else ''}" if others else "")
+    return (f"Bubble plot of {name}: each group's {_ybar(d)} against its {name} (bubble area "
+            f"by precision 1 / se_i^2). Left, full Bayes: the posterior median of the "
+            f"regression line mu + ({name} - mean) beta[{name}]{held}, its {_PCT} credible "
+            f"band (shaded) and the {_PCT} prediction interval of a new group (dashed). "
+            f"Right, empirical Bayes ({run.meta.method.upper()}): the fitted line, its {_PCT} "
+            f"confidence band and prediction interval (metafor's predict(rma)).")
 
 
 def _sampler_geometry(run: _Run, out: Path, files: dict[str, Path], *,
@@ -593,8 +714,12 @@ def _report(run: _Run) -> str:
     lines += ["## Priors", ""] + _prior_lines(run) + [""]
     lines += ["## Data", ""] + _data_lines(run) + [""]
     lines += ["## Results in brief", ""] + _brief_lines(run) + [""]
-    lines += ["## Group estimates: no, complete and partial pooling against the posterior",
-              ""] + _comparison_lines(run) + [""]
+    if run.meta is not None:
+        lines += [f"## {_meta_title(run)}", ""] + _meta_lines(run) + [""]
+    head = ("no pooling and partial pooling toward the regression line, against the posterior"
+            if run.data.has_covariates else
+            "no, complete and partial pooling against the posterior")
+    lines += [f"## Group estimates: {head}", ""] + _comparison_lines(run) + [""]
     lines += ["## Population parameters", ""] + _population_lines(run) + [""]
     lines += ["## Exact posterior", ""] + _exact_lines(run) + [""]
     lines += ["## Posterior predictive checks", ""] + _ppc_lines(run) + [""]
@@ -613,13 +738,20 @@ def _report(run: _Run) -> str:
 def _intro(run: _Run) -> list[str]:
     d = run.data
     n = run.diag.n_draws
+    what = ("A Bayesian three-level normal (hierarchical / random-effects) model"
+            if not d.has_covariates else
+            f"A Bayesian random-effects meta-regression (a three-level normal model whose "
+            f"group means depend on the covariate{'s' if d.n_covariates > 1 else ''} "
+            f"{', '.join(d.covariate_names)})")
     return [
-        f"A Bayesian three-level normal (hierarchical / random-effects) model fitted to "
+        f"{what} fitted to "
         f"{d.n_groups} groups with hiermodel: {run.chains} chains x {run.draws} draws of "
         f"NUTS ({n} in all; sampler {run.sampler}, {run.parameterization} form, seed "
-        f"{run.seed}), set against no pooling, complete pooling"
-        f"{', ' if run.exact is not None else ' and '}empirical-Bayes partial pooling"
-        f"{' and the exact posterior' if run.exact is not None else ''}.",
+        f"{run.seed}), set against no pooling"
+        + ("" if d.has_covariates else ", complete pooling")
+        + f"{', ' if run.exact is not None else ' and '}empirical-Bayes partial pooling"
+        + (" toward the meta-regression line" if d.has_covariates else "")
+        + f"{' and the exact posterior' if run.exact is not None else ''}.",
         "",
         f"**Conventions.** Every interval in this report is a {_PCT} central "
         f"(equal-tailed) posterior interval: from the {100 * _Q[0]:g}% to the "
@@ -652,22 +784,48 @@ def _model_lines(run: _Run) -> list[str]:
                    "known and is estimated with the other parameters (the model uses the "
                    "group means ybar_i and within-group sums of squares, which carry all "
                    "the information: ybar_i ~ Normal(theta_i, sigma^2 / n_i))")
-    eqs.append(f"theta_i | mu, tau        ~ Normal(mu, tau^2)           i = 1, ..., "
-               f"{d.n_groups}")
+    if d.has_covariates:
+        eqs.append(f"theta_i | mu, beta, tau  ~ Normal(mu + (x_i - xbar)' beta, tau^2)   "
+                   f"i = 1, ..., {d.n_groups}")
+    else:
+        eqs.append(f"theta_i | mu, tau        ~ Normal(mu, tau^2)           i = 1, ..., "
+                   f"{d.n_groups}")
     eqs.append(_known_only(p.describe(), d).replace("; ", ",   ") if p is not None
                else "priors: see below")
+    mean_i = "mu + (x_i - xbar)' beta" if d.has_covariates else "mu"
     form = {
-        "marginal": "theta integrated out while sampling (ybar_i ~ Normal(mu, tau^2 + "
-                    "se_i^2)) and then drawn exactly from p(theta | mu, tau, y)",
+        "marginal": f"theta integrated out while sampling (ybar_i ~ Normal({mean_i}, tau^2 + "
+                    f"se_i^2)) and then drawn exactly from p(theta | mu, "
+                    f"{'beta, ' if d.has_covariates else ''}tau, y)",
         "centered": "theta_i sampled directly",
         "noncentered": "theta_i = mu + tau z_i with z_i sampled",
         "auto": "each theta_i partially centered according to its precision",
     }.get(run.parameterization, run.parameterization)
+    if d.has_covariates:
+        roles = _covariate_roles(d)
+    else:
+        roles = ("mu the mean of the population of groups and tau the sd of the theta_i "
+                 "between groups (tau = 0: all groups alike)")
     return ["```", *eqs, "```", "",
-            f"{meaning}. theta_i is group i's true mean (effect), mu the mean of the "
-            f"population of groups and tau the sd of the theta_i between groups (tau = 0: "
-            f"all groups alike). The posterior is sampled in the {run.parameterization} "
-            f"form: {form}."]
+            f"{meaning}. theta_i is group i's true mean (effect), {roles}. The posterior is "
+            f"sampled in the {run.parameterization} form: {form}."]
+
+
+def _covariate_roles(d: Any) -> str:
+    """What mu, beta, intercept and tau are in the meta-regression, with the xbar used."""
+    names = list(d.covariate_names)
+    xbar = ", ".join(f"{c} = {_fmt(float(v))}" for c, v in zip(names, d.covariate_means,
+                                                                  strict=True))
+    x = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
+    return (f"x_i = {x}_i the group's covariate{'s' if len(names) > 1 else ''} and xbar "
+            f"their mean{'s' if len(names) > 1 else ''} over the {d.n_groups} groups "
+            f"({xbar}). The covariates are centred at xbar, so mu is the mean effect of a "
+            f"group at the average covariates; beta[c] is the change in theta per unit of "
+            f"covariate c (the others fixed); intercept = mu - xbar' beta is the effect at "
+            f"covariates 0 (the intercept that metafor's rma reports, in the posterior as "
+            f"`intercept`); tau is the residual sd of the theta_i between groups, the "
+            f"heterogeneity the covariates do not explain (tau = 0: the regression line "
+            f"explains all of it)")
 
 
 def _prior_lines(run: _Run) -> list[str]:
@@ -709,7 +867,19 @@ def _data_lines(run: _Run) -> list[str]:
         how = (f"sigma_hat / sqrt(n_i) with the pooled within-group sd sigma_hat = "
                f"{_fmt(d.sigma_hat)} (a plug-in: the fit estimates sigma)")
     out.append(f"- Standard errors ({how}): {_range('se_i', se, median=True)}.")
+    if d.has_covariates:
+        for c in d.covariate_names:
+            x = d.covariates[c].to_numpy(dtype=float)
+            out.append(f"- Covariate {_range(c, x)}; mean {_fmt(float(x.mean()))}, sd "
+                       f"{_fmt(float(x.std(ddof=1)))}.")
     eb = estimate_tau(y, se, run.eb_method)
+    if d.has_covariates:
+        out.append(f"- Without the covariates, the empirical Bayes ({run.eb_method.upper()}) "
+                   f"fit of {name} ~ Normal(mu, tau^2 + se_i^2) gives mu_hat = "
+                   f"{_fmt(float(eb.mu))} (se {_fmt(float(np.sqrt(eb.mu_var)))}), tau_hat = "
+                   f"{_fmt(float(eb.tau))}: the total heterogeneity that the covariates may "
+                   f"explain (the meta-regression section gives the residual).")
+        return out
     out.append(f"- Empirical Bayes ({run.eb_method.upper()}) fit of {name} ~ Normal(mu, "
                f"tau^2 + se_i^2), the data's own estimate of the population: mu_hat = "
                f"{_fmt(float(eb.mu))} (se {_fmt(float(np.sqrt(eb.mu_var)))}), tau_hat = "
@@ -730,33 +900,57 @@ def _range(name: str, x: Any, *, median: bool = False) -> str:
 def _brief_lines(run: _Run) -> list[str]:
     post = run.idata.posterior
     out: list[str] = []
+    d = run.data
+    cov = d.has_covariates
     names = {"mu": "mu (population mean)", "tau": "tau (between-group sd)",
              "sigma": "sigma (within-group sd)"}
+    if cov:
+        names.update({"mu": "mu (mean effect at the average covariates)",
+                      "intercept": "intercept (effect at covariates 0, = mu - xbar' beta)",
+                      "tau": "tau (residual between-group sd)"})
+        names.update({b: f"{b} (change in theta per unit of {c})"
+                      for c, b in zip(d.covariate_names, _beta_names(d), strict=True)})
     pop = run.population
     for var in pop.index:
         row = pop.loc[var]
         text = (f"- {names.get(var, var)}: posterior mean {_fmt(float(row['mean']))}, sd "
                 f"{_fmt(float(row['sd']))}, {_PCT} interval "
                 f"{_interval(float(row[run.lo_col]), float(row[run.hi_col]))}")
-        if run.exact is not None and var in ("mu", "tau"):
+        if run.exact is not None and var in run.exact_table.index:
             ex = run.exact_table.loc[var]
             text += (f"; exact posterior mean {_fmt(float(ex['mean']))}, interval "
                      f"{_interval(float(ex.iloc[2]), float(ex.iloc[4]))}")
         if np.isfinite(row["eb"]):
             what = "pooled within-group sd" if var == "sigma" else "empirical Bayes"
             text += f"; {what} {_fmt(float(row['eb']))}"
+            if cov and var != "sigma":
+                text += _eb_interval_text(run, var)
         out.append(text + ".")
     mu = np.asarray(post["mu"].values, float).ravel()
     new_q = predictive_quantiles(mu, np.asarray(post["tau"].values, float).ravel(),
                                  [_Q[0], 0.5, _Q[1]]).tolist()
-    out.append(f"- A new group from the same population, theta_new ~ Normal(mu, tau^2): "
-               f"predictive mean {_fmt(float(mu.mean()))}, median {_fmt(new_q[1])}, {_PCT} "
-               f"prediction interval {_interval(new_q[0], new_q[2])}.")
+    if cov:
+        text = (f"- A new group at the average covariates, theta_new ~ Normal(mu, tau^2): "
+                f"predictive mean {_fmt(float(mu.mean()))}, median {_fmt(new_q[1])}, {_PCT} "
+                f"prediction interval {_interval(new_q[0], new_q[2])}")
+        exact_new = _exact_new_group(run)
+        if exact_new is not None:
+            text += f"; exact posterior {_interval(*exact_new)}"
+        pr = run.meta_pred
+        out.append(text + f"; empirical Bayes ({run.meta.method.upper()}) prediction "
+                          f"interval {_interval(float(pr['pi_low']), float(pr['pi_high']))} "
+                          f"(plugs in tau_hat, so it is narrower when tau is uncertain).")
+    else:
+        out.append(f"- A new group from the same population, theta_new ~ Normal(mu, tau^2): "
+                   f"predictive mean {_fmt(float(mu.mean()))}, median {_fmt(new_q[1])}, "
+                   f"{_PCT} prediction interval {_interval(new_q[0], new_q[2])}.")
     if run.transform:
         fn, label = TRANSFORMS[run.transform]
+        at = " (at the average covariates)" if cov else ""
         q = np.quantile(mu, [_Q[0], 0.5, _Q[1]])
         t = [float(fn(v)) for v in (*q, *new_q)]
-        out.append(f"- Back-transformed ({label}): {run.transform}(mu) has posterior median "
+        out.append(f"- Back-transformed ({label}): {run.transform}(mu){at} has posterior "
+                   f"median "
                    f"{_fmt(t[1])} and {_PCT} interval {_interval(t[0], t[2])}; a new "
                    f"group's {run.transform}(theta_new) has median {_fmt(t[4])} and {_PCT} "
                    f"prediction interval {_interval(t[3], t[5])} (quantiles carry over "
@@ -767,9 +961,149 @@ def _brief_lines(run: _Run) -> list[str]:
         lo_s, hi_s = float(t.at[lo_g, "shrinkage"]), float(t.at[hi_g, "shrinkage"])
         how = (f"{_fmt(lo_s)} of the way for every group" if np.isclose(lo_s, hi_s, rtol=1e-9)
                else f"{_fmt(lo_s)} ({lo_g}) to {_fmt(hi_s)} ({hi_g}) of the way")
-        out.append(f"- Pooling: the posterior pulls each group's own mean towards mu by "
+        toward = ("its fitted value mu + (x_i - xbar)' beta on the regression line" if cov
+                  else "mu")
+        out.append(f"- Pooling: the posterior pulls each group's own mean towards {toward} by "
                    f"E[1 - w_i | y] = {how} (0 = no pooling, 1 = complete pooling).")
     return out
+
+
+def _meta_title(run: _Run) -> str:
+    what = "Meta-regression" if run.data.has_covariates else "Random-effects meta-analysis"
+    return f"{what}: empirical Bayes, as metafor reports it"
+
+
+def _mf(x: float, decimals: int = 4) -> str:
+    """``x`` with ``decimals`` decimals as metafor prints it, or 4 significant digits when
+    that would leave fewer than 2 (data on a tiny scale)."""
+    x = float(x)
+    if not np.isfinite(x):
+        return _fmt(x)
+    if x == 0 or abs(x) >= 10.0 ** (1 - decimals):
+        return f"{x:.{decimals}f}"
+    return _fmt(x)
+
+
+def _p_text(p: float) -> str:
+    return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}"
+
+
+def _moderator_test(run: _Run) -> str | None:
+    """metafor's omnibus test of the covariates: QM = b' V^-1 b (chi^2 on p df), or with
+    Knapp-Hartung F = QM / p on (p, G - p - 1) df."""
+    from scipy import stats
+
+    fit, d = run.meta.fit, run.data
+    if not d.has_covariates:
+        return None
+    b = np.asarray(fit.beta, float)[1:]
+    v = np.asarray(fit.beta_cov, float)[1:, 1:]
+    qm = float(b @ np.linalg.solve(v, b))
+    m = b.size
+    coefs = "2" if m == 1 else f"2:{m + 1}"
+    if run.meta.knha:
+        f = qm / m
+        return (f"Test of the covariates (coefficient{'s' if m > 1 else ''} {coefs}): "
+                f"F(df1 = {m}, df2 = {fit.qe_df}) = {_mf(f)}, "
+                f"{_p_text(float(stats.f.sf(f, m, fit.qe_df)))}.")
+    return (f"Test of the covariates (coefficient{'s' if m > 1 else ''} {coefs}): "
+            f"QM(df = {m}) = {_mf(qm)}, {_p_text(float(stats.chi2.sf(qm, m)))}.")
+
+
+def _meta_lines(run: _Run) -> list[str]:
+    """The empirical-Bayes meta-analysis / meta-regression (hm.meta_analysis), metafor style."""
+    m, d, pr = run.meta, run.data, run.meta_pred
+    h = m.heterogeneity
+    cov = d.has_covariates
+    method = m.method.upper()
+    if cov:
+        mods = " + ".join(d.covariate_names)
+        call = f"rma(yi, vi, mods = ~ {mods}, method = \"{method}\"{_knha_arg(m)})"
+        model = (f"{_ybar(d)} ~ Normal(b0 + x_i' beta, tau^2 + se_i^2) on the raw "
+                 f"(uncentred) covariates, b0 the intercept")
+    else:
+        call = f"rma(yi, vi, method = \"{method}\"{_knha_arg(m)})"
+        model = f"{_ybar(d)} ~ Normal(mu, tau^2 + se_i^2)"
+    plug = ("" if d.sigma_known else
+            f" The se_i are sigma_hat / sqrt(n_i) with the pooled sigma_hat = "
+            f"{_fmt(d.sigma_hat)} plugged in.")
+    head = (f"The classical random-effects {'meta-regression' if cov else 'meta-analysis'} "
+            f"{model}, tau^2 estimated by {method} and then plugged in as if known "
+            f"(hiermodel.meta_analysis; metafor's `{call}` with vi = se_i^2 prints the same "
+            f"numbers).{plug} The heterogeneity numbers are printed as metafor prints them "
+            f"(4 decimals; I^2, H^2{', R^2' if cov else ''} with 2).")
+    resid = "residual " if cov else ""
+    lines = [head, ""]
+    kind = ("residual heterogeneity, not explained by the covariates" if cov
+            else "total heterogeneity")
+    lines.append(f"- tau^2 ({kind}): "
+                 f"{_mf(h['tau2'])} ({_PCT} Q-profile CI [{_mf(h['tau2_ci_low'])}, "
+                 f"{_mf(h['tau2_ci_high'])}]); tau = {_mf(h['tau'])}.")
+    lines.append(f"- I^2 ({resid}heterogeneity / {'unaccounted' if cov else 'total'} "
+                 f"variability): {h['I2']:.2f}%.")
+    lines.append(f"- H^2 ({'unaccounted' if cov else 'total'} variability / sampling "
+                 f"variability): {h['H2']:.2f}.")
+    if cov and "R2" in h:
+        lines.append(f"- R^2 (share of the intercept-only tau^2 that the covariates account "
+                     f"for): {h['R2']:.2f}%.")
+    q = "QE" if cov else "Q"
+    lines.append(f"- Test for {resid}heterogeneity: {q}(df = {int(h['QE_df'])}) = "
+                 f"{_mf(h['QE'])}, {_p_text(float(h['QE_p']))}.")
+    qm = _moderator_test(run)
+    if qm:
+        lines.append(f"- {qm}")
+    at = ""
+    if cov:
+        at = " at the average covariates (" + ", ".join(
+            f"{c} = {_fmt(float(v))}" for c, v in zip(d.covariate_names, d.covariate_means,
+                                                        strict=True)) + ")"
+    lines.append(f"- A new group{at}: predicted effect {_mf(pr['pred'])} (se "
+                 f"{_mf(pr['se'])}), {_PCT} CI [{_mf(pr['ci_low'])}, {_mf(pr['ci_high'])}], "
+                 f"{_PCT} prediction interval [{_mf(pr['pi_low'])}, {_mf(pr['pi_high'])}] "
+                 f"(metafor's predict()).")
+    stat = "t" if m.knha else "z"
+    defs = {
+        "coefficient": ("`intercept` = b0, the effect at covariates 0 (on the raw scale of "
+                        "each covariate); then one slope per covariate, the change in the "
+                        "effect per unit of it." if cov else
+                        "`intercept` = mu_hat, the estimated mean effect."),
+        "estimate": f"the {method} estimate (generalised least squares at tau_hat^2).",
+        "se": "its standard error" + (" (Knapp-Hartung adjusted)." if m.knha else "."),
+        stat: ("estimate / se, compared with a t distribution on "
+               f"{int(h['QE_df'])} df (Knapp-Hartung)." if m.knha else
+               "estimate / se, compared with the standard normal (Wald test)."),
+        "p": "two-sided p-value of the test that the coefficient is 0.",
+        "ci_low": f"lower end of the {_PCT} confidence interval.",
+        "ci_high": f"upper end of the {_PCT} confidence interval.",
+    }
+    lines += ["", _table_block(m.coefficients, defs, "coefficient"), "",
+              "These plug in tau_hat; the full posterior averages over tau instead: its "
+              "counterparts are under Results in brief"
+              + (" and Population parameters" if cov else "")
+              + ", and the groups' empirical-Bayes estimates are the `eb` column of the "
+                "group table below."]
+    return lines
+
+
+def _knha_arg(m: Any) -> str:
+    return ", test = \"knha\"" if m.knha else ""
+
+
+def _eb_interval_text(run: _Run, var: str) -> str:
+    """`` (95% CI [a, b])`` of the EB meta-regression for ``var`` (Q-profile for tau)."""
+    m, d = run.meta, run.data
+    if var == "mu":
+        lo, hi = run.meta_pred["ci_low"], run.meta_pred["ci_high"]
+    elif var == "tau":
+        h = m.heterogeneity
+        lo, hi = np.sqrt(h["tau2_ci_low"]), np.sqrt(h["tau2_ci_high"])
+        return f" ({_PCT} Q-profile CI {_interval(float(lo), float(hi))})"
+    else:
+        key = "intercept" if var == "intercept" else var[5:-1]
+        if key not in m.coefficients.index or key not in ("intercept", *d.covariate_names):
+            return ""
+        lo, hi = m.coefficients.at[key, "ci_low"], m.coefficients.at[key, "ci_high"]
+    return f" ({_PCT} CI {_interval(float(lo), float(hi))})"
 
 
 # ---------------------------------------------------------------------------- definitions
@@ -810,9 +1144,10 @@ def _comparison_defs(run: _Run) -> dict[str, str]:
         "se": _se_definition(d),
         "no_pooling": f"{_ybar(d)}, the group's own {_own(d)} (no pooling: each group on its "
                       f"own).",
-        "complete_pooling": f"the unweighted mean of the {_ybar(d)}, "
-                            f"{_fmt(float(run.comparison['complete_pooling'].iloc[0]))}: "
-                            f"complete pooling, one value for every group.",
+        "complete_pooling": (f"the unweighted mean of the {_ybar(d)}, "
+                             f"{_fmt(float(run.comparison['complete_pooling'].iloc[0]))}: "
+                             f"complete pooling, one value for every group."
+                             if "complete_pooling" in run.comparison else ""),
         "complete_pooling_weighted": "the precision-weighted mean of the ybar_i, sum(ybar_i / "
                                      "se_i^2) / sum(1 / se_i^2) (complete pooling at tau = 0).",
         "sd_of_means": f"partial pooling as the seed text (the tutorial hiermodel reproduces, its "
@@ -846,19 +1181,58 @@ def _comparison_defs(run: _Run) -> dict[str, str]:
         "exact_sd": "the exact posterior standard deviation of theta_i.",
     }
     defs.update(_interval_defs(run, "theta_i"))
+    if d.has_covariates:
+        defs.update(_regression_comparison_defs(run))
     return defs
 
 
-_COMPARISON_SHOWN = ("n", "se", "no_pooling", "complete_pooling", "sd_of_means", "eb", "eb_weight",
-                     "eb_sd", "mean", "sd", "LO", "HI", "rb_mean", "shrinkage", "exact",
-                     "exact_sd")
+def _regression_comparison_defs(run: _Run) -> dict[str, str]:
+    """The comparison columns that differ with covariates (pooling toward the regression)."""
+    d, a = run.data, run.comparison.attrs
+    method = str(a.get("eb_method", run.eb_method)).upper()
+    beta = np.atleast_1d(np.asarray(a.get("eb_beta", np.full(d.n_covariates, np.nan)), float))
+    line = _fmt(float(a.get("eb_mu", np.nan))) + "".join(
+        f" {'-' if b < 0 else '+'} {_fmt(abs(float(b)))} ({c} - {_fmt(float(m))})"
+        for b, c, m in zip(beta, d.covariate_names, d.covariate_means, strict=True))
+    defs = {c: f"the group's covariate {c} (x_i)." for c in d.covariate_names}
+    defs.update({
+        "eb_fitted": f"the group's fitted value on the empirical-Bayes ({method}) "
+                     f"meta-regression line, {line}: where `eb` pools toward.",
+        "fitted_mean": "posterior mean of mu + (x_i - xbar)' beta: the group's fitted value "
+                       "on the Bayesian regression line, where the posterior pools toward.",
+        "eb": f"empirical-Bayes partial pooling toward the regression line, w_i ybar_i + "
+              f"(1 - w_i) `eb_fitted`, with the line and tau_hat = "
+              f"{_fmt(float(a.get('eb_tau', np.nan)))} (the residual between-group sd) "
+              f"estimated by {method} from ybar_i ~ Normal(x_i' b, tau^2 + se_i^2) and "
+              f"plugged in as if known.",
+        "eb_sd": "the standard deviation of `eb`: sqrt(w_i se_i^2 + (1 - w_i)^2 "
+                 "Var(eb_fitted)); it ignores the uncertainty in tau_hat, so it is too small "
+                 "when there are few groups.",
+        "rb_mean": "Rao-Blackwellised posterior mean E[E[theta_i | mu, beta, tau, y]]: the "
+                   "average over the draws of w_i(tau) ybar_i + (1 - w_i(tau)) (mu + (x_i - "
+                   "xbar)' beta); the same quantity as `mean`, with less Monte Carlo error.",
+        "shrinkage": "E[1 - w_i | y], the posterior mean share of the way from ybar_i to its "
+                     "fitted value mu + (x_i - xbar)' beta that the group is pulled (0 = keeps "
+                     "its own mean, 1 = pulled all the way to the regression line).",
+    })
+    return defs
+
+
+_COMPARISON_SHOWN = ("n", "se", "COVARIATES", "no_pooling", "complete_pooling", "sd_of_means",
+                     "eb_fitted", "eb", "eb_weight", "eb_sd", "fitted_mean", "mean", "sd", "LO",
+                     "HI", "rb_mean", "shrinkage", "exact", "exact_sd")
 
 
 def _comparison_lines(run: _Run) -> list[str]:
     from .comparison import summarize
 
     t = run.comparison
-    cols = [{"LO": run.lo_col, "HI": run.hi_col}.get(c, c) for c in _COMPARISON_SHOWN]
+    cols = []
+    for c in _COMPARISON_SHOWN:
+        if c == "COVARIATES":
+            cols += list(run.data.covariate_names)
+        else:
+            cols.append({"LO": run.lo_col, "HI": run.hi_col}.get(c, c))
     shown = t[[c for c in cols if c in t.columns]]
     return [_table_block(shown, _comparison_defs(run), "group"), "",
             "In words:", "", *[f"- {s}" for s in summarize(t).splitlines() if s.strip()]]
@@ -889,6 +1263,24 @@ def _population_lines(run: _Run) -> list[str]:
         "exact_sd": "exact posterior standard deviation.",
     }
     defs.update(_interval_defs(run, "the parameter"))
+    if run.data.has_covariates:
+        m = run.meta
+        defs.update({
+            "parameter": "mu = the mean effect at the average covariates, beta[c] = the "
+                         "slope on covariate c, intercept = mu - xbar' beta (the effect at "
+                         "covariates 0), tau = the residual sd of the theta_i between groups"
+                         + (", sigma = the sd within groups" if "sigma" in pop.index else "")
+                         + ".",
+            "eb": f"the empirical-Bayes ({m.method.upper()}) meta-regression: for mu its "
+                  f"fitted value at the average covariates, for beta[c] and intercept its "
+                  f"coefficients, for tau the residual tau_hat"
+                  + ("; for sigma the pooled within-group sd" if "sigma" in pop.index
+                     else "") + ".",
+            "eb_sd": f"the standard error of `eb` (as in the meta-regression section); "
+                     f"{_DASH} for tau.",
+        })
+        keep = [c for c in pop.columns if c != "sd_of_means"]
+        pop = pop[keep]
     return [_table_block(pop, defs, "parameter")]
 
 
@@ -899,7 +1291,9 @@ def _exact_lines(run: _Run) -> list[str]:
     t = run.exact_table
     qcols = list(t.columns[2:])
     defs = {
-        "variable": "mu, tau, and theta[g] for each group g.",
+        "variable": ("mu (at the average covariates), beta[c] for each covariate c, "
+                     "intercept (= mu - xbar' beta), tau, and theta[g] for each group g."
+                     if run.data.has_covariates else "mu, tau, and theta[g] for each group g."),
         "mean": "exact posterior mean.",
         "sd": "exact posterior standard deviation.",
     }
@@ -929,7 +1323,8 @@ def _ppc_lines(run: _Run) -> list[str]:
     defs = {
         "check": "`replicate: statistic`. Replicates: `y` = new data for the same groups, "
                  "ybar_i^rep ~ Normal(theta_i, se_i^2); `y_mixed` = new groups, theta_i^rep "
-                 "~ Normal(mu, tau^2) and then ybar_i^rep ~ Normal(theta_i^rep, se_i^2) "
+                 f"~ Normal({_group_mean(run)}, tau^2) and then ybar_i^rep ~ "
+                 "Normal(theta_i^rep, se_i^2) "
                  "(this one can reveal an outlying group). Statistics of the G group means: "
                  "min, max, mean, sd, range (max - min).",
         "T_obs": "the statistic on the observed group means.",
@@ -951,6 +1346,10 @@ def _ppc_lines(run: _Run) -> list[str]:
             f"value: a p-value near 0.5 is unremarkable, one near 0 or 1 means the model "
             f"does not reproduce that feature of the data. {verdict}", "",
             _table_block(table, defs, "check")]
+
+
+def _group_mean(run: _Run) -> str:
+    return "mu + (x_i - xbar)' beta" if run.data.has_covariates else "mu"
 
 
 def _diagnostic_lines(run: _Run) -> list[str]:

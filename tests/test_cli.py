@@ -387,3 +387,153 @@ def test_bad_files_name_the_option_and_column(tmp_path, capsys, content, args, m
     assert main(["fit", str(path), *args, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+# ----------------------------------------------------------------------------- covariates
+@pytest.fixture(scope="module")
+def bcg_csv(tmp_path_factory):
+    from hiermodel.datasets import bcg_trials
+
+    df = bcg_trials()
+    df["se"] = np.sqrt(df["vi"])
+    path = tmp_path_factory.mktemp("bcg") / "bcg.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bcg_ablat(bcg_csv):
+    """Issue 18's example with figures: BCG log risk ratios on absolute latitude."""
+    out = bcg_csv.parent / "ablat_out"
+    code = main(["fit", str(bcg_csv), "--estimate", "yi", "--se", "se", "--label", "trial",
+                 "--covariates", "ablat", "--out", str(out), *SMALL, "--seed", "2"])
+    assert code == 0
+    return out, (out / "report.md").read_text()
+
+
+def _bcg_data(csv, covariates=None):
+    from hiermodel import HierData
+
+    df = pd.read_csv(csv)
+    cov = None if covariates is None else df[covariates].set_axis(df["trial"].tolist())
+    return HierData.from_estimates(df["yi"], df["se"], groups=df["trial"], covariates=cov)
+
+
+def test_covariates_report_has_metafors_meta_regression(bcg_ablat, bcg_csv):
+    from hiermodel import meta_analysis
+
+    _, text = bcg_ablat
+    ma = meta_analysis(_bcg_data(bcg_csv, ["ablat"]))
+    h = ma.heterogeneity
+    # metafor: tau^2 0.0764 (fully converged REML: 0.07635), intercept 0.2515, slope -0.0291,
+    # QE(df = 11) = 30.7331, I^2 68.39%, H^2 3.16, R^2 75.62% (ours 75.63: the converged tau^2)
+    assert abs(h["tau2"] - 0.0764) < 1e-4 and f"{h['tau2']:.4f}" == "0.0763"
+    assert "tau^2 (residual heterogeneity, not explained by the covariates): 0.0763 (95% " \
+           "Q-profile CI" in text
+    assert "| intercept | 0.2515 |" in text and "| ablat | -0.0291 |" in text
+    assert "QE(df = 11) = 30.7331, p = 0.0012" in text
+    assert "68.39%" in text and "H^2 (unaccounted variability / sampling variability): 3.16" in text
+    assert abs(h["R2"] - 75.62) < 0.02 and f"{h['R2']:.2f}%" in text
+    pred = ma.predict(pd.DataFrame({"ablat": [33.46153846153846]})).iloc[0]
+    assert f"{pred['pi_low']:.4f}, {pred['pi_high']:.4f}] (metafor's predict())" in text
+    assert "theta_i | mu, beta, tau  ~ Normal(mu + (x_i - xbar)' beta, tau^2)" in text
+    assert "centred at xbar" in text and "ablat = 33.46" in text
+    brief = text.split("## Results in brief")[1].split("\n## ")[0]
+    for name in ("mu (mean effect at the average covariates)", "beta[ablat]", "intercept",
+                 "tau (residual between-group sd)", "A new group at the average covariates"):
+        assert name in brief, name
+    assert brief.count("exact posterior") == 5 and "empirical Bayes 0.2515" in brief
+
+
+def test_covariates_run_writes_every_artefact(bcg_ablat):
+    out, text = bcg_ablat
+    idata = az.from_netcdf(out / "idata.nc")
+    assert list(idata.posterior["beta"].coords["covariate"].values) == ["ablat"]
+    assert "intercept" in idata.posterior and "x" in idata.constant_data
+    for name in ("comparison.csv", "population.csv", "diagnostics.csv", "ppc.csv",
+                 "exact_posterior.csv"):
+        assert (out / name).stat().st_size > 0, name
+    pop = pd.read_csv(out / "population.csv", index_col="parameter")
+    assert list(pop.index) == ["mu", "beta[ablat]", "intercept", "tau"]
+    comp = pd.read_csv(out / "comparison.csv", index_col="group")
+    assert {"ablat", "eb_fitted", "fitted_mean"} <= set(comp.columns)
+    for png in ("forest", "forest_methods", "bubble_ablat", "shrinkage", "tau", "ppc"):
+        if (out / f"{png}.png").exists():        # drawn: linked and a real image
+            assert f"({png}.png)" in text
+            img = imread(out / f"{png}.png")
+            assert img.shape[0] >= 300 and len(np.unique(img.reshape(-1, img.shape[-1]),
+                                                         axis=0)) > 50, png
+        else:                                    # not drawn: never silently
+            assert f"figure {png}.png not drawn" in text.split("## Model")[0], png
+    assert (out / "forest.png").exists() and (out / "bubble_ablat.png").exists()
+
+
+def test_two_covariates_without_labels(bcg_csv, tmp_path):
+    from hiermodel import meta_analysis
+    from hiermodel.report import format_number
+
+    out = tmp_path / "o"
+    assert main(["fit", str(bcg_csv), "--estimate", "yi", "--se", "se", "--covariates",
+                 "ablat, year", "--knha", "--out", str(out), *QUIET]) == 0
+    post = az.from_netcdf(out / "idata.nc").posterior
+    assert list(post["beta"].coords["covariate"].values) == ["ablat", "year"]
+    text = (out / "report.md").read_text()
+    ma = meta_analysis(_bcg_data(bcg_csv, ["ablat", "year"]), knha=True)
+    year = ma.coefficients.loc["year"]
+    assert f"| year | {format_number(year['estimate'])} |" in text
+    assert "| coefficient | estimate | se | t | p | ci_low | ci_high |" in text
+    assert f"QE(df = 10) = {ma.heterogeneity['QE']:.4f}" in text
+    assert "test = \"knha\"" in text and "F(df1 = 2, df2 = 10)" in text
+    assert "beta[year]" in pd.read_csv(out / "population.csv")["parameter"].tolist()
+
+
+def test_intercept_only_estimates_get_the_meta_analysis(bcg_csv, tmp_path):
+    out = tmp_path / "o"
+    assert main(["fit", str(bcg_csv), "--estimate", "yi", "--se", "se", "--label", "trial",
+                 "--out", str(out), *QUIET]) == 0
+    text = (out / "report.md").read_text()
+    sec = text.split("## Random-effects meta-analysis: empirical Bayes")[1].split("\n## ")[0]
+    # metafor: tau^2 0.3132, I^2 92.22%, H^2 12.86, Q(df = 12) = 152.2330, mu -0.7145
+    for s in ("0.3132 (95% Q-profile CI", "92.22%", "12.86", "Q(df = 12) = 152.2330, p < 0.0001",
+              "| intercept | -0.7145 |", "95% prediction interval [-1.8667, 0.4376]"):
+        assert s in sec, s
+    assert "beta" not in (out / "population.csv").read_text()
+
+
+@pytest.mark.parametrize(("covariates", "message"), [
+    ("nope", "--covariates: column(s) ['nope'] not in the file; columns are ['trial',"),
+    ("alloc", "--covariates column 'alloc' is not numeric"),
+    ("ablat,,year", "--covariates: empty column name"),
+    ("ablat,ablat", "column(s) ['ablat'] named more than once"),
+])
+def test_bad_covariate_is_one_line_exit_2(bcg_csv, tmp_path, capsys, fit_calls, covariates,
+                                          message):
+    assert main(["fit", str(bcg_csv), "--estimate", "yi", "--se", "se", "--covariates",
+                 covariates, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("hiermodel: error: ") and message in err[0], err
+    assert fit_calls == [] and not (tmp_path / "o").exists()
+
+
+def test_covariates_in_the_rows_and_summary_forms(tmp_path, capsys):
+    from hiermodel.cli import data_from_args
+
+    rows = pd.DataFrame({"y": [1.0, 2, 3, 4, 5, 6, 7, 8], "g": list("aabbccdd"),
+                         "dose": [1.0, 1, 2, 2, 4, 4, 3, 3], "bad": [1.0, 2, 2, 2, 4, 4, 3, 3]})
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    parser = build_parser()
+    args = parser.parse_args(["fit", str(tmp_path / "rows.csv"), "--value", "y", "--group", "g",
+                              "--covariates", "dose"])
+    data = data_from_args(args)
+    assert data.covariate_names == ("dose",) and list(data.x[:, 0]) == [1, 2, 4, 3]
+    summ = pd.DataFrame({"m": [1.0, 2, 0.5, 3], "n": [5, 8, 13, 9], "lab": list("wxyz"),
+                         "x": [0.0, 1, 0, 2]})
+    summ.to_csv(tmp_path / "summ.csv", index=False)
+    args = parser.parse_args(["fit", str(tmp_path / "summ.csv"), "--mean", "m", "--n", "n",
+                              "--sigma", "2", "--label", "lab", "--covariates", "x"])
+    data = data_from_args(args)
+    assert data.groups == tuple("wxyz") and list(data.covariates["x"]) == [0, 1, 0, 2]
+    assert main(["fit", str(tmp_path / "rows.csv"), "--value", "y", "--group", "g",
+                 "--covariates", "bad"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--covariates: column 'bad' varies within group 'a'" in err[0]

@@ -1081,9 +1081,15 @@ def test_every_figure_takes_ax_or_axes():
     assert len(figures) == 12
     for name in figures:
         params = inspect.signature(getattr(plots, name)).parameters
-        assert ("ax" in params) != ("axes" in params), name
-        key = "ax" if "ax" in params else "axes"
-        assert params[key].kind is inspect.Parameter.KEYWORD_ONLY and params[key].default is None
+        keys = [k for k in ("ax", "axes") if k in params]
+        # one panel: ax=; several: axes=; plot_bubble takes one result (ax=) or a list (axes=)
+        if name == "plot_bubble":
+            assert keys == ["ax", "axes"]
+        else:
+            assert len(keys) == 1, name
+        for key in keys:
+            assert params[key].kind is inspect.Parameter.KEYWORD_ONLY, (name, key)
+            assert params[key].default is None, (name, key)
 
 
 def test_no_figure_outside_plots():
@@ -1104,3 +1110,24 @@ def test_no_figure_outside_plots():
             found += [f"{path.relative_to(root)}: import {n}" for n in names
                       if n.split(".")[0] == "matplotlib"]
     assert found == []
+
+
+def test_plot_bubble_side_by_side(bcg_reg):
+    """A list of results: one panel each on a shared y axis, each the same as alone."""
+    d, fit, ma = bcg_reg
+    fig = hm.plots.plot_bubble([fit, ma], d)
+    left, right = [a for a in fig.axes if a.get_title()]
+    assert "full Bayes" in left.get_title() and "empirical Bayes" in right.get_title()
+    assert left.get_shared_y_axes().joined(left, right)
+    alone = hm.plots.plot_bubble(ma, d)
+    (ax,) = [a for a in alone.axes if a.get_title()]
+    mine, solo = _by_gid(right.lines, "bubble:"), _by_gid(ax.lines, "bubble:")
+    assert mine.keys() == solo.keys() and mine
+    for key in mine:
+        np.testing.assert_array_equal(mine[key].get_ydata(), solo[key].get_ydata())
+    with pytest.raises(ValueError, match="`axes=`"):
+        hm.plots.plot_bubble([fit, ma], d, ax=left)
+    with pytest.raises(ValueError, match="empty list"):
+        hm.plots.plot_bubble([], d)
+    with pytest.raises(ValueError, match="with one result pass `ax=`"):
+        hm.plots.plot_bubble(ma, d, axes=[left])

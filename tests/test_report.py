@@ -105,10 +105,25 @@ def test_report_states_model_priors_and_data_first(es_report):
     assert "G = 8 groups" in data and "mu_hat = 7.686" in data
 
 
+def test_estimates_form_gets_the_eb_meta_analysis(es_report):
+    """Eight Schools (estimates y_i, se_i): metafor's rma(yi, vi) numbers, tau^2 = 0."""
+    _, _, text = es_report
+    heads = [line[3:] for line in text.splitlines() if line.startswith("## ")]
+    assert heads[5] == "Random-effects meta-analysis: empirical Bayes, as metafor reports it"
+    sec = section(text, "Random-effects meta-analysis")
+    for s in ("tau^2 (total heterogeneity): 0.0000 (95% Q-profile CI [0.0000, 270.3672])",
+              "I^2 (heterogeneity / total variability): 0.00%", "Q(df = 7) = 4.7071, p = 0.6957",
+              "predicted effect 7.6856 (se 4.0719)"):
+        assert s in sec, s
+    assert "R^2" not in sec and "beta" not in sec
+    t = table_after(text, "Random-effects meta-analysis")
+    assert list(t.index) == ["intercept"] and t.loc["intercept", "estimate"] == "7.686"
+
+
 def test_every_column_of_every_table_is_defined(es_report):
     _, _, text = es_report
     found = tables(text)
-    assert len(found) >= 5  # comparison, population, exact, ppc, diagnostics
+    assert len(found) >= 6  # meta-analysis, comparison, population, exact, ppc, diagnostics
     for t in found:
         assert t["defined"], f"table {t['heads']} has no Columns list"
         missing = [h for h in t["heads"] if h not in t["defined"]]
