@@ -45,7 +45,7 @@ def mixed_precision_data(seed: int = 0):
     return HierData.from_estimates(y, se, groups=[f"g{i:02d}" for i in range(se.size)])
 
 
-COVARIATE_SETTINGS = [("marginal", 0.9), ("marginal", 0.95), ("marginal", 0.99),
+COVARIATE_SETTINGS = [("marginal", 0.8), ("marginal", 0.9), ("marginal", 0.99),
                       ("noncentered", 0.95), ("noncentered", 0.99), ("auto", 0.99)]
 
 

@@ -54,9 +54,12 @@ covariates ``x_i`` the population mean of group i is ``mu + (x_i - xbar)' beta``
 with ``xbar`` the covariates' means over the groups.  Centring keeps ``mu`` the mean effect
 (at the average covariates; its data-scaled prior still fits) and nearly uncorrelated with
 the slopes; the raw-scale intercept ``mu - xbar' beta`` is a Deterministic ``intercept``.
-Every form takes them: the centering above applies to ``theta_i`` around its own mean, and
-the marginal form samples ``(mu, beta, tau)`` with ``ybar_i ~ N(mu + (x_i - xbar)' beta,
-tau^2 + se_i^2)``.  ``x`` and ``x_mean`` are ``pm.Data`` (dims ``group``, ``covariate``).
+Every form takes them: the centering above applies to ``theta_i`` around its own mean.  The
+marginal form integrates ``mu`` and ``beta`` out as well as theta (:func:`_collapsed`, a
+``pm.Potential`` of ``log p(y | tau)``, as bayesmeta and the exact posterior do), so NUTS
+samples tau (and sigma) alone, with no funnel between the slopes and tau; ``fit`` then draws
+``(mu, beta)`` and theta exactly.  ``x`` (and, where the graph uses it, ``x_mean``) are
+``pm.Data`` (dims ``group``, ``covariate``).
 
 **The pooling models** (:func:`pooling_model`): the seed text's three strategies as Bayesian
 models of the same data -- complete pooling ``theta_i = mu``, no pooling ``theta_i ~ N(mu0,
@@ -383,7 +386,8 @@ def build_model(
         ``.model`` is the ``pymc.Model``: free variables ``mu``, ``tau``, ``theta_tilde``
         (and ``sigma``; with covariates ``beta`` on dim ``covariate`` and the Deterministic
         ``intercept``); Deterministic ``theta`` on dim ``group`` (the marginal form has
-        neither: only mu, tau[, sigma][, beta]); observed ``y`` (group means) and, if sigma is
+        neither: only mu, tau[, sigma]; with covariates only tau[, sigma] and the Potential
+        ``y_marginal``); observed ``y`` (group means) and, if sigma is
         unknown, ``ss``.  Data nodes ``ybar``, ``se`` (or ``n``, ``ss_data``), ``c`` can be
         swapped with ``pm.set_data``.  ``.spec`` records what was built, ``.data`` and
         ``.priors`` what from.
@@ -426,17 +430,94 @@ def _full(data: HierData, priors: Priors, c: np.ndarray, likelihood: str) -> Non
 
 
 def _marginal(data: HierData, priors: Priors) -> None:
-    """theta integrated out: ybar_i | mu, tau[, sigma] ~ N(mu, tau^2 + se_i^2)."""
-    mu = covariate_effects(data, priors, mu_prior(priors))
+    """theta integrated out: ybar_i | mu, tau[, sigma] ~ N(mu, tau^2 + se_i^2).  With
+    covariates mu and beta are integrated out too (:func:`_collapsed`)."""
+    if data.has_covariates:
+        _collapsed(data, priors)
+        return
+    mu = mu_prior(priors)
     tau = tau_prior(priors)
     ybar = pm.Data("ybar", data.means, dims="group")
-    if data.sigma_known:
-        se = pm.Data("se", data.se, dims="group")
-    else:
-        sigma, n, ss = _sigma_and_ss_data(data, priors)
-        se = sigma / pt.sqrt(n)
-        ss_likelihood(sigma, n, ss)
+    se = _group_se(data, priors)
     pm.Normal("y", mu=mu, sigma=pt.sqrt(tau**2 + se**2), observed=ybar, dims="group")
+
+
+def _group_se(data: HierData, priors: Priors):
+    """se_i inside a model context: ``pm.Data`` when known, else ``sigma / sqrt(n_i)`` with
+    sigma's prior and the ``ss`` term."""
+    if data.sigma_known:
+        return pm.Data("se", data.se, dims="group")
+    sigma, n, ss = _sigma_and_ss_data(data, priors)
+    ss_likelihood(sigma, n, ss)
+    return sigma / pt.sqrt(n)
+
+
+def _collapsed(data: HierData, priors: Priors) -> None:
+    r"""The marginal form with covariates: theta, mu and beta integrated out (inside a model
+    context), as bayesmeta and :func:`hiermodel.core.regression_grid_posterior` do.
+
+    With ``X = [1, x - xbar]``, the coefficients ``b = (mu, beta) ~ N(b0, P0^-1)`` (``P0``
+    diagonal; mu's entry 0 when its prior is flat), ``w_i = 1 / (tau^2 + se_i^2)``,
+    ``A = X' W X + P0`` and ``b_hat = A^-1 (X' W y + P0 b0)``::
+
+        log p(y | tau) = -G/2 log 2 pi + 1/2 sum log w_i + 1/2 log|P0| - 1/2 log|A|
+                         - 1/2 sum w_i (y_i - x_i' b_hat)^2 - 1/2 (b_hat - b0)' P0 (b_hat - b0)
+
+    is a ``pm.Potential`` (``y_marginal``): NUTS samples tau (and sigma) alone, a posterior
+    with no funnel left between the slopes and tau, and :func:`hiermodel.sampling.fit` then
+    draws ``(mu, beta) | tau, y ~ N(b_hat, A^-1)`` and theta exactly.  ``log|A|`` and the
+    quadratic form come from the Cholesky factor of ``A`` written out entry by entry
+    (:func:`_cholesky_forward`).  Measured on BCG with two covariates (2 cores): 0.09 s of
+    sampling per 4 x 1000-draw fit, against 1.15 s with PyTensor's Cholesky and solve ops and
+    0.20 s with its inverse and determinant; the compile, once per process and shape, takes
+    ~18 s (against ~9 s for the forms that sample the slopes).
+    """
+    tau = tau_prior(priors)
+    ybar = pm.Data("ybar", data.means, dims="group")
+    values = covariate_values(data)
+    x = pm.Data("x", values["x"], dims=("group", "covariate"))
+    loc, scale = priors.beta_arrays(data.n_covariates)
+    beta_loc = pm.Data("beta_loc", loc, dims="covariate")
+    beta_scale = pm.Data("beta_scale", scale, dims="covariate")
+    if priors.mu == "flat":
+        mu_loc, mu_prec = pt.constant(0.0), pt.constant(0.0)
+    else:
+        mu_loc = pm.Data("mu_loc", float(priors.mu_mean))
+        mu_prec = 1.0 / pm.Data("mu_scale", float(priors.mu_sd)) ** 2
+    # shift y and mu's prior mean by mean(y): the same density (X has the intercept), and
+    # y'Wy - z'z below does not cancel catastrophically for data far from 0 (1e6 +- 10)
+    shift = pt.mean(ybar)
+    y = ybar - shift
+    b0 = pt.concatenate([pt.atleast_1d(mu_loc - shift), beta_loc])
+    p0 = pt.concatenate([pt.atleast_1d(mu_prec), 1.0 / beta_scale**2])
+    se = _group_se(data, priors)
+    design = pt.concatenate([pt.ones((data.n_groups, 1)), x], axis=1)
+    w = 1.0 / (tau**2 + se**2)
+    a = (design.T * w) @ design + pt.diag(p0)
+    rhs = design.T @ (w * y) + p0 * b0
+    # with A = L L' and z = L^-1 rhs:  sum w r^2 + d' P0 d = y'Wy + b0'P0 b0 - z'z
+    diag, z = _cholesky_forward(a, rhs, data.n_covariates + 1)
+    log_p0 = pt.sum(pt.switch(p0 > 0, pt.log(pt.switch(p0 > 0, p0, 1.0)), 0.0))
+    quad = pt.sum(w * y**2) + pt.sum(p0 * b0**2) - sum(zj * zj for zj in z)
+    pm.Potential("y_marginal", -0.5 * data.n_groups * np.log(2 * np.pi)
+                 + 0.5 * pt.sum(pt.log(w)) + 0.5 * log_p0
+                 - sum(pt.log(dj) for dj in diag) - 0.5 * quad)
+
+
+def _cholesky_forward(a, rhs, n: int) -> tuple[list, list]:
+    """The diagonal of the Cholesky factor ``L`` of the small ``n x n`` matrix ``a`` and
+    ``z = L^-1 rhs``, written out entry by entry (``n`` is the number of coefficients, known
+    when the graph is built).  In nutpie's compiled logp this runs 2-13x faster per gradient
+    than PyTensor's inverse-and-determinant or Cholesky-and-solve ops, and compiles in about
+    the same time."""
+    low: list[list] = [[None] * n for _ in range(n)]
+    z: list = [None] * n
+    for j in range(n):
+        low[j][j] = pt.sqrt(a[j, j] - sum(low[j][k] ** 2 for k in range(j)))
+        for i in range(j + 1, n):
+            low[i][j] = (a[i, j] - sum(low[i][k] * low[j][k] for k in range(j))) / low[j][j]
+        z[j] = (rhs[j] - sum(low[j][k] * z[k] for k in range(j))) / low[j][j]
+    return [low[j][j] for j in range(n)], z
 
 
 def data_updates(model: HierModel, data: HierData, c: np.ndarray,
@@ -449,7 +530,8 @@ def data_updates(model: HierModel, data: HierData, c: np.ndarray,
     if (data.sigma_known != spec.sigma_known or data.n_groups != len(spec.centering)
             or data.n_covariates != model.data.n_covariates):
         raise ValueError("`data` does not have the structure the model was built for.")
-    upd = {"ybar": data.means, **covariate_values(data)}
+    upd = {"ybar": data.means,
+           **{k: v for k, v in covariate_values(data).items() if k in model.model.named_vars}}
     if spec.parameterization != "marginal":
         upd["c"] = np.asarray(c, float)
     if data.sigma_known:

@@ -278,6 +278,17 @@ class Priors:
                 out["beta_sd"] = sd
         return out
 
+    def coefficient_prior(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(b0, P0)``: the prior mean and (diagonal) precision matrix of ``(mu, beta_1..p)``
+        that the models with ``p`` covariates use (mu's precision 0 when its prior is flat;
+        after :meth:`resolve`)."""
+        loc, scale = self.beta_arrays(p)
+        flat = self.mu == "flat"
+        if not flat:
+            self._require("mu_mean", "mu_sd")
+        mean = np.r_[0.0 if flat else self.mu_mean, loc]
+        return mean, np.diag(np.r_[0.0 if flat else 1.0 / self.mu_sd**2, 1.0 / scale**2])
+
     def beta_arrays(self, p: int) -> tuple[np.ndarray, np.ndarray]:
         """``(beta_mean, beta_sd)`` as arrays of ``p`` numbers (after :meth:`resolve`)."""
         self._require("beta_sd")

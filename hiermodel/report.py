@@ -794,9 +794,12 @@ def _model_lines(run: _Run) -> list[str]:
                else "priors: see below")
     mean_i = "mu + (x_i - xbar)' beta" if d.has_covariates else "mu"
     form = {
-        "marginal": f"theta integrated out while sampling (ybar_i ~ Normal({mean_i}, tau^2 + "
-                    f"se_i^2)) and then drawn exactly from p(theta | mu, "
-                    f"{'beta, ' if d.has_covariates else ''}tau, y)",
+        "marginal": (f"theta integrated out while sampling (ybar_i ~ Normal({mean_i}, tau^2 + "
+                     f"se_i^2)) and then drawn exactly from p(theta | mu, "
+                     f"{'beta, ' if d.has_covariates else ''}tau, y)"
+                     + ("; mu and beta are integrated out too (NUTS samples tau alone) and "
+                        "drawn exactly from p(mu, beta | tau, y), a normal distribution"
+                        if d.has_covariates else "")),
         "centered": "theta_i sampled directly",
         "noncentered": "theta_i = mu + tau z_i with z_i sampled",
         "auto": "each theta_i partially centered according to its precision",

@@ -43,7 +43,8 @@ from ._validate import (
     resolve_seed,
 )
 from ._version import __version__
-from .core import conditional_posterior
+from .core import conditional_posterior, design_matrix
+from .core.exact import marginal_regression
 from .data import HierData, group_coord
 from .diagnostics import prior_data_conflict, sampling_diagnostics, warn_conflict
 from .model import (
@@ -74,9 +75,10 @@ Sampler = Literal["nutpie", "pymc", "numpyro"]
 #: 40), at 0.85 -> 1 of 20, at 0.9 -> 0 of 20 on both (about 25% fewer ESS/s than 0.8);
 #: auto (= non-centered on Eight Schools) at 0.9 -> 3 of 20 fits diverged, at 0.95 -> 0.
 #: With covariates (BCG with latitude and year, 10 seeds, benchmarks/bench_divergences.py
-#: --covariates): the marginal form at 0.95 -> 8 of 10 fits diverged, at 0.99 -> 0 (the
-#: slopes' conditional posterior narrows as tau -> 0 when some groups are precise, a funnel
-#: between beta and tau that remains after theta is integrated out); non-centered at 0.99 -> 0.
+#: --only covariates) the forms that sample theta need 0.99: non-centered at 0.95 -> 3 of 10
+#: fits diverged, at 0.99 -> 0 (precise groups narrow the slopes' posterior as tau -> 0, a
+#: funnel between beta and tau).  The marginal form integrates mu and beta out as well and
+#: samples tau alone: 0 of 10 at 0.8, 0.9 and 0.99, so it keeps 0.9.
 DEFAULT_TARGET_ACCEPT = {"marginal": 0.9, "theta": 0.95, "covariates": 0.99}
 DEFAULT_PARAMETERIZATION = "marginal"
 
@@ -266,9 +268,11 @@ def fit(
         priors it was built from.
     parameterization : {"marginal", "auto", "centered", "noncentered"} or array
         Default "marginal": sample (mu, tau[, sigma]) with theta integrated out, then draw
-        theta exactly from ``p(theta | mu, tau, y)`` -- the same posterior, no funnel, the
-        fastest (see ``benchmarks/bench_fit.py``).  The others sample theta with per-group
-        centering (see :mod:`hiermodel.model`).  Ignored when a model is passed.
+        theta exactly from ``p(theta | mu, tau, y)`` (with covariates mu and beta are
+        integrated out too: NUTS samples tau[, sigma] and (mu, beta) are drawn exactly) --
+        the same posterior, no funnel, the fastest (see ``benchmarks/bench_fit.py``).  The
+        others sample theta with per-group centering (see :mod:`hiermodel.model`).  Ignored
+        when a model is passed.
     priors : Priors, optional
         Default ``Priors()``: scaled to the data (:mod:`hiermodel.priors`); the numbers used
         are in ``posterior.attrs`` (``priors``, ``prior_*``).  Ignored when a model is passed.
@@ -278,9 +282,9 @@ def fit(
         recorded in ``posterior.attrs["seed"]``.
     sampler : {"nutpie", "pymc", "numpyro"}, default "nutpie"
     target_accept : float, optional
-        Default 0.9 for "marginal", 0.95 when theta is sampled, 0.99 with covariates
-        (:data:`DEFAULT_TARGET_ACCEPT`, chosen so that Eight Schools, mixed-precision data
-        and the BCG meta-regression give 0 divergences).
+        Default 0.9 for "marginal", 0.95 when theta is sampled, 0.99 when theta is sampled
+        with covariates (:data:`DEFAULT_TARGET_ACCEPT`, chosen so that Eight Schools,
+        mixed-precision data and the BCG meta-regression give 0 divergences).
     progressbar : bool, optional
         Default: on, except when the ``CI`` environment variable is true; an explicit value
         always wins.  With progress on, a line is printed before a first-time compile.
@@ -335,7 +339,7 @@ def fit(
     if target_accept is None:
         marginal = spec.parameterization == "marginal"
         target_accept = DEFAULT_TARGET_ACCEPT[
-            "covariates" if data.has_covariates else "marginal" if marginal else "theta"]
+            "marginal" if marginal else "covariates" if data.has_covariates else "theta"]
     target_accept = float(target_accept)
     seeds = np.random.SeedSequence(seed).generate_state(3)
     t0 = time.perf_counter()
@@ -370,6 +374,8 @@ def _assemble(idata: az.InferenceData, data: HierData, spec: ModelSpec,
     labels on every group; exact theta draws for the marginal form; ``observed_data`` and
     ``constant_data`` as :mod:`hiermodel.model` writes them; the pointwise log-likelihood."""
     stack.map_groups(idata, label_groups, data=data)
+    if spec.parameterization == "marginal" and data.has_covariates:
+        _add_conditional_coefficients(idata, data, spec.priors, rng)
     if spec.parameterization == "marginal":
         _add_conditional_theta(idata, data, rng)
     for name in ("observed_data", "constant_data"):
@@ -386,6 +392,29 @@ def _group_se(idata: az.InferenceData, data: HierData) -> xr.DataArray:
     if data.sigma_known:
         return xr.DataArray(data.se, dims="group")
     return idata.posterior["sigma"] / xr.DataArray(np.sqrt(data.n), dims="group")
+
+
+def _add_conditional_coefficients(idata: az.InferenceData, data: HierData, priors: Priors,
+                                  rng: np.random.Generator) -> None:
+    """Exact draws ``(mu, beta) | tau[, sigma], y ~ N(b_hat, A^-1)`` for the marginal form
+    with covariates (:func:`hiermodel.model._collapsed` integrates them out), one per
+    posterior draw, and ``intercept = mu - xbar' beta``."""
+    post = stack.group(idata, "posterior")
+    tau = post["tau"].transpose("chain", "draw").values
+    se = _group_se(idata, data).broadcast_like(post["tau"]).transpose("chain", "draw", "group")
+    x = design_matrix(data.n_groups, data.centered_covariates)
+    b0, p0 = priors.coefficient_prior(data.n_covariates)
+    cond = marginal_regression(tau.ravel() ** 2, np.asarray(data.means, float),
+                               se.values.reshape(tau.size, -1) ** 2, x, b0, p0)
+    chol = np.linalg.cholesky(cond.beta_cov)
+    coef = cond.beta_hat + np.einsum("kjl,kl->kj", chol,
+                                     rng.standard_normal(cond.beta_hat.shape))
+    coef = coef.reshape(tau.shape + (-1,))
+    post["mu"] = (("chain", "draw"), coef[..., 0])
+    post["beta"] = (("chain", "draw", "covariate"), coef[..., 1:])
+    post["intercept"] = (("chain", "draw"), coef[..., 0] - coef[..., 1:] @ data.covariate_means)
+    post.coords["covariate"] = list(data.covariate_names)
+    stack.set_group(idata, "posterior", post)
 
 
 def _add_conditional_theta(idata: az.InferenceData, data: HierData,

@@ -603,10 +603,7 @@ def _regression_core(data: HierData, priors: Priors, grid: int) -> RegressionGri
     """The exact posterior with covariates: design ``[1, x - xbar]`` (as the models), prior
     ``(mu, beta) ~ N((mu_mean, beta_mean), diag(mu_sd^2, beta_sd^2))`` (mu's precision 0 when
     flat)."""
-    flat = priors.mu == "flat"
-    loc, sd = priors.beta_arrays(data.n_covariates)
-    mean = np.r_[0.0 if flat else priors.mu_mean, loc]
-    precision = np.diag(np.r_[0.0 if flat else 1.0 / priors.mu_sd**2, 1.0 / sd**2])
+    mean, precision = priors.coefficient_prior(data.n_covariates)
     return regression_grid_posterior(
         np.asarray(data.means, float), np.asarray(data.se, float),
         design_matrix(data.n_groups, data.centered_covariates),

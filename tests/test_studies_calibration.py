@@ -284,7 +284,7 @@ def test_sbc_of_the_covariate_model_passes(calibrated_metareg):
     for name, sd in zip(BETA_PARAMS, DEFAULT_BETA_SD, strict=True):
         assert 0.7 * sd < reps[name].std() < 1.3 * sd and abs(reps[name].mean()) < 0.3 * sd
     # clean fits at the covariates' default target_accept
-    assert res.settings["target_accept"] == 0.99 and res.settings["parameterization"] == "marginal"
+    assert res.settings["target_accept"] == 0.9 and res.settings["parameterization"] == "marginal"
     assert int(reps["divergences"].sum()) == 0
     assert np.isfinite(reps[list(HEALTH_COLUMNS[1:])].to_numpy()).all()
     pd.testing.assert_frame_equal(res.covariates, pd.DataFrame(COVARIATES))
@@ -296,7 +296,7 @@ def test_sbc_of_the_covariate_model_passes(calibrated_metareg):
 
 
 def test_sbc_metareg_takes_arrays_and_records_covariates_and_priors():
-    """An array's columns are named x1..xp and a 1-d array is one covariate; the result
+    """An array's columns are named x1..xp; the result
     records the covariates and the priors the fits were given (that the fits really model
     the covariates is what the passing and failing SBC tests above show)."""
     x = np.column_stack(list(COVARIATES.values()))
@@ -306,10 +306,6 @@ def test_sbc_metareg_takes_arrays_and_records_covariates_and_priors():
     assert list(res.covariates.columns) == ["x1", "x2"]
     np.testing.assert_array_equal(res.covariates.to_numpy(), x)
     assert res.fit_priors == pri and res.priors == pri
-    one = sbc(2, covariates=x[:, 0], priors=replace(pri, beta_mean=0.5, beta_sd=2.0),
-              parameterization="marginal", seed=0, **SMALL)
-    assert list(one.ranks.columns) == [*SBC_PARAMS, "beta_x1"] and len(one.tests) == 4
-    assert list(one.covariates.columns) == ["x1"]
 
 
 def test_sbc_metareg_same_seed_same_result_on_every_executor():
