@@ -545,14 +545,23 @@ def compare(
     table["rb_mean"] = rb["mean"]
     table["rb_mcse"] = rb["mcse_mean"]
     table["shrinkage"] = shrink
+    return _with_exact_and_attrs(
+        table, idata, data, priors, dim, interval, prob, eb_method=eb_method,
+        eb_mu=float(eb.mu), eb_tau=float(eb.tau), sd_of_means_mu=float(sdm.mu),
+        sd_of_means_tau=float(sdm.tau))
+
+
+def _with_exact_and_attrs(table: pd.DataFrame, idata: az.InferenceData, data: HierData,
+                          priors: Priors | None, dim: str, interval: str, prob: float,
+                          **eb: Any) -> pd.DataFrame:
+    """:func:`compare`'s ``exact`` columns (when they apply) and its attrs (``eb`` first)."""
+    post = idata.posterior
     exact = _exact(data, idata, priors)
     if exact is not None:
         table["exact"] = exact.mean["theta"].values
         table["exact_sd"] = exact.sd["theta"].values
     table.attrs.update(
-        eb_method=eb_method, eb_mu=float(eb.mu), eb_tau=float(eb.tau),
-        sd_of_means_mu=float(sdm.mu), sd_of_means_tau=float(sdm.tau),
-        mu_mean=float(post["mu"].mean()), tau_mean=float(post["tau"].mean()),
+        **eb, mu_mean=float(post["mu"].mean()), tau_mean=float(post["tau"].mean()),
         interval=interval, prob=prob, **({"hdi_prob": prob} if interval == "hdi" else {}),
         group_dim=dim, parameterization=str(_method_name(idata)),
         priors=_priors_text(idata, exact),
@@ -601,20 +610,10 @@ def _compare_regression(idata: az.InferenceData, data: HierData, dim: str, eb_me
     table["rb_mean"] = rb["mean"]
     table["rb_mcse"] = rb["mcse_mean"]
     table["shrinkage"] = 1.0 - posterior_weights(idata, data).mean(_SAMPLE).values
-    exact = _exact(data, idata, priors)
-    if exact is not None:
-        table["exact"] = exact.mean["theta"].values
-        table["exact_sd"] = exact.sd["theta"].values
-    table.attrs.update(
-        eb_method=eb_method, eb_mu=float(mr.beta[0]), eb_tau=float(np.sqrt(mr.tau2)),
-        eb_beta=np.asarray(mr.beta[1:], float), covariates=list(data.covariate_names),
-        mu_mean=float(post["mu"].mean()), tau_mean=float(post["tau"].mean()),
-        interval=interval, prob=prob, **({"hdi_prob": prob} if interval == "hdi" else {}),
-        group_dim=dim, parameterization=str(_method_name(idata)),
-        priors=_priors_text(idata, exact),
-        draws=int(post.sizes["chain"] * post.sizes["draw"]),
-    )
-    return table
+    return _with_exact_and_attrs(
+        table, idata, data, priors, dim, interval, prob, eb_method=eb_method,
+        eb_mu=float(mr.beta[0]), eb_tau=float(np.sqrt(mr.tau2)),
+        eb_beta=np.asarray(mr.beta[1:], float), covariates=list(data.covariate_names))
 
 
 def _method_name(idata: az.InferenceData) -> str:
@@ -688,15 +687,26 @@ def compare_population(
         rows[name] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "parameter"
-    exact = _exact(data, idata, priors)
-    if exact is not None:
-        mean, sd = exact.mean, exact.sd
-        table["exact"] = [float(mean[k]) for k in table.index]
-        table["exact_sd"] = [float(sd[k]) for k in table.index]
+    _add_exact_population(table, _exact(data, idata, priors))
     table.attrs.update(eb_method=eb_method, interval=interval, prob=prob,
                        **({"hdi_prob": prob} if interval == "hdi" else {}),
                        parameterization=_method_name(idata))
     return table
+
+
+def _add_exact_population(table: pd.DataFrame, exact: Any) -> None:
+    """The exact posterior's mean and sd of each row (``mu``, ``beta[<name>]``, ...), in
+    place; nothing when there is no exact posterior."""
+    if exact is None:
+        return
+
+    def value(ds: xr.Dataset, row: str) -> float:
+        name, _, label = row.partition("[")
+        return float(ds[name].sel(covariate=label[:-1]) if label else ds[name])
+
+    mean, sd = exact.mean, exact.sd
+    table["exact"] = [value(mean, k) for k in table.index]
+    table["exact_sd"] = [value(sd, k) for k in table.index]
 
 
 def _population_regression(idata: az.InferenceData, data: HierData, eb_method: str,
@@ -724,13 +734,7 @@ def _population_regression(idata: az.InferenceData, data: HierData, eb_method: s
         rows[name] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "parameter"
-    exact = _exact(data, idata, priors)
-    if exact is not None:
-        mean, sd = exact.mean, exact.sd
-        table["exact"] = np.r_[float(mean["mu"]), mean["beta"].values,
-                               float(mean["intercept"]), float(mean["tau"])]
-        table["exact_sd"] = np.r_[float(sd["mu"]), sd["beta"].values,
-                                  float(sd["intercept"]), float(sd["tau"])]
+    _add_exact_population(table, _exact(data, idata, priors))
     table.attrs.update(eb_method=eb_method, interval=interval, prob=prob,
                        **({"hdi_prob": prob} if interval == "hdi" else {}),
                        parameterization=_method_name(idata),
