@@ -994,23 +994,17 @@ def _p_text(p: float) -> str:
 def _moderator_test(run: _Run) -> str | None:
     """metafor's omnibus test of the covariates: QM = b' V^-1 b (chi^2 on p df), or with
     Knapp-Hartung F = QM / p on (p, G - p - 1) df."""
-    from scipy import stats
-
-    fit, d = run.meta.fit, run.data
+    d = run.data
     if not d.has_covariates:
         return None
-    b = np.asarray(fit.beta, float)[1:]
-    v = np.asarray(fit.beta_cov, float)[1:, 1:]
-    qm = float(b @ np.linalg.solve(v, b))
-    m = b.size
+    het = run.meta.heterogeneity
+    qm, m, p = float(het["QM"]), int(het["QM_df"]), float(het["QM_p"])
     coefs = "2" if m == 1 else f"2:{m + 1}"
+    head = f"Test of the covariates (coefficient{'s' if m > 1 else ''} {coefs}): "
     if run.meta.knha:
-        f = qm / m
-        return (f"Test of the covariates (coefficient{'s' if m > 1 else ''} {coefs}): "
-                f"F(df1 = {m}, df2 = {fit.qe_df}) = {_mf(f)}, "
-                f"{_p_text(float(stats.f.sf(f, m, fit.qe_df)))}.")
-    return (f"Test of the covariates (coefficient{'s' if m > 1 else ''} {coefs}): "
-            f"QM(df = {m}) = {_mf(qm)}, {_p_text(float(stats.chi2.sf(qm, m)))}.")
+        return (head + f"F(df1 = {m}, df2 = {int(het['QE_df'])}) = {_mf(qm)}, "
+                f"{_p_text(p)}.")
+    return head + f"QM(df = {m}) = {_mf(qm)}, {_p_text(p)}."
 
 
 def _meta_lines(run: _Run) -> list[str]:

@@ -625,7 +625,9 @@ class MetaAnalysis:
     heterogeneity : Series
         ``tau2`` with its Q-profile interval (``tau2_ci_low``, ``tau2_ci_high``), ``tau``,
         ``QE``, ``QE_df``, ``QE_p``, ``I2`` and ``H2`` (``I2`` in percent), and with
-        covariates ``R2`` (percent of the intercept-only ``tau2`` explained).
+        covariates ``R2`` (percent of the intercept-only ``tau2`` explained) and the test of
+        the covariates ``QM``, ``QM_df``, ``QM_p`` (with Knapp-Hartung ``QM`` is the F
+        statistic on ``(QM_df, QE_df)``).
     theta : Series
         The EB estimates of the group effects, by group.
     method, level, knha :
@@ -693,6 +695,7 @@ def meta_analysis(data: HierData, method: str = "reml", *, knha: bool = False,
     if data.has_covariates:
         null = meta_regression(y, v, None, method)
         het["R2"] = 100 * r_squared(null.tau2, fit.tau2)
+        het["QM"], het["QM_df"], het["QM_p"] = fit.moderator_test()
     return MetaAnalysis(
         coefficients=coefficients, heterogeneity=pd.Series(het, name=method),
         theta=pd.Series(fit.theta, index=pd.Index(group_coord(data.groups), name="group"),

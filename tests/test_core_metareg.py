@@ -264,3 +264,24 @@ def test_regression_grid_posterior_refuses_an_improper_posterior():
         regression_grid_posterior([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], np.ones((3, 1)),
                                   tau_logpdf=stats.halfnorm().logpdf, beta_mean=[0],
                                   beta_precision=[[-1.0]])
+
+
+def test_moderator_test_is_the_wald_test(bcg):
+    """QM = b' V^-1 b over the non-intercept coefficients: with one covariate the squared z
+    (or, with Knapp-Hartung, F = t^2 on (1, k - p)); NaN without covariates."""
+    from scipy import stats
+
+    y, v, ablat = bcg
+    for knha in (False, True):
+        fit = meta_regression(y, v, design_matrix(13, ablat), knha=knha)
+        qm, df, p = fit.moderator_test()
+        z = fit.beta[1] / fit.beta_se[1]
+        assert (qm, df) == (pytest.approx(z * z, rel=1e-12), 1)
+        assert p == pytest.approx(fit.beta_p()[1], rel=1e-9)      # the slope's own test
+        assert p == pytest.approx(stats.f.sf(qm, 1, 11) if knha else stats.chi2.sf(qm, 1),
+                                  rel=1e-12)
+    two = meta_regression(y, v, design_matrix(13, np.column_stack([ablat, ablat**2])))
+    qm, df, p = two.moderator_test()
+    b, cov = two.beta[1:], two.beta_cov[1:, 1:]
+    assert df == 2 and qm == pytest.approx(b @ np.linalg.inv(cov) @ b, rel=1e-10)
+    assert np.isnan(meta_regression(y, v).moderator_test()[0])

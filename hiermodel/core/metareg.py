@@ -105,6 +105,22 @@ class MetaRegression(NamedTuple):
         z = np.abs(self.beta / self.beta_se)
         return 2 * (stats.t.sf(z, self.qe_df) if self.knha else stats.norm.sf(z))
 
+    def moderator_test(self) -> tuple[float, int, float]:
+        """metafor's omnibus test that every coefficient but the intercept is 0:
+        ``(QM, df, p)`` with ``QM = b' V^-1 b`` on ``df = p - 1`` (chi^2), or with
+        Knapp-Hartung ``(F, df, p)`` with ``F = QM / df`` on ``(df, k - p)``.  NaN without
+        covariates."""
+        from scipy import stats
+
+        b, v = self.beta[1:], self.beta_cov[1:, 1:]
+        m = int(b.size)
+        if not m:
+            return float("nan"), 0, float("nan")
+        qm = float(b @ np.linalg.solve(v, b))
+        if self.knha:
+            return qm / m, m, float(stats.f.sf(qm / m, m, self.qe_df))
+        return qm, m, float(stats.chi2.sf(qm, m))
+
 
 def design_matrix(k: int, covariates: Any = None) -> np.ndarray:
     """``[1, covariates]`` as a ``(k, p)`` float array (the intercept first)."""
