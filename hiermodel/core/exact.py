@@ -277,8 +277,46 @@ def _grid_moments(w: np.ndarray, tau: np.ndarray,
     return out
 
 
+class _OnTauGrid:
+    """What both grid posteriors read off their tau grid: a subclass has ``grid`` (a
+    :class:`TauGrid`) and ``tau_logpdf``, and :meth:`_loglik` (``log p(y | tau)`` at
+    ``tau^2``)."""
+
+    grid: TauGrid
+    tau_logpdf: Callable[[Any], Any]
+
+    @property
+    def tau_grid(self) -> np.ndarray:
+        """The grid of ``tau`` values, shape (K,)."""
+        return self.grid.tau
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Quadrature weights (Simpson in ``u``, times the density), summing to 1."""
+        return self.grid.weights
+
+    @property
+    def truncated_mass(self) -> float:
+        """Estimated posterior mass of ``tau`` outside the grid."""
+        return self.grid.truncated_mass
+
+    def _loglik(self, t2: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def tau_pdf(self, tau: Any) -> np.ndarray:
+        """The normalised density ``p(tau | y)`` at arbitrary ``tau >= 0``, from the formula."""
+        t = np.atleast_1d(batch_param("tau", tau, nonneg=True)).ravel()
+        with np.errstate(divide="ignore"):
+            lp = self._loglik(t * t) + self.tau_logpdf(t)
+        return np.exp(lp - self.grid.log_norm).reshape(np.shape(tau))
+
+    def tau_at(self, q: np.ndarray) -> np.ndarray:
+        """``tau`` at the probabilities ``q`` (the inverse of the grid's CDF)."""
+        return grid_tau(inverse_cdf(q, self.grid), self.grid)
+
+
 @dataclass(frozen=True, eq=False)
-class GridPosterior:
+class GridPosterior(_OnTauGrid):
     """The numbers of the exact posterior (built by :func:`grid_posterior`).
 
     Given ``tau`` everything is normal:
@@ -320,21 +358,6 @@ class GridPosterior:
     theta_cond_mean: np.ndarray
     theta_cond_var: np.ndarray
 
-    @property
-    def tau_grid(self) -> np.ndarray:
-        """The grid of ``tau`` values, shape (K,)."""
-        return self.grid.tau
-
-    @property
-    def weights(self) -> np.ndarray:
-        """Quadrature weights (Simpson in ``u``, times the density), summing to 1."""
-        return self.grid.weights
-
-    @property
-    def truncated_mass(self) -> float:
-        """Estimated posterior mass of ``tau`` outside the grid."""
-        return self.grid.truncated_mass
-
     @cached_property
     def moments(self) -> dict[str, np.ndarray]:
         """Exact means and sds: keys ``{mu,tau,theta}_{mean,sd}`` (theta: shape (G,))."""
@@ -347,20 +370,13 @@ class GridPosterior:
         inverse of the grid CDF (piecewise-linear density); ``x`` of shape (1 + G, Q), rows
         ``mu`` then each ``theta_i``, roots of the normal-mixture CDF (safeguarded Newton,
         rtol 1e-12)."""
-        u = inverse_cdf(qs, self.grid)
-        tau = grid_tau(u, self.grid)
+        tau = self.tau_at(qs)
         m = np.column_stack([self.mu_cond_mean, self.theta_cond_mean])
         s = np.sqrt(np.column_stack([self.mu_cond_var, self.theta_cond_var]))
         return tau, mixture_quantiles(qs, self.weights, m, s)
 
-    def tau_pdf(self, tau: Any) -> np.ndarray:
-        """The normalised density ``p(tau | y)`` at arbitrary ``tau >= 0``, from the formula."""
-        t = np.atleast_1d(batch_param("tau", tau, nonneg=True)).ravel()
-        p0 = self.mu_precision
-        with np.errstate(divide="ignore"):
-            lp = (marginal(t * t, self.means, self.se**2, self.mu_mean, p0).loglik
-                  + self.tau_logpdf(t))
-        return np.exp(lp - self.grid.log_norm).reshape(np.shape(tau))
+    def _loglik(self, t2: np.ndarray) -> np.ndarray:
+        return marginal(t2, self.means, self.se**2, self.mu_mean, self.mu_precision).loglik
 
     def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
         """``(mu, tau, theta)``: ``n`` exact independent draws, shapes (n,), (n,), (n, G).
@@ -369,8 +385,7 @@ class GridPosterior:
         density within cells), then ``mu | tau, y`` and ``theta | mu, tau, y`` from their
         normal conditionals.
         """
-        u = inverse_cdf(rng.random(n), self.grid)
-        tau = grid_tau(u, self.grid)
+        tau = self.tau_at(rng.random(n))
         p0 = self.mu_precision
         cond = marginal(tau * tau, self.means, self.se**2, self.mu_mean, p0)
         mu = cond.mu_hat + np.sqrt(cond.mu_var) * rng.standard_normal(n)
@@ -433,7 +448,7 @@ def grid_posterior(means: Any, se: Any, *, tau_logpdf: Callable[[Any], Any],
 
 
 @dataclass(frozen=True)
-class RegressionGridPosterior:
+class RegressionGridPosterior(_OnTauGrid):
     """The exact posterior with group-level covariates (built by
     :func:`regression_grid_posterior`): ``theta_i ~ N(x_i' beta, tau^2)``,
     ``beta ~ N(b0, P0^-1)``.  Given ``tau``, ``beta | tau, y ~ N(beta_hat, V)``
@@ -459,21 +474,6 @@ class RegressionGridPosterior:
     beta_cond_cov: np.ndarray
     theta_cond_mean: np.ndarray
     theta_cond_var: np.ndarray
-
-    @property
-    def tau_grid(self) -> np.ndarray:
-        """The grid of ``tau`` values, shape (K,)."""
-        return self.grid.tau
-
-    @property
-    def weights(self) -> np.ndarray:
-        """Quadrature weights (Simpson in ``u``, times the density), summing to 1."""
-        return self.grid.weights
-
-    @property
-    def truncated_mass(self) -> float:
-        """Estimated posterior mass of ``tau`` outside the grid."""
-        return self.grid.truncated_mass
 
     @property
     def mu_cond_mean(self) -> np.ndarray:
@@ -511,7 +511,7 @@ class RegressionGridPosterior:
         """``(tau, x)`` at the probabilities ``qs``: ``tau`` of shape (Q,); ``x`` of shape
         (p + G [+ m], Q), rows each coefficient, then each ``theta_i``, then each
         ``contrasts`` row's ``a' beta`` -- roots of the normal-mixture CDF."""
-        tau = grid_tau(inverse_cdf(qs, self.grid), self.grid)
+        tau = self.tau_at(qs)
         beta_var = np.diagonal(self.beta_cond_cov, axis1=1, axis2=2)
         m = [self.beta_cond_mean, self.theta_cond_mean]
         v = [beta_var, self.theta_cond_var]
@@ -522,20 +522,15 @@ class RegressionGridPosterior:
         return tau, mixture_quantiles(qs, self.weights, np.column_stack(m),
                                       np.sqrt(np.column_stack(v)))
 
-    def tau_pdf(self, tau: Any) -> np.ndarray:
-        """The normalised density ``p(tau | y)`` at arbitrary ``tau >= 0``, from the formula."""
-        t = np.atleast_1d(batch_param("tau", tau, nonneg=True)).ravel()
-        with np.errstate(divide="ignore"):
-            lp = (marginal_regression(t * t, self.means, self.se**2, self.X,
-                                      self.beta_mean_prior, self.beta_precision).loglik
-                  + self.tau_logpdf(t))
-        return np.exp(lp - self.grid.log_norm).reshape(np.shape(tau))
+    def _loglik(self, t2: np.ndarray) -> np.ndarray:
+        return marginal_regression(t2, self.means, self.se**2, self.X, self.beta_mean_prior,
+                                   self.beta_precision).loglik
 
     def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
         """``(beta, tau, theta)``: ``n`` exact independent draws, shapes (n, p), (n,), (n, G):
         ``tau`` by inverse CDF of the grid, then ``beta | tau, y`` and
         ``theta | beta, tau, y`` from their normal conditionals."""
-        tau = grid_tau(inverse_cdf(rng.random(n), self.grid), self.grid)
+        tau = self.tau_at(rng.random(n))
         cond = marginal_regression(tau * tau, self.means, self.se**2, self.X,
                                    self.beta_mean_prior, self.beta_precision)
         chol = np.linalg.cholesky(cond.beta_cov)
