@@ -445,17 +445,6 @@ def _covariate_matrix(covariates: Any, se: np.ndarray) -> HierData:
     return HierData.from_estimates(np.zeros(g), se, covariates=df)
 
 
-def _fit_replicate_with_covariates(means: np.ndarray, se: np.ndarray, seed: int, kw: dict,
-                                   covariates: dict):
-    """:func:`~hiermodel.studies.executors.fit_replicate` of the meta-regression: the same
-    lean fit of ``HierData.from_estimates(means, se, covariates=covariates)``."""
-    from ..sampling import fit
-
-    data = HierData.from_estimates(means, se, covariates=covariates)
-    return fit(data, seed=int(seed), progressbar=False, check=False, log_likelihood=False,
-               cores=kw.pop("cores", 1), **kw)
-
-
 def _sbc_one(means: np.ndarray, se: np.ndarray, seed: int, truth: np.ndarray, kw: dict,
              L: int, covariates: dict | None = None) -> dict:
     """Fit one simulated dataset, rank the truth among L thinned draws and record the fit's
@@ -465,10 +454,7 @@ def _sbc_one(means: np.ndarray, se: np.ndarray, seed: int, truth: np.ndarray, kw
     import arviz as az
     import xarray as xr
 
-    if covariates is None:
-        idata = fit_replicate(means, se, seed, kw)
-    else:
-        idata = _fit_replicate_with_covariates(means, se, seed, kw, covariates)
+    idata = fit_replicate(means, se, seed, kw, covariates)
     post = idata.posterior
     total = post.sizes["chain"] * post.sizes["draw"]
     idx = np.round(np.linspace(0, total - 1, L)).astype(int)

@@ -178,13 +178,15 @@ def replicate_fit_kwargs(fit_kwargs: dict | None, priors: Priors | None) -> dict
     return kw
 
 
-def fit_replicate(means: np.ndarray, se: np.ndarray, seed: int, kw: dict):
+def fit_replicate(means: np.ndarray, se: np.ndarray, seed: int, kw: dict,
+                  covariates: Any = None):
     """One replicate's lean fit (no checks, progress bar or log-likelihood; chains one after
-    another unless ``kw`` sets ``cores``) of the known-se dataset ``means``, ``se``, with the
-    keyword arguments of :func:`replicate_fit_kwargs`; ``kw`` loses its ``cores``."""
+    another unless ``kw`` sets ``cores``) of the known-se dataset ``means``, ``se`` (with
+    group-level ``covariates``: the meta-regression), with the keyword arguments of
+    :func:`replicate_fit_kwargs`; ``kw`` loses its ``cores``."""
     from ..sampling import fit
 
-    data = HierData.from_estimates(means, se)
+    data = HierData.from_estimates(means, se, covariates=covariates)
     return fit(data, seed=int(seed), progressbar=False, check=False, log_likelihood=False,
                cores=kw.pop("cores", 1), **kw)
 
