@@ -1,10 +1,10 @@
 r"""Leave-one-group-out PSIS-LOO: the pooling comparison and its pointwise log-likelihoods.
 
-**Pooling comparison.**  The seed text's three strategies as Bayesian models fitted to the same
-data -- complete pooling ``ybar_i ~ N(mu, se_i^2)``, no pooling with independent weak priors
-``theta_i ~ N(mu0, s^2)``, and partial pooling (the hierarchical model) -- compared by PSIS-LOO
-(``arviz.compare``).  The pointwise log-likelihood holds **one value per group**, so this LOO
-is *leave-one-group-out*: it scores how well each model predicts a whole group's data from
+**Pooling comparison.**  The three pooling strategies (BDA3 5.5) as Bayesian models fitted to
+the same data -- complete pooling ``ybar_i ~ N(mu, se_i^2)``, no pooling with independent weak
+priors ``theta_i ~ N(mu0, s^2)``, and partial pooling (the hierarchical model) -- compared by
+PSIS-LOO (``arviz.compare``).  The pointwise log-likelihood holds **one value per group**, so
+this LOO is *leave-one-group-out*: it scores how well each model predicts a whole group's data from
 the other groups, ``elpd = sum_i log p(ybar_i[, ss_i] | data of the other groups)``.
 
 Two pointwise log-likelihoods can be importance-sampled (``likelihood=``):

@@ -31,8 +31,8 @@ compiled model serves all parameterizations and datasets of the same shape.
 out exactly: ``ybar_i | mu, tau ~ N(mu, tau^2 + se_i^2)``.  ``parameterization="marginal"``
 samples only (mu, tau[, sigma]) -- a 2- or 3-dimensional posterior with no funnel -- and
 :func:`hiermodel.sampling.fit` then draws ``theta_i | mu, tau, y ~ N(theta_hat_i, V_i)``
-exactly (the seed text's section 5.1) for every posterior draw.  Same posterior, far cheaper
-to sample.
+exactly (the conditional posterior, BDA3 eq. 5.17) for every posterior draw.  Same
+posterior, far cheaper to sample.
 
 **The "auto" rule.**  For the normal-normal model the centered form mixes well when group i's
 data dominate its prior (``se_i << tau``) and the non-centered form when the prior dominates
@@ -61,7 +61,7 @@ samples tau (and sigma) alone, with no funnel between the slopes and tau; ``fit`
 ``(mu, beta)`` and theta exactly.  ``x`` (and, where the graph uses it, ``x_mean``) are
 ``pm.Data`` (dims ``group``, ``covariate``).
 
-**The pooling models** (:func:`pooling_model`): the seed text's three strategies as Bayesian
+**The pooling models** (:func:`pooling_model`): the three pooling strategies (BDA3 5.5) as Bayesian
 models of the same data -- complete pooling ``theta_i = mu``, no pooling ``theta_i ~ N(mu0,
 s^2)`` independently, and partial pooling (the hierarchical model above).
 
@@ -100,7 +100,7 @@ __all__ = [
 
 PARAMETERIZATIONS = ("marginal", "centered", "noncentered", "auto")
 LIKELIHOODS = ("sufficient", "rows")
-#: the seed text's three pooling strategies (:func:`pooling_model`)
+#: the three pooling strategies, complete / no / partial (:func:`pooling_model`)
 POOLING = ("complete_pooling", "no_pooling", "partial_pooling")
 Parameterization = Literal["marginal", "centered", "noncentered", "auto"]
 
@@ -550,7 +550,7 @@ def no_pooling_prior_sd(data: HierData, mu0: float = 0.0) -> float:
 
     The rule makes ``theta_i ~ N(mu0, s^2)`` weak on the data's own scale: the posterior is
     ``N(mu0 + w_i (ybar_i - mu0), w_i se_i^2)`` with ``w_i = s^2 / (s^2 + se_i^2) >= 0.99``,
-    so no group's estimate moves more than 1% of its distance to ``mu0`` -- it is the seed's
+    so no group's estimate moves more than 1% of its distance to ``mu0`` -- it is the
     no-pooling estimate ``ybar_i`` up to 1%.  (For unknown sigma ``se_i`` is the plug-in.)
     """
     data = check_data(data)
@@ -565,7 +565,7 @@ def pooling_model(
     sd: float | None = None,
     parameterization: str = "marginal",
 ) -> HierModel:
-    r"""One of the seed text's three pooling strategies as a Bayesian model (sufficient statistics).
+    r"""One of the three pooling strategies (BDA3 5.5) as a Bayesian model (sufficient statistics).
 
     * ``"complete_pooling"``: ``mu ~ priors' mu prior``, ``theta_i = mu`` (Deterministic),
       ``ybar_i ~ N(mu, se_i^2)``.

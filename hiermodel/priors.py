@@ -2,7 +2,7 @@
 
     mu    ~ Normal(mu_mean, mu_sd)           | flat (``mu="flat"``; improper)
     tau   ~ Half-Cauchy(tau_scale)           (default)
-          | Half-Normal(tau_scale)           (the seed text's alternative)
+          | Half-Normal(tau_scale)           (Gelman 2006's weakly informative alternative)
           | Uniform(0, tau_scale)            (BDA3 section 5.4's reference choice)
     sigma ~ Half-Normal(sigma_scale)         (only when the within-group sd is unknown)
     beta_j ~ Normal(beta_mean_j, beta_sd_j)  (only with group-level covariates)

@@ -420,7 +420,8 @@ def _add_conditional_coefficients(idata: az.InferenceData, data: HierData, prior
 def _add_conditional_theta(idata: az.InferenceData, data: HierData,
                            rng: np.random.Generator) -> None:
     """Exact draws ``theta_i | mu, tau, y ~ N(mu + w_i (ybar_i - mu), w_i se_i^2)``, with
-    ``w_i = tau^2 / (tau^2 + se_i^2)`` (the seed text's section 5.1), one per posterior draw.
+    ``w_i = tau^2 / (tau^2 + se_i^2)`` (the conditional posterior, BDA3 eq. 5.17), one per
+    posterior draw.
     With covariates ``mu`` is each group's ``mu + (x_i - xbar)' beta``: the same formula for
     ``theta_i - (x_i - xbar)' beta`` given ``ybar_i - (x_i - xbar)' beta``."""
     post = stack.group(idata, "posterior")

@@ -1,4 +1,4 @@
-"""Tests of hiermodel.studies.exercises: the seed text's exercises 1-4 (pooling against tau,
+"""Tests of hiermodel.studies.exercises: the pooling and shrinkage studies (pooling against tau,
 shrinkage by group size, the MSE study with empirical and full Bayes).
 
 Statistical assertions use closed forms (``E[(ybar - theta)^2] = se^2``, oracle weights

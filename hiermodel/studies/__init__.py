@@ -1,11 +1,11 @@
-"""Simulation studies, the seed text's exercises and simulation-based calibration: the
+"""Simulation studies of pooling and shrinkage, and simulation-based calibration: the
 ``hm.studies`` namespace.
 
 * :mod:`~hiermodel.studies.simulation` -- data from the three-level model (:func:`simulate`,
   :func:`simulate_arrays`) and per-replicate seeds (:func:`replicate_seeds`);
 * :mod:`~hiermodel.studies.executors` -- serial by default, or fanned out over a process
   pool or Dask (:func:`map_chunked`, :func:`fit_replicates`, :func:`default_executor`);
-* :mod:`~hiermodel.studies.exercises` -- the seed text's exercises (:func:`pooling_vs_tau`,
+* :mod:`~hiermodel.studies.exercises` -- pooling and shrinkage studies (:func:`pooling_vs_tau`,
   :func:`shrinkage_by_size`, :func:`mse_study`);
 * :mod:`~hiermodel.studies.calibration` -- simulation-based calibration (:func:`sbc`).
 

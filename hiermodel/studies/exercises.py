@@ -1,7 +1,8 @@
-r"""The seed text's exercises (section 9) as simulation studies, each returning a table.
+r"""Simulation studies of pooling and shrinkage, each returning a table.
 
-:func:`pooling_vs_tau` (exercise 1), :func:`shrinkage_by_size` (exercise 2) and
-:func:`mse_study` (exercises 3 and 4: no pooling vs empirical-Bayes partial pooling with every
+:func:`pooling_vs_tau` (shrinkage against the between-group sd), :func:`shrinkage_by_size`
+(shrinkage against group size) and :func:`mse_study` (the risk comparison of Efron & Morris
+1975: no pooling vs empirical-Bayes partial pooling with every
 tau estimator vs full Bayes, with Monte Carlo confidence intervals).  Their figures are in
 :mod:`hiermodel.plots` (``plot_pooling_vs_tau``, ``plot_shrinkage_by_size``,
 ``plot_mse_study``), which read these results.  The full-Bayes fits run serially by default,
@@ -53,7 +54,7 @@ def pooling_vs_tau(
         \theta_i = \mu + \tau z_i, \qquad \bar y_i = \theta_i + se_i e_i, \qquad
         se_i = \sigma_i / \sqrt{n_i}.
 
-    Each dataset gets the three estimates of the seed text's section 2: no pooling
+    Each dataset gets the three classic estimates (BDA3 section 5.5): no pooling
     :math:`\bar y_i`; complete pooling :math:`\hat\mu` (precision-weighted at
     :math:`\hat\tau`); partial pooling :math:`w_i \bar y_i + (1 - w_i) \hat\mu` with
     :math:`w_i = \hat\tau^2 / (\hat\tau^2 + se_i^2)` and :math:`\hat\tau` from ``method``.
@@ -65,8 +66,10 @@ def pooling_vs_tau(
     taus : sequence of float, default (0, 1, 2, 5, 10, 20, 50)
         True between-group sds, each ``>= 0``.
     mu : float, default 0
-    sigma : float or array of G floats, default 15 (the seed's)
-    n : int or array of G ints, default the seed text's table 4.1 sizes
+    sigma : float or array of G floats, default 15
+        (as :func:`hiermodel.datasets.eight_schools_summary`)
+    n : int or array of G ints, default the sizes of
+        :func:`hiermodel.datasets.eight_schools_summary`
     n_groups : int, optional
         Needed when ``n`` is a scalar.
     method : {"dl", "pm", "ml", "reml", "sd_of_means", "true"}, default "reml"
@@ -289,7 +292,8 @@ def mse_study(
     mu, tau : float, default 0, 5
         The true population mean and between-group sd.
     sigma, n : float / array, optional
-        ``se_i = sigma_i / sqrt(n_i)``; default 15 and the seed text's table 4.1 sizes
+        ``se_i = sigma_i / sqrt(n_i)``; default 15 and the sizes of
+        :func:`hiermodel.datasets.eight_schools_summary`
         (:data:`SUMMARY_SIGMA`, :data:`SUMMARY_N`).  Or pass ``se`` instead.
     n_groups : int, optional
         G when ``n`` or ``se`` is a scalar.

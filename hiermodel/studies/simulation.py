@@ -1,6 +1,6 @@
 r"""Simulated data from the three-level normal model, and the per-replicate seeds.
 
-The generating model (the seed text's section 1.1), for groups i = 1..G::
+The generating model (BDA3 section 5.4), for groups i = 1..G::
 
     theta_i | mu, tau ~ N(mu, tau^2)
     y_ij | theta_i    ~ N(theta_i, sigma^2),          j = 1..n_i
@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 _SUMMARY = eight_schools_summary()
-#: the seed text's table 4.1 design (:func:`hiermodel.datasets.eight_schools_summary`): the
+#: the design of :func:`hiermodel.datasets.eight_schools_summary`: the
 #: group sizes and the known within-group sd
 SUMMARY_N = tuple(int(v) for v in _SUMMARY.n)
 SUMMARY_SIGMA = float(_SUMMARY.sigma[0])

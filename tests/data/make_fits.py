@@ -22,7 +22,7 @@ HERE = Path(__file__).parent
 STORED = {
     # Rubin's Eight Schools, the default fit (marginal, data-scaled priors, 4 x 1000)
     "eight_schools_marginal": ("eight_schools", {"seed": 20261125}),
-    # the seed text's table 4.1 (summary form), marginal
+    # eight_schools_summary (summary form, n_i and sigma = 15), marginal
     "summary_marginal": ("eight_schools_summary",
                          {"draws": 500, "tune": 500, "chains": 4, "seed": 5}),
     # theta sampled: centered at target_accept 0.8 diverges (the funnel), non-centered does not
