@@ -140,7 +140,7 @@ def teacher_expectancy() -> pd.DataFrame:
     function of the credibility of expectancy induction: a synthesis of findings from 18
     experiments", *Journal of Educational Psychology* 76(1), 85-97; S. W. Raudenbush & A. S.
     Bryk (1985), "Empirical Bayes meta-analysis", *Journal of Educational Statistics* 10(2),
-    75-98 (table 1).  The values are metafor's ``dat.raudenbush1985`` (metadat's
+    75-98.  The values are metafor's ``dat.raudenbush1985`` (metadat's
     ``data-raw/dat.raudenbush1985.txt``), checked against metafor's
     ``tests/testthat/test_analysis_example_raudenbush1985.r``.
 

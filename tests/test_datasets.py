@@ -232,7 +232,7 @@ def _one_way_reml(y: np.ndarray, groups: np.ndarray, X: np.ndarray):
 
 
 def test_radon_reproduces_gelman_and_hills_varying_intercepts(houses):
-    """Gelman & Hill (2007), section 12.2-12.3, lmer (REML): y ~ 1 + (1 | county) gives
+    """Gelman & Hill (2007), ch. 12 (section 12.4's lmer fits, REML): y ~ 1 + (1 | county) gives
     intercept 1.31, county sd 0.31, residual sd 0.80; y ~ x + (1 | county) (x = floor) gives
     1.46 and -0.69, county sd 0.33, residual sd 0.76.  To 4 decimals, statsmodels 0.15's MixedLM
     REML on these rows gives 1.3126 / 0.3095 / 0.7979 and 1.4616, -0.6930 / 0.3282 / 0.7556."""
