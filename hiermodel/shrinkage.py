@@ -623,7 +623,8 @@ class MetaAnalysis:
         One row per coefficient (``intercept``, then each covariate): ``estimate``, ``se``,
         ``z`` (``t`` with Knapp-Hartung), ``p``, ``ci_low``, ``ci_high``.
     heterogeneity : Series
-        ``tau2`` with its Q-profile interval (``tau2_ci_low``, ``tau2_ci_high``), ``tau``,
+        ``tau2`` with its Q-profile interval (``tau2_ci_low``, ``tau2_ci_high``; NaN for the
+        equal-effects ``method="ee"``), ``tau``,
         ``QE``, ``QE_df``, ``QE_p``, ``I2`` and ``H2`` (``I2`` in percent), and with
         covariates ``R2`` (percent of the intercept-only ``tau2`` explained) and the test of
         the covariates ``QM``, ``QM_df``, ``QM_p`` (with Knapp-Hartung ``QM`` is the F
@@ -674,8 +675,13 @@ def meta_analysis(data: HierData, method: str = "reml", *, knha: bool = False,
     ``y_i ~ N(x_i' beta, tau^2 + se_i^2)`` by empirical Bayes
     (:func:`hiermodel.core.meta_regression`; metafor's ``rma``).
 
-    ``method``: ``"reml"`` (default), ``"ml"``, ``"dl"`` or ``"pm"``.  ``knha``:
-    Knapp-Hartung intervals (t on ``G - p`` df).  ``level``: of every interval.
+    ``method``: ``"reml"`` (default), ``"ml"``, ``"dl"``, ``"pm"``, ``"he"`` (Hedges),
+    ``"sj"`` (Sidik-Jonkman), ``"hs"`` (Hunter-Schmidt), or ``"ee"``: the equal-effects
+    (common-effect) model, ``tau^2 = 0`` and weights ``1 / se_i^2`` (metafor's
+    ``method="EE"``; ``tau2`` is reported as 0 with no Q-profile interval (NaN), ``I2`` and
+    ``H2`` come from ``QE`` as metafor's, no ``R2``, and the prediction interval equals the
+    confidence interval).  ``knha``: Knapp-Hartung intervals (t on ``G - p`` df; not with
+    ``"ee"``).  ``level``: of every interval.
     """
     data = check_data(data, covariates=True)
     y, v = np.asarray(data.means), np.asarray(data.se) ** 2
@@ -688,13 +694,15 @@ def meta_analysis(data: HierData, method: str = "reml", *, knha: bool = False,
         {"estimate": fit.beta, "se": fit.beta_se, "t" if knha else "z": stat,
          "p": fit.beta_p(), "ci_low": ci[:, 0], "ci_high": ci[:, 1]},
         index=pd.Index(names, name="coefficient"))
-    lo, hi = q_profile_interval(y, v, x, level)
+    equal_effects = fit.method == "ee"
+    lo, hi = (np.nan, np.nan) if equal_effects else q_profile_interval(y, v, x, level)
     het = {"tau2": fit.tau2, "tau2_ci_low": lo, "tau2_ci_high": hi, "tau": np.sqrt(fit.tau2),
            "QE": fit.qe, "QE_df": fit.qe_df, "QE_p": fit.qe_p, "I2": 100 * fit.i2,
            "H2": fit.h2}
     if data.has_covariates:
-        null = meta_regression(y, v, None, method)
-        het["R2"] = 100 * r_squared(null.tau2, fit.tau2)
+        if not equal_effects:
+            null = meta_regression(y, v, None, method)
+            het["R2"] = 100 * r_squared(null.tau2, fit.tau2)
         het["QM"], het["QM_df"], het["QM_p"] = fit.moderator_test()
     return MetaAnalysis(
         coefficients=coefficients, heterogeneity=pd.Series(het, name=method),
