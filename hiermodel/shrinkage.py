@@ -103,7 +103,7 @@ def empirical_bayes(data: HierData, method: str = "reml") -> EmpiricalBayes:
     Parameters
     ----------
     data : HierData
-    method : {"dl", "pm", "ml", "reml", "sd_of_means"}, default "reml"
+    method : {"dl", "pm", "ml", "reml", "he", "sj", "hs", "ee", "sd_of_means"}, default "reml"
 
     Returns
     -------
@@ -128,16 +128,17 @@ def empirical_bayes(data: HierData, method: str = "reml") -> EmpiricalBayes:
 def pooling_table(data: HierData, method: str = "reml") -> pd.DataFrame:
     """The pooling estimates side by side, one row per group.
 
-    Columns: ``no_pooling`` (``ybar_i``), ``complete_pooling`` (unweighted grand mean, the
-    seed's), ``complete_pooling_weighted`` (precision-weighted), ``partial_pooling`` (EB
-    with the ``method`` tau estimator), ``weight`` (its ``w_i``) and
-    ``sd_of_means_partial_pooling`` (the seed text's ``np.std`` plug-in,
+    Columns: ``no_pooling`` (``ybar_i``), ``complete_pooling`` (the precision-weighted mean
+    ``sum ybar_i/se_i^2 / sum 1/se_i^2``, the common-effect estimate; with a common sigma the
+    mean of all rows), ``partial_pooling`` (EB with the ``method`` tau estimator),
+    ``weight`` (its ``w_i``) and ``sd_of_means_partial_pooling`` (the ``np.std`` plug-in
+    shrinking toward the unweighted mean of the means,
     :func:`hiermodel.core.sd_of_means_estimates`).
 
     Parameters
     ----------
     data : HierData
-    method : {"dl", "pm", "ml", "reml", "sd_of_means"}, default "reml"
+    method : {"dl", "pm", "ml", "reml", "he", "sj", "hs", "ee", "sd_of_means"}, default "reml"
 
     Returns
     -------
@@ -151,8 +152,7 @@ def pooling_table(data: HierData, method: str = "reml") -> pd.DataFrame:
     return pd.DataFrame(
         {
             "no_pooling": data.means,
-            "complete_pooling": complete_pooling(data.means, weighted=False),
-            "complete_pooling_weighted": complete_pooling(data.means, data.se, weighted=True),
+            "complete_pooling": complete_pooling(data.means, data.se),
             "partial_pooling": eb.theta,
             "weight": eb.weights,
             "sd_of_means_partial_pooling": sdm.theta,
@@ -171,9 +171,10 @@ def tau_estimates(data: HierData, methods: Sequence[str] | None = None) -> pd.Da
     Parameters
     ----------
     data : HierData
-    methods : sequence of {"dl", "pm", "ml", "reml", "sd_of_means"}, optional
-        Default all five; with covariates ``("reml", "ml", "dl", "pm")`` (the seed's
-        ``sd_of_means`` has no regression form).
+    methods : sequence of {"dl", "pm", "ml", "reml", "he", "sj", "hs", "ee", "sd_of_means"}
+        Default all of them (:data:`hiermodel.core.TAU_METHODS`); with covariates
+        :data:`hiermodel.core.METAREG_METHODS` (``sd_of_means`` has no regression form).
+        ``"ee"`` is the equal-effects model: ``tau = 0`` and the precision-weighted mean.
 
     Returns
     -------

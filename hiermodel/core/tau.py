@@ -29,7 +29,7 @@ TAU_METHODS = ("dl", "pm", "ml", "reml", "he", "sj", "hs", "ee", "sd_of_means")
 #: what each estimator is called in figures and reports
 TAU_METHOD_NAMES = {"dl": "DerSimonian-Laird", "pm": "Paule-Mandel", "ml": "ML",
                     "reml": "REML", "he": "Hedges", "sj": "Sidik-Jonkman",
-                    "hs": "Hunter-Schmidt", "ee": "equal effects (tau = 0)",
+                    "hs": "Hunter-Schmidt", "ee": "equal effects",
                     "sd_of_means": "sd of means"}
 #: tau estimators of :func:`eb_core` (the same)
 EB_METHODS = TAU_METHODS
@@ -208,7 +208,8 @@ def estimate_tau(
     All but ``"sj"`` and ``"sd_of_means"`` are truncated at 0: ``tau = 0`` (never NaN) when
     the between-group spread is below the sampling noise (``Q(0) <= G-1`` for PM, a
     non-positive score at ``t = 0`` for ML/REML).  The formulas are metafor's
-    (``rma(yi, vi, method=)``, Viechtbauer 2010, J. Stat. Softw. 36(3)).  PM/ML/REML solve their estimating equation in ``t`` by safeguarded Newton
+    (``rma(yi, vi, method=)``, Viechtbauer 2010, J. Stat. Softw. 36(3)).
+    PM/ML/REML solve their estimating equation in ``t`` by safeguarded Newton
     (exact derivatives, started at DL, bisection fallback inside a proven bracket
     ``[0, 2G/(G-1) (range(ybar)^2 + max v)]``), vectorised over the batch; relative
     tolerance ``rtol`` on ``tau^2``.  ML/REML return a local maximum; the likelihood in
