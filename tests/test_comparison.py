@@ -256,9 +256,12 @@ def test_data_round_trip_and_tau_estimates(es_fit, seed_fit):
     assert data_from_idata(es_fit) == eight_schools()
     assert data_from_idata(seed_fit) == eight_schools_summary()
     est = tau_estimates(eight_schools())
-    assert list(est.index) == ["dl", "pm", "ml", "reml", "sd_of_means"]
+    assert list(est.index) == ["dl", "pm", "ml", "reml", "he", "sj", "hs", "ee", "sd_of_means"]
     assert est.at["sd_of_means", "tau"] == pytest.approx(np.std(eight_schools().means))
-    assert (est.loc[["dl", "pm", "ml", "reml"], "tau"] == 0).all()  # Rubin: tau_hat = 0
+    zero = ["dl", "pm", "ml", "reml", "he", "hs", "ee"]
+    assert (est.loc[zero, "tau"] == 0).all()                    # Rubin: tau_hat = 0
+    assert est.at["sj", "tau"] > 0                              # SJ is positive by design
+    assert (est.loc[zero, "mu"] == pytest.approx(7.6856167, abs=1e-7))  # the EE estimate
 
 
 # ----------------------------------------------------------------------------- group dim
