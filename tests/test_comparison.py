@@ -80,7 +80,11 @@ def test_compare_table_columns_and_labelled_form(es_fit, es_table):
     d = eight_schools()
     np.testing.assert_array_equal(t["no_pooling"], d.means)
     np.testing.assert_array_equal(t["se"], d.se)
-    np.testing.assert_allclose(t["complete_pooling"], np.mean(d.means))
+    # complete pooling is the precision-weighted mean (metafor's EE estimate 7.6856), not
+    # the unweighted mean 8.75; that one is where sd_of_means shrinks toward
+    np.testing.assert_allclose(t["complete_pooling"], 7.6856167, atol=1e-7)
+    assert "complete_pooling_weighted" not in t
+    assert t.attrs["sd_of_means_mu"] == pytest.approx(8.75)
     ds = t.to_xarray()
     assert isinstance(ds, xr.Dataset) and ds["mean"].dims == ("group",)
     assert list(ds["group"].values) == list("ABCDEFGH")
