@@ -16,7 +16,7 @@ from . import core
 from ._version import __version__
 from .comparison import compare, compare_fits, compare_population, summarize
 from .data import HierData
-from .datasets import eight_schools, eight_schools_summary
+from .datasets import eight_schools, eight_schools_summary, eight_schools_unrounded
 from .diagnostics import convergence_table, prior_data_conflict, sampling_diagnostics
 from .exceptions import (
     HierModelWarning,
@@ -41,7 +41,7 @@ from .shrinkage import (
 
 __all__ = [
     # data and priors
-    "HierData", "eight_schools", "eight_schools_summary", "Priors",
+    "HierData", "eight_schools", "eight_schools_unrounded", "eight_schools_summary", "Priors",
     # model, fit, diagnostics, files
     "build_model", "HierModel", "fit", "sampling_diagnostics", "convergence_table",
     "prior_data_conflict", "save", "load",

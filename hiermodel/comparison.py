@@ -5,7 +5,8 @@ For the three-level normal model ``ybar_i | theta_i ~ N(theta_i, se_i^2)``,
 put side by side, one row per group:
 
 * the seed text's three pooling strategies (section 2): no pooling ``ybar_i``, complete pooling
-  (the grand mean) and partial pooling ``w_i ybar_i + (1 - w_i) mu`` with the shrinkage weight
+  (the precision-weighted mean, the common-effect estimate) and partial pooling
+  ``w_i ybar_i + (1 - w_i) mu`` with the shrinkage weight
   ``w_i = tau^2 / (tau^2 + se_i^2)`` -- by empirical Bayes (``tau_hat`` from an estimator of
   :func:`hiermodel.core.estimate_tau`) and by the seed text's own section 4.2 formula;
 * the full-Bayes posterior mean, sd and credible interval of ``theta_i`` from the draws
@@ -446,7 +447,7 @@ def compare(
         ``observed_data``/``constant_data`` (:func:`data_from_idata`); required for
         ``ExactPosterior.sample`` draws.  When ``idata`` stores its data, ``data`` must
         equal it (labels and values), else a ValueError.
-    eb_method : {"dl", "pm", "ml", "reml", "sd_of_means"}, default "reml"
+    eb_method : {"dl", "pm", "ml", "reml", "he", "sj", "hs", "ee", "sd_of_means"}, default "reml"
         The ``tau`` estimator of the empirical-Bayes columns.
     hdi_prob : float, optional
         The older name of ``prob`` for ``interval="hdi"`` (kept for existing callers).
@@ -474,12 +475,14 @@ def compare(
             is estimated);
         ``no_pooling``
             ``ybar_i`` (seed text 2.1);
-        ``complete_pooling``, ``complete_pooling_weighted``
-            the unweighted grand mean (the seed text's ``np.mean``) and the precision-weighted
-            ``sum ybar_i/se_i^2 / sum 1/se_i^2`` (the ``tau = 0`` limit; with a common sigma
-            the seed text's 2.2 ``(1/N) sum_ij y_ij``);
+        ``complete_pooling``
+            the precision-weighted mean ``sum ybar_i/se_i^2 / sum 1/se_i^2``: the
+            complete-pooling model's estimate, the ``tau = 0`` limit and metafor's
+            equal-effects estimate (with a common sigma the mean of all rows,
+            ``(1/N) sum_ij y_ij``);
         ``sd_of_means``
-            the seed text's 4.2 formula, ``tau_hat = sd(ybar)`` and the unweighted mean;
+            partial pooling with ``tau_hat = sd(ybar)`` toward the unweighted mean of the
+            ``ybar_i`` (``attrs["sd_of_means_mu"]``);
         ``eb``, ``eb_weight``, ``eb_sd``
             empirical Bayes ``theta_hat_i = w_i ybar_i + (1 - w_i) mu_hat`` with
             ``w_i = tau_hat^2 / (tau_hat^2 + se_i^2)`` and the Morris-adjusted sd
@@ -534,7 +537,7 @@ def compare(
     if data.n is not None:
         table["n"] = data.n
     table["se"] = data.se
-    for col in ("no_pooling", "complete_pooling", "complete_pooling_weighted"):
+    for col in ("no_pooling", "complete_pooling"):
         table[col] = pool[col].to_numpy()
     table["sd_of_means"] = pool["sd_of_means_partial_pooling"].to_numpy()
     table["eb"] = pool["partial_pooling"].to_numpy()

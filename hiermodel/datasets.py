@@ -3,7 +3,10 @@ Minnesota radon survey.
 
 * :func:`eight_schools` -- Rubin (1981), as analysed in Gelman et al., *Bayesian Data
   Analysis* (3rd ed.), section 5.5: one estimated coaching effect and its standard error
-  per school.
+  per school, rounded to integers as BDA3's table 5.2 prints them.
+* :func:`eight_schools_unrounded` -- the same schools with Rubin's (1981) unrounded
+  estimates and standard errors, as bayesmeta's ``Rubin1981`` data set and Roever (2020)
+  use them: check against bayesmeta with this one.
 * :func:`eight_schools_summary` -- the seed text's table 4.1: a group mean, a group size and a
   known within-group sd sigma = 15 per school (the seed text's illustrative reconstruction, not
   Rubin's data).
@@ -34,13 +37,17 @@ from .data import HierData
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["eight_schools", "eight_schools_summary", "bcg_trials", "teacher_expectancy",
-           "magnesium_trials", "stroke_units", "radon", "SCHOOLS", "DATASETS"]
+__all__ = ["eight_schools", "eight_schools_unrounded", "eight_schools_summary", "bcg_trials",
+           "teacher_expectancy", "magnesium_trials", "stroke_units", "radon", "SCHOOLS",
+           "DATASETS"]
 
 SCHOOLS = tuple("ABCDEFGH")
 
 _RUBIN_Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
 _RUBIN_SE = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
+
+_RUBIN_UNROUNDED_Y = np.array([28.39, 7.94, -2.75, 6.82, -0.64, 0.63, 18.01, 12.16])
+_RUBIN_UNROUNDED_SE = np.array([14.9, 10.2, 16.3, 11.0, 9.4, 11.4, 10.4, 17.6])
 
 _SUMMARY_N = np.array([28, 8, 23, 20, 12, 44, 6, 11])
 _SUMMARY_MEANS = np.array([28.4, 7.9, -2.8, 6.8, -0.6, 0.6, 18.0, 12.2])
@@ -54,8 +61,28 @@ def eight_schools() -> HierData:
     *Journal of Educational Statistics* 6(4), 377-401; Gelman et al. (2013), BDA3 table 5.2.
     ``y = 28, 8, -3, 7, -1, 1, 18, 12``; ``se = 15, 10, 16, 11, 9, 11, 10, 18``; schools A-H.
     The standard errors are treated as known, so the likelihood is ``y_i ~ N(theta_i, se_i^2)``.
+
+    These are BDA3's rounded numbers (and PyMC's, Stan's and ArviZ's ``centered_eight``).
+    bayesmeta (``data("Rubin1981")``) and Roever (2020) use Rubin's unrounded table,
+    :func:`eight_schools_unrounded`; the posteriors differ in the first decimal (e.g. the
+    posterior mean of mu under bayesmeta's vignette priors, mu ~ N(0, 50^2) and
+    tau ~ HalfCauchy(25), is 7.83 here and 7.99 there).
     """
     return HierData.from_estimates(_RUBIN_Y, _RUBIN_SE, groups=SCHOOLS)
+
+
+def eight_schools_unrounded() -> HierData:
+    """Rubin's (1981) Eight Schools with the unrounded estimates and standard errors.
+
+    ``y = 28.39, 7.94, -2.75, 6.82, -0.64, 0.63, 18.01, 12.16``;
+    ``se = 14.9, 10.2, 16.3, 11.0, 9.4, 11.4, 10.4, 17.6``; schools A-H.  Source: D. B.
+    Rubin (1981), *Journal of Educational Statistics* 6(4), 377-401, as the R package
+    bayesmeta ships it (``data("Rubin1981")``) and C. Roever (2020), "Bayesian random-effects
+    meta-analysis using the bayesmeta R package", *Journal of Statistical Software* 93(6)
+    analyses it.  Use this one to compare with bayesmeta; :func:`eight_schools` is BDA3's
+    rounded table.
+    """
+    return HierData.from_estimates(_RUBIN_UNROUNDED_Y, _RUBIN_UNROUNDED_SE, groups=SCHOOLS)
 
 
 def eight_schools_summary() -> HierData:

@@ -187,8 +187,9 @@ def run_report(
         states the numbers used.
     sampler, parameterization, draws, tune, chains, progressbar
         Passed to :func:`hiermodel.fit`.
-    eb_method : {"reml", "ml", "pm", "dl", "sd_of_means"}, default "reml"
-        The tau estimator of the empirical-Bayes columns.
+    eb_method : {"dl", "pm", "ml", "reml", "he", "sj", "hs", "ee", "sd_of_means"}, default "reml"
+        The tau estimator of the empirical-Bayes columns (:data:`hiermodel.core.EB_METHODS`;
+        ``"ee"``: the equal-effects model, tau = 0).
     figures : bool, default True
         Write the PNG figures.
     sampler_geometry : bool, default False
@@ -209,6 +210,10 @@ def run_report(
     if transform is not None and transform not in TRANSFORMS:
         raise ValueError(f"transform: must be one of {tuple(TRANSFORMS)} or None, got "
                          f"{transform!r}.")
+    if knha and eb_method == "ee":
+        raise ValueError("--knha (Knapp-Hartung) is for random-effects models; with "
+                         "--eb-method ee (equal effects, tau = 0) leave --knha out or pick "
+                         "a tau estimator such as reml.")
     final = _check_out(Path(out))
     try:
         out = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
@@ -1021,11 +1026,17 @@ def _meta_lines(run: _Run) -> list[str]:
     else:
         call = f"rma(yi, vi, method = \"{method}\"{_knha_arg(m)})"
         model = f"{_ybar(d)} ~ Normal(mu, tau^2 + se_i^2)"
+    equal_effects = m.method == "ee"
+    if equal_effects:
+        model = model.replace("tau^2 + se_i^2", "se_i^2")
     plug = ("" if d.sigma_known else
             f" The se_i are sigma_hat / sqrt(n_i) with the pooled sigma_hat = "
             f"{_fmt(d.sigma_hat)} plugged in.")
-    head = (f"The classical random-effects {'meta-regression' if cov else 'meta-analysis'} "
-            f"{model}, tau^2 estimated by {method} and then plugged in as if known "
+    fit_text = ("tau^2 = 0 by assumption (the equal-effects, or common-effect, model)"
+                if equal_effects else
+                f"tau^2 estimated by {method} and then plugged in as if known")
+    head = (f"The classical {'equal-effects' if equal_effects else 'random-effects'} "
+            f"{'meta-regression' if cov else 'meta-analysis'} {model}, {fit_text} "
             f"(hiermodel.meta_analysis; metafor's `{call}` with vi = se_i^2 prints the same "
             f"numbers).{plug} The heterogeneity numbers are printed as metafor prints them "
             f"(4 decimals; I^2, H^2{', R^2' if cov else ''} with 2).")
@@ -1033,9 +1044,13 @@ def _meta_lines(run: _Run) -> list[str]:
     lines = [head, ""]
     kind = ("residual heterogeneity, not explained by the covariates" if cov
             else "total heterogeneity")
-    lines.append(f"- tau^2 ({kind}): "
-                 f"{_mf(h['tau2'])} ({_PCT} Q-profile CI [{_mf(h['tau2_ci_low'])}, "
-                 f"{_mf(h['tau2_ci_high'])}]); tau = {_mf(h['tau'])}.")
+    if equal_effects:
+        lines.append(f"- tau^2 ({kind}): 0 by assumption; the test for {resid}heterogeneity "
+                     f"below checks it.")
+    else:
+        lines.append(f"- tau^2 ({kind}): "
+                     f"{_mf(h['tau2'])} ({_PCT} Q-profile CI [{_mf(h['tau2_ci_low'])}, "
+                     f"{_mf(h['tau2_ci_high'])}]); tau = {_mf(h['tau'])}.")
     lines.append(f"- I^2 ({resid}heterogeneity / {'unaccounted' if cov else 'total'} "
                  f"variability): {h['I2']:.2f}%.")
     lines.append(f"- H^2 ({'unaccounted' if cov else 'total'} variability / sampling "
@@ -1093,6 +1108,8 @@ def _eb_interval_text(run: _Run, var: str) -> str:
         lo, hi = run.meta_pred["ci_low"], run.meta_pred["ci_high"]
     elif var == "tau":
         h = m.heterogeneity
+        if m.method == "ee":                            # tau = 0 assumed: no interval
+            return ""
         lo, hi = np.sqrt(h["tau2_ci_low"]), np.sqrt(h["tau2_ci_high"])
         return f" ({_PCT} Q-profile CI {_interval(float(lo), float(hi))})"
     else:
@@ -1141,12 +1158,12 @@ def _comparison_defs(run: _Run) -> dict[str, str]:
         "se": _se_definition(d),
         "no_pooling": f"{_ybar(d)}, the group's own {_own(d)} (no pooling: each group on its "
                       f"own).",
-        "complete_pooling": (f"the unweighted mean of the {_ybar(d)}, "
+        "complete_pooling": (f"the precision-weighted mean of the {_ybar(d)}, sum({_ybar(d)} "
+                             f"/ se_i^2) / sum(1 / se_i^2) = "
                              f"{_fmt(float(run.comparison['complete_pooling'].iloc[0]))}: "
-                             f"complete pooling, one value for every group."
+                             f"complete pooling (tau = 0, the equal-effects estimate), one "
+                             f"value for every group."
                              if "complete_pooling" in run.comparison else ""),
-        "complete_pooling_weighted": "the precision-weighted mean of the ybar_i, sum(ybar_i / "
-                                     "se_i^2) / sum(1 / se_i^2) (complete pooling at tau = 0).",
         "sd_of_means": f"partial pooling as the seed text (the tutorial hiermodel reproduces, its "
                 f"section 4.2) computes it: w_i ybar_i + (1 - w_i) mean(ybar) with w_i = "
                 f"tau_s^2 / (tau_s^2 + se_i^2) and tau_s = sd(ybar) = "

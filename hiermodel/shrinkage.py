@@ -103,7 +103,7 @@ def empirical_bayes(data: HierData, method: str = "reml") -> EmpiricalBayes:
     Parameters
     ----------
     data : HierData
-    method : {"dl", "pm", "ml", "reml", "sd_of_means"}, default "reml"
+    method : {"dl", "pm", "ml", "reml", "he", "sj", "hs", "ee", "sd_of_means"}, default "reml"
 
     Returns
     -------
@@ -128,16 +128,17 @@ def empirical_bayes(data: HierData, method: str = "reml") -> EmpiricalBayes:
 def pooling_table(data: HierData, method: str = "reml") -> pd.DataFrame:
     """The pooling estimates side by side, one row per group.
 
-    Columns: ``no_pooling`` (``ybar_i``), ``complete_pooling`` (unweighted grand mean, the
-    seed's), ``complete_pooling_weighted`` (precision-weighted), ``partial_pooling`` (EB
-    with the ``method`` tau estimator), ``weight`` (its ``w_i``) and
-    ``sd_of_means_partial_pooling`` (the seed text's ``np.std`` plug-in,
+    Columns: ``no_pooling`` (``ybar_i``), ``complete_pooling`` (the precision-weighted mean
+    ``sum ybar_i/se_i^2 / sum 1/se_i^2``, the common-effect estimate; with a common sigma the
+    mean of all rows), ``partial_pooling`` (EB with the ``method`` tau estimator),
+    ``weight`` (its ``w_i``) and ``sd_of_means_partial_pooling`` (the ``np.std`` plug-in
+    shrinking toward the unweighted mean of the means,
     :func:`hiermodel.core.sd_of_means_estimates`).
 
     Parameters
     ----------
     data : HierData
-    method : {"dl", "pm", "ml", "reml", "sd_of_means"}, default "reml"
+    method : {"dl", "pm", "ml", "reml", "he", "sj", "hs", "ee", "sd_of_means"}, default "reml"
 
     Returns
     -------
@@ -151,8 +152,7 @@ def pooling_table(data: HierData, method: str = "reml") -> pd.DataFrame:
     return pd.DataFrame(
         {
             "no_pooling": data.means,
-            "complete_pooling": complete_pooling(data.means, weighted=False),
-            "complete_pooling_weighted": complete_pooling(data.means, data.se, weighted=True),
+            "complete_pooling": complete_pooling(data.means, data.se),
             "partial_pooling": eb.theta,
             "weight": eb.weights,
             "sd_of_means_partial_pooling": sdm.theta,
@@ -171,9 +171,10 @@ def tau_estimates(data: HierData, methods: Sequence[str] | None = None) -> pd.Da
     Parameters
     ----------
     data : HierData
-    methods : sequence of {"dl", "pm", "ml", "reml", "sd_of_means"}, optional
-        Default all five; with covariates ``("reml", "ml", "dl", "pm")`` (the seed's
-        ``sd_of_means`` has no regression form).
+    methods : sequence of {"dl", "pm", "ml", "reml", "he", "sj", "hs", "ee", "sd_of_means"}
+        Default all of them (:data:`hiermodel.core.TAU_METHODS`); with covariates
+        :data:`hiermodel.core.METAREG_METHODS` (``sd_of_means`` has no regression form).
+        ``"ee"`` is the equal-effects model: ``tau = 0`` and the precision-weighted mean.
 
     Returns
     -------
@@ -623,7 +624,8 @@ class MetaAnalysis:
         One row per coefficient (``intercept``, then each covariate): ``estimate``, ``se``,
         ``z`` (``t`` with Knapp-Hartung), ``p``, ``ci_low``, ``ci_high``.
     heterogeneity : Series
-        ``tau2`` with its Q-profile interval (``tau2_ci_low``, ``tau2_ci_high``), ``tau``,
+        ``tau2`` with its Q-profile interval (``tau2_ci_low``, ``tau2_ci_high``; NaN for the
+        equal-effects ``method="ee"``), ``tau``,
         ``QE``, ``QE_df``, ``QE_p``, ``I2`` and ``H2`` (``I2`` in percent), and with
         covariates ``R2`` (percent of the intercept-only ``tau2`` explained) and the test of
         the covariates ``QM``, ``QM_df``, ``QM_p`` (with Knapp-Hartung ``QM`` is the F
@@ -674,8 +676,13 @@ def meta_analysis(data: HierData, method: str = "reml", *, knha: bool = False,
     ``y_i ~ N(x_i' beta, tau^2 + se_i^2)`` by empirical Bayes
     (:func:`hiermodel.core.meta_regression`; metafor's ``rma``).
 
-    ``method``: ``"reml"`` (default), ``"ml"``, ``"dl"`` or ``"pm"``.  ``knha``:
-    Knapp-Hartung intervals (t on ``G - p`` df).  ``level``: of every interval.
+    ``method``: ``"reml"`` (default), ``"ml"``, ``"dl"``, ``"pm"``, ``"he"`` (Hedges),
+    ``"sj"`` (Sidik-Jonkman), ``"hs"`` (Hunter-Schmidt), or ``"ee"``: the equal-effects
+    (common-effect) model, ``tau^2 = 0`` and weights ``1 / se_i^2`` (metafor's
+    ``method="EE"``; ``tau2`` is reported as 0 with no Q-profile interval (NaN), ``I2`` and
+    ``H2`` come from ``QE`` as metafor's, no ``R2``, and the prediction interval equals the
+    confidence interval).  ``knha``: Knapp-Hartung intervals (t on ``G - p`` df; not with
+    ``"ee"``).  ``level``: of every interval.
     """
     data = check_data(data, covariates=True)
     y, v = np.asarray(data.means), np.asarray(data.se) ** 2
@@ -688,13 +695,15 @@ def meta_analysis(data: HierData, method: str = "reml", *, knha: bool = False,
         {"estimate": fit.beta, "se": fit.beta_se, "t" if knha else "z": stat,
          "p": fit.beta_p(), "ci_low": ci[:, 0], "ci_high": ci[:, 1]},
         index=pd.Index(names, name="coefficient"))
-    lo, hi = q_profile_interval(y, v, x, level)
+    equal_effects = fit.method == "ee"
+    lo, hi = (np.nan, np.nan) if equal_effects else q_profile_interval(y, v, x, level)
     het = {"tau2": fit.tau2, "tau2_ci_low": lo, "tau2_ci_high": hi, "tau": np.sqrt(fit.tau2),
            "QE": fit.qe, "QE_df": fit.qe_df, "QE_p": fit.qe_p, "I2": 100 * fit.i2,
            "H2": fit.h2}
     if data.has_covariates:
-        null = meta_regression(y, v, None, method)
-        het["R2"] = 100 * r_squared(null.tau2, fit.tau2)
+        if not equal_effects:
+            null = meta_regression(y, v, None, method)
+            het["R2"] = 100 * r_squared(null.tau2, fit.tau2)
         het["QM"], het["QM_df"], het["QM_p"] = fit.moderator_test()
     return MetaAnalysis(
         coefficients=coefficients, heterogeneity=pd.Series(het, name=method),

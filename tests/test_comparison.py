@@ -80,7 +80,11 @@ def test_compare_table_columns_and_labelled_form(es_fit, es_table):
     d = eight_schools()
     np.testing.assert_array_equal(t["no_pooling"], d.means)
     np.testing.assert_array_equal(t["se"], d.se)
-    np.testing.assert_allclose(t["complete_pooling"], np.mean(d.means))
+    # complete pooling is the precision-weighted mean (metafor's EE estimate 7.6856), not
+    # the unweighted mean 8.75; that one is where sd_of_means shrinks toward
+    np.testing.assert_allclose(t["complete_pooling"], 7.6856167, atol=1e-7)
+    assert "complete_pooling_weighted" not in t
+    assert t.attrs["sd_of_means_mu"] == pytest.approx(8.75)
     ds = t.to_xarray()
     assert isinstance(ds, xr.Dataset) and ds["mean"].dims == ("group",)
     assert list(ds["group"].values) == list("ABCDEFGH")
@@ -256,9 +260,12 @@ def test_data_round_trip_and_tau_estimates(es_fit, seed_fit):
     assert data_from_idata(es_fit) == eight_schools()
     assert data_from_idata(seed_fit) == eight_schools_summary()
     est = tau_estimates(eight_schools())
-    assert list(est.index) == ["dl", "pm", "ml", "reml", "sd_of_means"]
+    assert list(est.index) == ["dl", "pm", "ml", "reml", "he", "sj", "hs", "ee", "sd_of_means"]
     assert est.at["sd_of_means", "tau"] == pytest.approx(np.std(eight_schools().means))
-    assert (est.loc[["dl", "pm", "ml", "reml"], "tau"] == 0).all()  # Rubin: tau_hat = 0
+    zero = ["dl", "pm", "ml", "reml", "he", "hs", "ee"]
+    assert (est.loc[zero, "tau"] == 0).all()                    # Rubin: tau_hat = 0
+    assert est.at["sj", "tau"] > 0                              # SJ is positive by design
+    np.testing.assert_allclose(est.loc[zero, "mu"], 7.6856167, atol=1e-7)  # the EE estimate
 
 
 # ----------------------------------------------------------------------------- group dim

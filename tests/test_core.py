@@ -71,9 +71,11 @@ def test_seed_estimates_match_the_seed_code():
     means, n, sigma = _seed_arrays()
     ref = hierarchical_estimates(means, n, sigma)
     got = hc.sd_of_means_estimates(means, n, sigma)
-    for key, val in ref.items():
-        np.testing.assert_allclose(getattr(got, key), val, rtol=0, atol=1e-12, err_msg=key)
-    assert got.tau == np.std(means) and got.grand_mean == np.mean(means)
+    for key in ("no_pooling", "partial_pooling", "weights"):
+        np.testing.assert_allclose(getattr(got, key), ref[key], rtol=0, atol=1e-12, err_msg=key)
+    # what it shrinks toward is the unweighted mean, not complete pooling
+    np.testing.assert_array_equal(np.full(8, got.unweighted_mean), ref["complete_pooling"])
+    assert got.tau == np.std(means) and got.unweighted_mean == np.mean(means)
     # sigma as a per-group array (HierData.sigma) gives the same
     d = eight_schools_summary()
     again = hc.sd_of_means_estimates(d.means, d.n, d.sigma)
@@ -133,9 +135,10 @@ def test_limits_tau_to_infinity_is_no_pooling_and_tau_to_zero_complete_pooling()
     small = hc.partial_pooling(d.means, d.se, mu, 1e-8)
     np.testing.assert_allclose(small, mu, rtol=0, atol=1e-12)
     # complete pooling is the tau=0 limit with mu = the weighted grand mean
-    cw = hc.complete_pooling(d.means, d.se, weighted=True)
+    cw = hc.complete_pooling(d.means, d.se)
     np.testing.assert_allclose(
-        hc.partial_pooling(d.means, d.se, hc.grand_mean(d.means, d.se), 0.0), cw, rtol=1e-15)
+        hc.partial_pooling(d.means, d.se, hc.precision_weighted_mean(d.means, d.se), 0.0), cw,
+        rtol=1e-15)
 
 
 def test_partial_pooling_lies_between_ybar_and_mu_property():
@@ -155,17 +158,23 @@ def test_partial_pooling_lies_between_ybar_and_mu_property():
     assert np.all(np.abs(est2 - mu[:, None]) >= np.abs(est - mu[:, None]) - eps)
 
 
-def test_complete_pooling_weighted_and_unweighted():
+def test_complete_pooling_is_the_precision_weighted_mean():
     d = eight_schools()
-    np.testing.assert_array_equal(hc.complete_pooling(d.means), np.full(8, 8.75))
-    p = 1 / d.se**2
-    np.testing.assert_allclose(hc.complete_pooling(d.means, d.se, weighted=True),
-                               np.full(8, np.sum(p * d.means) / p.sum()), rtol=1e-15)
-    # se given but weighted=False: the seed's unweighted mean
-    np.testing.assert_array_equal(hc.complete_pooling(d.means, d.se, weighted=False), 8.75)
-    assert hc.grand_mean(d.means, d.se) == pytest.approx(7.6856167, abs=1e-7)
-    with pytest.raises(ValueError, match="`se` is required"):
-        hc.grand_mean(d.means, weighted=True)
+    # BDA3 section 5.5: the pooled estimate of Eight Schools is 7.7 (metafor's
+    # rma(yi, vi, method="EE") prints 7.6856); the unweighted mean 8.75 is not it
+    np.testing.assert_allclose(hc.complete_pooling(d.means, d.se), np.full(8, 7.6856167),
+                               atol=1e-7)
+    assert hc.precision_weighted_mean(d.means, d.se) == pytest.approx(7.6856167, abs=1e-7)
+    # with a common sigma the weights are n_i: the mean of all rows
+    s = eight_schools_summary()
+    assert hc.precision_weighted_mean(s.means, s.se) == pytest.approx(
+        np.sum(s.n * s.means) / np.sum(s.n), rel=1e-14)
+    # batched: one mean per dataset
+    y = np.stack([d.means, d.means + 1.0])
+    np.testing.assert_allclose(hc.complete_pooling(y, d.se)[:, 0], [7.6856167, 8.6856167],
+                               atol=1e-7)
+    with pytest.raises(TypeError):
+        hc.complete_pooling(d.means)                 # se is required
 
 
 # --------------------------------------------------------------------------- tau oracles
@@ -266,8 +275,8 @@ def test_tau_estimators_match_their_textbook_formulas(method, name):
 
 def test_every_estimator_on_eight_schools_and_the_seed_data():
     d = eight_schools()
-    mu_fe = float(hc.grand_mean(d.means, d.se))
-    for method in ("dl", "pm", "ml", "reml"):
+    mu_fe = float(hc.precision_weighted_mean(d.means, d.se))
+    for method in ("dl", "pm", "ml", "reml", "he", "hs", "ee"):
         est = hc.estimate_tau(d.means, d.se, method)
         assert est.tau == 0.0 and est.mu == pytest.approx(mu_fe, rel=1e-14)
     seed = hc.estimate_tau(d.means, d.se, "sd_of_means")
@@ -288,7 +297,7 @@ def test_tau_is_zero_not_nan_below_the_noise(method):
         for y in cases:
             est = hc.estimate_tau(y, se, method)
             assert np.isfinite(est.tau) and np.isfinite(est.mu)
-            if method != "sd_of_means":
+            if method not in ("sd_of_means", "sj"):   # SJ is > 0 unless the means are equal
                 assert est.tau == 0.0
             eb = hc.eb_core(y, se, method)
             assert np.isfinite(eb.theta).all() and np.isfinite(eb.sd_adj).all()
@@ -540,3 +549,56 @@ def test_core_modules_import_only_the_core():
 
 def test_core_public_names_exist():
     assert [n for n in hc.__all__ if not hasattr(hc, n)] == []
+
+
+# --------------------------------------------------------------------------- HE, SJ, HS, EE
+def test_hedges_sidik_jonkman_hunter_schmidt_equal_metafor():
+    """metafor's tests/testthat/test_analysis_example_dersimonian2007.r (DerSimonian & Kacker
+    2007, Contemp. Clin. Trials 28:105-114, tables 3-4; the CLASP log odds ratios):
+    tau, mu, se = HE ("CA") 0.4410, -0.4035, 0.2327; HS 0.1330, -0.2666, 0.1125;
+    SJ 0.4572, -0.4079, 0.2386.  And test_analysis_example_viechtbauer2005.r (Viechtbauer
+    2005, J. Educ. Behav. Stat. 30:261-293, example 1, page 271): tau^2 HS 0.2282,
+    HE 0.1484, SJ 0.1992."""
+    n1 = np.array([156, 303, 565, 1570, 103, 4659.0])
+    n2 = np.array([74, 303, 477, 1565, 105, 4650.0])
+    a = np.array([5, 5, 12, 69, 9, 313.0])
+    c = np.array([8, 17, 9, 94, 11, 352.0])
+    y = np.log(a * (n2 - c) / ((n1 - a) * c))
+    se = np.sqrt(1 / a + 1 / (n1 - a) + 1 / c + 1 / (n2 - c))
+    published = {"he": (0.4410, -0.4035, 0.2327), "hs": (0.1330, -0.2666, 0.1125),
+                 "sj": (0.4572, -0.4079, 0.2386)}
+    for method, expected in published.items():
+        est = hc.estimate_tau(y, se, method)
+        got = (float(est.tau), float(est.mu), float(np.sqrt(est.mu_var)))
+        np.testing.assert_allclose(got, expected, atol=0.5e-4, err_msg=method)
+    y = np.array([-0.581, 0.530, 0.771, 1.031, 0.553, 0.295, 0.078, 0.573, -0.176, -0.232])
+    v = np.array([0.023, 0.052, 0.060, 0.115, 0.095, 0.203, 0.200, 0.211, 0.051, 0.040])
+    for method, tau2 in {"hs": 0.2282, "he": 0.1484, "sj": 0.1992}.items():
+        assert float(hc.estimate_tau(y, np.sqrt(v), method).tau) ** 2 == pytest.approx(
+            tau2, abs=0.5e-4), method
+
+
+def test_closed_form_estimators_by_their_formulas():
+    """HE = max(0, s^2(y) - mean(v)); HS = max(0, (Q(0) - G) / sum(1/v));
+    SJ = t0 Q(t0) / (G - 1) with t0 = mean((y - ybar)^2); EE: tau = 0, mu the weighted mean."""
+    rng = np.random.default_rng(5)
+    se = rng.uniform(0.5, 3, (4, 7))
+    y = rng.normal(0, 3, (4, 7))
+    v = se**2
+
+    def q(t2):
+        w = 1 / (v + t2[:, None])
+        mu = np.sum(w * y, -1) / np.sum(w, -1)
+        return np.sum(w * (y - mu[:, None]) ** 2, -1)
+
+    t0 = np.var(y, axis=-1)
+    expected = {"he": np.maximum(0, np.var(y, axis=-1, ddof=1) - v.mean(-1)),
+                "hs": np.maximum(0, (q(0 * t0) - 7) / np.sum(1 / v, -1)),
+                "sj": t0 * q(t0) / 6, "ee": np.zeros(4)}
+    for method, tau2 in expected.items():
+        np.testing.assert_allclose(hc.estimate_tau(y, se, method).tau ** 2, tau2,
+                                   rtol=1e-12, err_msg=method)
+    np.testing.assert_allclose(hc.estimate_tau(y, se, "ee").mu,
+                               hc.precision_weighted_mean(y, se), rtol=1e-14)
+    np.testing.assert_allclose(hc.eb_core(y, se, "ee").theta, hc.complete_pooling(y, se),
+                               rtol=1e-14)

@@ -146,7 +146,7 @@ def test_knapp_hartung_and_prediction_interval(bcg):
     (dict(X=np.ones((13, 1)) * [1, 2]), "rank deficient"),
     (dict(X=np.ones((5, 1))), "one row per group"),
     (dict(X=np.c_[np.ones(13), np.full(13, np.nan)]), "`X` contains NaN"),
-    (dict(method="hs"), "method"),
+    (dict(method="hsk"), "method"),
 ])
 def test_bad_input_is_refused(bcg, kwargs, match):
     y, v, _ = bcg
@@ -285,3 +285,89 @@ def test_moderator_test_is_the_wald_test(bcg):
     b, cov = two.beta[1:], two.beta_cov[1:, 1:]
     assert df == 2 and qm == pytest.approx(b @ np.linalg.inv(cov) @ b, rel=1e-10)
     assert np.isnan(meta_regression(y, v).moderator_test()[0])
+
+
+# ---------------------------------------------------------------- Hedges, SJ, HS, equal effects
+def _linde2005_subset():
+    """metafor's tests/testthat/test_analysis_example_viechtbauer2007b.r (Viechtbauer 2007,
+    Stat. Med. 26:37-52): dat.linde2005 rows 7-10 and 13-25, escalc(measure="RR"), dosage in
+    grams per week times the duration in weeks; the data as in wviechtb/metadat,
+    data-raw/dat.linde2005.txt (id, baseline, duration, dosage mg/day, ai, n1i, ci, n2i)."""
+    rows = np.array([
+        (7, 19.5, 8, 380, 20, 25, 11, 25), (8, 12.5, 4, 900, 14, 20, 9, 20),
+        (9, 22.7, 4, 900, 4, 25, 2, 25), (10, 16.5, 6, 900, 20, 32, 6, 33),
+        (13, 15.8, 4, 900, 28, 50, 13, 55), (14, 23.6, 6, 240, 34, 48, 25, 49),
+        (15, 20.7, 4, 900, 35, 53, 12, 54), (16, 21.1, 6, 900, 24, 49, 16, 49),
+        (17, 19.4, 6, 500, 45, 80, 12, 79), (18, 22.7, 6, 1050, 67, 106, 22, 47),
+        (19, 16.7, 6, 900, 34, 60, 17, 59), (20, 20.9, 6, 500, 46, 70, 34, 70),
+        (21, 21.5, 6, 900, 55, 123, 57, 124), (22, 19.9, 6, 900, 23, 37, 15, 35),
+        (23, 22.5, 8, 1050, 26, 98, 19, 102), (24, 22.9, 8, 1200, 46, 113, 56, 116),
+        (25, 21.9, 6, 900, 98, 186, 80, 189)], dtype=float)
+    _, baseline, weeks, dose, ai, n1i, ci, n2i = rows.T
+    y = np.log(ai / n1i) - np.log(ci / n2i)
+    v = 1 / ai - 1 / n1i + 1 / ci - 1 / n2i
+    total = dose * 7 / 1000 * weeks
+    X = np.column_stack([np.ones(17), total - 34, baseline - 20,
+                         (total - 34) * (baseline - 20)])
+    return y, v, X
+
+
+def test_every_tau2_estimator_with_covariates_equals_metafor():
+    """metafor's viechtbauer2007b test: rma(yi, vi, mods = ~ I(dosage-34) * I(baseline-20),
+    method=...) gives tau^2 HS 0.0253, HE 0.0388, DL 0.0475, SJ 0.0912, PM 0.0633,
+    ML 0.024, REML 0.0558 (and the intercept-only DL 0.0903, its page 109)."""
+    y, v, X = _linde2005_subset()
+    published = {"hs": 0.0253, "he": 0.0388, "dl": 0.0475, "sj": 0.0912, "pm": 0.0633,
+                 "ml": 0.0240, "reml": 0.0558}
+    for method, tau2 in published.items():
+        assert meta_regression(y, v, X, method).tau2 == pytest.approx(
+            tau2, abs=PRINTED + METAFOR_STOP), method
+    assert meta_regression(y, v, None, "dl").tau2 == pytest.approx(0.0903, abs=PRINTED)
+
+
+def test_hedges_sj_hs_moment_equations(bcg):
+    """HE: the OLS residual sum of squares equals its expectation tr(P0 V) + (k - p) tau^2;
+    SJ: tau^2 = t0 Q(t0) / (k - p); HS: (QE - k) / sum(1/v)."""
+    y, v, ablat = bcg
+    X = design_matrix(13, ablat)
+    k, p = X.shape
+    p0 = np.eye(k) - X @ np.linalg.solve(X.T @ X, X.T)
+    he = meta_regression(y, v, X, "he").tau2
+    assert y @ p0 @ y == pytest.approx(np.trace(p0 @ np.diag(v)) + (k - p) * he, rel=1e-12)
+    t0 = np.var(y)
+    sj = meta_regression(y, v, X, "sj").tau2
+    assert sj == pytest.approx(t0 * generalized_q(y, v, X, t0) / (k - p), rel=1e-12)
+    hs = meta_regression(y, v, X, "hs")
+    assert hs.tau2 == pytest.approx((hs.qe - k) / np.sum(1 / v), rel=1e-12)
+    # intercept only: the same tau^2 as core.tau's batched estimators
+    for method in ("he", "sj", "hs", "ee"):
+        tau = estimate_tau(y, np.sqrt(v), method)
+        assert meta_regression(y, v, method=method).tau2 == pytest.approx(
+            float(tau.tau) ** 2, rel=1e-12), method
+
+
+def test_equal_effects_model_equals_metafor(bcg):
+    """metafor's tests/testthat/test_misc_metan_vs_rma.uni_with_dat.bcg.r (also Stata's
+    metan): rma(yi, vi, data=dat, method="EE") gives estimate -0.4303, CI [-0.5097, -0.3509],
+    z -10.6247, QE 152.2330; I^2 and H^2 from QE as metafor's rma.uni defines them for EE."""
+    y, v, ablat = bcg
+    ee = meta_regression(y, v, method="ee")
+    assert ee.tau2 == 0.0
+    assert ee.beta[0] == pytest.approx(-0.4303, abs=PRINTED)
+    assert ee.beta_se[0] == pytest.approx(0.0405, abs=PRINTED)
+    assert ee.beta[0] / ee.beta_se[0] == pytest.approx(-10.6247, abs=PRINTED)
+    np.testing.assert_allclose(ee.beta_interval()[0], [-0.5097, -0.3509], atol=PRINTED)
+    assert ee.qe == pytest.approx(152.2330, abs=PRINTED)
+    assert ee.i2 == pytest.approx((ee.qe - 12) / ee.qe, rel=1e-14)
+    assert ee.h2 == pytest.approx(ee.qe / 12, rel=1e-14)
+    np.testing.assert_allclose(ee.theta, ee.beta[0])               # complete pooling
+    pi = prediction_interval(ee, [1.0])[0]
+    np.testing.assert_allclose(pi[4:], pi[2:4], rtol=1e-14)          # PI = CI at tau^2 = 0
+    # with a covariate: weighted least squares with weights 1/v
+    X = design_matrix(13, ablat)
+    ee_lat = meta_regression(y, v, X, "ee")
+    w = 1 / v
+    np.testing.assert_allclose(ee_lat.beta, np.linalg.solve(X.T @ (w[:, None] * X),
+                                                            X.T @ (w * y)), rtol=1e-12)
+    with pytest.raises(ValueError, match="knha=False"):
+        meta_regression(y, v, method="ee", knha=True)

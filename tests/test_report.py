@@ -368,3 +368,32 @@ def test_ctrl_c_from_the_shell(tmp_path):
     assert "interrupted" in err.lower()
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+# ----------------------------------------------------------------------------- complete pooling
+def test_complete_pooling_column_is_the_precision_weighted_mean(es_report):
+    """The comparison's complete_pooling is metafor's equal-effects estimate 7.6856 on Eight
+    Schools (rma(yi, vi, method="EE")), defined as such; not the unweighted mean 8.75."""
+    out, _, text = es_report
+    comp = pd.read_csv(out / "comparison.csv", index_col="group")
+    np.testing.assert_allclose(comp["complete_pooling"], 7.6856167, atol=1e-7)
+    assert "complete_pooling_weighted" not in comp
+    sec = section(text, "Group estimates")
+    assert "`complete_pooling`: the precision-weighted mean of the y_i" in sec
+    assert "= 7.686" in sec and "unweighted mean of the" not in sec
+
+
+def test_equal_effects_run_reports_tau2_zero(tmp_path):
+    with pytest.raises(ValueError, match="--knha"):
+        run_report(eight_schools(), tmp_path / "kh", seed=1, eb_method="ee", knha=True, **SMALL)
+    assert not (tmp_path / "kh").exists()
+    run_report(eight_schools(), tmp_path / "ee", seed=3, eb_method="ee", figures=False,
+               log=lambda m: None, **SMALL)
+    text = (tmp_path / "ee" / "report.md").read_text()
+    sec = section(text, "Random-effects meta-analysis")
+    for s in ("equal-effects meta-analysis y_i ~ Normal(mu, se_i^2)", "0 by assumption",
+              "Q(df = 7) = 4.7071", "predicted effect 7.6856 (se 4.0719)"):
+        assert s in sec, s
+    assert "Q-profile" not in sec
+    comp = pd.read_csv(tmp_path / "ee" / "comparison.csv", index_col="group")
+    np.testing.assert_allclose(comp["eb"], comp["complete_pooling"], rtol=1e-12)

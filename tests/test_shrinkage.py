@@ -40,11 +40,15 @@ def test_pooling_table():
     d = eight_schools_summary()
     tab = sh.pooling_table(d, method="pm")
     assert isinstance(tab, pd.DataFrame) and list(tab.index) == list("ABCDEFGH")
-    assert list(tab.columns) == ["no_pooling", "complete_pooling", "complete_pooling_weighted",
-                                 "partial_pooling", "weight", "sd_of_means_partial_pooling"]
+    assert list(tab.columns) == ["no_pooling", "complete_pooling", "partial_pooling", "weight",
+                                 "sd_of_means_partial_pooling"]
     seed = hc.sd_of_means_estimates(d.means, d.n, 15.0)
     np.testing.assert_allclose(tab["sd_of_means_partial_pooling"], seed.partial_pooling, rtol=1e-13)
-    np.testing.assert_allclose(tab["complete_pooling"], seed.complete_pooling, rtol=0)
+    # complete pooling with a common sigma: the mean of all rows, sum n_i ybar_i / sum n_i
+    np.testing.assert_allclose(tab["complete_pooling"], np.sum(d.n * d.means) / np.sum(d.n),
+                               rtol=1e-14)
+    np.testing.assert_allclose(sh.pooling_table(eight_schools())["complete_pooling"],
+                               7.6856167, atol=1e-7)              # metafor's EE estimate
     np.testing.assert_allclose(tab["partial_pooling"], hc.eb_core(d.means, d.se, "pm").theta)
 
 
@@ -314,3 +318,56 @@ def test_meta_analysis_prediction_interval_and_knapp_hartung():
     assert meta_analysis(plain).predict().shape == (1, 6)
     with pytest.raises(TypeError, match="must be a HierData"):
         meta_analysis({"y": [1, 2]})
+
+
+# ---------------------------------------------------------------- the two Eight Schools tables
+def test_exact_posterior_on_the_unrounded_eight_schools_equals_bayesmeta():
+    """bayesmeta's vignette (CRAN bayesmeta, inst/doc/bayesmeta.html; Roever 2020, J. Stat.
+    Softw. 93(6), section 3): bayesmeta(Rubin1981, mu.prior.mean=0, mu.prior.sd=50,
+    tau.prior=function(t) dhalfcauchy(t, scale=25)) prints the marginal posterior
+    tau: median 4.758539, mean 5.884511, sd 4.869904; mu: median 7.962961, mean 7.985729,
+    sd 4.995762.  tau's marginal is a 1-d integral bayesmeta evaluates to ~1e-6; mu's
+    moments come from its normal-mixture approximation (delta = 0.01, epsilon = 1e-4), good
+    to ~1e-3 of a posterior sd of 5."""
+    from hiermodel import eight_schools_unrounded
+
+    vignette = Priors(mu_mean=0.0, mu_sd=50.0, tau="halfcauchy", tau_scale=25.0)
+    ep = sh.exact_posterior(eight_schools_unrounded(), vignette)
+    q = ep.quantile(0.5)
+    assert float(ep.mean["tau"]) == pytest.approx(5.884511, abs=2e-6)
+    assert float(ep.sd["tau"]) == pytest.approx(4.869904, abs=2e-6)
+    assert float(q["tau"]) == pytest.approx(4.758539, abs=2e-6)
+    assert float(ep.mean["mu"]) == pytest.approx(7.985729, abs=1e-3)
+    assert float(ep.sd["mu"]) == pytest.approx(4.995762, abs=1e-3)
+    assert float(q["mu"]) == pytest.approx(7.962961, abs=1e-3)
+    # BDA3's rounded table moves mu's mean by 0.16: 7.83, not bayesmeta's 7.99
+    rounded = sh.exact_posterior(eight_schools(), vignette)
+    assert float(rounded.mean["mu"]) == pytest.approx(7.827, abs=1e-3)
+    np.testing.assert_array_equal(eight_schools().means.round(), eight_schools().means)
+    assert np.abs(eight_schools_unrounded().means - eight_schools().means).max() < 0.5
+
+
+def test_meta_analysis_equal_effects_equals_metafor():
+    """metafor's tests/testthat/test_misc_metan_vs_rma.uni_with_dat.bcg.r: rma(yi, vi,
+    method="EE") on the BCG trials gives -0.4303 (CI -0.5097, -0.3509), z -10.6247,
+    QE 152.2330; tau^2 is 0 and the prediction interval is the confidence interval."""
+    from hiermodel import meta_analysis
+
+    _, plain = _bcg(False)
+    ee = meta_analysis(plain, "ee")
+    c = ee.coefficients.loc["intercept"]
+    np.testing.assert_allclose([c["estimate"], c["se"], c["z"], c["ci_low"], c["ci_high"]],
+                               [-0.4303, 0.0405, -10.6247, -0.5097, -0.3509], atol=5e-5)
+    het = ee.heterogeneity
+    assert het["tau2"] == 0.0 and np.isnan(het["tau2_ci_low"]) and np.isnan(het["tau2_ci_high"])
+    assert het["QE"] == pytest.approx(152.2330, abs=5e-5)
+    pred = ee.predict().iloc[0]
+    assert (pred["pi_low"], pred["pi_high"]) == (pred["ci_low"], pred["ci_high"])
+    _, lat = _bcg(True)
+    reg = meta_analysis(lat, "ee")
+    assert "R2" not in reg.heterogeneity and reg.heterogeneity["QM"] > 0
+    with pytest.raises(ValueError, match="knha"):
+        meta_analysis(plain, "ee", knha=True)
+    # the other estimators reach the labelled layer too
+    for method in ("he", "sj", "hs"):
+        assert meta_analysis(plain, method).heterogeneity["tau2"] > 0

@@ -36,11 +36,16 @@ def test_pooling_vs_tau_moves_from_complete_to_no_pooling():
     big = tab[tab["tau"] == 1e4]  # tau -> inf: no pooling
     np.testing.assert_allclose(big["partial_pooling"], big["no_pooling"], rtol=1e-6)
     # partial pooling lies between the two everywhere, and w increases with tau per group
-    lo = np.minimum(tab["no_pooling"], tab["complete_pooling"]) - 1e-9
-    hi = np.maximum(tab["no_pooling"], tab["complete_pooling"]) + 1e-9
+    # (toward mu_hat, here the true mu; complete pooling is the precision-weighted mean)
+    lo = np.minimum(tab["no_pooling"], tab["mu_hat"]) - 1e-9
+    hi = np.maximum(tab["no_pooling"], tab["mu_hat"]) + 1e-9
     assert ((tab["partial_pooling"] >= lo) & (tab["partial_pooling"] <= hi)).all()
     w = tab.pivot(index="tau", columns="group", values="weight")
     assert (w.diff().iloc[1:] > 0).all().all()
+    for _, d in tab.groupby("tau"):
+        p = 1 / d["se"] ** 2
+        np.testing.assert_allclose(d["complete_pooling"], np.sum(p * d["no_pooling"]) / p.sum(),
+                                   rtol=1e-13)
 
 
 def test_pooling_vs_tau_estimated_weights():
@@ -83,7 +88,7 @@ def test_mse_study_partial_pooling_beats_no_pooling():
     assert isinstance(study, MSEStudy)
     tab = study.table
     assert set(tab.index) == {"no_pooling", "complete_pooling", "eb_dl", "eb_pm", "eb_ml",
-                              "eb_reml", "eb_sd_of_means"}
+                              "eb_reml", "eb_he", "eb_sj", "eb_hs", "eb_sd_of_means"}
     assert (tab["n_datasets"] == 10_000).all()
     for m in ("dl", "pm", "ml", "reml", "sd_of_means"):
         assert tab.loc[f"eb_{m}", "gain_lo"] > 0, m

@@ -18,7 +18,8 @@ facade (:class:`~hiermodel.data.HierData` in, xarray / pandas out) is
 * :mod:`~hiermodel.core.tau` -- the tau estimators, empirical Bayes and the restricted
   log-likelihood;
 * :mod:`~hiermodel.core.metareg` -- meta-regression (group-level covariates): tau^2 by REML,
-  ML, DL and PM, Q, I^2, H^2, R^2, the Q-profile interval, Knapp-Hartung, prediction intervals;
+  ML, DL, PM, HE, SJ, HS and the equal-effects model, Q, I^2, H^2, R^2, the Q-profile
+  interval, Knapp-Hartung, prediction intervals;
 * :mod:`~hiermodel.core.exact` -- the exact grid posterior (BDA3 section 5.4) and predictive
   quantiles;
 * :mod:`~hiermodel.core.arrays` -- the array checks and numerical helpers they share.
@@ -47,9 +48,9 @@ from .pooling import (
     SdOfMeansEstimates,
     complete_pooling,
     conditional_posterior,
-    grand_mean,
     no_pooling,
     partial_pooling,
+    precision_weighted_mean,
     sd_of_means_estimates,
     shrinkage_weights,
 )
@@ -66,7 +67,8 @@ from .tau import (
 
 __all__ = [
     "TAU_METHODS", "TAU_METHOD_NAMES", "EB_METHODS",
-    "no_pooling", "grand_mean", "complete_pooling", "shrinkage_weights", "partial_pooling",
+    "no_pooling", "precision_weighted_mean", "complete_pooling", "shrinkage_weights",
+    "partial_pooling",
     "conditional_posterior", "SdOfMeansEstimates", "sd_of_means_estimates",
     "TauEstimate", "estimate_tau", "EBEstimates", "eb_core", "restricted_loglik",
     "GridPosterior", "grid_posterior", "predictive_quantiles", "RegressionGridPosterior",

@@ -9,14 +9,16 @@ alone this is the random-effects meta-analysis of :mod:`hiermodel.core.tau`).  G
     beta_hat = (X' W X)^-1 X' W y,        Cov(beta_hat) = (X' W X)^-1.
 
 ``tau^2`` by REML, ML (Fisher scoring), DerSimonian-Laird (the method of moments on the
-fixed-effect residual Q) or Paule-Mandel (the generalised Q equal to its degrees of
-freedom), and the summaries meta-analysts report, as metafor's ``rma(yi, vi, mods=...)``
-defines them (Viechtbauer 2010; Raudenbush 2009):
+fixed-effect residual Q), Paule-Mandel (the generalised Q equal to its degrees of
+freedom), Hedges (the method of moments on the OLS residuals), Sidik-Jonkman, Hunter-Schmidt,
+or ``tau^2 = 0`` (the equal-effects model), and the summaries meta-analysts report, as
+metafor's ``rma(yi, vi, mods=..., method=)`` defines them (Viechtbauer 2010; Raudenbush 2009):
 
 * ``QE = sum_i (y_i - x_i' b_FE)^2 / v_i`` (b_FE: weights ``1 / v_i``), chi^2 on ``k - p``;
 * the typical sampling variance ``s^2 = (k - p) / tr(P)`` with
   ``P = W - W X (X' W X)^-1 X' W`` at ``W = diag(1 / v_i)``; ``I^2 = tau^2 / (tau^2 + s^2)``,
-  ``H^2 = (tau^2 + s^2) / s^2``;
+  ``H^2 = (tau^2 + s^2) / s^2`` (for the equal-effects model, from ``QE``:
+  ``I^2 = max(0, (QE - (k - p)) / QE)``, ``H^2 = QE / (k - p)``);
 * ``R^2 = (tau^2_0 - tau^2) / tau^2_0`` against the intercept-only ``tau^2_0`` (floored at 0);
 * the Q-profile interval of ``tau^2``: the ``tau^2`` at which the generalised
   ``Q(tau^2) = sum_i w_i (y_i - x_i' beta_hat(tau^2))^2`` equals the chi^2 quantiles;
@@ -40,8 +42,8 @@ from .arrays import MAXITER, floats, group_array, positive_group_array
 __all__ = ["METAREG_METHODS", "MetaRegression", "meta_regression", "generalized_q",
            "q_profile_interval", "r_squared", "prediction_interval", "design_matrix"]
 
-#: tau^2 estimators of :func:`meta_regression`
-METAREG_METHODS = ("reml", "ml", "dl", "pm")
+#: tau^2 estimators of :func:`meta_regression` (``"ee"``: the equal-effects model, tau^2 = 0)
+METAREG_METHODS = ("reml", "ml", "dl", "pm", "he", "sj", "hs", "ee")
 _RTOL = 1e-10
 
 
@@ -234,26 +236,59 @@ def _tau2_dl(y, v, X) -> float:
     return max(0.0, (qe - (y.size - X.shape[1])) / tr_p)
 
 
+def _tau2_moments(y, v, X, method: str) -> float:
+    """metafor's non-iterative estimators with covariates (``rma.uni``):
+
+    * ``he`` (Hedges): ``(y'P_0 y - tr(P_0 V)) / (k - p)``, ``P_0 = I - X (X'X)^-1 X'``;
+    * ``hs`` (Hunter-Schmidt): ``(QE - k) / sum(1 / v_i)``;
+    * ``sj`` (Sidik-Jonkman): ``t0 Q(t0) / (k - p)``, ``t0 = mean((y_i - mean(y))^2)``;
+
+    ``he`` and ``hs`` truncated at 0."""
+    k, p = X.shape
+    if method == "sj":
+        t0 = float(np.mean((y - y.mean()) ** 2))
+        w = 1.0 / (v + t0)
+        _, _, r = _wls(y, X, w)
+        return t0 * float(np.sum(w * r**2)) / (k - p)
+    if method == "hs":
+        w = 1.0 / v
+        _, _, r = _wls(y, X, w)
+        return max(0.0, (float(np.sum(w * r**2)) - k) / float(np.sum(w)))
+    _, cov, r = _wls(y, X, np.ones(k))                    # he: ordinary least squares
+    tr_pv = float(np.sum(v) - np.trace(cov @ (X.T @ (v[:, None] * X))))
+    return max(0.0, (float(r @ r) - tr_pv) / (k - p))
+
+
 def meta_regression(y: Any, v: Any, X: Any = None, method: str = "reml", *,
                     knha: bool = False) -> MetaRegression:
     """The empirical-Bayes (random-effects) meta-regression of ``y`` with sampling variances
     ``v`` on the design ``X`` (``(k, p)``, intercept included; default the intercept alone:
     :func:`design_matrix` builds one from covariates).
 
-    ``method``: ``"reml"`` (default, as metafor), ``"ml"``, ``"dl"`` or ``"pm"``.
-    ``knha``: Knapp-Hartung covariance and t intervals.
+    ``method``: ``"reml"`` (default, as metafor), ``"ml"``, ``"dl"``, ``"pm"``, ``"he"``
+    (Hedges), ``"sj"`` (Sidik-Jonkman), ``"hs"`` (Hunter-Schmidt) or ``"ee"`` (the
+    equal-effects model: ``tau^2 = 0``, weights ``1 / v_i``).
+    ``knha``: Knapp-Hartung covariance and t intervals (random-effects methods only).
     """
     from scipy import stats
 
     y, v, X = _check(y, v, X)
     method = check_method(method, METAREG_METHODS, "method")
+    if knha and method == "ee":
+        raise ValueError("`knha=True` (Knapp-Hartung) is for random-effects models; with "
+                         "method='ee' (equal effects) pass knha=False, or pick a tau^2 "
+                         "estimator such as method='reml'.")
     k, p = X.shape
     if method in ("reml", "ml"):
         tau2 = _tau2_likelihood(y, v, X, method)
     elif method == "dl":
         tau2 = _tau2_dl(y, v, X)
-    else:
+    elif method == "pm":
         tau2 = _root_of_q(y, v, X, float(k - p))
+    elif method == "ee":
+        tau2 = 0.0
+    else:
+        tau2 = _tau2_moments(y, v, X, method)
     w = 1.0 / (v + tau2)
     beta, cov, r = _wls(y, X, w)
     if knha:
@@ -265,10 +300,15 @@ def meta_regression(y: Any, v: Any, X: Any = None, method: str = "reml", *,
     s2 = (k - p) / tr_p0
     fitted = X @ beta
     theta = fitted + tau2 / (tau2 + v) * (y - fitted)
+    if method == "ee":                                   # metafor: from QE, not tau^2
+        i2 = max(0.0, (qe - (k - p)) / qe) if qe > 0 else 0.0
+        h2 = qe / (k - p)
+    else:
+        i2, h2 = tau2 / (tau2 + s2), (tau2 + s2) / s2
     return MetaRegression(
         beta=beta, beta_cov=cov, tau2=float(tau2), method=method, qe=qe, qe_df=k - p,
-        qe_p=float(stats.chi2.sf(qe, k - p)), i2=float(tau2 / (tau2 + s2)),
-        h2=float((tau2 + s2) / s2), s2=float(s2), knha=bool(knha), theta=theta)
+        qe_p=float(stats.chi2.sf(qe, k - p)), i2=float(i2), h2=float(h2), s2=float(s2),
+        knha=bool(knha), theta=theta)
 
 
 def r_squared(tau2_without: float, tau2_with: float) -> float:

@@ -26,7 +26,8 @@ from .arrays import (
 )
 
 __all__ = [
-    "no_pooling", "grand_mean", "complete_pooling", "shrinkage_weights", "partial_pooling",
+    "no_pooling", "precision_weighted_mean", "complete_pooling", "shrinkage_weights",
+    "partial_pooling",
     "conditional_posterior", "SdOfMeansEstimates", "sd_of_means_estimates",
     "weights_unchecked", "conditional_unchecked",
 ]
@@ -48,55 +49,41 @@ def no_pooling(means: Any) -> np.ndarray:
     return group_array("means", means).copy()
 
 
-def grand_mean(means: Any, se: Any = None, *, weighted: bool | None = None) -> np.ndarray:
-    """The grand mean of the group means, unweighted or precision-weighted.
+def precision_weighted_mean(means: Any, se: Any) -> np.ndarray:
+    """The precision-weighted mean ``sum_i ybar_i / se_i^2 / sum_i 1 / se_i^2``.
 
-    ``unweighted: mean_i ybar_i`` (the seed text's ``np.mean(observed_means)``);
-    ``weighted: sum_i ybar_i / se_i^2 / sum_i 1 / se_i^2`` (the fixed-effect estimate, the
-    ``tau = 0`` limit of the hierarchical model).
+    The complete-pooling estimate of ``mu``: the common-effect (equal-effects,
+    ``tau = 0``) estimate of meta-analysis (metafor's ``rma(yi, vi, method="EE")``), and with
+    a common sigma (``se_i = sigma / sqrt(n_i)``) the mean of all the rows,
+    ``sum_i n_i ybar_i / sum_i n_i``.
 
     Parameters
     ----------
-    means : array_like, shape (..., G)
-        Group means.
-    se : array_like, shape (..., G), optional
-        Standard errors of the means; needed only for the weighted mean.
-    weighted : bool or None, default None
-        ``True``: precision-weighted (requires ``se``); ``False``: unweighted (``se`` is
-        ignored); ``None``: weighted exactly when ``se`` is given.
+    means, se : array_like, shape (..., G)
+        Group means and their standard errors (> 0).
 
     Returns
     -------
     ndarray, shape (...)
     """
-    if weighted is None:
-        weighted = se is not None
-    if weighted not in (True, False):
-        raise ValueError(f"`weighted` must be True, False or None, got {weighted!r}.")
-    if not weighted:
-        return group_array("means", means).mean(axis=-1)
-    if se is None:
-        raise ValueError("`se` is required for the precision-weighted grand mean (weighted=True).")
     y, s = means_se(means, se)
     p = 1.0 / s**2
     return vdot(p, y) / p.sum(axis=-1)
 
 
-def complete_pooling(means: Any, se: Any = None, *, weighted: bool | None = None) -> np.ndarray:
-    """Complete pooling (seed section 2.2): every ``theta_i`` equals the grand mean.
-
-    See :func:`grand_mean` for ``se`` and ``weighted``: the seed text's estimate is the
-    unweighted mean (``weighted=False`` or no ``se``); ``weighted=True`` gives the
-    precision-weighted mean ``sum ybar_i/se_i^2 / sum 1/se_i^2``.
+def complete_pooling(means: Any, se: Any) -> np.ndarray:
+    """Complete pooling: every ``theta_i`` equals the precision-weighted mean
+    (:func:`precision_weighted_mean`, the ``tau = 0`` limit of partial pooling; BDA3
+    section 5.5, "pooled estimate").
 
     Returns
     -------
     ndarray, shape (..., G)
-        The grand mean repeated along the group axis.
+        The precision-weighted mean repeated along the group axis.
     """
-    y = group_array("means", means)
-    g = grand_mean(y, se, weighted=weighted)
-    return np.broadcast_to(g[..., None], np.broadcast_shapes(y.shape, g.shape + (1,))).copy()
+    y, s = means_se(means, se)
+    g = precision_weighted_mean(y, s)
+    return np.broadcast_to(g[..., None], y.shape).copy()
 
 
 def shrinkage_weights(se: Any, tau: Any) -> np.ndarray:
@@ -196,14 +183,14 @@ def conditional_unchecked(y: np.ndarray, s: np.ndarray, mu: np.ndarray,
 
 # ============================================================================ the seed
 class SdOfMeansEstimates(NamedTuple):
-    """Result of :func:`sd_of_means_estimates` (arrays of shape ``(..., G)``, tau ``(...)``)."""
+    """Result of :func:`sd_of_means_estimates` (arrays of shape ``(..., G)``; ``tau`` and
+    ``unweighted_mean`` of shape ``(...)``)."""
 
     no_pooling: np.ndarray
-    complete_pooling: np.ndarray
     partial_pooling: np.ndarray
     weights: np.ndarray
     tau: np.ndarray
-    grand_mean: np.ndarray
+    unweighted_mean: np.ndarray
 
 
 def sd_of_means_estimates(means: Any, n: Any, sigma: Any) -> SdOfMeansEstimates:
@@ -242,8 +229,8 @@ def sd_of_means_estimates(means: Any, n: Any, sigma: Any) -> SdOfMeansEstimates:
     Returns
     -------
     SdOfMeansEstimates
-        ``no_pooling``, ``complete_pooling``, ``partial_pooling``, ``weights`` (shape
-        ``(..., G)``), ``tau`` and ``grand_mean`` (shape ``(...)``).
+        ``no_pooling``, ``partial_pooling``, ``weights`` (shape ``(..., G)``), ``tau`` and
+        ``unweighted_mean`` (the ``mean(ybar)`` it shrinks toward; shape ``(...)``).
     """
     y = group_array("means", means)
     nn = positive_group_array("n", n)
@@ -256,7 +243,5 @@ def sd_of_means_estimates(means: Any, n: Any, sigma: Any) -> SdOfMeansEstimates:
     t = tau_est[..., None]
     with np.errstate(divide="ignore", invalid="ignore"):
         weights = np.where(t > 0, nn / (nn + sig**2 / t**2), 0.0)
-    m = mu[..., None]
-    partial = weights * y + (1 - weights) * m
-    complete = np.broadcast_to(m, y.shape).copy()
-    return SdOfMeansEstimates(y.copy(), complete, partial, weights, tau_est, mu)
+    partial = weights * y + (1 - weights) * mu[..., None]
+    return SdOfMeansEstimates(y.copy(), partial, weights, tau_est, mu)

@@ -1,7 +1,9 @@
 """Estimators of the between-group sd ``tau`` and parametric empirical Bayes, batched.
 
 For ``ybar_i ~ N(mu, tau^2 + se_i^2)`` with known ``se_i``: DerSimonian-Laird, Paule-Mandel,
-ML, REML and the seed text's ``np.std`` plug-in (:func:`estimate_tau`); the empirical-Bayes
+ML, REML, Hedges, Sidik-Jonkman, Hunter-Schmidt, the equal-effects ``tau = 0`` and the
+``np.std`` plug-in of the means (:func:`estimate_tau`, as metafor's ``rma(yi, vi, method=)``
+defines them); the empirical-Bayes
 estimates built on them (:func:`eb_core`); the restricted log-likelihood of ``tau``
 (:func:`restricted_loglik`).  Arrays carry the group axis last and any leading batch axes;
 the iterative estimators are vectorised over the batch, never looping over datasets in
@@ -22,11 +24,13 @@ from .pooling import weights_unchecked
 __all__ = ["TAU_METHODS", "TAU_METHOD_NAMES", "EB_METHODS", "RTOL", "TauEstimate",
            "estimate_tau", "EBEstimates", "eb_core", "restricted_loglik"]
 
-#: tau estimators of :func:`estimate_tau`
-TAU_METHODS = ("dl", "pm", "ml", "reml", "sd_of_means")
+#: tau estimators of :func:`estimate_tau` (``"ee"``: the equal-effects model, tau = 0)
+TAU_METHODS = ("dl", "pm", "ml", "reml", "he", "sj", "hs", "ee", "sd_of_means")
 #: what each estimator is called in figures and reports
 TAU_METHOD_NAMES = {"dl": "DerSimonian-Laird", "pm": "Paule-Mandel", "ml": "ML",
-                    "reml": "REML", "sd_of_means": "sd of means"}
+                    "reml": "REML", "he": "Hedges", "sj": "Sidik-Jonkman",
+                    "hs": "Hunter-Schmidt", "ee": "equal effects",
+                    "sd_of_means": "sd of means"}
 #: tau estimators of :func:`eb_core` (the same)
 EB_METHODS = TAU_METHODS
 #: default relative tolerance on ``tau^2`` of the iterative estimators
@@ -156,6 +160,26 @@ def _dl_from_sums(s: _Sums, n_groups: int) -> np.ndarray:
     return np.maximum(0.0, (s.a - (n_groups - 1)) / (s.s0 - s.s1 / s.s0))
 
 
+def _tau2_closed_form(method: str, work: _Work) -> np.ndarray:
+    """The non-iterative estimators of ``tau^2`` (metafor's ``rma.uni`` formulas, intercept
+    only), batched; ``he``, ``hs`` truncated at 0, ``sj`` is > 0 unless all means are equal."""
+    y, v = work.y, work.v
+    n_groups = y.shape[-1]
+    zero = np.zeros(y.shape[:-1])
+    if method == "ee":
+        return zero
+    if method == "dl":
+        return _dl_from_sums(_sums(work, zero, False), n_groups)
+    if method == "hs":                                # (Q(0) - G) / sum(1/v)
+        s = _sums(work, zero, False)
+        return np.maximum(0.0, (s.a - n_groups) / s.s0)
+    spread = y - y.mean(axis=-1, keepdims=True)
+    if method == "he":                                # var(y) - mean(v)
+        return np.maximum(0.0, vdot(spread, spread) / (n_groups - 1) - v.mean(axis=-1))
+    t0 = vdot(spread, spread) / n_groups              # sj: t0 Q(t0) / (G - 1)
+    return t0 * _sums(work, t0, False).a / (n_groups - 1)
+
+
 def estimate_tau(
     means: Any, se: Any, method: str = "reml", *, rtol: float = RTOL,
     maxiter: int = MAXITER,
@@ -171,12 +195,21 @@ def estimate_tau(
     * ``"ml"`` -- maximum likelihood, maximising
       ``l(t) = -1/2 sum log(v_i + t) - 1/2 Q(t)``;
     * ``"reml"`` -- restricted ML, maximising ``l(t) - 1/2 log sum w_i(t)``;
-    * ``"sd_of_means"`` -- the seed text's naive ``np.std(means)`` (it ignores ``se``) with the
-      unweighted mean.
+    * ``"he"`` -- Hedges (1983) / Cochran (1954): ``t = max(0, s^2(ybar) - mean(v_i))`` with
+      the sample variance ``s^2`` (divisor ``G - 1``);
+    * ``"sj"`` -- Sidik & Jonkman (2005): ``t = t0 Q(t0) / (G - 1)`` started at
+      ``t0 = mean((ybar_i - mean(ybar))^2)``; positive unless all means are equal;
+    * ``"hs"`` -- Hunter & Schmidt (1990): ``t = max(0, (Q(0) - G) / sum(1/v_i))``;
+    * ``"ee"`` -- the equal-effects (common-effect) model: ``t = 0``, so ``mu`` is the
+      precision-weighted mean (complete pooling);
+    * ``"sd_of_means"`` -- the naive ``np.std(means)`` (it ignores ``se``) with the
+      unweighted mean of the means.
 
-    All are truncated at 0: ``tau = 0`` (never NaN) when the between-group spread is below
-    the sampling noise (``Q(0) <= G-1`` for PM, a non-positive score at ``t = 0`` for
-    ML/REML).  PM/ML/REML solve their estimating equation in ``t`` by safeguarded Newton
+    All but ``"sj"`` and ``"sd_of_means"`` are truncated at 0: ``tau = 0`` (never NaN) when
+    the between-group spread is below the sampling noise (``Q(0) <= G-1`` for PM, a
+    non-positive score at ``t = 0`` for ML/REML).  The formulas are metafor's
+    (``rma(yi, vi, method=)``, Viechtbauer 2010, J. Stat. Softw. 36(3)).
+    PM/ML/REML solve their estimating equation in ``t`` by safeguarded Newton
     (exact derivatives, started at DL, bisection fallback inside a proven bracket
     ``[0, 2G/(G-1) (range(ybar)^2 + max v)]``), vectorised over the batch; relative
     tolerance ``rtol`` on ``tau^2``.  ML/REML return a local maximum; the likelihood in
@@ -186,7 +219,7 @@ def estimate_tau(
     ----------
     means, se : array_like, shape (..., G)
         Group means and standard errors (> 0), ``G >= 2``.
-    method : {"dl", "pm", "ml", "reml", "sd_of_means"}, default "reml"
+    method : {"dl", "pm", "ml", "reml", "he", "sj", "hs", "ee", "sd_of_means"}, default "reml"
     rtol : float, default 1e-12
         Relative tolerance on ``tau^2``.
     maxiter : int, default 200
@@ -212,10 +245,10 @@ def _estimate_tau(y: np.ndarray, s: np.ndarray, method: str, rtol: float = RTOL,
         mu_var = (v.sum(axis=-1) + n_groups * tau**2) / n_groups**2
         return TauEstimate(tau, np.mean(y, axis=-1), mu_var, method)
     work = _Work(y, v)
-    if method == "dl":
-        t2 = _dl_from_sums(_sums(work, np.zeros(y.shape[:-1]), False), y.shape[-1])
-    else:
+    if method in ("pm", "ml", "reml"):
         t2 = _tau2_iterative(method, work, rtol, maxiter)
+    else:
+        t2 = _tau2_closed_form(method, work)
     final = _sums(work, t2, False)
     return TauEstimate(np.sqrt(t2), final.mu, 1.0 / final.s0, method)
 
@@ -264,7 +297,7 @@ def eb_core(means: Any, se: Any, method: str = "reml") -> EBEstimates:
     Parameters
     ----------
     means, se : array_like, shape (..., G)
-    method : {"dl", "pm", "ml", "reml", "sd_of_means"}, default "reml"
+    method : {"dl", "pm", "ml", "reml", "he", "sj", "hs", "ee", "sd_of_means"}, default "reml"
         The tau estimator (:func:`estimate_tau`).
 
     Returns

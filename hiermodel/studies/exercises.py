@@ -81,10 +81,11 @@ def pooling_vs_tau(
     -------
     pandas.DataFrame
         One row per (tau, group): ``tau``, ``group``, ``n``, ``se``, ``theta`` (truth),
-        ``no_pooling``, ``complete_pooling``, ``partial_pooling``, ``weight`` (estimated
+        ``no_pooling``, ``complete_pooling`` (the precision-weighted mean of the
+        ``ybar_i``), ``partial_pooling``, ``weight`` (estimated
         ``w_i``), ``weight_true`` (oracle), ``tau_hat``, ``mu_hat``.
     """
-    from ..core import TAU_METHODS, estimate_tau
+    from ..core import TAU_METHODS, estimate_tau, precision_weighted_mean
 
     method = check_method(method, (*TAU_METHODS, "true"))
     t = nonneg_array("taus", taus)
@@ -114,7 +115,8 @@ def pooling_vs_tau(
     return pd.DataFrame({
         "tau": np.repeat(t, g), "group": np.tile(np.arange(g), k),
         "n": np.tile(nn, k), "se": np.tile(se, k), "theta": theta.ravel(),
-        "no_pooling": ybar.ravel(), "complete_pooling": np.repeat(mu_hat, g),
+        "no_pooling": ybar.ravel(),
+        "complete_pooling": np.repeat(precision_weighted_mean(ybar, se_b), g),
         "partial_pooling": partial.ravel(), "weight": w.ravel(),
         "weight_true": w_true.ravel(), "tau_hat": np.repeat(tau_hat, g),
         "mu_hat": np.repeat(mu_hat, g),
@@ -300,7 +302,8 @@ def mse_study(
     se : float or array of G floats, optional
         Known standard errors (replaces ``sigma`` and ``n``).
     methods : sequence of str, optional
-        Tau estimators for EB; default all of ``("dl", "pm", "ml", "reml", "sd_of_means")``.
+        Tau estimators for EB; default every one of :data:`hiermodel.core.TAU_METHODS` but
+        ``"ee"`` (tau = 0: that is the ``complete_pooling`` row).
     n_bayes : int, default 0
         Datasets to fit with full Bayes (0: none).
     priors : Priors, optional
@@ -325,12 +328,12 @@ def mse_study(
     MSEStudy
         ``.table``, ``.losses``, ``.settings`` (figure: :func:`hiermodel.plots.plot_mse_study`).
     """
-    from ..core import TAU_METHODS, eb_core
+    from ..core import TAU_METHODS, complete_pooling, eb_core
 
     r = count("n_datasets", n_datasets, 2)
     level = check_prob(level, "level")
     z = _z(level)
-    meths = TAU_METHODS if methods is None else methods
+    meths = tuple(m for m in TAU_METHODS if m != "ee") if methods is None else methods
     if isinstance(meths, str):
         raise TypeError(f"`methods` must be a sequence of method names, e.g. [{meths!r}].")
     meths = tuple(check_method(m, TAU_METHODS) for m in meths)
@@ -349,9 +352,7 @@ def mse_study(
     tau_ = float(sim.tau[0])
     se_row = sim.se[0]
     est: dict[str, np.ndarray] = {"no_pooling": sim.means}
-    w0 = 1.0 / sim.se**2
-    est["complete_pooling"] = np.broadcast_to(
-        ((w0 * sim.means).sum(-1) / w0.sum(-1))[:, None], sim.means.shape)
+    est["complete_pooling"] = complete_pooling(sim.means, sim.se)
     for m in meths:
         est[f"eb_{m}"] = eb_core(sim.means, sim.se, m).theta
     losses = pd.DataFrame({k: ((v - sim.theta) ** 2).mean(axis=1) for k, v in est.items()})
