@@ -7,9 +7,9 @@ Minnesota radon survey.
 * :func:`eight_schools_unrounded` -- the same schools with Rubin's (1981) unrounded
   estimates and standard errors, as bayesmeta's ``Rubin1981`` data set and Roever (2020)
   use them: check against bayesmeta with this one.
-* :func:`eight_schools_summary` -- the seed text's table 4.1: a group mean, a group size and a
-  known within-group sd sigma = 15 per school (the seed text's illustrative reconstruction, not
-  Rubin's data).
+* :func:`eight_schools_summary` -- an illustrative summary form of Eight Schools: a group
+  mean, a hypothetical group size and a known within-group sd sigma = 15 per school (a
+  teaching example for the ``(ybar_i, n_i, sigma)`` form, not Rubin's data).
 * :func:`bcg_trials` -- the 13 BCG vaccine trials of Colditz et al. (1994), the classic
   meta-regression example (2x2 counts and absolute latitude).
 * :func:`teacher_expectancy` -- the 19 teacher-expectancy experiments of Raudenbush (1984) and
@@ -86,12 +86,13 @@ def eight_schools_unrounded() -> HierData:
 
 
 def eight_schools_summary() -> HierData:
-    """The seed text's table 4.1: ``n_i``, ``ybar_i`` and a known ``sigma = 15``.
+    """Eight Schools in an illustrative summary form: ``n_i``, ``ybar_i``, ``sigma = 15``.
 
     ``n = 28, 8, 23, 20, 12, 44, 6, 11``; ``ybar = 28.4, 7.9, -2.8, 6.8, -0.6, 0.6, 18.0,
-    12.2``.  This is the seed text's own illustrative version of Eight Schools (group sizes and a
-    common sigma instead of Rubin's standard errors), so ``se_i = 15 / sqrt(n_i)`` and the
-    groups are much better measured than in :func:`eight_schools`.
+    12.2``.  The means are Rubin's estimates to one decimal; the group sizes and the common
+    sigma are hypothetical (not Rubin's data: his schools have standard errors, not sizes),
+    so ``se_i = 15 / sqrt(n_i)`` and the groups are much better measured than in
+    :func:`eight_schools`.
     """
     return HierData.from_summary(_SUMMARY_MEANS, _SUMMARY_N, _SUMMARY_SIGMA, groups=SCHOOLS)
 
