@@ -14,8 +14,8 @@ import numpy as np
 
 __all__ = ["check_data", "check_priors", "check_fitted", "positive_int", "count", "check_seed",
            "resolve_seed", "root_seed", "check_method", "check_prob", "finite_array",
-           "positive_array", "nonneg_array", "positive_number", "check_magnitude", "check_transform",
-           "MAX_MAGNITUDE"]
+           "positive_array", "nonneg_array", "positive_number", "check_magnitude",
+           "check_transform", "MAX_MAGNITUDE"]
 
 #: largest magnitude of a value, and smallest of a scale: the model squares them (variances),
 #: so anything beyond would overflow (or underflow) double precision

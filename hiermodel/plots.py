@@ -800,6 +800,8 @@ def plot_meta_forest(
              rf"posterior $\theta_i$: median and {pct} central interval",
              rf"pooled $\mu${at}: median and {pct} central interval",
              rf"prediction for a new {dim}{at}: $\theta_{{new}} \sim N(\mu, \tau^2)$, {pct}"]
+    if not back.is_identity:
+        names = [f"{back.name} of the {n[0].lower()}{n[1:]}" for n in names]
     _legend_below(ax, handles, names, depth_pts=_xaxis_depth_pts(ax, ["0"], xlabel))
     return fig
 
