@@ -1135,11 +1135,11 @@ def plot_bubble(
         slope = f"slope {_slope(est, lo_b, hi_b)} (posterior median, {pct})"
         names = [r"posterior median of $\mu + (x - \bar x)\,\beta$", f"{pct} credible band",
                  f"{pct} prediction band, new {dim}: " + r"$N(\cdot, \tau^2)$"]
+    head = f"Meta-regression of {n_groups} {dim} estimates on {name}"
     if not back.is_identity:
-        slope += f" on the {back.analysis_scale} scale"
+        head += f" (slope on the {back.analysis_scale} scale)"
         names[0] = f"{back.name} of the " + names[0]
-    ax.set_title(f"Meta-regression of {n_groups} {dim} estimates on {name}\n"
-                 f"{model}: {slope}", fontsize=10)
+    ax.set_title(f"{head}\n{model}: {slope}", fontsize=10)
     handles = [Line2D([], [], ls="", marker="o", markersize=9, color="0.6", alpha=0.55,
                       markeredgecolor="0.15"),
                Line2D([], [], color=color, lw=2.0),

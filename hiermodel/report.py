@@ -13,8 +13,9 @@ posterior, runs posterior predictive checks, and writes
   tables, each with a definition of every column right under it;
 * ``idata.nc`` (posterior, sample_stats, log_likelihood, observed/constant data, posterior
   predictive), ``comparison.csv``, ``population.csv``, ``diagnostics.csv``, ``ppc.csv`` and,
-  when the se_i are known, ``exact_posterior.csv`` -- byte-identical for the same seed and
-  options;
+  when the se_i are known, ``exact_posterior.csv`` and, with ``transform``, the group table
+  on the transformed scale ``comparison_<transform>.csv`` -- byte-identical for the same seed
+  and options;
 * figures: ``forest.png`` (the meta-analysis forest plot), ``forest_methods.png`` (theta_i by
   fit vs exact posterior), ``shrinkage.png``, ``tau.png``, ``ppc.png``, with covariates
   ``bubble_<covariate>.png`` (at most 4), and -- only when asked, since it needs a second fit
@@ -1131,7 +1132,8 @@ def _meta_scaled_lines(run: _Run, at: str) -> list[str]:
     back, pr = run.transform, run.meta_pred_scaled
     if back.is_identity:
         return []
-    what = (f"the predicted effect {back.of('b0 + xbar_i beta')}{at}" if run.data.has_covariates
+    fitted = "b0 + xbar' beta"
+    what = (f"the predicted effect {back.of(fitted)}{at}" if run.data.has_covariates
             else f"the pooled estimate {back.of('mu_hat')}")
     return [f"- On the {back.scale}: {what} = {_mf(pr['pred'])}, {_PCT} CI "
             f"[{_mf(pr['ci_low'])}, {_mf(pr['ci_high'])}], {_PCT} prediction interval "
