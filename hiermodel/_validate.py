@@ -14,7 +14,8 @@ import numpy as np
 
 __all__ = ["check_data", "check_priors", "check_fitted", "positive_int", "count", "check_seed",
            "resolve_seed", "root_seed", "check_method", "check_prob", "finite_array",
-           "positive_array", "nonneg_array", "positive_number", "check_magnitude", "MAX_MAGNITUDE"]
+           "positive_array", "nonneg_array", "positive_number", "check_magnitude",
+           "check_transform", "MAX_MAGNITUDE"]
 
 #: largest magnitude of a value, and smallest of a scale: the model squares them (variances),
 #: so anything beyond would overflow (or underflow) double precision
@@ -184,3 +185,25 @@ def positive_number(name: str, v: Any) -> float:
     if np.ndim(v) != 0:
         raise TypeError(f"`{name}` must be one positive number, got {v!r}.")
     return float(positive_array(name, v))
+
+
+def check_transform(transform: Any, name: str = "transform"):
+    """The :class:`~hiermodel.transforms.Transform` named by ``transform`` (a key of
+    :data:`hiermodel.transforms.TRANSFORMS`; None is the identity), else a TypeError /
+    ValueError that lists the names."""
+    from .transforms import IDENTITY, TRANSFORMS
+
+    choices = ", ".join(repr(k) for k in TRANSFORMS)
+    if transform is None:
+        return IDENTITY
+    if not isinstance(transform, str):
+        hint = getattr(transform, "__name__", None)
+        hint = (f"; for {hint} pass {name}={hint!r}" if callable(transform) and hint in TRANSFORMS
+                else "")
+        raise TypeError(f"`{name}` must be the name of a transform, one of {choices}, or None, "
+                        f"got {type(transform).__name__}{hint} (a name carries the scale's "
+                        f"label and is known to be increasing, so intervals map end to end).")
+    key = transform.strip().lower()
+    if key not in TRANSFORMS:
+        raise ValueError(f"`{name}` must be one of {choices} or None, got {transform!r}.")
+    return TRANSFORMS[key]

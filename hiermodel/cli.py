@@ -31,8 +31,9 @@ from .core import EB_METHODS
 from .datasets import DATASETS
 from .model import PARAMETERIZATIONS
 from .priors import MU_PRIORS, SIGMA_PRIORS, TAU_PRIORS
-from .report import TRANSFORMS, run_report
+from .report import run_report
 from .sampling import DEFAULT_PARAMETERIZATION, SAMPLERS
+from .transforms import TRANSFORMS
 
 __all__ = ["main", "build_parser", "priors_from_args", "parse_prior", "data_from_args"]
 
@@ -95,8 +96,12 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
                         "sampler's view of one group against log tau with divergences (an "
                         "MCMC diagnostic; it doubles the run time)")
     o.add_argument("--transform", choices=tuple(TRANSFORMS), default=None,
-                   help="back-transform for log-scale estimates (e.g. log risk ratios): "
-                        "exp puts the forest plot and the summary of mu on the ratio scale")
+                   help="also report every effect-scale number on a back-transformed scale: "
+                        + "; ".join(f"{k}: {t.scale}" for k, t in TRANSFORMS.items()
+                                    if not t.is_identity)
+                        + " (the pooled estimate, its CI and prediction interval, a group "
+                          "table and the figures; tau^2, se and Q stay on the analysis "
+                          "scale)")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -57,6 +57,7 @@ from ._validate import (
     check_method,
     check_priors,
     check_prob,
+    check_transform,
     positive_int,
 )
 from .core import (
@@ -363,12 +364,7 @@ def _draw_summary(da: xr.DataArray, interval: str = "hdi",
     import arviz as az
 
     ds = da.rename("x").to_dataset()
-    if interval == "hdi":
-        hdi = stack.hdi(ds, prob)["x"]
-        low, high = hdi.sel(bound="lower").values, hdi.sel(bound="upper").values
-    else:
-        q = da.quantile([(1 - prob) / 2, (1 + prob) / 2], dim=_SAMPLE)
-        low, high = q.isel(quantile=0).values, q.isel(quantile=1).values
+    low, high = _interval_ends(da, interval, prob)
     with warnings.catch_warnings():  # constant draws (e.g. tau = 0 everywhere) give NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         return {
@@ -380,6 +376,16 @@ def _draw_summary(da: xr.DataArray, interval: str = "hdi",
             "ess_bulk": az.ess(ds, method="bulk")["x"].values,
             "r_hat": az.rhat(ds)["x"].values,
         }
+
+
+def _interval_ends(da: xr.DataArray, interval: str, prob: float) -> tuple[np.ndarray,
+                                                                          np.ndarray]:
+    """The ``hdi`` or ``eti`` interval of draws ``(chain, draw, ...)``: (low, high)."""
+    if interval == "hdi":
+        hdi = stack.hdi(da.rename("x").to_dataset(), prob)["x"]
+        return hdi.sel(bound="lower").values, hdi.sel(bound="upper").values
+    q = da.quantile([(1 - prob) / 2, (1 + prob) / 2], dim=_SAMPLE)
+    return q.isel(quantile=0).values, q.isel(quantile=1).values
 
 
 def _group_se(posterior: xr.Dataset, data: HierData) -> np.ndarray:
@@ -432,6 +438,7 @@ def compare(
     priors: Priors | None = None,
     interval: str = "hdi",
     prob: float | None = None,
+    transform: str | None = None,
 ) -> pd.DataFrame:
     r"""Every estimate of ``theta_i`` side by side: pooling, EB, full Bayes, exact.
 
@@ -461,6 +468,10 @@ def compare(
     prob : float, optional
         Its probability mass; default 0.94 (ArviZ's default).  E.g.
         ``compare(idata, interval="eti", prob=0.95)`` for 95% central intervals.
+    transform : str, optional
+        A name from :data:`hiermodel.transforms.TRANSFORMS` (``"exp"`` for log ratios,
+        ``"expit"`` for logit proportions, ``"tanh"`` for Fisher's z): the table of
+        ``f(theta_i)`` on that scale instead (see "On a transformed scale" below).
 
     Returns
     -------
@@ -507,6 +518,17 @@ def compare(
         ``hdi_prob`` for HDIs), ``group_dim``, ``parameterization``, ``priors`` and
         ``draws`` (total number of draws).
 
+        **On a transformed scale** (``transform`` other than None / ``"identity"``): the point
+        estimates ``no_pooling``, ``complete_pooling``, ``sd_of_means``, ``eb`` and ``eb_fitted``
+        are transformed (an estimate maps through an increasing transform, as metafor's
+        ``predict(res, transf=exp)``); the posterior is summarised from the transformed draws
+        ``f(theta_i)``: ``median``, the interval columns (a highest-density interval is recomputed
+        on the new scale; a central one is ``f`` of the old ends) and, with covariates,
+        ``fitted_median``; the exact posterior gives ``exact_median``.  Means, sds and MCSEs are
+        left out (``E[exp(theta)] != exp(E[theta])``: a mean does not carry over); ``n``, ``se``,
+        ``eb_weight``, ``shrinkage`` and the covariates stay as they are (``se`` on the analysis
+        scale). ``attrs`` adds ``transform`` and ``scale``.
+
     Raises
     ------
     ValueError
@@ -521,9 +543,12 @@ def compare(
     data = _resolve_data(idata, data)
     eb_method = _check_eb_method(eb_method)
     interval, prob = _check_interval(interval, prob, hdi_prob)
+    back = check_transform(transform)
     post = idata.posterior
     if data.has_covariates:
-        return _compare_regression(idata, data, dim, eb_method, interval, prob, priors)
+        table = _compare_regression(idata, data, dim, eb_method, interval, prob, priors,
+                                    exact_median=not back.is_identity)
+        return _on_scale(table, idata, data, back)
 
     pool = pooling_table(data, eb_method)
     eb = eb_core(data.means, data.se, eb_method)
@@ -548,21 +573,61 @@ def compare(
     table["rb_mean"] = rb["mean"]
     table["rb_mcse"] = rb["mcse_mean"]
     table["shrinkage"] = shrink
-    return _with_exact_and_attrs(
-        table, idata, data, priors, dim, interval, prob, eb_method=eb_method,
-        eb_mu=float(eb.mu), eb_tau=float(eb.tau), sd_of_means_mu=float(sdm.mu),
-        sd_of_means_tau=float(sdm.tau))
+    table = _with_exact_and_attrs(
+        table, idata, data, priors, dim, interval, prob, exact_median=not back.is_identity,
+        eb_method=eb_method, eb_mu=float(eb.mu), eb_tau=float(eb.tau),
+        sd_of_means_mu=float(sdm.mu), sd_of_means_tau=float(sdm.tau))
+    return _on_scale(table, idata, data, back)
+
+
+#: compare()'s point estimates of theta_i that an increasing transform maps as they are
+TRANSFORMED_POINT_COLUMNS = ("no_pooling", "complete_pooling", "sd_of_means", "eb_fitted", "eb",
+                             "exact_median")
+#: its columns that stay as they are on a transformed scale (sizes, weights, shares, the
+#: covariates; se on the analysis scale)
+_SCALE_FREE_COLUMNS = ("n", "se", "eb_weight", "shrinkage")
+
+
+def _on_scale(table: pd.DataFrame, idata: az.InferenceData, data: HierData,
+              back: Any) -> pd.DataFrame:
+    """:func:`compare`'s table on the scale of the Transform ``back``: point estimates
+    transformed, the posterior summarised from the transformed draws (median and interval),
+    the exact posterior by its median; means and sds left out."""
+    table.attrs.update(transform=back.name, scale=back.scale)
+    if back.is_identity:
+        return table
+    post = idata.posterior
+    interval, prob = table.attrs["interval"], table.attrs["prob"]
+    out = pd.DataFrame(index=table.index)
+    out.attrs.update(table.attrs)
+    for col in table.columns:
+        if col in _SCALE_FREE_COLUMNS or col in data.covariate_names:
+            out[col] = table[col]
+        elif col in TRANSFORMED_POINT_COLUMNS and col != "exact_median":
+            out[col] = back(table[col].to_numpy(float))
+    if data.has_covariates:
+        fitted = (post["mu"] + covariate_offset(post, data)).transpose(*_SAMPLE, "group")
+        out["fitted_median"] = xr.apply_ufunc(back.function, fitted).median(_SAMPLE).values
+    theta = xr.apply_ufunc(back.function, post["theta"].transpose(*_SAMPLE, "group"))
+    out["median"] = theta.median(_SAMPLE).values
+    out[f"{interval}_low"], out[f"{interval}_high"] = _interval_ends(theta, interval, prob)
+    if "exact_median" in table:
+        out["exact_median"] = back(table["exact_median"].to_numpy(float))
+    return out
 
 
 def _with_exact_and_attrs(table: pd.DataFrame, idata: az.InferenceData, data: HierData,
-                          priors: Priors | None, dim: str, interval: str, prob: float,
-                          **eb: Any) -> pd.DataFrame:
-    """:func:`compare`'s ``exact`` columns (when they apply) and its attrs (``eb`` first)."""
+                          priors: Priors | None, dim: str, interval: str, prob: float, *,
+                          exact_median: bool = False, **eb: Any) -> pd.DataFrame:
+    """:func:`compare`'s ``exact`` columns (when they apply; with ``exact_median`` the exact
+    posterior median too, for a transformed table) and its attrs (``eb`` first)."""
     post = idata.posterior
     exact = _exact(data, idata, priors)
     if exact is not None:
         table["exact"] = exact.mean["theta"].values
         table["exact_sd"] = exact.sd["theta"].values
+        if exact_median:
+            table["exact_median"] = exact.quantile(0.5)["theta"].values
     table.attrs.update(
         **eb, mu_mean=float(post["mu"].mean()), tau_mean=float(post["tau"].mean()),
         interval=interval, prob=prob, **({"hdi_prob": prob} if interval == "hdi" else {}),
@@ -584,7 +649,8 @@ def _eb_regression(data: HierData, eb_method: str):
 
 
 def _compare_regression(idata: az.InferenceData, data: HierData, dim: str, eb_method: str,
-                        interval: str, prob: float, priors: Priors | None) -> pd.DataFrame:
+                        interval: str, prob: float, priors: Priors | None, *,
+                        exact_median: bool = False) -> pd.DataFrame:
     """:func:`compare` for data with covariates: the EB columns come from the
     meta-regression (:func:`hiermodel.core.meta_regression` on the centred covariates)."""
     post = idata.posterior
@@ -614,8 +680,8 @@ def _compare_regression(idata: az.InferenceData, data: HierData, dim: str, eb_me
     table["rb_mcse"] = rb["mcse_mean"]
     table["shrinkage"] = 1.0 - posterior_weights(idata, data).mean(_SAMPLE).values
     return _with_exact_and_attrs(
-        table, idata, data, priors, dim, interval, prob, eb_method=eb_method,
-        eb_mu=float(mr.beta[0]), eb_tau=float(np.sqrt(mr.tau2)),
+        table, idata, data, priors, dim, interval, prob, exact_median=exact_median,
+        eb_method=eb_method, eb_mu=float(mr.beta[0]), eb_tau=float(np.sqrt(mr.tau2)),
         eb_beta=np.asarray(mr.beta[1:], float), covariates=list(data.covariate_names))
 
 

@@ -71,6 +71,7 @@ from ._validate import (
     check_fitted,
     check_method,
     check_prob,
+    check_transform,
     finite_array,
     positive_int,
 )
@@ -84,6 +85,7 @@ from .core import TAU_METHOD_NAMES, predictive_quantiles, shrinkage_weights
 from .data import HierData
 from .exceptions import PredictiveCheckWarning
 from .shrinkage import ExactPosterior, MetaAnalysis, exact_posterior, tau_estimates
+from .transforms import Transform
 
 if TYPE_CHECKING:
     import arviz as az
@@ -575,24 +577,27 @@ def _meta_forest_rows(idata: az.InferenceData, data: HierData, prob: float) -> p
     return pd.concat([rows, summary], ignore_index=True)
 
 
-def _apply_transform(rows: pd.DataFrame, transform: Callable | None) -> pd.DataFrame:
-    if transform is None:
-        return rows
+def _apply_transform(rows: pd.DataFrame, back: Transform) -> pd.DataFrame:
+    """Every point and interval end of the forest rows through the increasing ``back``
+    (quantiles carry over: the median and central interval of ``exp(theta)`` are ``exp`` of
+    those of ``theta``)."""
     out = rows.copy()
-    for cols in (("y", "y_lo", "y_hi"), ("median", "lo", "hi")):
-        for c in cols:
-            v = out[c].to_numpy(float)
-            try:
-                tv = np.asarray(transform(v), float)
-            except Exception as err:  # noqa: BLE001 - any failure of a user callable
-                raise ValueError(f"`transform` failed on the model-scale values: {err}") from None
-            if tv.shape != v.shape or not np.all(np.isfinite(tv) | np.isnan(v)):
-                raise ValueError("`transform` must map an array of numbers elementwise to "
-                                 "finite numbers (e.g. np.exp).")
-            out[c] = tv
-        lo, hi = out[cols[1]].to_numpy(float), out[cols[2]].to_numpy(float)
-        out[cols[1]], out[cols[2]] = np.fmin(lo, hi), np.fmax(lo, hi)  # decreasing maps
+    for c in ("y", "y_lo", "y_hi", "median", "lo", "hi"):
+        out[c] = back(out[c].to_numpy(float))
     return out
+
+
+def _log_ratio_axis(ax: Axes, which: str = "x") -> None:
+    """A log ``which`` axis with plain tick labels 0.1, 0.2, 0.5, 1, 2, ... (how ratios are
+    drawn)."""
+    if which == "x":
+        ax.set_xscale("log")
+    else:
+        ax.set_yscale("log")
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _decimals(widths: np.ndarray) -> int:
@@ -620,7 +625,7 @@ def plot_meta_forest(
     data: HierData | None = None,
     *,
     prob: float = 0.95,
-    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    transform: str | None = None,
     transform_label: str | None = None,
     ax: Axes | None = None,
     figsize: tuple[float, float] | None = None,
@@ -635,7 +640,7 @@ def plot_meta_forest(
     and the prediction interval for a new group, ``theta_new ~ N(mu, tau^2)`` per posterior
     draw (its quantiles solved exactly from that normal mixture).  The numbers
     ``estimate [interval]`` are printed on the right; a grey vertical line marks no effect
-    (0, or ``transform(0)``) when it lies in range.
+    (0, or its transform: 1 for ``"exp"``) when it lies in range.
 
     For a meta-regression (data with covariates, a posterior with ``beta``) the models
     centre the covariates, so ``mu`` is the mean effect at the covariates' means: the two
@@ -653,13 +658,16 @@ def plot_meta_forest(
     prob : float, default 0.95
         Mass of the central intervals.  The observed intervals are ``y_i +- z se_i`` with
         the conventional ``z = 1.96`` at 0.95 (``Phi^{-1}(1/2 + prob/2)`` otherwise).
-    transform : callable, optional
-        Applied elementwise to every point and interval endpoint after they are computed
-        on the model scale, e.g. ``np.exp`` to show log risk ratios as risk ratios (with
-        ``np.exp`` the axis is logarithmic, as ratios are drawn).  Must be monotone.
+    transform : str, optional
+        A name from :data:`hiermodel.transforms.TRANSFORMS`: ``"exp"`` shows log ratios as
+        ratios (on a logarithmic axis, as ratios are drawn), ``"expit"`` logits as
+        proportions, ``"tanh"`` Fisher's z as correlations.  Every point and interval end is
+        mapped after it is computed on the model scale; the transforms are increasing, so
+        the posterior medians and central intervals are those of the transformed draws.
     transform_label : str, optional
         The x-axis label on the transformed scale (e.g. ``"risk ratio"``); default
-        ``"<name>(theta): the effect on a transformed scale"``.
+        ``"<name>(theta): <the scale>"``, e.g. ``"exp(theta): ratio scale (exp of log
+        ratio)"``.
     ax : matplotlib.axes.Axes, optional
         Draw into this axes; default: a new figure.
     figsize : (float, float), optional
@@ -673,13 +681,11 @@ def plot_meta_forest(
     data = _data_for(norm_idata, data)
     prob = check_prob(prob)
     ax = _check_ax(ax)
-    if transform is not None and not callable(transform):
-        raise TypeError(f"`transform` must be a callable such as np.exp, or None, got "
-                        f"{type(transform).__name__}.")
+    back = check_transform(transform)
     if transform_label is not None and not isinstance(transform_label, str):
         raise TypeError(f"`transform_label` must be a string or None, got "
                         f"{type(transform_label).__name__}.")
-    rows = _apply_transform(_meta_forest_rows(norm_idata, data, prob), transform)
+    rows = _apply_transform(_meta_forest_rows(norm_idata, data, prob), back)
     n_groups = data.n_groups
     g = rows.iloc[:n_groups]
     pooled, pred = rows.iloc[n_groups], rows.iloc[n_groups + 1]
@@ -690,12 +696,9 @@ def plot_meta_forest(
         ax = fig.add_subplot()
     else:
         fig = _root_figure(ax)
-    log_axis = transform is np.exp or transform is math.exp
-    if log_axis:  # ratios: a log axis with plain tick labels 0.1, 0.2, 0.5, 1, 2, ...
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
+    log_axis = back.name == "exp"
+    if log_axis:
+        _log_ratio_axis(ax)
 
     yg = y_rows[:n_groups]
     obs_lines = LineCollection(
@@ -730,7 +733,7 @@ def plot_meta_forest(
     else:
         pad = 0.04 * (xmax - xmin if xmax > xmin else max(abs(xmax), 1.0))
         ax.set_xlim(xmin - pad, xmax + pad)
-    null = float(np.asarray(transform(np.array([0.0])), float)[0]) if transform else 0.0
+    null = back(0.0)
     if xmin <= null <= xmax:
         ax.axvline(null, color="0.5", lw=0.9, zorder=0.5, gid="meta:null")
     ax.set_ylim(y_rows[-1] + 0.8, -1.3)
@@ -740,11 +743,10 @@ def plot_meta_forest(
     ax.tick_params(axis="y", length=0, labelsize=_LABEL_SIZE)
     ax.grid(axis="x", color="0.92", lw=0.6)
     ax.set_axisbelow(True)
-    if transform is None:
-        xlabel = r"effect $\theta$ (model scale)"
+    if back.is_identity:
+        xlabel = transform_label or r"effect $\theta$ (model scale)"
     else:
-        name = getattr(transform, "__name__", "transform")
-        xlabel = transform_label or rf"{name}($\theta$): the effect on a transformed scale"
+        xlabel = transform_label or rf"{back.name}($\theta$): {back.scale}"
     ax.set_xlabel(xlabel)
     ax.set_title(f"Forest plot of {n_groups} {dim} effects ({_pct(prob)} central intervals)",
                  fontsize=10)
@@ -798,6 +800,8 @@ def plot_meta_forest(
              rf"posterior $\theta_i$: median and {pct} central interval",
              rf"pooled $\mu${at}: median and {pct} central interval",
              rf"prediction for a new {dim}{at}: $\theta_{{new}} \sim N(\mu, \tau^2)$, {pct}"]
+    if not back.is_identity:
+        names = [f"{back.name} of the {n[0].lower()}{n[1:]}" for n in names]
     _legend_below(ax, handles, names, depth_pts=_xaxis_depth_pts(ax, ["0"], xlabel))
     return fig
 
@@ -987,6 +991,7 @@ def plot_bubble(
     covariate: str | None = None,
     prob: float = 0.95,
     prediction: bool = True,
+    transform: str | None = None,
     ax: Axes | None = None,
     axes: Sequence[Axes] | None = None,
     figsize: tuple[float, float] | None = None,
@@ -1026,6 +1031,12 @@ def plot_bubble(
         Mass of the bands.
     prediction : bool, default True
         Draw the prediction band for a new group.
+    transform : str, optional
+        A name from :data:`hiermodel.transforms.TRANSFORMS` (``"exp"``, ``"expit"``,
+        ``"tanh"``): the y axis on that scale (logarithmic for ``"exp"``).  The estimates,
+        the line and both bands are mapped point by point (the transforms are increasing,
+        so a median line and central bands stay the median and bands); the slope in the
+        title stays on the analysis scale, as the coefficient is estimated.
     ax : matplotlib.axes.Axes, optional
         Draw into this axes; default: a new figure.
     axes : sequence of matplotlib.axes.Axes, optional
@@ -1058,7 +1069,7 @@ def plot_bubble(
             fig = _root_figure(panels[0])
         for one, panel in zip(result, panels, strict=True):
             plot_bubble(one, data, covariate=covariate, prob=prob, prediction=prediction,
-                        ax=panel)
+                        transform=transform, ax=panel)
         return fig
     if axes is not None:
         raise ValueError("`axes` is for a list of results; with one result pass `ax=`.")
@@ -1067,13 +1078,17 @@ def plot_bubble(
     prob = check_prob(prob)
     if not isinstance(prediction, (bool, np.bool_)):
         raise TypeError(f"`prediction` must be True or False, got {prediction!r}.")
+    back = check_transform(transform)
     ax = _check_ax(ax)
     eb = isinstance(result, MetaAnalysis)
     name = data.covariate_names[j]
     x = np.asarray(data.x, float)[:, j]
-    y, se = np.asarray(data.means, float), np.asarray(data.se, float)
+    se = np.asarray(data.se, float)
+    y = back(np.asarray(data.means, float))
     grid = np.linspace(x.min(), x.max(), 61)
     lines = _bubble_lines(result, data, j, grid, prob)
+    for col in ("fit", "lo", "hi", "pi_low", "pi_high"):
+        lines[col] = back(lines[col].to_numpy(float))
     if ax is None:
         fig = _new_figure(figsize, (7.5, 6.0))
         ax = fig.add_subplot()
@@ -1096,9 +1111,13 @@ def plot_bubble(
         for end in ("pi_low", "pi_high"):
             ax.plot(lines["x"], lines[end], color=color, lw=1.2, ls="--", zorder=2,
                     gid=f"bubble:{end}")
-    ax.ticklabel_format(useOffset=False)
+    if back.name == "exp":
+        _log_ratio_axis(ax, "y")
+    else:
+        ax.ticklabel_format(useOffset=False)
     ax.set_xlabel(name)
-    ax.set_ylabel(r"estimate $y_i$")
+    ax.set_ylabel(r"estimate $y_i$" if back.is_identity else
+                  rf"{back.name}($y_i$): {back.scale}")
 
     if eb:
         method = result.method.upper()
@@ -1116,13 +1135,17 @@ def plot_bubble(
         slope = f"slope {_slope(est, lo_b, hi_b)} (posterior median, {pct})"
         names = [r"posterior median of $\mu + (x - \bar x)\,\beta$", f"{pct} credible band",
                  f"{pct} prediction band, new {dim}: " + r"$N(\cdot, \tau^2)$"]
-    ax.set_title(f"Meta-regression of {n_groups} {dim} estimates on {name}\n"
-                 f"{model}: {slope}", fontsize=10)
+    head = f"Meta-regression of {n_groups} {dim} estimates on {name}"
+    if not back.is_identity:
+        head += f" (slope on the {back.analysis_scale} scale)"
+        names[0] = f"{back.name} of the " + names[0]
+    ax.set_title(f"{head}\n{model}: {slope}", fontsize=10)
     handles = [Line2D([], [], ls="", marker="o", markersize=9, color="0.6", alpha=0.55,
                       markeredgecolor="0.15"),
                Line2D([], [], color=color, lw=2.0),
                Polygon([(0, 0)], closed=True, color=color, alpha=0.22, lw=0)]
-    labels = [r"estimate $y_i$ (area $\propto 1/se_i^2$)", *names[:2]]
+    point = r"estimate $y_i$" if back.is_identity else rf"{back.name}($y_i$)"
+    labels = [point + r" (area $\propto 1/se_i^2$)", *names[:2]]
     if prediction:
         handles.append(Line2D([], [], color=color, lw=1.2, ls="--"))
         labels.append(names[2])

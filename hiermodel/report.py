@@ -13,8 +13,9 @@ posterior, runs posterior predictive checks, and writes
   tables, each with a definition of every column right under it;
 * ``idata.nc`` (posterior, sample_stats, log_likelihood, observed/constant data, posterior
   predictive), ``comparison.csv``, ``population.csv``, ``diagnostics.csv``, ``ppc.csv`` and,
-  when the se_i are known, ``exact_posterior.csv`` -- byte-identical for the same seed and
-  options;
+  when the se_i are known, ``exact_posterior.csv`` and, with ``transform``, the group table
+  on the transformed scale ``comparison_<transform>.csv`` -- byte-identical for the same seed
+  and options;
 * figures: ``forest.png`` (the meta-analysis forest plot), ``forest_methods.png`` (theta_i by
   fit vs exact posterior), ``shrinkage.png``, ``tau.png``, ``ppc.png``, with covariates
   ``bubble_<covariate>.png`` (at most 4), and -- only when asked, since it needs a second fit
@@ -53,18 +54,14 @@ from .core import predictive_quantiles
 from .formatting import DASH as _DASH
 from .formatting import format_number
 from .predictive import P_EXTREME
+from .transforms import IDENTITY, Transform
 
-__all__ = ["run_report", "TRANSFORMS", "INTERVAL_PROB", "P_EXTREME", "markdown_table",
-           "format_number"]
+__all__ = ["run_report", "INTERVAL_PROB", "P_EXTREME", "markdown_table", "format_number"]
 
 #: the file that marks a folder as a hiermodel run (which a later run may replace)
 RUN_MARKER = ".hiermodel-run"
 #: probability of every interval in the report (central, equal-tailed)
 INTERVAL_PROB = 0.95
-#: back-transforms for log-scale estimates: name -> (function, what the axis shows)
-TRANSFORMS: dict[str, tuple[Callable[[Any], Any], str]] = {
-    "exp": (np.exp, "exp(estimate), ratio scale"),
-}
 _Q = ((1 - INTERVAL_PROB) / 2, (1 + INTERVAL_PROB) / 2)
 _PCT = f"{100 * INTERVAL_PROB:g}%"
 _SAMPLE = ("chain", "draw")
@@ -133,14 +130,16 @@ class _Run:
     diag: Any = None
     diag_table: pd.DataFrame | None = None
     comparison: pd.DataFrame | None = None
+    comparison_scaled: pd.DataFrame | None = None   # the group table on the transform's scale
     population: pd.DataFrame | None = None
     exact: Any = None
     exact_table: pd.DataFrame | None = None
     ppc: pd.DataFrame | None = None
-    transform: str | None = None
+    transform: Transform = IDENTITY   # the scale the effect-scale numbers are also shown on
     knha: bool = False
     meta: Any = None                  # hm.meta_analysis (EB, metafor's rma), or None
     meta_pred: pd.Series | None = None  # its prediction for a new group at the mean covariates
+    meta_pred_scaled: pd.Series | None = None  # the same on the transform's scale
     figures: list[tuple[str, str]] = field(default_factory=list)   # (file, caption)
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (kind, message)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (category, message)
@@ -196,9 +195,14 @@ def run_report(
         Also fit the centered form (the non-centered one if the main fit is centered) and
         write ``sampler_geometry.png``: the sampler's view of one group against log tau,
         divergences in red.  Off by default: it doubles the run time.
-    transform : {"exp"} or None
-        Back-transform for log-scale estimates (e.g. log risk ratios): the forest plot's
-        axis and the report's summary of mu and a new group are also given on that scale.
+    transform : str, optional
+        A name from :data:`hiermodel.transforms.TRANSFORMS`: ``"exp"`` for log ratios,
+        ``"expit"`` for logit proportions, ``"tanh"`` for Fisher's z.  Every number on the
+        effect scale is also given on the transformed scale, which is named: the pooled
+        estimate, its confidence and prediction intervals (metafor's ``predict(res,
+        transf=exp)``), the summary of mu and a new group (from the transformed draws), a
+        group table (``comparison_<name>.csv``), the forest and bubble plots.  tau^2, se and
+        Q stay on the analysis scale, labelled so.
     knha : bool, default False
         Knapp-Hartung (t) tests and intervals in the empirical-Bayes meta-analysis section
         (:func:`hiermodel.meta_analysis`).
@@ -207,9 +211,9 @@ def run_report(
     log : callable
         Progress lines (the CLI prints them to stderr).
     """
-    if transform is not None and transform not in TRANSFORMS:
-        raise ValueError(f"transform: must be one of {tuple(TRANSFORMS)} or None, got "
-                         f"{transform!r}.")
+    from ._validate import check_transform
+
+    transform = check_transform(transform)
     if knha and eb_method == "ee":
         raise ValueError("--knha (Knapp-Hartung) is for random-effects models; with "
                          "--eb-method ee (equal effects, tau = 0) leave --knha out or pick "
@@ -269,7 +273,7 @@ def _replace_folder(new: Path, final: Path) -> None:
 def _run_into(out: Path, data: Any, *, final: Path, seed: int, priors: Any, sampler: str,
               parameterization: str, draws: int, tune: int, chains: int, eb_method: str,
               progressbar: bool | None, figures: bool, sampler_geometry: bool,
-              transform: str | None, knha: bool, command: str, title: str,
+              transform: Transform, knha: bool, command: str, title: str,
               log: Callable[[str], Any]) -> dict[str, Path]:
     """The run itself, writing into ``out`` (the staging folder)."""
     from ._validate import check_priors
@@ -374,6 +378,13 @@ def _tables(run: _Run, out: Path, files: dict[str, Path]) -> None:
     run.comparison = table
     table.to_csv(out / "comparison.csv", float_format="%.10g")
     files["comparison"] = out / "comparison.csv"
+    if not run.transform.is_identity:
+        scaled = compare(idata, data, eb_method=run.eb_method, transform=run.transform.name,
+                         **eti)
+        run.comparison_scaled = scaled
+        name = f"comparison_{run.transform.name}.csv"
+        scaled.to_csv(out / name, float_format="%.10g")
+        files["comparison_transformed"] = out / name
 
     if data.sigma_known:
         run.exact = exact_posterior(data, run.priors)
@@ -407,6 +418,8 @@ def _meta(run: _Run) -> None:
     at = (pd.DataFrame([d.covariate_means], columns=list(d.covariate_names))
           if d.has_covariates else None)
     run.meta_pred = run.meta.predict(at).iloc[0]
+    if not run.transform.is_identity:
+        run.meta_pred_scaled = run.meta.predict(at, transform=run.transform.name).iloc[0]
 
 
 def _beta_names(data: Any) -> list[str]:
@@ -452,10 +465,14 @@ def _figures(run: _Run, out: Path, files: dict[str, Path], *, figures: bool,
     cov = data.has_covariates
     at = " at the average covariates" if cov else ""
     if figures:
-        fn, label = TRANSFORMS[run.transform] if run.transform else (None, None)
-        scale = f" The axis is on the back-transformed scale, {label}." if label else ""
+        back = run.transform
+        scale = ("" if back.is_identity else
+                 f" The axis is on the back-transformed scale, the {back.scale}: every point "
+                 f"and interval end is {back.name} of its value on the {back.analysis_scale} "
+                 f"scale (the transform is increasing, so medians and central intervals carry "
+                 f"over).")
         _figure(run, out, files, "forest.png", lambda: plots.plot_meta_forest(
-            idata, data, prob=INTERVAL_PROB, transform=fn, transform_label=label),
+            idata, data, prob=INTERVAL_PROB, transform=back.name),
             f"Forest plot: each group's observed {_ybar(data)} ± 1.96 se_i (black), its "
             f"posterior theta_i (blue: median and {_PCT} interval), the pooled mu{at} "
             f"(diamond: median and {_PCT} interval) and the {_PCT} prediction interval for a "
@@ -540,7 +557,7 @@ def _bubble(run: _Run, name: str) -> Any:
     from . import plots
 
     return plots.plot_bubble([run.idata, run.meta], run.data, covariate=name,
-                             prob=INTERVAL_PROB)
+                             prob=INTERVAL_PROB, transform=run.transform.name)
 
 
 def _bubble_caption(run: _Run, name: str) -> str:
@@ -553,7 +570,17 @@ def _bubble_caption(run: _Run, name: str) -> str:
             f"regression line mu + ({name} - mean) beta[{name}]{held}, its {_PCT} credible "
             f"band (shaded) and the {_PCT} prediction interval of a new group (dashed). "
             f"Right, empirical Bayes ({run.meta.method.upper()}): the fitted line, its {_PCT} "
-            f"confidence band and prediction interval (metafor's predict(rma)).")
+            f"confidence band and prediction interval (metafor's predict(rma))."
+            + _bubble_scale(run))
+
+
+def _bubble_scale(run: _Run) -> str:
+    back = run.transform
+    if back.is_identity:
+        return ""
+    return (f" The y axis is on the {back.scale}: the estimates, lines and bands are "
+            f"{back.name} of their values on the {back.analysis_scale} scale; the slopes in "
+            f"the titles stay on the {back.analysis_scale} scale.")
 
 
 def _sampler_geometry(run: _Run, out: Path, files: dict[str, Path], *,
@@ -725,6 +752,9 @@ def _report(run: _Run) -> str:
             if run.data.has_covariates else
             "no, complete and partial pooling against the posterior")
     lines += [f"## Group estimates: {head}", ""] + _comparison_lines(run) + [""]
+    if run.comparison_scaled is not None:
+        lines += [f"### Group estimates on the {run.transform.scale}", ""]
+        lines += _scaled_comparison_lines(run) + [""]
     lines += ["## Population parameters", ""] + _population_lines(run) + [""]
     lines += ["## Exact posterior", ""] + _exact_lines(run) + [""]
     lines += ["## Posterior predictive checks", ""] + _ppc_lines(run) + [""]
@@ -761,8 +791,21 @@ def _intro(run: _Run) -> list[str]:
         f"**Conventions.** Every interval in this report is a {_PCT} central "
         f"(equal-tailed) posterior interval: from the {100 * _Q[0]:g}% to the "
         f"{100 * _Q[1]:g}% posterior quantile. Numbers have 4 significant digits (more for "
-        f"large values); {_DASH} marks a value that is not defined for that row.",
+        f"large values); {_DASH} marks a value that is not defined for that row."
+        + _scale_convention(run),
     ]
+
+
+def _scale_convention(run: _Run) -> str:
+    back = run.transform
+    if back.is_identity:
+        return ""
+    return (f" Effect-scale numbers are on the {back.analysis_scale} scale, where the model is "
+            f"fitted, unless the line, heading or figure names the {back.scale}: there they "
+            f"are {back.name} of the value on the {back.analysis_scale} scale -- for estimates "
+            f"and interval "
+            f"ends the transformed value, for posterior draws the median and quantiles of the "
+            f"transformed draws (a mean does not carry over through the transform).")
 
 
 def _sigma_text(d: Any) -> str:
@@ -952,17 +995,17 @@ def _brief_lines(run: _Run) -> list[str]:
         out.append(f"- A new group from the same population, theta_new ~ Normal(mu, tau^2): "
                    f"predictive mean {_fmt(float(mu.mean()))}, median {_fmt(new_q[1])}, "
                    f"{_PCT} prediction interval {_interval(new_q[0], new_q[2])}.")
-    if run.transform:
-        fn, label = TRANSFORMS[run.transform]
+    back = run.transform
+    if not back.is_identity:
         at = " (at the average covariates)" if cov else ""
-        q = np.quantile(mu, [_Q[0], 0.5, _Q[1]])
-        t = [float(fn(v)) for v in (*q, *new_q)]
-        out.append(f"- Back-transformed ({label}): {run.transform}(mu){at} has posterior "
-                   f"median "
-                   f"{_fmt(t[1])} and {_PCT} interval {_interval(t[0], t[2])}; a new "
-                   f"group's {run.transform}(theta_new) has median {_fmt(t[4])} and {_PCT} "
-                   f"prediction interval {_interval(t[3], t[5])} (quantiles carry over "
-                   f"through a monotone transform; means do not).")
+        q = np.quantile(back(mu), [_Q[0], 0.5, _Q[1]])
+        t = back(np.asarray(new_q))
+        out.append(f"- On the {back.scale}: {back.of('mu')}{at} has posterior median "
+                   f"{_fmt(q[1])} and {_PCT} interval {_interval(q[0], q[2])}; a new group's "
+                   f"{back.of('theta_new')} has median {_fmt(t[1])} and {_PCT} prediction "
+                   f"interval {_interval(t[0], t[2])} (medians and quantiles of the "
+                   f"transformed draws: they carry over through an increasing transform; "
+                   f"means do not, so none is given on this scale).")
     t = run.comparison
     if t is not None and "shrinkage" in t:
         lo_g, hi_g = t["shrinkage"].idxmin(), t["shrinkage"].idxmax()
@@ -1073,6 +1116,7 @@ def _meta_lines(run: _Run) -> list[str]:
                  f"{_mf(pr['se'])}), {_PCT} CI [{_mf(pr['ci_low'])}, {_mf(pr['ci_high'])}], "
                  f"{_PCT} prediction interval [{_mf(pr['pi_low'])}, {_mf(pr['pi_high'])}] "
                  f"(metafor's predict()).")
+    lines += _meta_scaled_lines(run, at)
     stat = "t" if m.knha else "z"
     defs = {
         "coefficient": ("`intercept` = b0, the effect at covariates 0 (on the raw scale of "
@@ -1095,6 +1139,24 @@ def _meta_lines(run: _Run) -> list[str]:
               + ", and the groups' empirical-Bayes estimates are the `eb` column of the "
                 "group table below."]
     return lines
+
+
+def _meta_scaled_lines(run: _Run, at: str) -> list[str]:
+    """The pooled estimate and its intervals on the transform's scale, as metafor's
+    ``predict(res, transf=exp)`` prints them; what stays on the analysis scale."""
+    back, pr = run.transform, run.meta_pred_scaled
+    if back.is_identity:
+        return []
+    fitted = "b0 + xbar' beta"
+    what = (f"the predicted effect {back.of(fitted)}{at}" if run.data.has_covariates
+            else f"the pooled estimate {back.of('mu_hat')}")
+    return [f"- On the {back.scale}: {what} = {_mf(pr['pred'])}, {_PCT} CI "
+            f"[{_mf(pr['ci_low'])}, {_mf(pr['ci_high'])}], {_PCT} prediction interval "
+            f"[{_mf(pr['pi_low'])}, {_mf(pr['pi_high'])}] (metafor's `predict(res, transf = "
+            f"{back.name})`: the estimate and each interval end transformed)."
+            f" Everything else in this section -- tau^2, tau, the se, Q and the coefficient "
+            f"table -- is on the {back.analysis_scale} scale, where the model is fitted: a "
+            f"standard error or a variance has no counterpart on the {back.scale}."]
 
 
 def _knha_arg(m: Any) -> str:
@@ -1250,6 +1312,42 @@ def _comparison_lines(run: _Run) -> list[str]:
     shown = t[[c for c in cols if c in t.columns]]
     return [_table_block(shown, _comparison_defs(run), "group"), "",
             "In words:", "", *[f"- {s}" for s in summarize(t).splitlines() if s.strip()]]
+
+
+def _scaled_comparison_lines(run: _Run) -> list[str]:
+    """The group table on the transform's scale (:func:`compare` with ``transform=``)."""
+    from .comparison import TRANSFORMED_POINT_COLUMNS
+
+    back, t = run.transform, run.comparison_scaled
+    lo, hi = run.lo_col, run.hi_col
+    points = [c for c in t.columns if c in TRANSFORMED_POINT_COLUMNS and c != "exact_median"
+              and c in _COMPARISON_SHOWN]          # those of the table above
+    order = ["se", *points, "fitted_median", "median", lo, hi, "exact_median"]
+    shown = t[[c for c in order if c in t.columns]]
+    shown = shown.rename(columns={c: back.of(c) for c in points})
+    theta = back.of("theta_i")
+    defs = {
+        "group": "the group's label in the data.",
+        "se": f"se_i, on the {back.analysis_scale} scale (a standard error does not "
+              f"transform).",
+        "fitted_median": f"posterior median of {back.of(_group_mean(run))}"
+                         f": the group's fitted value on the regression line, on the "
+                         f"{back.scale}.",
+        "median": f"posterior median of {theta}, from the transformed draws.",
+        lo: f"{100 * _Q[0]:g}% posterior quantile of {theta}: the lower end of its {_PCT} "
+            f"central interval.",
+        hi: f"{100 * _Q[1]:g}% posterior quantile of {theta}: the upper end of its {_PCT} "
+            f"central interval.",
+        "exact_median": f"the exact posterior median of {theta} (numerical integration over "
+                        f"tau, same priors).",
+    }
+    defs.update({back.of(c): f"{back.name} of `{c}` in the table above: that estimate on the "
+                             f"{back.scale}." for c in points})
+    return [f"The same groups on the {back.scale}, also in `comparison_{back.name}.csv`: "
+            f"each point estimate above transformed, and the posterior of {theta} summarised "
+            f"by its median and {_PCT} central interval. No means or sds: the mean of "
+            f"{theta} is not {back.name} of the mean of theta_i.", "",
+            _table_block(shown, defs, "group")]
 
 
 def _population_lines(run: _Run) -> list[str]:

@@ -26,7 +26,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._validate import check_data, check_method, check_priors, count, positive_int
+from ._validate import (
+    check_data,
+    check_method,
+    check_priors,
+    check_transform,
+    count,
+    positive_int,
+)
 from .core import (
     EB_METHODS,
     METAREG_METHODS,
@@ -647,11 +654,19 @@ class MetaAnalysis:
     fit: MetaRegression
     covariate_names: tuple[str, ...]
 
-    def predict(self, covariates: Any = None) -> pd.DataFrame:
+    def predict(self, covariates: Any = None, transform: str | None = None) -> pd.DataFrame:
         """The fitted effect for a new group and its prediction interval: columns ``pred``,
         ``se``, ``ci_low``, ``ci_high``, ``pi_low``, ``pi_high``.  ``covariates``: a DataFrame
         (or dict) with the model's covariate columns, one row per new group; None for the
-        intercept-only model."""
+        intercept-only model.
+
+        ``transform``: a name from :data:`hiermodel.transforms.TRANSFORMS` (``"exp"`` for log
+        ratios, ``"expit"`` for logit proportions, ``"tanh"`` for Fisher's z) puts ``pred`` and
+        the interval ends on that scale, as metafor's ``predict(res, transf=exp)`` does: the
+        transforms are increasing, so the intervals map end to end.  The ``se`` column is then
+        left out (it has no counterpart on the transformed scale; call without ``transform``
+        for it); ``attrs["transform"]`` and ``attrs["scale"]`` name the scale."""
+        back = check_transform(transform)
         names = list(self.covariate_names)
         if covariates is None:
             if names:
@@ -664,9 +679,12 @@ class MetaAnalysis:
                 raise ValueError(f"`covariates` lacks column(s) {missing}.")
             x0 = design_matrix(len(table), floats("covariates", table[names].to_numpy()))
             index = table.index
-        out = prediction_interval(self.fit, x0, self.level)
-        return pd.DataFrame(out, index=index,
-                            columns=["pred", "se", "ci_low", "ci_high", "pi_low", "pi_high"])
+        out = pd.DataFrame(prediction_interval(self.fit, x0, self.level), index=index,
+                           columns=["pred", "se", "ci_low", "ci_high", "pi_low", "pi_high"])
+        if not back.is_identity:
+            out = out.drop(columns="se").apply(back)
+        out.attrs.update(transform=back.name, scale=back.scale)
+        return out
 
 
 def meta_analysis(data: HierData, method: str = "reml", *, knha: bool = False,

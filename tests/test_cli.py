@@ -265,20 +265,33 @@ def test_sampler_geometry_fits_the_centered_form_too(tmp_path, fit_calls, capsys
     assert "centered form too" in capsys.readouterr().err
 
 
-def test_transform_exp_back_transforms_the_forest_and_mu(tmp_path):
-    log_rr = pd.DataFrame({"trial": [f"t{i}" for i in range(6)],
-                           "log_rr": [-0.4, -0.1, -0.3, 0.05, -0.25, -0.2],
-                           "se": [0.2, 0.15, 0.3, 0.25, 0.1, 0.2]})
-    log_rr.to_csv(tmp_path / "rr.csv", index=False)
-    out = tmp_path / "out"
-    assert main(["fit", str(tmp_path / "rr.csv"), "--estimate", "log_rr", "--se", "se",
-                 "--label", "trial", "--transform", "exp", "--out", str(out), *SMALL]) == 0
+def test_transform_exp_puts_every_effect_number_on_the_ratio_scale(bcg_csv):
+    """Issue 24: BCG as estimates (yi, sqrt(vi)), intercept-only REML, --transform exp.
+    metafor's predict(res, transf=exp) on these data, as quoted in the issue (the example of
+    https://wviechtb.github.io/metafor/reference/predict.rma.html): 0.4894 [0.3441, 0.6962],
+    prediction interval [0.1546, 1.5490]."""
+    out = bcg_csv.parent / "exp_out"
+    assert main(["fit", str(bcg_csv), "--estimate", "yi", "--se", "se", "--label", "trial",
+                 "--transform", "exp", "--out", str(out), *SMALL]) == 0
     text = (out / "report.md").read_text()
-    assert "exp(mu) has posterior median" in text
-    assert "back-transformed scale" in text
-    mu = az.from_netcdf(out / "idata.nc").posterior["mu"].values
-    lo, hi = np.exp(np.quantile(mu, [0.025, 0.975]))
-    assert f"[{lo:.4g}, {hi:.4g}]" in text
+    assert ("- On the ratio scale (exp of log ratio): the pooled estimate exp(mu_hat) = 0.4894, "
+            "95% CI [0.3441, 0.6962], 95% prediction interval [0.1546, 1.5490] (metafor's "
+            "`predict(res, transf = exp)`") in text
+    assert "tau^2, tau, the se, Q and the coefficient table -- is on the log ratio scale" in text
+    assert "tau^2 (total heterogeneity): 0.3132" in text          # still on the log scale
+    # the posterior: median and quantiles of the transformed draws
+    mu = np.exp(az.from_netcdf(out / "idata.nc").posterior["mu"].values.ravel())
+    lo, med, hi = np.quantile(mu, [0.025, 0.5, 0.975])
+    assert (f"exp(mu) has posterior median {med:.4g} and 95% interval [{lo:.4g}, {hi:.4g}]"
+            in text)
+    # the group table on the ratio scale, its CSV the analysis-scale one transformed
+    assert "### Group estimates on the ratio scale (exp of log ratio)" in text
+    assert "| group | se | exp(no_pooling) |" in text and "`comparison_exp.csv`" in text
+    log_scale = pd.read_csv(out / "comparison.csv", index_col=0)
+    ratio = pd.read_csv(out / "comparison_exp.csv", index_col=0)
+    np.testing.assert_allclose(ratio["eb"], np.exp(log_scale["eb"]), rtol=1e-9)
+    assert "mean" not in ratio and "median" in ratio
+    assert "The axis is on the back-transformed scale, the ratio scale" in text
     assert imread(out / "forest.png").shape[0] >= 300
 
 

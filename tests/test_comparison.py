@@ -422,6 +422,37 @@ def test_equal_tailed_intervals(es_fit, es_table):
             call()
 
 
+def test_compare_on_a_transformed_scale(es_fit):
+    """transform="exp": point estimates through exp, the posterior from the exp'd draws
+    (medians and intervals of exp(theta_i): an HDI is recomputed, not mapped), no means."""
+    base = compare(es_fit, interval="eti", prob=0.95)
+    t = compare(es_fit, interval="eti", prob=0.95, transform="exp")
+    assert list(t.columns) == ["se", "no_pooling", "complete_pooling", "sd_of_means", "eb",
+                               "eb_weight",
+                               "shrinkage", "median", "eti_low", "eti_high", "exact_median"]
+    assert t.attrs["transform"] == "exp" and t.attrs["scale"].startswith("ratio scale")
+    for col in ("no_pooling", "complete_pooling", "sd_of_means", "eb"):
+        np.testing.assert_allclose(t[col], np.exp(base[col]), rtol=1e-14)
+    for col in ("se", "eb_weight", "shrinkage"):
+        np.testing.assert_array_equal(t[col], base[col])
+    draws = np.exp(es_fit.posterior["theta"].values.reshape(-1, 8))
+    np.testing.assert_allclose(t["median"], np.median(draws, axis=0), rtol=1e-12)
+    lo, hi = np.quantile(draws, [0.025, 0.975], axis=0)
+    np.testing.assert_allclose(t["eti_low"], lo, rtol=1e-12)
+    np.testing.assert_allclose(t["eti_high"], hi, rtol=1e-12)
+    ex = exact_posterior(eight_schools(), fit_priors(es_fit))
+    np.testing.assert_allclose(t["exact_median"], np.exp(ex.quantile(0.5)["theta"]), rtol=1e-12)
+    # a highest-density interval is that of the transformed draws, not exp of the old ends
+    hdi = compare(es_fit, transform="exp")
+    ours = stack.hdi(xr.Dataset({"x": np.exp(es_fit.posterior["theta"])}), 0.94)["x"]
+    np.testing.assert_allclose(hdi["hdi_low"], ours.sel(bound="lower"), rtol=1e-12)
+    mapped = np.exp(compare(es_fit)["hdi_low"])
+    assert np.all(hdi["hdi_low"] < mapped)   # exp skews right: the HDI moves toward 0
+    with pytest.raises(ValueError, match="`transform` must be one of 'identity', 'exp'"):
+        compare(es_fit, transform="log")
+    assert compare(es_fit, transform="identity").attrs["transform"] == "identity"
+
+
 # ----------------------------------------------------------------------------- priors
 def test_fit_priors_read_from_attrs(es_fit):
     rec = fit_priors(es_fit)

@@ -341,7 +341,7 @@ def test_plot_meta_forest_numbers(es_fit, tmp_path):
 
 def test_plot_meta_forest_transform_and_prob(by_size):
     d, draws, _ = by_size[13]
-    fig = plot_meta_forest(draws, d, transform=np.exp, transform_label="risk ratio")
+    fig = plot_meta_forest(draws, d, transform="exp", transform_label="risk ratio")
     (ax,) = fig.axes
     coll, diamond, lines = _meta_parts(ax)
     obs = _segments(coll["observed"])
@@ -470,6 +470,28 @@ def test_plot_bubble_eb_is_predict(bcg_reg, tmp_path):
     assert set(lines90) == {"line"}   # no prediction band
 
 
+def test_plot_bubble_transform_maps_points_line_and_bands(bcg_reg):
+    d, _, ma = bcg_reg
+    fig = plot_bubble(ma, d, transform="exp")
+    ax, lines, coll = _bubble_parts(fig)
+    xs = lines["line"].get_xdata()
+    # the line and bands are metafor's predict(res, newmods, transf=exp)
+    pred = ma.predict(pd.DataFrame({"ablat": xs}), transform="exp")
+    np.testing.assert_allclose(lines["line"].get_ydata(), pred["pred"], rtol=1e-12)
+    np.testing.assert_allclose(_band_ends(coll["band"], xs), [pred["ci_low"], pred["ci_high"]],
+                               rtol=1e-12)
+    np.testing.assert_allclose(lines["pi_high"].get_ydata(), pred["pi_high"], rtol=1e-12)
+    np.testing.assert_allclose(np.sort(coll["points"].get_offsets()[:, 1]),
+                               np.sort(np.exp(d.means)), rtol=1e-12)
+    assert ax.get_yscale() == "log" and "ratio scale" in ax.get_ylabel()
+    assert "on the log ratio scale" in ax.get_title()     # the slope is not transformed
+    # expit: proportions, the closed form 1 / (1 + e^-y), on a linear axis
+    ax2, _, coll2 = _bubble_parts(plot_bubble(ma, d, transform="expit"))
+    np.testing.assert_allclose(np.sort(coll2["points"].get_offsets()[:, 1]),
+                               np.sort(1.0 / (1.0 + np.exp(-np.asarray(d.means)))), rtol=1e-12)
+    assert ax2.get_yscale() == "linear" and "proportion" in ax2.get_ylabel()
+
+
 def test_plot_bubble_bayes_line(bcg_reg, tmp_path):
     d, fit, _ = bcg_reg
     fig = plot_bubble(fit)                       # data rebuilt from the fit
@@ -565,6 +587,7 @@ def test_plot_bubble_bad_input(bcg_reg, es_fit):
         (lambda: plot_bubble(fit, plain), ValueError, "`data` has no covariates"),
         (lambda: plot_bubble(fit, prob=1.5), ValueError, "prob"),
         (lambda: plot_bubble(fit, prediction="yes"), TypeError, "prediction"),
+        (lambda: plot_bubble(ma, d, transform="log"), ValueError, "transform.*'exp'"),
         (lambda: plot_bubble(fit, ax="left"), TypeError, "ax"),
         (lambda: plot_bubble(fit.posterior), TypeError, "result"),
         (lambda: plot_meta_forest(fit, plain), ValueError, "`data` has no covariates"),
@@ -899,8 +922,9 @@ def test_bad_input_names_the_argument(es_fit, exact_draws):
         (lambda: plot_tau("idata"), TypeError, "posterior"),
         (lambda: plot_meta_forest(exact_draws), ValueError, "data="),
         (lambda: plot_meta_forest(es_fit, prob=1.0), ValueError, "prob"),
-        (lambda: plot_meta_forest(es_fit, transform="exp"), TypeError, "transform"),
-        (lambda: plot_meta_forest(es_fit, transform=lambda v: v[:2]), ValueError, "transform"),
+        (lambda: plot_meta_forest(es_fit, transform=np.exp), TypeError, "transform='exp'"),
+        (lambda: plot_meta_forest(es_fit, transform="log"), ValueError,
+         "transform.*'exp', 'expit', 'tanh'"),
         (lambda: plot_meta_forest(es_fit, transform_label=3), TypeError, "transform_label"),
         (lambda: plot_meta_forest(es_fit, simulated(8)), ValueError, "data"),
         (lambda: plot_meta_forest(es_fit, d.to_dataframe()), TypeError, "data"),

@@ -294,6 +294,29 @@ def test_meta_analysis_reports_metafors_rma_on_the_bcg_trials():
     assert list(reg.theta.index) == list(lat.groups)
 
 
+def test_meta_analysis_predict_back_transformed_is_metafors():
+    """metafor's ``predict(res, transf=exp)`` for ``res <- rma(yi, vi, data=dat)`` (REML) on
+    the BCG trials, as quoted in issue 24 (the example of
+    https://wviechtb.github.io/metafor/reference/predict.rma.html): 0.4894 [0.3441, 0.6962],
+    prediction interval [0.1546, 1.5490].  Printed to 4 decimals, hence the 5e-5."""
+    from hiermodel import meta_analysis
+
+    _, plain = _bcg(False)
+    res = meta_analysis(plain)
+    ratio = res.predict(transform="exp")
+    assert list(ratio.columns) == ["pred", "ci_low", "ci_high", "pi_low", "pi_high"]  # no se
+    np.testing.assert_allclose(ratio.iloc[0], [0.4894, 0.3441, 0.6962, 0.1546, 1.5490],
+                               rtol=0, atol=5e-5)
+    assert ratio.attrs == {"transform": "exp", "scale": "ratio scale (exp of log ratio)"}
+    # the other scales: the estimate and each interval end through the closed forms
+    log_scale = res.predict().drop(columns="se")
+    np.testing.assert_allclose(res.predict(transform="expit"), 1 / (1 + np.exp(-log_scale)),
+                               rtol=1e-14)
+    np.testing.assert_allclose(res.predict(transform="tanh"),
+                               np.expm1(2 * log_scale) / (np.exp(2 * log_scale) + 1), rtol=1e-13)
+    assert list(res.predict(transform="identity").columns)[1] == "se"
+
+
 def test_meta_analysis_prediction_interval_and_knapp_hartung():
     from hiermodel import meta_analysis
 
