@@ -249,7 +249,7 @@ def test_covariates_by_label_in_any_order_or_by_position():
     ({"ablat": [np.nan] + [1.0] * 12}, ValueError, "column 'ablat' has missing.*Aronson 1948"),
     ({"c": [3.0] * 13}, ValueError, "column 'c' is constant"),
     ({"a": np.arange(13.0), "b": 2 * np.arange(13.0) + 1}, ValueError,
-     "column 'b' is a linear combination"),
+     r"columns \[.a., .b.\] are collinear"),
     ({"se": np.arange(13.0)}, ValueError, "clash with the names"),
     ([1, 2, 3], TypeError, "must be a pandas DataFrame"),
     (pd.DataFrame({"a": np.arange(12.0)}), ValueError, "one row per group.*got 12 rows"),
