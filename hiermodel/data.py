@@ -126,8 +126,9 @@ def _labels(name: str, groups: Any, size: int) -> tuple:
     dup = counts[counts > 1]
     if len(dup):
         raise ValueError(
-            f"`{name}` has duplicate labels {dup.index.tolist()}; each group needs one row "
-            "in summary form (aggregate duplicates first, or use from_observations)."
+            f"`{name}` has duplicate labels {dup.index.tolist()[:5]}: each group (row) needs a "
+            "label of its own; pass labels that differ for every group, e.g. a study id, "
+            "or leave `groups` out to number them."
         )
     return labels
 
@@ -583,8 +584,9 @@ class HierData:
 
     @property
     def sigma_hat(self) -> float | None:
-        """Pooled within-group sd ``sqrt(sum_i ss_i / (N - G))`` (raw rows only)."""
-        if self.ss is None:
+        """Pooled within-group sd ``sqrt(sum_i ss_i / (N - G))`` (raw rows only; None too
+        when no group has two rows, N = G)."""
+        if self.ss is None or self.n.sum() == self.n_groups:
             return None
         return float(np.sqrt(self.ss.sum() / (self.n.sum() - self.n_groups)))
 

@@ -384,7 +384,7 @@ def test_seed_too_large_is_refused_before_fitting(tmp_path, capsys):
     ("study,y,se\nA,1,1\n,2,1\nC,3,1\n", ["--estimate", "y", "--se", "se", "--label", "study"],
      "--label (column 'study') labels must be hashable and not missing"),
     ("study;y;se\nA;1;1\nB;2;1\n", ["--estimate", "y", "--se", "se"],
-     "separated by something other than commas"),
+     "looks separated by ';', not ',': pass --sep ';'"),
 ], ids=["text-in-estimate", "negative-se", "missing-label", "semicolons"])
 def test_bad_files_name_the_option_and_column(tmp_path, capsys, content, args, message):
     path = tmp_path / "f.csv"
