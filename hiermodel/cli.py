@@ -6,6 +6,7 @@
     hiermodel fit FILE.csv --estimate COL --se COL [--label COL]      Rubin's form
     any form: --covariates COL[,COL...]   group-level covariates (meta-regression)
               --knha                      Knapp-Hartung tests in the empirical-Bayes section
+              --sep ';' --decimal ','     a file written with semicolons and decimal commas
 
     priors:  --mu-prior normal[:LOC[,SCALE]] | flat
              --tau-prior halfcauchy[:SCALE] | halfnormal[:SCALE] | uniform[:UPPER]
@@ -14,7 +15,8 @@
 
 This module only parses; what a run computes and writes (``report.md``, ``idata.nc``, CSV
 tables, figures) is :mod:`hiermodel.report`.  User errors print one line
-``hiermodel: error: ...`` on stderr and exit 2.
+``hiermodel: error: ...`` on stderr, naming the option and what to type, and exit 2 (the
+library's messages pass through :func:`in_cli_words`); Ctrl-C prints one line and exits 130.
 """
 
 from __future__ import annotations
