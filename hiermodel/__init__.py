@@ -12,32 +12,35 @@ The top level holds what a user needs; ``hm.plots`` (every figure), ``hm.studies
 
 from __future__ import annotations
 
-from . import core
-from ._version import __version__
-from .comparison import compare, compare_fits, compare_population, summarize
-from .data import HierData
-from .datasets import eight_schools, eight_schools_summary, eight_schools_unrounded
-from .diagnostics import convergence_table, prior_data_conflict, sampling_diagnostics
-from .exceptions import (
-    HierModelWarning,
-    ParetoKWarning,
-    PredictiveCheckWarning,
-    PriorDataConflictWarning,
-    SamplingWarning,
-)
-from .io import load, save
-from .loo import compare_loo, compare_pooling
-from .model import HierModel, build_model
-from .predictive import posterior_predictive, ppc_table, prior_predictive
-from .priors import Priors
-from .sampling import fit
-from .shrinkage import (
-    empirical_bayes,
-    exact_posterior,
-    meta_analysis,
-    pooling_table,
-    tau_estimates,
-)
+from .interrupt import exit_on_interrupt
+
+with exit_on_interrupt():   # Ctrl-C of the command while PyMC imports: one line, exit 130
+    from . import core
+    from ._version import __version__
+    from .comparison import compare, compare_fits, compare_population, summarize
+    from .data import HierData
+    from .datasets import eight_schools, eight_schools_summary, eight_schools_unrounded
+    from .diagnostics import convergence_table, prior_data_conflict, sampling_diagnostics
+    from .exceptions import (
+        HierModelWarning,
+        ParetoKWarning,
+        PredictiveCheckWarning,
+        PriorDataConflictWarning,
+        SamplingWarning,
+    )
+    from .io import load, save
+    from .loo import compare_loo, compare_pooling
+    from .model import HierModel, build_model
+    from .predictive import posterior_predictive, ppc_table, prior_predictive
+    from .priors import Priors
+    from .sampling import fit
+    from .shrinkage import (
+        empirical_bayes,
+        exact_posterior,
+        meta_analysis,
+        pooling_table,
+        tau_estimates,
+    )
 
 __all__ = [
     # data and priors

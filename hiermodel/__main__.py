@@ -2,6 +2,9 @@
 
 import sys
 
-from .cli import main
+from .interrupt import exit_on_interrupt
+
+with exit_on_interrupt(always=True):      # Ctrl-C at any moment: one line, exit 130
+    from .cli import main
 
 sys.exit(main())

@@ -6,6 +6,7 @@
     hiermodel fit FILE.csv --estimate COL --se COL [--label COL]      Rubin's form
     any form: --covariates COL[,COL...]   group-level covariates (meta-regression)
               --knha                      Knapp-Hartung tests in the empirical-Bayes section
+              --sep ';' --decimal ','     a file written with semicolons and decimal commas
 
     priors:  --mu-prior normal[:LOC[,SCALE]] | flat
              --tau-prior halfcauchy[:SCALE] | halfnormal[:SCALE] | uniform[:UPPER]
@@ -14,7 +15,8 @@
 
 This module only parses; what a run computes and writes (``report.md``, ``idata.nc``, CSV
 tables, figures) is :mod:`hiermodel.report`.  User errors print one line
-``hiermodel: error: ...`` on stderr and exit 2.
+``hiermodel: error: ...`` on stderr, naming the option and what to type, and exit 2 (the
+library's messages pass through :func:`in_cli_words`); Ctrl-C prints one line and exits 130.
 """
 
 from __future__ import annotations
@@ -29,13 +31,15 @@ from typing import Any
 
 from .core import EB_METHODS
 from .datasets import DATASETS
+from .interrupt import INTERRUPTED_MESSAGE, INTERRUPTED_STATUS
 from .model import PARAMETERIZATIONS
 from .priors import MU_PRIORS, SIGMA_PRIORS, TAU_PRIORS
 from .report import run_report
 from .sampling import DEFAULT_PARAMETERIZATION, SAMPLERS
 from .transforms import TRANSFORMS
 
-__all__ = ["main", "build_parser", "priors_from_args", "parse_prior", "data_from_args"]
+__all__ = ["main", "build_parser", "priors_from_args", "parse_prior", "data_from_args",
+           "in_cli_words", "CLI_PHRASES"]
 
 #: prior option -> (families with their parameter names); a parameter left out is None
 PRIOR_FORMS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -146,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
                            "column names (numeric; for raw rows constant within each group): "
                            "theta_i ~ Normal(mu + (x_i - xbar)' beta, tau^2), the covariates "
                            "centred at their means, e.g. --covariates ablat,year")
+    cols.add_argument("--sep", default=",", metavar="CHAR",
+                      help="the file's column separator (default ','; e.g. --sep ';' for "
+                           "files written with decimal commas)")
+    cols.add_argument("--decimal", default=".", metavar="CHAR",
+                      help="the file's decimal mark (default '.'; --decimal ',' for 1,5)")
     cols.add_argument("--knha", action="store_true",
                       help="Knapp-Hartung (t) tests and intervals in the report's "
                            "empirical-Bayes meta-analysis / meta-regression section")
@@ -154,73 +163,162 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ----------------------------------------------------------------------------- data
-def _read_csv(path: str):
+#: how the library's advice to Python users is said on the command line (one table: a
+#: library message passes through it after its argument names became options)
+CLI_PHRASES: dict[str, str] = {
+    "pass a known `sigma=`": "give the known within-group sd with --sigma X (e.g. --sigma 15)",
+    "remove or impute them before building HierData": "remove or fill them in the file",
+    "strings are not converted: parse them first": "correct that cell of the file",
+    "impute or drop them first": "fill them in the file or drop those rows",
+}
+
+#: the hints for category columns, said for a file
+_CATEGORY_HINTS = ("encode categories first", "pass it as numbers")
+
+_DECIMAL_COMMA = r"^\s*[-+]?\d+,\d+\s*$"
+
+
+def _read_csv(path: str, sep: str = ",", decimal: str = "."):
     import pandas as pd
 
     p = Path(path)
     if not p.is_file():
         raise UserError(f"file not found: {path}")
+    if sep == decimal:
+        raise UserError(f"--sep and --decimal are both {sep!r}; give different characters "
+                        "(e.g. --sep ';' --decimal ',')")
     try:
-        df = pd.read_csv(p)
+        df = pd.read_csv(p, sep=sep, decimal=decimal)
         with p.open(newline="", encoding="utf-8-sig") as fh:  # pandas renames repeats 'y.1'
-            header = next(csv.reader(fh), [])
+            header = next(csv.reader(fh, delimiter=sep), [])
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path} is empty: give a CSV file with a header row of column "
+                        "names and one row per observation or group") from None
     except Exception as err:  # parse errors of any kind are the user's file
-        raise UserError(f"could not read {path} as CSV: {err}") from None
+        raise UserError(f"could not read {path} as CSV: {err}".splitlines()[0]) from None
     dup = sorted({str(c) for c in header if header.count(c) > 1})
     if dup:
         raise UserError(f"{path}: column name(s) {dup} appear more than once in the header; "
                         "rename them so that each column is named once")
+    wrong_sep = _separator_hint(df, sep)
+    if wrong_sep:
+        raise UserError(f"{path} {wrong_sep}")
+    if df.empty:
+        raise UserError(f"{path} has a header but no rows: give one row per observation or "
+                        "group")
     return df
+
+
+def _separator_hint(df, sep: str) -> str:
+    """What to type when the file is separated by another character than ``sep`` (every
+    data form needs two columns or more, so one column whose name holds a separator is
+    that), else ``""``."""
+    if len(df.columns) != 1:
+        return ""
+    other = next((c for c in ";\t|," if c != sep and c in str(df.columns[0])), None)
+    if other is None:
+        return ""
+    shown = "'\\t'" if other == "\t" else repr(other)
+    return (f"looks separated by {shown}, not {sep!r}: pass --sep {shown}"
+            + (" (and --decimal ',' if its numbers have decimal commas)" if other == ";"
+               else ""))
 
 
 def _column(df, name: str, option: str):
     if name not in df.columns:
-        hint = ""
-        if len(df.columns) == 1 and any(c in str(df.columns[0]) for c in ";\t|"):
-            hint = (" (the file looks separated by something other than commas: hiermodel "
-                    "reads comma-separated CSV)")
         raise UserError(f"{option}: column {name!r} is not in the file; columns are "
-                        f"{list(df.columns)}{hint}")
-    return df[name].to_numpy()
+                        f"{list(df.columns)}")
+    values = df[name]
+    comma = values.astype(str).str.match(_DECIMAL_COMMA)
+    if values.dtype.kind not in "iufb" and comma.any():
+        shown = values[comma].iloc[0]
+        raise UserError(f"{option} (column {name!r}): {shown!r} has a decimal comma; for a "
+                        "file written that way (semicolons between columns) pass --sep ';' "
+                        "--decimal ',', or save it with decimal points")
+    return values.to_numpy()
 
 
 def _sigma_arg(df, value: str | None):
+    """``--sigma``: a column of the file, or a positive number."""
     if value is None:
         return None
-    try:
-        return float(value)
-    except ValueError:
+    if value in df.columns:
         return _column(df, value, "--sigma")
+    try:
+        number = float(value)
+    except ValueError:
+        raise UserError(f"--sigma: {value!r} is neither a number nor a column of the file; "
+                        "give the known within-group sd as a positive number (e.g. --sigma "
+                        f"15) or a column name (columns are {list(df.columns)})") from None
+    if not (math.isfinite(number) and number > 0):
+        raise UserError(f"--sigma: the within-group sd must be a positive finite number, got "
+                        f"{value!r} (e.g. --sigma 15)")
+    return number
+
+
+def _check_labels(df, column: str, option: str) -> None:
+    """A label column names one group per row: repeated labels are refused, naming them."""
+    labels = df[column]
+    counts = labels[labels.notna()].value_counts()
+    repeated = counts[counts > 1]
+    if len(repeated):
+        shown = [str(v) for v in repeated.index[:5]]
+        raise UserError(f"{option} (column {column!r}) repeats the label(s) {shown}, but each "
+                        "row is a group of its own: name a column whose values differ on "
+                        "every row (e.g. a study id) with " + option + ", or leave " + option
+                        + " out to number the rows")
+
+
+def _sigma_estimable(df, group: str) -> None:
+    """Raw rows without --sigma estimate sigma from groups with two or more rows."""
+    if df[group].value_counts().max() < 2:
+        raise UserError(f"--group (column {group!r}): every group has a single row, so the "
+                        "within-group sd cannot be estimated from the file: give it with "
+                        "--sigma X (e.g. --sigma 15), or use --mean/--n/--sigma or "
+                        "--estimate/--se for one row per group")
 
 
 def data_from_args(args: argparse.Namespace):
     """The HierData a ``fit`` command line describes."""
     from .data import HierData
 
-    df = _read_csv(args.file)
+    df = _read_csv(args.file, getattr(args, "sep", ","), getattr(args, "decimal", "."))
     forms = {"rows": args.value or args.group, "summary": args.mean or args.n,
              "estimates": args.estimate or args.se}
     chosen = [k for k, v in forms.items() if v]
     if len(chosen) != 1:
         raise UserError("give exactly one data form: --value/--group (raw rows), "
                         "--mean/--n/--sigma (summaries) or --estimate/--se (estimates)")
-    labels = _column(df, args.label, "--label") if args.label else None
-    covariates = _covariate_columns(df, args.covariates)
+    data_flags = {"rows": ("--value", "--group", "--sigma"),
+                  "summary": ("--mean", "--n", "--sigma", "--label"),
+                  "estimates": ("--estimate", "--se", "--label")}[chosen[0]]
+    sigma_column = args.sigma if args.sigma in df.columns else None
+    covariates = _covariate_columns(df, args.covariates, {
+        flag: getattr(args, flag[2:]) for flag in data_flags})
     if chosen[0] == "rows":
         if not (args.value and args.group):
             raise UserError("raw rows need both --value and --group")
         _column(df, args.value, "--value")
         _column(df, args.group, "--group")
-        with _cli_hints(), _options_named({"covariates": ("--covariates", None)}):
+        sigma = _sigma_arg(df, args.sigma)
+        if sigma is None:
+            _sigma_estimable(df, args.group)
+        names = {"value": ("--value", None), "group": ("--group", None),
+                 "y": ("--value", args.value), "sigma": ("--sigma", sigma_column),
+                 "covariates": ("--covariates", None)}
+        with _in_cli_words(names):
             return HierData.from_dataframe(df, value=args.value, group=args.group,
-                                           sigma=_sigma_arg(df, args.sigma),
-                                           covariates=covariates)
+                                           sigma=sigma, covariates=covariates)
+    labels = None
+    if args.label:
+        labels = _column(df, args.label, "--label")
+        _check_labels(df, args.label, "--label")
     if chosen[0] == "summary":
         if not (args.mean and args.n and args.sigma):
             raise UserError("summary form needs --mean, --n and --sigma")
         names = {"means": ("--mean", args.mean), "n": ("--n", args.n),
-                 "sigma": ("--sigma", args.sigma), "groups": ("--label", args.label)}
-        with _options_named(names):
+                 "sigma": ("--sigma", sigma_column), "groups": ("--label", args.label)}
+        with _in_cli_words(names):
             data = HierData.from_summary(_column(df, args.mean, "--mean"),
                                          _column(df, args.n, "--n"),
                                          _sigma_arg(df, args.sigma), groups=labels)
@@ -229,14 +327,16 @@ def data_from_args(args: argparse.Namespace):
         raise UserError("estimates form needs both --estimate and --se")
     names = {"y": ("--estimate", args.estimate), "se": ("--se", args.se),
              "groups": ("--label", args.label)}
-    with _options_named(names):
+    with _in_cli_words(names):
         data = HierData.from_estimates(_column(df, args.estimate, "--estimate"),
                                        _column(df, args.se, "--se"), groups=labels)
     return _with_covariates(data, df, covariates)
 
 
-def _covariate_columns(df, text: str | None) -> list[str] | None:
-    """``--covariates a,b`` -> ``["a", "b"]``, each a column of the file (None if not given)."""
+def _covariate_columns(df, text: str | None, data_columns: dict[str, str | None]
+                       ) -> list[str] | None:
+    """``--covariates a,b`` -> ``["a", "b"]``, each a column of the file other than the data
+    columns (``data_columns``: option -> the column it names); None if not given."""
     if text is None:
         return None
     names = [c.strip() for c in text.split(",")]
@@ -253,6 +353,12 @@ def _covariate_columns(df, text: str | None) -> list[str] | None:
     if missing:
         raise UserError(f"--covariates: column(s) {missing} not in the file; columns are "
                         f"{list(df.columns)}")
+    taken = [(c, flag) for c in names for flag, col in data_columns.items() if col == c]
+    if taken:
+        c, flag = taken[0]
+        raise UserError(f"--covariates: column {c!r} is already the {flag} column; a "
+                        "covariate must be another column of the file (a regression on the "
+                        "data themselves explains nothing)")
     return names
 
 
@@ -261,36 +367,34 @@ def _with_covariates(data, df, covariates: list[str] | None):
     if covariates is None:
         return data
     table = df[covariates].set_axis(list(data.groups), axis=0)
-    with _cli_hints(), _options_named({"covariates": ("--covariates", None)}):
+    with _in_cli_words({"covariates": ("--covariates", None)}):
         return data.with_covariates(table)
 
 
-@contextlib.contextmanager
-def _cli_hints():
-    """HierData's hints for Python users, said for the command line."""
-    try:
-        yield
-    except UserError as err:
-        msg = str(err)
-        for head in ("encode categories first", "pass it as numbers"):
-            if head in msg:
-                msg = (msg.split(head)[0] + "code it as numbers in the file (for a category, "
-                       "one 0/1 column per level but one) and name those columns.")
-        raise UserError(msg) from None
+def in_cli_words(message: str, names: dict[str, tuple[str, str | None]]) -> str:
+    """A library message said for the command line: each backquoted argument ``names``
+    maps (``"y": ("--estimate", "effect")``) becomes its option and column (``--estimate
+    (column 'effect')``; a column of None: the option alone), and the advice to Python users
+    becomes what to type (:data:`CLI_PHRASES`)."""
+    for head in _CATEGORY_HINTS:
+        if head in message:
+            message = (message.split(head)[0] + "code it as numbers in the file (for a "
+                       "category, one 0/1 column per level but one) and name those columns.")
+    for phrase, said in CLI_PHRASES.items():
+        message = message.replace(phrase, said)
+    for arg, (option, column) in names.items():
+        where = option if column is None else f"{option} (column {column!r})"
+        message = message.replace(f"`{arg}`", where)
+    return message
 
 
 @contextlib.contextmanager
-def _options_named(names: dict[str, tuple[str, str | None]]):
-    """Re-raise HierData's errors naming the command-line option and column, not the
-    Python argument (`y` -> --estimate (column 'effect'))."""
+def _in_cli_words(names: dict[str, tuple[str, str | None]]):
+    """Re-raise the library's ValueError/TypeError as a UserError :func:`in_cli_words`."""
     try:
         yield
     except (ValueError, TypeError) as err:
-        msg = str(err)
-        for arg, (option, column) in names.items():
-            where = option if column is None else f"{option} (column {column!r})"
-            msg = msg.replace(f"`{arg}`", where)
-        raise UserError(msg) from None
+        raise UserError(in_cli_words(str(err), names)) from None
 
 
 # ----------------------------------------------------------------------------- priors
@@ -365,6 +469,16 @@ def priors_from_args(args: argparse.Namespace) -> Any:
 
 # ----------------------------------------------------------------------------- entry
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``): 0 when done, 2 for a user
+    error (one line on stderr), 130 when interrupted (Ctrl-C)."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        print(INTERRUPTED_MESSAGE, file=sys.stderr, flush=True)
+        return INTERRUPTED_STATUS
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     argv_used = sys.argv[1:] if argv is None else argv
@@ -394,10 +508,6 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, ValueError, TypeError, ImportError, FileNotFoundError) as err:
         print(f"hiermodel: error: {err}".splitlines()[0], file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("hiermodel: interrupted; --out was left as it was (outputs appear only when a "
-              "run finishes)", file=sys.stderr)
-        return 130
     return 0
 
 

@@ -31,6 +31,8 @@ import pandas as pd
 import xarray as xr
 
 from ._validate import check_magnitude
+from .core.arrays import MAX_DESIGN_CONDITION, collinear_columns, standardized_design
+from .core.metareg import design_matrix
 
 __all__ = ["HierData", "group_coord"]
 
@@ -124,8 +126,9 @@ def _labels(name: str, groups: Any, size: int) -> tuple:
     dup = counts[counts > 1]
     if len(dup):
         raise ValueError(
-            f"`{name}` has duplicate labels {dup.index.tolist()}; each group needs one row "
-            "in summary form (aggregate duplicates first, or use from_observations)."
+            f"`{name}` has duplicate labels {dup.index.tolist()[:5]}: each group (row) needs a "
+            "label of its own; pass labels that differ for every group, e.g. a study id, "
+            "or leave `groups` out to number them."
         )
     return labels
 
@@ -215,15 +218,18 @@ def _covariate_matrix(covariates: Any, labels: tuple) -> tuple[np.ndarray, tuple
                          f"statistics {list(_RESERVED)}; rename them.")
     wanted = list(labels)
     index = list(df.index)
-    if df.index.is_unique and set(wanted) <= set(index) and len(index) == g:
+    if isinstance(df.index, pd.RangeIndex) and len(df) == g:
+        if set(index) & set(wanted) and index != wanted:
+            raise ValueError(
+                f"`covariates` has a default index {index[0]}..{index[-1]} that overlaps the "
+                f"integer group labels {wanted[:5]}{'...' if g > 5 else ''} in another order, "
+                "so it is ambiguous whether rows match by label or by position: set the "
+                "table's index to the group label of each row (e.g. table.index = "
+                "data.groups when the rows are in group order).")
+        # else rows in group order (by position; where the index equals the labels, the
+        # two readings agree)
+    elif df.index.is_unique and set(wanted) <= set(index) and len(index) == g:
         df = df.loc[wanted]
-    elif isinstance(df.index, pd.RangeIndex) and len(df) == g and not set(index) & set(wanted):
-        pass   # rows in group order
-    elif isinstance(df.index, pd.RangeIndex) and len(df) == g:
-        raise ValueError(f"`covariates` has a default index {index[0]}..{index[-1]} that "
-                         f"overlaps the group labels ({wanted[:5]}...), so it is ambiguous "
-                         "whether rows are matched by label or by position: index the table "
-                         "by the group labels (table.index = data.groups) to match by label.")
     else:
         missing = [lab for lab in wanted if lab not in set(index)][:5]
         raise ValueError(f"`covariates` must have one row per group: indexed by the group "
@@ -253,13 +259,13 @@ def _covariate_matrix(covariates: Any, labels: tuple) -> tuple[np.ndarray, tuple
     if p >= g:
         raise ValueError(f"`covariates`: {p - 1} covariate(s) plus the intercept are {p} "
                          f"coefficients, which need more than {p} groups; there are {g}.")
-    z = np.column_stack([np.ones(g), (x - x.mean(0)) / x.std(0)])
-    if np.linalg.matrix_rank(z) < p:
-        for j in range(p - 1, 0, -1):
-            if np.linalg.matrix_rank(np.delete(z, j, axis=1)) == np.linalg.matrix_rank(z):
-                raise ValueError(f"`covariates` column {names[j - 1]!r} is a linear "
-                                 "combination of the intercept and the other columns "
-                                 "(collinear); drop it or one of the others.")
+    cond, cols = collinear_columns(standardized_design(design_matrix(g, x))[0])
+    if cols:
+        which = [names[j - 1] for j in cols if j > 0]
+        raise ValueError(f"`covariates` columns {which} are collinear: one is (nearly) a "
+                         "linear combination of the intercept and the others (condition "
+                         f"number {cond:.3g} of the centred, scaled columns, above "
+                         f"{MAX_DESIGN_CONDITION:.2g}); drop one of them.")
     return x, tuple(names)
 
 
@@ -578,8 +584,9 @@ class HierData:
 
     @property
     def sigma_hat(self) -> float | None:
-        """Pooled within-group sd ``sqrt(sum_i ss_i / (N - G))`` (raw rows only)."""
-        if self.ss is None:
+        """Pooled within-group sd ``sqrt(sum_i ss_i / (N - G))`` (raw rows only; None too
+        when no group has two rows, N = G)."""
+        if self.ss is None or self.n.sum() == self.n_groups:
             return None
         return float(np.sqrt(self.ss.sum() / (self.n.sum() - self.n_groups)))
 

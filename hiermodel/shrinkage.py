@@ -672,6 +672,11 @@ class MetaAnalysis:
             if names:
                 raise ValueError(f"`covariates`: give values of {names} for the new group(s).")
             x0, index = np.ones((1, 1)), pd.RangeIndex(1)
+        elif not names:
+            raise ValueError("`covariates`: this meta-analysis has no covariates (an "
+                             "intercept-only model predicts the same effect for every new "
+                             "group); call predict() without them, or fit a meta-regression "
+                             "on data with those covariates (HierData.with_covariates).")
         else:
             table = pd.DataFrame(covariates)
             missing = [c for c in names if c not in table.columns]

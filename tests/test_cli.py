@@ -397,7 +397,7 @@ def test_seed_too_large_is_refused_before_fitting(tmp_path, capsys):
     ("study,y,se\nA,1,1\n,2,1\nC,3,1\n", ["--estimate", "y", "--se", "se", "--label", "study"],
      "--label (column 'study') labels must be hashable and not missing"),
     ("study;y;se\nA;1;1\nB;2;1\n", ["--estimate", "y", "--se", "se"],
-     "separated by something other than commas"),
+     "looks separated by ';', not ',': pass --sep ';'"),
 ], ids=["text-in-estimate", "negative-se", "missing-label", "semicolons"])
 def test_bad_files_name_the_option_and_column(tmp_path, capsys, content, args, message):
     path = tmp_path / "f.csv"
@@ -555,3 +555,90 @@ def test_covariates_in_the_rows_and_summary_forms(tmp_path, capsys):
                  "--covariates", "bad"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--covariates: column 'bad' varies within group 'a'" in err[0]
+
+
+# ----------------------------------------------------------------------------- CLI words
+@pytest.mark.parametrize(("content", "args", "message"), [
+    ("g,y\na,1\nb,2\nc,3\n", ["--value", "y", "--group", "g"],
+     "every group has a single row, so the within-group sd cannot be estimated from the file: "
+     "give it with --sigma X"),
+    ("g,y\na,1\na,2\nb,2\nc,3\nc,4\n", ["--value", "y", "--group", "g"],
+     "give the known within-group sd with --sigma X"),
+    ("g,y\na,1\na,2\nb,2\nb,3\n", ["--value", "y", "--group", "g", "--sigma", "nan"],
+     "--sigma: the within-group sd must be a positive finite number, got 'nan'"),
+    ("m,n\n1,5\n2,8\n0.5,13\n", ["--mean", "m", "--n", "n", "--sigma", "-2"],
+     "--sigma: the within-group sd must be a positive finite number, got '-2'"),
+    ("m,n\n1,5\n2,8\n0.5,13\n", ["--mean", "m", "--n", "n", "--sigma", "sd"],
+     "--sigma: 'sd' is neither a number nor a column of the file"),
+    ("study;y;se\nA;1,5;1\nB;2,1;1\nC;3;1\n", ["--estimate", "y", "--se", "se", "--sep", ";"],
+     "--estimate (column 'y'): '1,5' has a decimal comma; for a file written that way "
+     "(semicolons between columns) pass --sep ';' --decimal ','"),
+    ("", ["--estimate", "y", "--se", "se"], "is empty: give a CSV file with a header row"),
+    ("study,y,se\n", ["--estimate", "y", "--se", "se"], "has a header but no rows"),
+    ("study,y,se\nPellegrini & Hicks,1,1\nPellegrini & Hicks,2,1\nC,3,1\n",
+     ["--estimate", "y", "--se", "se", "--label", "study"],
+     "--label (column 'study') repeats the label(s) ['Pellegrini & Hicks'], but each row is a "
+     "group of its own: name a column whose values differ on every row (e.g. a study id)"),
+    ("study,y,se,x\nA,1,1,1\nB,2,1,3\nC,3,2,2\nD,0,1,5\n",
+     ["--estimate", "y", "--se", "se", "--covariates", "x,y"],
+     "--covariates: column 'y' is already the --estimate column"),
+    ("g,y,x\na,1,1\na,2,1\nb,2,2\nb,3,2\nc,1,3\nc,5,3\n",
+     ["--value", "y", "--group", "g", "--covariates", "g"],
+     "--covariates: column 'g' is already the --group column"),
+], ids=["all-singletons", "some-singletons", "sigma-nan", "sigma-negative", "sigma-unknown-name",
+        "decimal-comma", "empty-file", "header-only", "duplicate-labels", "covariate-is-estimate",
+        "covariate-is-group"])
+def test_cli_errors_name_the_flag_and_what_to_type(tmp_path, capsys, fit_calls, content, args,
+                                                   message):
+    path = tmp_path / "f.csv"
+    path.write_text(content)
+    assert main(["fit", str(path), *args, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("hiermodel: error: ") and message in err[0], err
+    assert "`" not in err[0] and "=" not in err[0].split("error: ", 1)[1], err   # no Python
+    assert fit_calls == [] and not (tmp_path / "o").exists()
+
+
+def test_sep_and_decimal_read_a_semicolon_file(tmp_path):
+    from hiermodel.cli import data_from_args
+
+    (tmp_path / "f.csv").write_text("study;y;se\nA;1,5;1\nB;2,25;0,5\nC;3;1\n")
+    args = build_parser().parse_args(["fit", str(tmp_path / "f.csv"), "--estimate", "y",
+                                      "--se", "se", "--label", "study", "--sep", ";",
+                                      "--decimal", ","])
+    data = data_from_args(args)
+    assert data.groups == ("A", "B", "C") and list(data.means) == [1.5, 2.25, 3.0]
+    assert list(data.se) == [1.0, 0.5, 1.0]
+
+
+def test_library_messages_in_cli_words():
+    from hiermodel.cli import in_cli_words
+
+    said = in_cli_words("`y` contains NaN or infinite values (at position(s) [1]); remove or "
+                        "impute them before building HierData.",
+                        {"y": ("--estimate", "effect"), "se": ("--se", "se")})
+    assert said == ("--estimate (column 'effect') contains NaN or infinite values (at "
+                    "position(s) [1]); remove or fill them in the file.")
+    said = in_cli_words("`value` (column 'y'): ... or pass a known `sigma=`.",
+                        {"value": ("--value", None)})
+    assert said == ("--value (column 'y'): ... or give the known within-group sd with --sigma X "
+                    "(e.g. --sigma 15).")
+
+
+def test_ctrl_c_while_importing_is_one_line_and_130(tmp_path):
+    """SIGINT 0.3 s after start lands while the package imports PyMC (seconds): the one-line
+    message, no traceback, and the status of an interrupt (130, or killed by SIGINT, which
+    the shell also reports as 130)."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "hiermodel", "eight-schools", "--out",
+                             "never_written"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=tmp_path)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode in (130, -signal.SIGINT), (proc.returncode, err)
+    assert err.strip().splitlines() == ["hiermodel: interrupted; --out was left as it was "
+                                        "(outputs appear only when a run finishes)"], err
+    assert out == "" and not (tmp_path / "never_written").exists()

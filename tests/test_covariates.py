@@ -330,3 +330,59 @@ def test_reused_model_labels_the_new_covariates(bcg_ablat):
     assert list(group(second, "posterior")["covariate"].values) == ["year"]
     assert list(second.constant_data["covariate"].values) == ["year"]
     np.testing.assert_array_equal(second.constant_data["x"].values[:, 0], other.x[:, 0])
+
+
+# ----------------------------------------------------------------------------- units of x
+@pytest.mark.parametrize(("a", "b"), [(1.0, 1e12), (1e9, 0.0), (1e-12, 0.0), (-3.0, 7.0)],
+                         ids=["offset-1e12", "scale-1e9", "scale-1e-12", "affine"])
+def test_covariate_fits_are_invariant_to_affine_changes(bcg_ablat, a, b):
+    """x -> a x + b: the slope scales by 1 / a, the raw-scale intercept moves to
+    c0 - c1 b / a, and nothing else changes (REML, the exact posterior, the priors).  The
+    tolerance of the 1e12 offset is float64's: values near 1e12 are stored to 1.2e-4, i.e.
+    1e-5 of ablat's sd (12.9), so the centred covariate itself differs by that much."""
+    rtol = 1e-4 if b else 1e-7
+    moved = hm.HierData.from_estimates(
+        bcg_ablat.means, bcg_ablat.se, groups=bcg_ablat.groups,
+        covariates=pd.DataFrame({"ablat": a * bcg_ablat.x[:, 0] + b}, index=bcg_ablat.groups))
+    base, new = hm.meta_analysis(bcg_ablat), hm.meta_analysis(moved)
+    c0, c1 = base.coefficients["estimate"]
+    np.testing.assert_allclose(new.coefficients["estimate"], [c0 - c1 * b / a, c1 / a],
+                               rtol=rtol)
+    np.testing.assert_allclose(new.coefficients["se"].iloc[1], base.coefficients["se"].iloc[1]
+                               / abs(a), rtol=rtol)
+    for key in ("tau2", "tau2_ci_low", "tau2_ci_high", "QE", "I2", "QM", "QM_p", "R2"):
+        np.testing.assert_allclose(new.heterogeneity[key], base.heterogeneity[key],
+                                   rtol=rtol, atol=1e-12, err_msg=key)
+    np.testing.assert_allclose(new.theta, base.theta, rtol=rtol)
+    ex0, ex1 = hm.exact_posterior(bcg_ablat), hm.exact_posterior(moved)
+    for name, scale in (("mu", 1.0), ("tau", 1.0), ("theta", 1.0), ("beta", 1 / a)):
+        np.testing.assert_allclose(ex1.mean[name].values, scale * ex0.mean[name].values,
+                                   rtol=rtol, err_msg=name)
+        np.testing.assert_allclose(ex1.sd[name].values, abs(scale) * ex0.sd[name].values,
+                                   rtol=rtol, err_msg=name)
+    np.testing.assert_allclose(ex1.mean["intercept"].values,
+                               ex0.mean["intercept"].values - ex0.mean["beta"].values * b / a,
+                               rtol=rtol)
+    p0, p1 = hm.Priors().resolve(bcg_ablat), hm.Priors().resolve(moved)
+    np.testing.assert_allclose(p1.beta_sd, np.asarray(p0.beta_sd) / abs(a), rtol=rtol)
+
+
+def test_nearly_collinear_covariates_are_refused_before_sampling(bcg_ablat):
+    """Columns equal up to 1e-9 of their spread: a ValueError naming both, from HierData
+    and from the core (never numpy's LinAlgError, never a fit)."""
+    x = bcg_ablat.x[:, 0]
+    near = x + 1e-9 * np.std(x) * np.random.default_rng(1).standard_normal(x.size)
+    with pytest.raises(ValueError, match=r"`covariates` columns \['ablat', 'near'\] are "
+                                         "collinear"):
+        bcg_ablat.with_covariates(pd.DataFrame({"ablat": x, "near": near},
+                                               index=bcg_ablat.groups))
+    with pytest.raises(ValueError, match=r"columns \[1, 2\] .* are collinear"):
+        hm.core.meta_regression(bcg_ablat.means, bcg_ablat.se**2,
+                                hm.core.design_matrix(x.size, np.column_stack([x, near])))
+
+
+def test_predict_of_an_intercept_only_model_refuses_covariates(bcg_ablat):
+    plain = hm.meta_analysis(hm.HierData.from_estimates(bcg_ablat.means, bcg_ablat.se))
+    with pytest.raises(ValueError, match="`covariates`: this meta-analysis has no covariates"):
+        plain.predict({"ablat": [10.0]})
+    assert plain.predict().shape == (1, 6)

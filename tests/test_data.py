@@ -249,7 +249,7 @@ def test_covariates_by_label_in_any_order_or_by_position():
     ({"ablat": [np.nan] + [1.0] * 12}, ValueError, "column 'ablat' has missing.*Aronson 1948"),
     ({"c": [3.0] * 13}, ValueError, "column 'c' is constant"),
     ({"a": np.arange(13.0), "b": 2 * np.arange(13.0) + 1}, ValueError,
-     "column 'b' is a linear combination"),
+     r"columns \[.a., .b.\] are collinear"),
     ({"se": np.arange(13.0)}, ValueError, "clash with the names"),
     ([1, 2, 3], TypeError, "must be a pandas DataFrame"),
     (pd.DataFrame({"a": np.arange(12.0)}), ValueError, "one row per group.*got 12 rows"),
@@ -294,3 +294,25 @@ def test_group_level_covariates_from_the_rows_dataframe():
         HierData.from_dataframe(df, value="y", group="g", covariates="dose")
     with pytest.raises(ValueError, match=r"column\(s\) \['age'\] are not in the DataFrame"):
         HierData.from_dataframe(df, value="y", group="g", covariates=["age"])
+
+
+def test_default_index_over_integer_labels_in_another_order_is_ambiguous():
+    """CHANGELOG: a default index that overlaps integer group labels is refused; labels
+    0..G-1 in order read the same by label and by position, so they are accepted."""
+    shuffled = HierData.from_estimates([1.0, 2, 3, 4], [1.0] * 4, groups=[2, 0, 1, 3])
+    with pytest.raises(ValueError, match=r"default index 0..3 that overlaps the integer group "
+                                         r"labels \[2, 0, 1, 3\] in another order"):
+        shuffled.with_covariates(pd.DataFrame({"a": [1.0, 2, 5, 3]}))
+    by_label = shuffled.with_covariates(pd.DataFrame({"a": [1.0, 2, 5, 3]},
+                                                     index=pd.Index([2, 0, 1, 3])))
+    assert list(by_label.x[:, 0]) == [1.0, 2, 5, 3]
+    ordered = HierData.from_estimates([1.0, 2, 3, 4], [1.0] * 4, groups=[0, 1, 2, 3])
+    assert list(ordered.with_covariates({"a": [1.0, 2, 5, 3]}).x[:, 0]) == [1.0, 2, 5, 3]
+
+
+def test_duplicate_labels_name_them_and_never_suggest_merging():
+    with pytest.raises(ValueError, match=r"duplicate labels \['Pellegrini & Hicks'\]") as err:
+        HierData.from_estimates([1.0, 2, 3], [1.0] * 3,
+                                groups=["Pellegrini & Hicks", "Pellegrini & Hicks", "C"])
+    assert "study id" in str(err.value)
+    assert not any(w in str(err.value) for w in ("aggregate", "merge", "from_observations"))

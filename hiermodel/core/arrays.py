@@ -17,11 +17,18 @@ from .._validate import check_magnitude
 __all__ = [
     "MAXITER", "floats", "group_array",
     "positive_group_array", "broadcast_groups", "means_se", "batch_param", "check_batch",
-    "vdot", "vdot3", "wsum", "newton_bisect",
+    "vdot", "vdot3", "wsum", "newton_bisect", "MAX_DESIGN_CONDITION", "standardized_design",
+    "collinear_columns",
 ]
 
 #: default iteration cap of the core's root finders
 MAXITER = 200
+
+
+#: the largest condition number of a standardised design (:func:`standardized_design`) that
+#: is still estimable: 1 / sqrt(machine epsilon) ~ 6.7e7, beyond which the normal equations
+#: (whose condition number is its square) keep no significant digit
+MAX_DESIGN_CONDITION = float(1.0 / np.sqrt(np.finfo(float).eps))
 
 
 # ============================================================================ validation
@@ -182,3 +189,53 @@ def newton_bisect(
         warnings.warn(f"{what}: {idx.size} element(s) did not converge in {maxiter} "
                       "iterations; returning the last iterate.", RuntimeWarning, stacklevel=3)
     return x.reshape(shape)
+
+
+# ============================================================================ designs
+def standardized_design(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(Z, A)`` with ``Z = X A`` the design a fit can solve accurately whatever the units of
+    its covariates: with an intercept (a constant column, the first one found) every other
+    non-constant column is centred at its mean and scaled to unit sd, ``(x_j - m_j) / s_j``,
+    and the intercept to ones; without one every column is scaled to unit root mean square.
+
+    ``Z`` spans the columns of ``X``, so fitted values, residuals and every statistic of the
+    fit are unchanged; coefficients on ``Z`` map back by ``beta = A beta_Z`` (covariances by
+    ``A C A'``).  So a fit on ``Z`` is invariant to affine changes ``x -> a x + b`` of a
+    covariate (its slope scales by ``1 / a``) and to ``X``'s units: no rounding of
+    ``x' x`` at an offset of 1e12 or a scale of 1e-12.
+    """
+    X = np.asarray(X, dtype=float)
+    p = X.shape[1]
+    const = np.ptp(X, axis=0) == 0
+    icpt = next((j for j in range(p) if const[j] and X[0, j] != 0), None)
+    a = np.eye(p)
+    z = np.array(X, copy=True)
+    for j in range(p):
+        if const[j]:
+            if X[0, j] != 0:
+                a[j, j] = 1.0 / X[0, j]
+                z[:, j] = 1.0
+            continue
+        if icpt is None:
+            s = float(np.sqrt(np.mean(X[:, j] ** 2)))
+            a[j, j] = 1.0 / s
+            z[:, j] = X[:, j] / s
+        else:
+            m, s = float(np.mean(X[:, j])), float(np.std(X[:, j]))
+            a[j, j] = 1.0 / s
+            a[icpt, j] = -m / (s * X[0, icpt])
+            z[:, j] = (X[:, j] - m) / s
+    return z, a
+
+
+def collinear_columns(z: np.ndarray) -> tuple[float, list[int]]:
+    """``(condition number, columns)`` of a standardised design ``z``: the columns that
+    carry the near linear dependence (weight above 0.1 of the largest in the right singular
+    vector of the smallest singular value) when the condition number exceeds
+    :data:`MAX_DESIGN_CONDITION`, else ``[]``."""
+    _, sv, vt = np.linalg.svd(np.asarray(z, dtype=float), full_matrices=False)
+    cond = float(sv[0] / sv[-1]) if sv[-1] > 0 else float("inf")
+    if cond <= MAX_DESIGN_CONDITION:
+        return cond, []
+    weight = np.abs(vt[-1])
+    return cond, np.flatnonzero(weight > 0.1 * weight.max()).tolist()

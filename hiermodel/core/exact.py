@@ -28,7 +28,16 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._validate import count
-from .arrays import MAXITER, batch_param, means_se, newton_bisect, vdot, wsum
+from .arrays import (
+    MAXITER,
+    batch_param,
+    collinear_columns,
+    means_se,
+    newton_bisect,
+    standardized_design,
+    vdot,
+    wsum,
+)
 from .pooling import conditional_unchecked, weights_unchecked
 
 __all__ = [
@@ -104,17 +113,25 @@ def marginal_regression(t2: np.ndarray, y: np.ndarray, v: np.ndarray, X: np.ndar
 
     and ``beta | tau, y ~ N(beta_hat, A^-1)``.  ``P0`` is the prior precision (``(p, p)``;
     zeros: flat).  With ``X`` a column of ones this is :func:`marginal`.
+
+    Solved on the standardised design ``Z = X T`` (:func:`standardized_design`; coefficients
+    ``T^-1 beta``, prior precision ``T' P0 T``) and mapped back, so covariates in any units
+    (an offset of 1e12, a scale of 1e-12) give the same answer; ``log|A|`` is ``X``'s.
     """
+    z, t = standardized_design(X)
+    b0z = np.linalg.solve(t, b0)
+    p0z = t.T @ p0 @ t
     w = 1.0 / (v + t2[:, None])                                    # (K, k)
-    a = np.einsum("ki,ij,il->kjl", w, X, X) + p0                   # (K, p, p)
-    rhs = (w * y) @ X + p0 @ b0                                    # (K, p)
+    a = np.einsum("ki,ij,il->kjl", w, z, z) + p0z                  # (K, p, p)
+    rhs = (w * y) @ z + p0z @ b0z                                  # (K, p)
     cov = np.linalg.inv(a)
     beta = np.einsum("kjl,kl->kj", cov, rhs)
-    r = y - beta @ X.T                                             # (K, k)
-    d = beta - b0
-    ll = (0.5 * np.log(w).sum(axis=-1) - 0.5 * np.linalg.slogdet(a)[1]
-          - 0.5 * (w * r * r).sum(axis=-1) - 0.5 * np.einsum("kj,jl,kl->k", d, p0, d))
-    return RegressionMarginal(ll, beta, cov)
+    r = y - beta @ z.T                                             # (K, k)
+    d = beta - b0z
+    log_det = np.linalg.slogdet(a)[1] - 2.0 * np.linalg.slogdet(t)[1]   # log|X'WX + P0|
+    ll = (0.5 * np.log(w).sum(axis=-1) - 0.5 * log_det
+          - 0.5 * (w * r * r).sum(axis=-1) - 0.5 * np.einsum("kj,jl,kl->k", d, p0z, d))
+    return RegressionMarginal(ll, beta @ t.T, np.einsum("ij,kjl,ml->kim", t, cov, t))
 
 
 def simpson_weights(n: int, h: float) -> np.ndarray:
@@ -541,6 +558,33 @@ class RegressionGridPosterior(_OnTauGrid):
         return beta, tau, theta
 
 
+def _check_proper(X: np.ndarray, p0: np.ndarray) -> None:
+    """Refuse an improper posterior of beta: a direction of the coefficients that neither the
+    data (the standardised design ``Z = X T``) nor the prior (``T' P0 T``) pins down."""
+    z, t = standardized_design(X)
+    cond, cols = collinear_columns(z)
+    if not cols:
+        return
+    p0z = t.T @ p0 @ t
+    scale = np.abs(p0z).max()
+    if scale > 0:
+        # Z'Z has eigenvalues ~ k (unit-sd columns): the prior completes the design where
+        # it has precision along each near-null direction of Z
+        k = z.shape[0]
+        _, cols = collinear_columns(np.vstack([z / np.sqrt(k), _sqrt_psd(p0z / scale)]))
+    if cols:
+        raise ValueError(f"The posterior of beta is improper: the columns {cols} of `X` (the "
+                         f"intercept is column 0) are collinear (condition number {cond:.3g} "
+                         "of the centred, scaled columns) and the prior has no precision "
+                         "there; drop one of them.")
+
+
+def _sqrt_psd(m: np.ndarray) -> np.ndarray:
+    """``R`` with ``R'R = m`` for a symmetric positive semi-definite ``m``."""
+    vals, vecs = np.linalg.eigh(m)
+    return np.sqrt(np.clip(vals, 0.0, None))[:, None] * vecs.T
+
+
 def regression_grid_posterior(means: Any, se: Any, X: Any, *,
                               tau_logpdf: Callable[[Any], Any], beta_mean: Any,
                               beta_precision: Any, tau_max: float | None = None,
@@ -565,9 +609,10 @@ def regression_grid_posterior(means: Any, se: Any, X: Any, *,
     if not (np.all(np.isfinite(p0)) and np.allclose(p0, p0.T)
             and np.all(np.linalg.eigvalsh(p0) >= -1e-12 * max(1.0, np.abs(p0).max()))):
         raise ValueError("`beta_precision` must be a symmetric positive semi-definite matrix.")
-    if np.linalg.matrix_rank(np.vstack([X, p0])) < p or (not p0.any() and y.size <= p):
-        raise ValueError("The posterior of beta is improper: X is rank deficient or has too "
-                         "few groups for a flat prior.")
+    if not p0.any() and y.size <= p:
+        raise ValueError(f"The posterior of beta is improper: a flat prior on {p} "
+                         f"coefficients needs more than {p} groups, got {y.size}.")
+    _check_proper(X, p0)
     n = count("points", points, 101) | 1
     v = se * se
 

@@ -37,7 +37,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._validate import check_method, check_prob
-from .arrays import MAXITER, floats, group_array, positive_group_array
+from .arrays import (
+    MAXITER,
+    collinear_columns,
+    floats,
+    group_array,
+    positive_group_array,
+    standardized_design,
+)
 
 __all__ = ["METAREG_METHODS", "MetaRegression", "meta_regression", "generalized_q",
            "q_profile_interval", "r_squared", "prediction_interval", "design_matrix"]
@@ -134,7 +141,9 @@ def design_matrix(k: int, covariates: Any = None) -> np.ndarray:
     return np.hstack([ones, x])
 
 
-def _check(y: Any, v: Any, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check(y: Any, v: Any, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(y, v, Z, A)``: the checked data and the standardised design ``Z = X A``
+    (:func:`~hiermodel.core.arrays.standardized_design`) every fit here solves on."""
     y = group_array("y", y)
     v = positive_group_array("v", v)
     if y.ndim != 1 or v.shape != y.shape:
@@ -148,10 +157,13 @@ def _check(y: Any, v: Any, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     k, p = X.shape
     if p >= k:
         raise ValueError(f"{p} coefficients need more than {p} groups, got {k}.")
-    if np.linalg.matrix_rank(X) < p:
-        raise ValueError("`X` is rank deficient: a covariate is constant or a combination of "
-                         "others (the intercept is column 0).")
-    return y, v, X
+    z, a = standardized_design(X)
+    cond, cols = collinear_columns(z)
+    if cols:
+        raise ValueError(f"`X` is rank deficient or nearly so: columns {cols} (the intercept "
+                         f"is column 0) are collinear (condition number {cond:.3g} of the "
+                         "centred, scaled columns); drop one of them.")
+    return y, v, z, a
 
 
 def _wls(y: np.ndarray, X: np.ndarray, w: np.ndarray):
@@ -178,7 +190,7 @@ def _traces(X: np.ndarray, w: np.ndarray, cov: np.ndarray) -> tuple[float, float
 def generalized_q(y: Any, v: Any, X: Any, tau2: Any) -> np.ndarray:
     """``Q(tau^2) = sum_i w_i (y_i - x_i' beta_hat(tau^2))^2``, ``w_i = 1 / (v_i + tau^2)``,
     for each ``tau^2`` given (decreasing in ``tau^2``; ``Q(0)`` is ``QE``)."""
-    y, v, X = _check(y, v, X)
+    y, v, X, _ = _check(y, v, X)
     t2 = np.atleast_1d(np.asarray(tau2, dtype=float))
     out = np.empty(t2.shape)
     for j, t in enumerate(t2.ravel()):
@@ -272,7 +284,7 @@ def meta_regression(y: Any, v: Any, X: Any = None, method: str = "reml", *,
     """
     from scipy import stats
 
-    y, v, X = _check(y, v, X)
+    y, v, X, to_x = _check(y, v, X)          # solved on the standardised design
     method = check_method(method, METAREG_METHODS, "method")
     if knha and method == "ee":
         raise ValueError("`knha=True` (Knapp-Hartung) is for random-effects models; with "
@@ -306,9 +318,9 @@ def meta_regression(y: Any, v: Any, X: Any = None, method: str = "reml", *,
     else:
         i2, h2 = tau2 / (tau2 + s2), (tau2 + s2) / s2
     return MetaRegression(
-        beta=beta, beta_cov=cov, tau2=float(tau2), method=method, qe=qe, qe_df=k - p,
-        qe_p=float(stats.chi2.sf(qe, k - p)), i2=float(i2), h2=float(h2), s2=float(s2),
-        knha=bool(knha), theta=theta)
+        beta=to_x @ beta, beta_cov=to_x @ cov @ to_x.T, tau2=float(tau2), method=method,
+        qe=qe, qe_df=k - p, qe_p=float(stats.chi2.sf(qe, k - p)), i2=float(i2), h2=float(h2),
+        s2=float(s2), knha=bool(knha), theta=theta)
 
 
 def r_squared(tau2_without: float, tau2_with: float) -> float:
@@ -326,7 +338,7 @@ def q_profile_interval(y: Any, v: Any, X: Any = None, level: float = 0.95) -> tu
     floored at 0)."""
     from scipy import stats
 
-    y, v, X = _check(y, v, X)
+    y, v, X, _ = _check(y, v, X)
     level = check_prob(level, "level")
     df = y.size - X.shape[1]
     lo = _root_of_q(y, v, X, float(stats.chi2.ppf(0.5 + level / 2, df)))
