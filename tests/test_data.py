@@ -156,8 +156,9 @@ BAD = [
      "`se` must be > 0"),
     ("duplicate-labels", lambda: HierData.from_summary(GOOD_M, GOOD_N, 1.0, groups=list("aba")),
      ValueError, "`groups` has duplicate labels ['a']"),
-    ("one-row-unknown-sigma", lambda: HierData.from_observations([1.0, 2.0, 3.0], list("aab")),
-     ValueError, "group(s) ['b'] have a single row"),
+    ("all-singletons-unknown-sigma", lambda: HierData.from_observations([1.0, 2.0, 3.0],
+                                                                        list("abc")),
+     ValueError, "`y`: no group has two or more rows"),
     ("missing-value-column", lambda: HierData.from_dataframe(
         pd.DataFrame({"y": [1.0, 2.0], "g": ["a", "b"]}), value="score", group="g"),
      ValueError, "`value`: column 'score' is not in the DataFrame"),
@@ -174,8 +175,8 @@ BAD = [
         pd.DataFrame({"score": ["1", "x", "2", "3"], "g": list("aabb")}), value="score",
         group="g"), TypeError, "`value` (column 'score') must contain only numbers"),
     ("one-row-per-group-frame", lambda: HierData.from_dataframe(
-        pd.DataFrame({"score": [1.0, 2.0, 3.0], "g": list("aab")}), value="score",
-        group="g"), ValueError, "`value` (column 'score'): group(s) ['b'] have a single row"),
+        pd.DataFrame({"score": [1.0, 2.0, 3.0], "g": list("abc")}), value="score",
+        group="g"), ValueError, "`value` (column 'score'): no group has two or more rows"),
     ("not-a-frame", lambda: HierData.from_dataframe({"y": [1.0]}, value="y", group="g"),
      TypeError, "`df` must be a pandas"),
     ("2d-means", lambda: HierData.from_summary([[1.0, 2.0]], [1, 2], 1.0), ValueError,
