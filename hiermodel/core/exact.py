@@ -1,4 +1,6 @@
-"""The exact grid posterior of the normal three-level model with known se (BDA3 section 5.4).
+"""The exact grid posterior of the normal three-level model (BDA3 section 5.4): with known se
+on a tau grid, and for raw rows with sigma unknown on a (tau, sigma) grid
+(:func:`unknown_sigma_grid_posterior`).
 
 With ``v_i = se_i^2`` and ``t = tau^2``, ``mu`` integrates out in closed form:
 
@@ -36,7 +38,8 @@ __all__ = [
     "marginal_regression", "simpson_weights",
     "tau_grid", "grid_tau", "density_tau", "inverse_cdf", "mixture_quantiles",
     "predictive_quantiles", "GridPosterior", "grid_posterior", "RegressionGridPosterior",
-    "regression_grid_posterior",
+    "regression_grid_posterior", "ss_logpdf", "UnknownSigmaGridPosterior",
+    "unknown_sigma_grid_posterior",
 ]
 
 #: log-density drop (nats) below the mode beyond which the tau grid may stop: e^-46 ~ 1e-20
@@ -173,10 +176,7 @@ def tau_grid(y: np.ndarray, v: np.ndarray, n: int, *, tau_logpdf: Callable[[Any]
     p = np.exp(lp - top)
     sw = simpson_weights(n, h) * p
     z = sw.sum()
-    cells = 0.5 * (p[1:] + p[:-1]) * h
-    cdf = np.concatenate([[0.0], np.cumsum(cells)])
-    f = p / cdf[-1]
-    cdf = cdf / cdf[-1]
+    f, cdf = _trapezoid_cdf(p, h)
     return TauGrid(u, tau, f, cdf, sw / z, scale, float(top + np.log(z)),
                    _outside_mass(first, lo, hi))
 
@@ -277,6 +277,12 @@ def _grid_moments(w: np.ndarray, tau: np.ndarray,
     return out
 
 
+def _theta_new_quantiles(qs: np.ndarray, weights: np.ndarray, mu_mean: np.ndarray,
+                         mu_var: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    s = np.sqrt(mu_var + tau**2)
+    return mixture_quantiles(qs, weights, mu_mean[:, None], s[:, None])[0]
+
+
 class _OnTauGrid:
     """What both grid posteriors read off their tau grid: a subclass has ``grid`` (a
     :class:`TauGrid`) and ``tau_logpdf``, and :meth:`_loglik` (``log p(y | tau)`` at
@@ -313,6 +319,13 @@ class _OnTauGrid:
     def tau_at(self, q: np.ndarray) -> np.ndarray:
         """``tau`` at the probabilities ``q`` (the inverse of the grid's CDF)."""
         return grid_tau(inverse_cdf(q, self.grid), self.grid)
+
+    def theta_new_quantiles(self, qs: np.ndarray) -> np.ndarray:
+        """Quantiles of a new group's effect ``theta_new ~ N(mu, tau^2)`` (with covariates at
+        the covariates of the first coefficient's row), shape (Q,): a normal mixture over the
+        grid, ``N(E[mu | tau_k, y], Var[mu | tau_k, y] + tau_k^2)``."""
+        return _theta_new_quantiles(qs, self.weights, self.mu_cond_mean, self.mu_cond_var,
+                                    self.grid.tau)
 
 
 @dataclass(frozen=True, eq=False)
@@ -745,8 +758,8 @@ class UnknownSigmaGridPosterior:
 
     def theta_new_quantiles(self, qs: np.ndarray) -> np.ndarray:
         """Quantiles of a new group's effect ``theta_new ~ N(mu, tau^2)``, shape (Q,)."""
-        s = np.sqrt(self.mu_cond_var + self.point_tau**2)
-        return mixture_quantiles(qs, self.weights, self.mu_cond_mean[:, None], s[:, None])[0]
+        return _theta_new_quantiles(qs, self.weights, self.mu_cond_mean, self.mu_cond_var,
+                                    self.point_tau)
 
     def draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
         """``(mu, tau, sigma, theta)``: ``n`` exact independent draws, shapes (n,), (n,),
