@@ -4,6 +4,7 @@ Rao-Blackwellisation and the exact posterior (HierData in, xarray / pandas / Arv
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import arviz as az
 import numpy as np
@@ -397,3 +398,41 @@ def test_exact_posterior_with_sigma_unknown_matches_independent_3d_quadrature(ta
     assert integrate.simpson(post.sigma_density * post.sigma_grid,
                              x=np.log(post.sigma_grid)) == pytest.approx(1, rel=1e-9)
     assert post.truncated_mass < 1e-10
+
+
+def _within_mcse(idata, post: sh.ExactPosterior, k: float = 4.0) -> None:
+    """NUTS means of mu, tau, sigma and theta within ``k`` MCSE of the exact means."""
+    exact = post.summary()
+    table = az.summary(idata, var_names=["mu", "tau", "sigma", "theta"], round_to="none")
+    assert len(table) == len(exact)
+    z = (table["mean"].to_numpy() - exact["mean"].to_numpy()) / table["mcse_mean"].to_numpy()
+    assert np.all(np.abs(z) < k), dict(zip(exact.index, np.round(z, 2), strict=True))
+
+
+@pytest.mark.parametrize("scale", [0.01, 1e4])
+def test_exact_posterior_with_sigma_unknown_agrees_with_nuts_at_extreme_scales(scale):
+    """Raw rows with groups of one row, at scale 0.01 and 10,000: the (tau, sigma) grid and a
+    2 x 500-draw NUTS fit (default priors, scaled to the data) agree within 4 MCSE."""
+    from hiermodel import fit
+
+    y, g = _singleton_rows(scale)
+    d = HierData.from_observations(y, g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        idata = fit(d, draws=500, chains=2, seed=3)
+    post = sh.exact_posterior(d)
+    _within_mcse(idata, post)
+    draws = post.sample(500, 2, seed=1).posterior
+    assert set(draws.data_vars) == {"mu", "tau", "sigma", "theta"}
+    assert float(draws["sigma"].mean()) == pytest.approx(float(post.mean["sigma"]),
+                                                         abs=4 * float(post.sd["sigma"]) / 30)
+
+
+def test_exact_posterior_with_sigma_unknown_agrees_with_nuts_on_radon_like_rows(radon_like):
+    """85 groups of very unequal sizes, 13 of one row: exact vs 2 x 500 NUTS draws within 4
+    MCSE, and sigma's posterior near the truth (0.8)."""
+    data, idata = radon_like
+    post = sh.exact_posterior(data)
+    _within_mcse(idata, post)
+    lo, hi = post.quantile([0.0005, 0.9995])["sigma"].values
+    assert lo < 0.8 < hi
