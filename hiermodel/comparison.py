@@ -827,7 +827,8 @@ def compare_fits(
         ``r_hat`` (ArviZ, from the draws); ``rb_mean``, ``rb_mcse`` for ``theta`` (the
         Rao-Blackwellised mean ``(1/S) sum_s E[theta_i | y, mu_s, tau_s]`` as in
         :func:`compare`; NaN for the population rows); ``exact``, ``exact_sd`` (exact
-        posterior, when the sampling sds are known); ``z_exact = (mean - exact) /
+        posterior; with sigma unknown on the (tau, sigma) grid, not with covariates);
+        ``z_exact = (mean - exact) /
         mcse_mean``; and ``divergences`` (the fit's divergent transitions, 0 without
         ``sample_stats``).  ``table.set_index(["method", "variable", "group"])`` gives the
         indexed form.  ``attrs``: ``interval``, ``prob`` (and ``hdi_prob`` for HDIs),
@@ -851,7 +852,7 @@ def compare_fits(
                 summ = _draw_summary(post[var].transpose(*_SAMPLE), interval, prob)
                 row = {k: [float(v)] for k, v in summ.items()}
                 row.update(variable=[var], group=[None], rb_mean=[np.nan], rb_mcse=[np.nan])
-                if exact is not None and var in ("mu", "tau"):
+                if exact is not None and var in exact.mean:
                     row.update(exact=[float(exact.mean[var])], exact_sd=[float(exact.sd[var])])
                 parts.append(pd.DataFrame(row))
         summ = _draw_summary(post["theta"].transpose(*_SAMPLE, "group"), interval, prob)
