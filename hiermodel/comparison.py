@@ -21,8 +21,9 @@ put side by side, one row per group:
 
   with its own MCSE (ArviZ's ``mcse`` on the per-draw conditional means);
 * the posterior shrinkage factor ``E[1 - w_i | y]`` (0 = no pooling, 1 = complete pooling);
-* the exact posterior mean (sampling-free, :func:`hiermodel.shrinkage.exact_posterior`) when
-  the sampling sds are known.
+* the exact posterior mean (sampling-free, :func:`hiermodel.shrinkage.exact_posterior`):
+  with known sampling sds, and for raw rows with sigma unknown (no covariates) on a
+  (tau, sigma) grid.
 
 The population parameters get their own table, :func:`compare_population` (rows ``mu``,
 ``tau`` and, when it is estimated, ``sigma``; EB point estimate vs posterior mean and
@@ -408,11 +409,14 @@ def posterior_weights(idata: az.InferenceData, data: HierData) -> xr.DataArray:
 
 
 def _exact_applies(data: HierData, idata: az.InferenceData) -> bool:
-    return data.sigma_known and "sigma" not in idata.posterior
+    if data.sigma_known:
+        return "sigma" not in idata.posterior
+    return "sigma" in idata.posterior and not data.has_covariates
 
 
 def _exact(data: HierData, idata: az.InferenceData, priors: Priors | None):
-    """The exact posterior when it applies (known sampling sds), else None."""
+    """The exact posterior when it applies (known sampling sds, or raw rows with sigma
+    unknown and no covariates: the (tau, sigma) grid), else None."""
     if not _exact_applies(data, idata):
         return None
     return exact_posterior(data, fit_priors(idata, priors, data))
@@ -509,8 +513,9 @@ def compare(
             ``E[1 - w_i | y]``, the posterior share of the way from ``ybar_i`` to the
             population mean (0 = no pooling, 1 = complete pooling);
         ``exact``, ``exact_sd``
-            the exact posterior mean and sd of ``theta_i`` (only when the sampling sds are
-            known; :func:`~hiermodel.shrinkage.exact_posterior` with ``priors``).
+            the exact posterior mean and sd of ``theta_i``
+            (:func:`~hiermodel.shrinkage.exact_posterior` with ``priors``; with sigma
+            unknown on the (tau, sigma) grid, not with covariates then).
 
         ``attrs`` holds ``eb_method``, ``eb_mu``, ``eb_tau``, ``sd_of_means_mu``,
         ``sd_of_means_tau``,
@@ -727,7 +732,8 @@ def compare_population(
             from the posterior draws (ArviZ); ``hdi_low``/``hdi_high`` or
             ``eti_low``/``eti_high``;
         ``exact``, ``exact_sd``
-            exact posterior mean and sd (known sampling sds only).
+            exact posterior mean and sd (with sigma unknown on the (tau, sigma) grid, not
+            with covariates then).
 
         ``attrs``: ``eb_method``, ``interval``, ``prob`` (and ``hdi_prob`` for HDIs),
         ``parameterization``.
@@ -890,7 +896,8 @@ def compare_fits(
         ``r_hat`` (ArviZ, from the draws); ``rb_mean``, ``rb_mcse`` for ``theta`` (the
         Rao-Blackwellised mean ``(1/S) sum_s E[theta_i | y, mu_s, tau_s]`` as in
         :func:`compare`; NaN for the population rows); ``exact``, ``exact_sd`` (exact
-        posterior, when the sampling sds are known); ``z_exact = (mean - exact) /
+        posterior; with sigma unknown on the (tau, sigma) grid, not with covariates);
+        ``z_exact = (mean - exact) /
         mcse_mean``; and ``divergences`` (the fit's divergent transitions, 0 without
         ``sample_stats``).  ``table.set_index(["method", "variable", "group"])`` gives the
         indexed form.  ``attrs``: ``interval``, ``prob`` (and ``hdi_prob`` for HDIs),
@@ -914,7 +921,7 @@ def compare_fits(
                 summ = _draw_summary(post[var].transpose(*_SAMPLE), interval, prob)
                 row = {k: [float(v)] for k, v in summ.items()}
                 row.update(variable=[var], group=[None], rb_mean=[np.nan], rb_mcse=[np.nan])
-                if exact is not None and var in ("mu", "tau"):
+                if exact is not None and var in exact.mean:
                     row.update(exact=[float(exact.mean[var])], exact_sd=[float(exact.sd[var])])
                 parts.append(pd.DataFrame(row))
         summ = _draw_summary(post["theta"].transpose(*_SAMPLE, "group"), interval, prob)

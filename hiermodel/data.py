@@ -352,8 +352,9 @@ class HierData:
         group : array-like of hashable, shape (N,)
             Group label of each row; groups are ordered by first appearance.
         sigma : float, optional
-            Known within-group sd.  If omitted, sigma is unknown and will be estimated: every
-            group then needs at least 2 rows.
+            Known within-group sd.  If omitted, sigma is unknown and will be estimated from
+            the groups with two or more rows (pooled, ``N - G`` df); groups of one row are
+            kept (they inform their ``theta_i``), but at least one group needs two rows.
         keep_rows : bool, default True
             Keep the rows (for the per-row likelihood and per-row predictive checks).  Only
             the sufficient statistics are needed for fitting.
@@ -457,12 +458,13 @@ class HierData:
     @classmethod
     def _from_stats(cls, labels, n, means, ss, sigma, rows) -> HierData:
         if sigma is None:
-            single = [lab for lab, k in zip(labels, n, strict=True) if k < 2]
-            if single:
+            # a group of one row says nothing about sigma (ss_i = 0 on n_i - 1 = 0 df) but all
+            # its row says about theta_i: sigma comes from the groups with two or more rows
+            if not np.any(n >= 2):
                 raise ValueError(
-                    f"`y`: group(s) {single[:5]} have a single row, but sigma is unknown and "
-                    "must be estimated from within-group spread: give every group at least "
-                    "2 rows, or pass a known `sigma=`."
+                    "`y`: no group has two or more rows, so sigma cannot be estimated from "
+                    "within-group spread: pass a known `sigma=`, or data where at least one "
+                    "group has two or more rows."
                 )
             df = int(n.sum() - len(n))
             sigma_hat = np.sqrt(ss.sum() / df)

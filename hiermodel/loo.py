@@ -52,6 +52,7 @@ from ._validate import (
     positive_number,
     resolve_seed,
 )
+from .core.exact import ss_logpdf
 from .data import HierData
 from .exceptions import ParetoKWarning
 from .model import POOLING, no_pooling_prior_sd, pooling_model
@@ -142,7 +143,8 @@ def integrated_log_likelihood(idata: az.InferenceData) -> xr.DataArray:
         with covariates    log N(ybar_i | mu + (x_i - xbar)' beta, tau^2 + se_i^2)
 
     When sigma is unknown, ``se_i = sigma / sqrt(n_i)`` per draw and ``log Gamma(ss_i |
-    (n_i - 1)/2, rate 1/(2 sigma^2))`` is added (ss_i does not depend on theta_i).  For no
+    (n_i - 1)/2, rate 1/(2 sigma^2))`` is added (ss_i does not depend on theta_i; 0 for a
+    group of one row).  For no
     pooling with known se_i no term depends on the posterior: leaving a group out leaves
     its prior predictive, and the LOO value is exact.
 
@@ -198,8 +200,7 @@ def integrated_log_likelihood(idata: az.InferenceData) -> xr.DataArray:
             loc = loc + xr.dot(post["beta"], x, dim="covariate")
     ll = xr.apply_ufunc(stats.norm.logpdf, obs["y"], loc, np.sqrt(var))
     if unknown:
-        shape = (const["n"] - 1) / 2
-        ll = ll + xr.apply_ufunc(stats.gamma.logpdf, obs["ss"], shape, 0.0, 2 * sigma**2)
+        ll = ll + xr.apply_ufunc(ss_logpdf, obs["ss"], const["n"], sigma)
     draws = xr.zeros_like(post["chain"] + post["draw"], dtype=float)  # (chain, draw) template
     return (ll + draws).transpose("chain", "draw", "group").rename("y")
 

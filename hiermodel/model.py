@@ -12,6 +12,7 @@ The model, for groups i = 1..G with data summarised by :class:`~hiermodel.data.H
 and, when sigma is unknown (raw rows without a known sigma), ``sigma ~ Half-Normal`` with
 ``se_i = sigma / sqrt(n_i)`` and the within-group sum of squares as a second observation,
 ``ss_i | sigma ~ sigma^2 chi^2_{n_i - 1}``, i.e. ``Gamma((n_i - 1)/2, rate = 1/(2 sigma^2))``
+(0 for a group of one row, which informs only its theta_i)
 (:func:`ss_likelihood`, the one place that writes it).  Since ``(n_i, ybar_i, ss_i)`` are
 sufficient, this likelihood equals the per-row likelihood ``prod_ij N(y_ij | theta_i,
 sigma^2)`` up to a constant, and a gradient costs O(G), not O(N).
@@ -307,12 +308,28 @@ def sigma_prior(data: HierData, priors: Priors):
     return pm.HalfCauchy("sigma", beta=scale)
 
 
+def _ss_logp(value, alpha, rate):
+    """``log Gamma(value | alpha, rate)``, and 0 where ``alpha = 0`` (a group of one row:
+    ``ss_i = 0`` surely, nothing about sigma).  The masked entries see safe stand-ins, so
+    neither the value nor the gradient is NaN."""
+    some = alpha > 0
+    a = pt.switch(some, alpha, 1.0)
+    x = pt.switch(some, value, 1.0)
+    lp = a * pt.log(rate) - pt.gammaln(a) + (a - 1.0) * pt.log(x) - rate * x
+    return pt.switch(some, lp, 0.0)
+
+
+def _ss_random(alpha, rate, rng=None, size=None):
+    return rng.gamma(alpha, 1.0 / rate, size=size)      # shape 0 draws exactly 0
+
+
 def ss_likelihood(sigma, n, ss=None) -> pt.TensorVariable:
     """The within-group sum of squares ``ss`` (inside a model context; observed when ``ss``
     is given, else a replicated draw): ``ss_i / sigma^2 ~ chi^2_{n_i - 1}``, i.e. ``ss_i ~
-    Gamma((n_i - 1)/2, rate = 1 / (2 sigma^2))``."""
-    return pm.Gamma("ss", alpha=(n - 1.0) / 2.0, beta=1.0 / (2.0 * sigma**2), observed=ss,
-                    dims="group")
+    Gamma((n_i - 1)/2, rate = 1 / (2 sigma^2))``; a group of one row has ``ss_i = 0`` and
+    adds nothing (its row informs ``theta_i`` only), so sigma's likelihood has ``N - G`` df."""
+    return pm.CustomDist("ss", (n - 1.0) / 2.0, 1.0 / (2.0 * sigma**2), logp=_ss_logp,
+                         random=_ss_random, observed=ss, dims="group")
 
 
 def known_sigma_likelihood(data: HierData, theta, likelihood: str) -> None:

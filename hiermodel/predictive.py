@@ -386,6 +386,12 @@ def observed_and_replicated(idata: az.InferenceData, var_name: str, group: str
                          f"{group}_predictive (y_rows needs rows, y_mixed mu and tau).")
     obs = idata.observed_data[obs_name]
     rep = pp[var_name]
+    if var_name == "ss" and "constant_data" in stack.groups(idata) \
+            and "n" in idata.constant_data:
+        # a group of one row has ss = 0 in the data and in every replicate: it tells nothing
+        # (and would pin min(ss) at 0, a p-value of 1 by ties), so the checks leave it out
+        many = np.asarray(idata.constant_data["n"].values) > 1
+        obs, rep = obs.isel(group=many), rep.isel(group=many)
     codes = None
     if var_name == "y_rows":
         groups = pd.Index(idata.observed_data["group"].values)
@@ -408,7 +414,8 @@ def t_statistic(
         group means for ``y``/``y_mixed``, the rows for ``y_rows``) and returning a number;
         it may be vectorised over leading axes (then it is called once on all draws).
     var_name : {"y", "y_mixed", "y_rows", "ss"}, default "y"
-        Which replicated variable; ``y_mixed`` is compared with the observed ``y``.
+        Which replicated variable; ``y_mixed`` is compared with the observed ``y``; ``ss``
+        leaves out the groups of one row (their ss is 0 in the data and every replicate).
     group : {"posterior", "prior"}, default "posterior"
 
     Returns

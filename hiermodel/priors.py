@@ -323,6 +323,15 @@ class Priors:
             return stats.halfnorm(scale=self.tau_scale)
         return stats.uniform(0.0, self.tau_scale)
 
+    def sigma_dist(self):
+        """``scipy.stats`` frozen prior of sigma (used when sigma is unknown)."""
+        from scipy import stats
+
+        self._require("sigma_scale")
+        if self.sigma == "halfcauchy":
+            return stats.halfcauchy(scale=self.sigma_scale)
+        return stats.halfnorm(scale=self.sigma_scale)
+
     # ------------------------------------------------------------------ printing
     def describe(self) -> str:
         """One line in mathematical notation (``S`` where a scale is still to be set)."""

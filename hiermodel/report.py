@@ -13,9 +13,9 @@ posterior, runs posterior predictive checks, and writes
   tables, each with a definition of every column right under it;
 * ``idata.nc`` (posterior, sample_stats, log_likelihood, observed/constant data, posterior
   predictive), ``comparison.csv``, ``population.csv``, ``diagnostics.csv``, ``ppc.csv`` and,
-  when the se_i are known, ``exact_posterior.csv`` and, with ``transform``, the group table
-  on the transformed scale ``comparison_<transform>.csv`` -- byte-identical for the same seed
-  and options;
+  unless sigma is estimated with covariates, ``exact_posterior.csv`` and, with ``transform``,
+  the group table on the transformed scale ``comparison_<transform>.csv`` -- byte-identical
+  for the same seed and options;
 * figures: ``forest.png`` (the meta-analysis forest plot), ``forest_methods.png`` (theta_i by
   fit vs exact posterior), ``shrinkage.png``, ``tau.png``, ``ppc.png``, with covariates
   ``bubble_<covariate>.png`` (at most 4), and -- only when asked, since it needs a second fit
@@ -386,7 +386,7 @@ def _tables(run: _Run, out: Path, files: dict[str, Path]) -> None:
         scaled.to_csv(out / name, float_format="%.10g")
         files["comparison_transformed"] = out / name
 
-    if data.sigma_known:
+    if data.sigma_known or not data.has_covariates:
         run.exact = exact_posterior(data, run.priors)
         run.exact_table = run.exact.summary(quantiles=(_Q[0], 0.5, _Q[1]))
         run.exact_table.to_csv(out / "exact_posterior.csv", float_format="%.10g")
@@ -439,14 +439,10 @@ def _population_method(run: _Run) -> str:
 def _exact_new_group(run: _Run) -> tuple[float, float] | None:
     """The exact posterior's central interval of theta_new ~ Normal(mu, tau^2) (a new group
     at the average covariates): a normal mixture over the tau grid."""
-    from .core.exact import mixture_quantiles
-
     ex = run.exact
     if ex is None:
         return None
-    m = np.asarray(ex.mu_cond_mean, float)[:, None]
-    s = np.sqrt(np.asarray(ex.mu_cond_var, float) + np.asarray(ex.tau_grid, float) ** 2)
-    q = mixture_quantiles(np.asarray(_Q), np.asarray(ex.weights, float), m, s[:, None])[0]
+    q = ex.core.theta_new_quantiles(np.asarray(_Q, float))
     return float(q[0]), float(q[1])
 
 
@@ -1252,8 +1248,9 @@ def _comparison_defs(run: _Run) -> dict[str, str]:
         "shrinkage": "E[1 - w_i | y], the posterior mean share of the way from ybar_i to mu "
                      "that the group is pulled (0 = keeps its own mean, 1 = pulled all the "
                      "way to mu).",
-        "exact": "the exact posterior mean of theta_i, by numerical integration over tau (no "
-                 "sampling; Gelman et al., BDA3 section 5.4) with the same priors.",
+        "exact": "the exact posterior mean of theta_i, by numerical integration over tau "
+                 f"{_GRID_OVER[run.data.sigma_known]}(no sampling; Gelman et al., BDA3 section "
+                 "5.4) with the same priors.",
         "exact_sd": "the exact posterior standard deviation of theta_i.",
     }
     defs.update(_interval_defs(run, "theta_i"))
@@ -1371,7 +1368,8 @@ def _population_lines(run: _Run) -> list[str]:
                     "correlated draws are worth for the mean.",
         "r_hat": "rank-normalised split R-hat: near 1 when the chains agree (> 1.01 is a "
                  "problem).",
-        "exact": "exact posterior mean (numerical integration over tau, same priors).",
+        "exact": "exact posterior mean (numerical integration over tau "
+                 f"{_GRID_OVER[run.data.sigma_known]}same priors).",
         "exact_sd": "exact posterior standard deviation.",
     }
     defs.update(_interval_defs(run, "the parameter"))
@@ -1396,16 +1394,22 @@ def _population_lines(run: _Run) -> list[str]:
     return [_table_block(pop, defs, "parameter")]
 
 
+#: what the exact posterior integrates over besides tau, by whether sigma is known
+_GRID_OVER = {True: "", False: "and sigma, "}
+
+
 def _exact_lines(run: _Run) -> list[str]:
     if run.exact_table is None:
-        return ["Not computed: sigma is estimated here, and the exact (grid) posterior needs "
-                "known standard errors se_i."]
+        return ["Not computed: sigma is estimated here with covariates, and the exact (grid) "
+                "posterior with covariates needs known standard errors se_i."]
     t = run.exact_table
     qcols = list(t.columns[2:])
     defs = {
         "variable": ("mu (at the average covariates), beta[c] for each covariate c, "
                      "intercept (= mu - xbar' beta), tau, and theta[g] for each group g."
-                     if run.data.has_covariates else "mu, tau, and theta[g] for each group g."),
+                     if run.data.has_covariates else
+                     "mu, tau, and theta[g] for each group g." if run.exact.sigma_known else
+                     "mu, tau, sigma (the within-group sd), and theta[g] for each group g."),
         "mean": "exact posterior mean.",
         "sd": "exact posterior standard deviation.",
     }
@@ -1416,11 +1420,15 @@ def _exact_lines(run: _Run) -> list[str]:
                  f"{100 * _Q[1]:g}%": f": the upper end of the {_PCT} central interval"}
         defs[c] = f"the {pct} posterior quantile{extra.get(pct, '')}."
     mass = float(run.exact.truncated_mass)
-    return [f"The posterior computed without sampling: p(tau | y) on a grid of "
-            f"{run.exact.tau_grid.size} points of tau (estimated mass outside the grid "
-            f"{mass:.2g}), and given tau everything is normal (Gelman et al., BDA3 section "
-            f"5.4). It checks the NUTS fit: compare `mean` here with the `mean` columns "
-            f"above.", "", _table_block(t, defs, "variable")]
+    ex = run.exact
+    grid = (f"p(tau | y) on a grid of {ex.tau_grid.size} points of tau" if ex.sigma_known
+            else f"p(tau, sigma | y) on a grid of {ex.tau_grid.size} x {ex.sigma_grid.size} "
+                 "points of (tau, sigma)")
+    given = "tau" if ex.sigma_known else "(tau, sigma)"
+    return [f"The posterior computed without sampling: {grid} (estimated mass outside the "
+            f"grid {mass:.2g}), and given {given} everything is normal (Gelman et al., BDA3 "
+            f"section 5.4). It checks the NUTS fit: compare `mean` here with the `mean` "
+            f"columns above.", "", _table_block(t, defs, "variable")]
 
 
 def _ppc_lines(run: _Run) -> list[str]:

@@ -44,7 +44,7 @@ from ._validate import (
 )
 from ._version import __version__
 from .core import conditional_posterior, design_matrix
-from .core.exact import marginal_regression
+from .core.exact import marginal_regression, ss_logpdf
 from .data import HierData, group_coord
 from .diagnostics import prior_data_conflict, sampling_diagnostics, warn_conflict
 from .model import (
@@ -440,8 +440,8 @@ def _add_conditional_theta(idata: az.InferenceData, data: HierData,
 def _add_log_likelihood(idata: az.InferenceData, data: HierData) -> None:
     """Pointwise log-likelihood, one value per group, ``log p(ybar_i [, ss_i] | theta_i, .)``:
     ``log N(ybar_i | theta_i, se_i^2)`` (+ ``log Gamma(ss_i | (n_i-1)/2, rate 1/(2 sigma^2))``
-    when sigma is unknown).  Conditional on theta_i in every parameterization, so PSIS-LOO on
-    it is leave-one-group-out."""
+    when sigma is unknown; 0 for a group of one row).  Conditional on theta_i in every
+    parameterization, so PSIS-LOO on it is leave-one-group-out."""
     from scipy import stats
 
     post = idata.posterior
@@ -449,8 +449,7 @@ def _add_log_likelihood(idata: az.InferenceData, data: HierData) -> None:
     ll = xr.apply_ufunc(stats.norm.logpdf, xr.DataArray(data.means, dims="group"),
                         post["theta"], se)
     if not data.sigma_known:
-        shape = xr.DataArray((data.n - 1) / 2, dims="group")
-        ll = ll + xr.apply_ufunc(stats.gamma.logpdf, xr.DataArray(data.ss, dims="group"),
-                                 shape, 0.0, 2 * post["sigma"] ** 2)
+        ll = ll + xr.apply_ufunc(ss_logpdf, xr.DataArray(data.ss, dims="group"),
+                                 xr.DataArray(data.n, dims="group"), post["sigma"])
     ll = ll.transpose("chain", "draw", "group").rename("y")
     stack.set_group(idata, "log_likelihood", xr.Dataset({"y": ll}))

@@ -41,6 +41,7 @@ from .core import (
     GridPosterior,
     MetaRegression,
     RegressionGridPosterior,
+    UnknownSigmaGridPosterior,
     complete_pooling,
     design_matrix,
     eb_core,
@@ -51,6 +52,7 @@ from .core import (
     q_profile_interval,
     r_squared,
     regression_grid_posterior,
+    unknown_sigma_grid_posterior,
 )
 from .core.arrays import floats
 from .core.pooling import conditional_unchecked
@@ -354,6 +356,12 @@ class ExactPosterior:
     so marginal moments of ``mu`` and ``theta_i`` are mixtures over the grid (law of total
     expectation / variance) and their quantiles solve the mixture CDF.
 
+    For raw rows with sigma unknown the grid is over ``(tau, sigma)``
+    (:class:`hiermodel.core.UnknownSigmaGridPosterior`; ``se_i = sigma / sqrt(n_i)`` at each
+    point), and ``sigma`` joins ``mu`` and ``tau`` in every result; ``weights`` and the
+    ``*_cond_*`` arrays are then over the grid's points, ``tau_density`` is the marginal
+    ``p(tau | y)`` on ``tau_grid``, and ``sigma_grid`` / ``sigma_density`` the same for sigma.
+
     Attributes
     ----------
     groups : tuple
@@ -387,7 +395,22 @@ class ExactPosterior:
     priors: Priors
     data: HierData
     group_coord: np.ndarray
-    core: GridPosterior | RegressionGridPosterior
+    core: GridPosterior | RegressionGridPosterior | UnknownSigmaGridPosterior
+
+    @property
+    def sigma_known(self) -> bool:
+        """Whether the sampling sds are known (else sigma is a parameter, on the grid)."""
+        return not isinstance(self.core, UnknownSigmaGridPosterior)
+
+    @property
+    def sigma_grid(self) -> np.ndarray | None:
+        """The sigma axis of the grid (None when sigma is known)."""
+        return None if self.sigma_known else self.core.sigma_grid
+
+    @property
+    def sigma_density(self) -> np.ndarray | None:
+        """``p(sigma | y)`` on ``sigma_grid`` (None when sigma is known)."""
+        return None if self.sigma_known else self.core.sigma_density
 
     @property
     def has_covariates(self) -> bool:
@@ -420,8 +443,9 @@ class ExactPosterior:
     def _dataset(self, stat: str) -> xr.Dataset:
         m = self.core.moments
         if not self.has_covariates:
+            sigma = {} if self.sigma_known else {"sigma": float(m[f"sigma_{stat}"])}
             return xr.Dataset(
-                {"mu": float(m[f"mu_{stat}"]), "tau": float(m[f"tau_{stat}"]),
+                {"mu": float(m[f"mu_{stat}"]), "tau": float(m[f"tau_{stat}"]), **sigma,
                  "theta": ("group", m[f"theta_{stat}"])},
                 coords=self._coords(),
             )
@@ -456,8 +480,13 @@ class ExactPosterior:
             raise ValueError(f"`q` must be probabilities strictly between 0 and 1; got {q!r}.")
         coords = {**self._coords(), "quantile": qs}
         if not self.has_covariates:
-            tau, x = self.core.quantiles(qs)
-            ds = xr.Dataset({"mu": ("quantile", x[0]), "tau": ("quantile", tau),
+            if self.sigma_known:
+                tau, x = self.core.quantiles(qs)
+                sigma = {}
+            else:
+                tau, sig, x = self.core.quantiles(qs)
+                sigma = {"sigma": ("quantile", sig)}
+            ds = xr.Dataset({"mu": ("quantile", x[0]), "tau": ("quantile", tau), **sigma,
                              "theta": (("group", "quantile"), x[1:])}, coords=coords)
             return ds.isel(quantile=0) if scalar else ds
         tau, x = self.core.quantiles(qs, self._intercept_contrast())
@@ -470,12 +499,13 @@ class ExactPosterior:
 
     def summary(self, quantiles: Sequence[float] = (0.025, 0.5, 0.975)) -> pd.DataFrame:
         """Table of exact means, sds and quantiles; rows ``mu``, (with covariates
-        ``beta[<covariate>]`` and ``intercept``), ``tau``, ``theta[<group>]``."""
+        ``beta[<covariate>]`` and ``intercept``), ``tau``, (sigma unknown) ``sigma``,
+        ``theta[<group>]``."""
         mean, sd, qd = self.mean, self.sd, self.quantile(list(quantiles))
         names = ["mu"]
         if self.has_covariates:
             names += ["beta", "intercept"]
-        names += ["tau", "theta"]
+        names += ["tau"] + ([] if self.sigma_known else ["sigma"]) + ["theta"]
         rows = []
         for v in names:
             dim = mean[v].dims[0] if mean[v].dims else None
@@ -498,8 +528,9 @@ class ExactPosterior:
 
         ``tau`` by inverse CDF of the grid density (continuous, linear interpolation of the
         density within cells), then ``mu | tau, y`` and ``theta | mu, tau, y`` from their
-        normal conditionals.  The ``posterior`` group holds ``mu`` and ``tau`` (chain, draw)
-        and ``theta`` (chain, draw, group), with the same names and coords as the NUTS fit,
+        normal conditionals (sigma unknown: ``sigma`` from its marginal first, then ``tau``
+        given it).  The ``posterior`` group holds ``mu`` and ``tau`` (and ``sigma``) (chain,
+        draw) and ``theta`` (chain, draw, group), with the same names and coords as the NUTS fit,
         and ``attrs["method"] = "exact"``.  The same ``seed`` gives identical draws
         (``np.random.default_rng(seed)``).
 
@@ -523,9 +554,12 @@ class ExactPosterior:
             post = {"mu": mu.reshape(shape), "beta": beta.reshape(shape + (-1,)),
                     "intercept": (coef @ self._intercept_contrast()[0]).reshape(shape)}
             dims["beta"] = ["covariate"]
-        else:
+        elif self.sigma_known:
             mu, tau, theta = self.core.draw(rng, chains * draws)
             post = {"mu": mu.reshape(shape)}
+        else:
+            mu, tau, sigma, theta = self.core.draw(rng, chains * draws)
+            post = {"mu": mu.reshape(shape), "sigma": sigma.reshape(shape)}
         post.update(tau=tau.reshape(shape), theta=theta.reshape(shape + (-1,)))
         attrs = {"method": "exact", **self.priors.to_attrs(),
                  "grid_points": int(self.tau_grid.size),
@@ -540,14 +574,16 @@ class ExactPosterior:
 
     def __repr__(self) -> str:
         s = self.summary()
+        grid = (f"{self.tau_grid.size}-point tau grid" if self.sigma_known else
+                f"{self.tau_grid.size} x {self.sigma_grid.size} (tau, sigma) grid")
         return (f"ExactPosterior({self.priors.describe()}; {len(self.groups)} groups, "
-                f"{self.tau_grid.size}-point tau grid)\n"
+                f"{grid})\n"
                 + s.to_string(float_format=lambda x: f"{x:.4g}", max_rows=14))
 
 
 def exact_posterior(data: HierData, priors: Priors | None = None, *,
-                    grid: int = 2001) -> ExactPosterior:
-    """The exact (sampling-free) posterior of the three-level normal model with known se.
+                    grid: int | None = None, sigma_grid: int = 151) -> ExactPosterior:
+    """The exact (sampling-free) posterior of the three-level normal model.
 
     Following Gelman et al., BDA3 section 5.4, with ``v_i = se_i^2`` and ``t = tau^2``:
 
@@ -565,16 +601,29 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
     The numerics are :func:`hiermodel.core.grid_posterior`'s; this function hands it the
     priors as numbers.
 
+    Raw rows with sigma unknown: given ``(tau, sigma)`` the model is the known-se one with
+    ``se_i = sigma / sqrt(n_i)``, and the pooled within-group sum of squares gives sigma's
+    likelihood ``sigma^-(N-G) exp(-SS / (2 sigma^2))`` (groups of one row add nothing), so
+    ``p(tau, sigma | y)`` is a 2-D grid, uniform in ``u`` and in ``log sigma``, with mu and
+    theta integrated out analytically at each point
+    (:func:`hiermodel.core.unknown_sigma_grid_posterior`); sigma's prior is
+    ``priors.sigma_dist()``, the one :func:`hiermodel.fit` uses.  (bayesmeta handles known
+    se only.)
+
     Parameters
     ----------
     data : HierData
-        Needs known sampling sds (``data.sigma_known``).
+        Summary or estimates form, or raw rows with a known or unknown sigma; with
+        covariates, sigma must be known (``NotImplementedError`` otherwise).
     priors : Priors, optional
         Default ``Priors()``, scaled to the data (:mod:`hiermodel.priors`), the same as
         :func:`hiermodel.fit` uses; ``mu="flat"`` is the flat prior (proper posterior
         for ``G >= 2``, as every tau prior is proper).
-    grid : int, default 2001
-        Number of grid points (made odd for Simpson's rule), >= 101.
+    grid : int, optional
+        Number of tau grid points (made odd for Simpson's rule), >= 101; default 2001, and
+        301 when sigma is unknown.
+    sigma_grid : int, default 151
+        Number of sigma grid points when sigma is unknown (made odd), >= 51.
 
     Returns
     -------
@@ -584,11 +633,24 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
     """
     data = check_data(data, covariates=True)
     priors = check_priors(priors, data)
-    if not data.sigma_known:
-        raise ValueError("exact_posterior needs known sampling sds, but `data` has unknown "
-                         "sigma (raw rows without sigma=); pass a known sigma or use fit().")
-    grid = count("grid", grid, 101)
     flat = priors.mu == "flat"
+    if not data.sigma_known:
+        if data.has_covariates:
+            raise NotImplementedError(
+                "exact_posterior with covariates needs known sampling sds, but `data` has "
+                "unknown sigma (raw rows without sigma=): use fit() for this model, or "
+                "exact_posterior on the data without covariates or with a known `sigma=`.")
+        core = unknown_sigma_grid_posterior(
+            np.asarray(data.means, float), np.asarray(data.n, float),
+            np.asarray(data.ss, float), tau_logpdf=priors.tau_dist().logpdf,
+            sigma_logpdf=priors.sigma_dist().logpdf,
+            mu_mean=0.0 if flat else priors.mu_mean,
+            mu_precision=0.0 if flat else 1.0 / priors.mu_sd**2,
+            tau_max=priors.tau_scale if priors.tau == "uniform" else None,
+            points=(count("grid", 301 if grid is None else grid, 101),
+                    count("sigma_grid", sigma_grid, 51)))
+        return _checked_exact(data, priors, core)
+    grid = count("grid", 2001 if grid is None else grid, 101)
     if data.has_covariates:
         core = _regression_core(data, priors, grid)
     else:
@@ -600,9 +662,14 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
             tau_max=priors.tau_scale if priors.tau == "uniform" else None,
             points=grid,
         )
+    return _checked_exact(data, priors, core)
+
+
+def _checked_exact(data: HierData, priors: Priors, core: Any) -> ExactPosterior:
+    """The labelled posterior, with a warning when the grid misses posterior mass."""
     if core.truncated_mass > 1e-10:
-        warnings.warn(f"exact_posterior: about {core.truncated_mass:.2g} of the tau posterior "
-                      "lies outside the grid.", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"exact_posterior: about {core.truncated_mass:.2g} of the posterior "
+                      "lies outside the grid.", RuntimeWarning, stacklevel=3)
     return ExactPosterior(groups=data.groups, priors=priors, data=data,
                           group_coord=data.to_xarray()["group"].values, core=core)
 

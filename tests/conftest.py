@@ -55,3 +55,32 @@ def stored_fits():
 
     here = Path(__file__).parent / "data"
     return {p.stem: load(p) for p in sorted(here.glob("*.nc"))}
+
+
+def radon_like_data():
+    """Radon-like raw rows (the radon data has 919 houses in 85 counties, three of one
+    house): 85 groups of very unequal sizes (1 to ~130 rows, 13 of one row), sigma unknown;
+    truth mu 1.3, tau 0.3, sigma 0.8."""
+    import numpy as np
+
+    from hiermodel import HierData
+
+    rng = np.random.default_rng(85)
+    n = np.maximum(1, np.round(rng.lognormal(1.8, 1.1, 85))).astype(int)
+    n[:3] = 1
+    theta = 1.3 + 0.3 * rng.standard_normal(85)
+    g = np.repeat(np.arange(85), n)
+    return HierData.from_observations(theta[g] + 0.8 * rng.standard_normal(g.size),
+                                      [f"county{i:02d}" for i in g])
+
+
+@pytest.fixture(scope="session")
+def radon_like():
+    """``(data, idata)``: :func:`radon_like_data` and a 2 x 500-draw NUTS fit of it (the
+    default marginal form)."""
+    from hiermodel import fit
+
+    data = radon_like_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return data, fit(data, draws=500, chains=2, seed=2)

@@ -238,13 +238,17 @@ def test_compare_fits_long_table(es_fit, theta_fits, es_exact_draws):
     assert len(only) == 8 and set(only["method"]) == {"marginal"}
 
 
-def test_unknown_sigma_has_no_exact_column(rows_unknown_sigma):
+def test_unknown_sigma_has_the_exact_column_from_the_tau_sigma_grid(rows_unknown_sigma):
     d = rows_unknown_sigma
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SamplingWarning)
         idata = fit(d, draws=200, tune=200, chains=2, seed=1)
     t = compare(idata)
-    assert "exact" not in t and list(t["n"]) == [5, 6, 7, 8]
+    assert list(t["n"]) == [5, 6, 7, 8]
+    exact = exact_posterior(d, fit_priors(idata, None, d))
+    assert not exact.sigma_known
+    np.testing.assert_array_equal(t["exact"], exact.mean["theta"].values)
+    np.testing.assert_array_equal(t["exact_sd"], exact.sd["theta"].values)
     # per-draw se_i = sigma / sqrt(n_i) in the shrinkage factor
     post = idata.posterior
     s2 = post["sigma"].values[..., None] ** 2 / d.n
@@ -253,7 +257,26 @@ def test_unknown_sigma_has_no_exact_column(rows_unknown_sigma):
     pop = compare_population(idata)
     assert list(pop.index) == ["mu", "tau", "sigma"]
     assert pop.at["sigma", "eb"] == pytest.approx(d.sigma_hat)
-    assert "exact" not in compare_fits({"a": idata})
+    assert pop.at["sigma", "exact"] == float(exact.mean["sigma"])
+    long = compare_fits({"a": idata}).set_index(["variable", "group"])
+    assert long.at[("sigma", None), "exact"] == float(exact.mean["sigma"])
+    np.testing.assert_array_equal(long.loc["theta", "exact"], exact.mean["theta"].values)
+
+
+def test_compare_with_groups_of_one_row_and_sigma_unknown(radon_like):
+    """Radon-like rows (85 groups, 13 of one row): compare and compare_population carry the
+    exact (tau, sigma) grid's means (their agreement with NUTS is tested with the exact
+    posterior), and the prior-data check, on the plug-in se_i, raises no false alarm."""
+    from hiermodel.diagnostics import prior_data_conflict
+
+    data, idata = radon_like
+    t = compare(idata, data)
+    assert (t["n"] == 1).sum() == 13
+    exact = exact_posterior(data)
+    np.testing.assert_array_equal(t["exact"], exact.mean["theta"].values)
+    pop = compare_population(idata, data)
+    assert pop.at["sigma", "exact"] == float(exact.mean["sigma"])
+    assert prior_data_conflict(idata, data) == []
 
 
 def test_data_round_trip_and_tau_estimates(es_fit, seed_fit):

@@ -70,6 +70,29 @@ def test_sufficient_statistics_and_pooled_sigma():
     assert [d.groups[c] for c in codes] == list(g)
 
 
+def test_groups_of_one_row_are_kept_when_sigma_is_unknown():
+    """A group of one row adds nothing to sigma (ss 0 on 0 df) but keeps its mean; sigma_hat
+    is the pooled sd of the other groups (np.var with ddof=1 per group, weighted by df); the
+    Dask reduction gives the same statistics."""
+    y = np.array([3.0, 1.0, 2.0, 4.5, 7.0, 5.0, 6.0, 10.0, -2.0])
+    g = np.array(["a", "b", "b", "c", "d", "d", "d", "e", "e"])
+    d = HierData.from_observations(y, g)
+    assert d.groups == tuple("abcde")
+    np.testing.assert_array_equal(d.n, [1, 2, 1, 3, 2])
+    np.testing.assert_allclose(d.means, [3.0, 1.5, 4.5, 6.0, 4.0], rtol=1e-15)
+    np.testing.assert_array_equal(d.ss[[0, 2]], [0.0, 0.0])
+    multi = [y[g == lab] for lab in "bde"]
+    s2 = (sum((v.size - 1) * np.var(v, ddof=1) for v in multi)
+          / sum(v.size - 1 for v in multi))
+    assert d.sigma_hat == pytest.approx(np.sqrt(s2), rel=1e-12)
+    np.testing.assert_allclose(d.se, np.sqrt(s2 / d.n), rtol=1e-12)
+    dd = pytest.importorskip("dask.dataframe")
+    frame = dd.from_pandas(pd.DataFrame({"v": y, "g": g}), npartitions=3)
+    lazy = HierData.from_dataframe(frame, value="v", group="g")
+    np.testing.assert_allclose(lazy.to_dataframe().loc[list("abcde")].to_numpy(),
+                               d.to_dataframe().to_numpy(), rtol=1e-12, atol=1e-12)
+
+
 def test_dataframe_matches_arrays():
     y, g = _rows(3)
     df = pd.DataFrame({"score": y, "school": g, "other": 1})
@@ -156,8 +179,9 @@ BAD = [
      "`se` must be > 0"),
     ("duplicate-labels", lambda: HierData.from_summary(GOOD_M, GOOD_N, 1.0, groups=list("aba")),
      ValueError, "`groups` has duplicate labels ['a']"),
-    ("one-row-unknown-sigma", lambda: HierData.from_observations([1.0, 2.0, 3.0], list("aab")),
-     ValueError, "group(s) ['b'] have a single row"),
+    ("all-singletons-unknown-sigma", lambda: HierData.from_observations([1.0, 2.0, 3.0],
+                                                                        list("abc")),
+     ValueError, "`y`: no group has two or more rows"),
     ("missing-value-column", lambda: HierData.from_dataframe(
         pd.DataFrame({"y": [1.0, 2.0], "g": ["a", "b"]}), value="score", group="g"),
      ValueError, "`value`: column 'score' is not in the DataFrame"),
@@ -174,8 +198,8 @@ BAD = [
         pd.DataFrame({"score": ["1", "x", "2", "3"], "g": list("aabb")}), value="score",
         group="g"), TypeError, "`value` (column 'score') must contain only numbers"),
     ("one-row-per-group-frame", lambda: HierData.from_dataframe(
-        pd.DataFrame({"score": [1.0, 2.0, 3.0], "g": list("aab")}), value="score",
-        group="g"), ValueError, "`value` (column 'score'): group(s) ['b'] have a single row"),
+        pd.DataFrame({"score": [1.0, 2.0, 3.0], "g": list("abc")}), value="score",
+        group="g"), ValueError, "`value` (column 'score'): no group has two or more rows"),
     ("not-a-frame", lambda: HierData.from_dataframe({"y": [1.0]}, value="y", group="g"),
      TypeError, "`df` must be a pandas"),
     ("2d-means", lambda: HierData.from_summary([[1.0, 2.0]], [1, 2], 1.0), ValueError,

@@ -296,3 +296,22 @@ def _without_np_attrs(idata):
     out.posterior.attrs = {k: v for k, v in idata.posterior.attrs.items()
                            if not k.startswith("no_pooling")}
     return out
+
+
+def test_groups_of_one_row_add_no_ss_term_to_loo(radon_like):
+    """Radon-like rows (13 groups of one row, sigma unknown): the integrated log-likelihood of
+    a group of one row is log N(ybar_i | mu, tau^2 + sigma^2) alone, of the others it adds
+    log p(ss_i | sigma) (scipy's gamma), and leave-one-group-out LOO is finite."""
+    data, idata = radon_like
+    ll = integrated_log_likelihood(idata)
+    post = idata.posterior
+    mu, tau, sigma = (post[v].values[..., None] for v in ("mu", "tau", "sigma"))
+    expect = stats.norm.logpdf(data.means, mu, np.sqrt(tau**2 + sigma**2 / data.n))
+    many = data.n > 1
+    expect[..., many] += stats.gamma.logpdf(data.ss[many], (data.n[many] - 1) / 2,
+                                            scale=2 * sigma**2)
+    np.testing.assert_allclose(ll.values, expect, rtol=1e-10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = compare_loo({"hier": idata}, likelihood="integrated")
+    assert np.isfinite(table["elpd_loo"]).all()

@@ -253,3 +253,22 @@ def test_extreme_p_values_warn_in_the_api():
         ok = fit(eight_schools(), draws=300, tune=300, chains=2, seed=1, progressbar=False,
                  check=False)
         ppc_table(posterior_predictive(ok, eight_schools(), seed=1))
+
+
+def test_groups_of_one_row_replicate_ss_as_zero(radon_like):
+    """Radon-like rows (13 groups of one row, sigma unknown): a group of one row has ss = 0
+    in every replicate (its ss^rep ~ sigma^2 chi^2_0), the others a positive ss^rep with mean
+    E[sigma^2] (n_i - 1); the ss check leaves the groups of one row out."""
+    data, idata = radon_like
+    pp = posterior_predictive(idata, data, seed=3)
+    ss = pp.posterior_predictive["ss"]
+    one = data.n == 1
+    assert np.all(ss.values[..., one] == 0.0) and np.all(ss.values[..., ~one] > 0.0)
+    big = int(np.argmax(data.n))
+    e_rep = float((idata.posterior["sigma"] ** 2).mean()) * (data.n[big] - 1)
+    draws = ss.values[..., big].ravel()
+    assert abs(draws.mean() - e_rep) < 4 * draws.std() / np.sqrt(draws.size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PredictiveCheckWarning)  # min(ss) = 0 is no misfit
+        table = ppc_table(pp, var_name="ss")
+    assert table.at["min", "T_obs"] == float(data.ss[~one].min())

@@ -194,7 +194,12 @@ def test_rows_around_70_give_mu_near_the_data(tmp_path):
     assert abs(mean - mu_hat) < 2 * sd, (mean, mu_hat, sd)
     assert 60 < mean < 80
     assert "sigma" in pop.index and 9 < num(pop.at["sigma", "mean"]) < 15
-    assert "Not computed: sigma is estimated" in section(text, "Exact posterior")
+    exact_text = section(text, "Exact posterior")
+    assert "p(tau, sigma | y) on a grid of" in exact_text
+    exact = table_after(text, "Exact posterior")
+    assert abs(num(exact.at["sigma", "mean"]) - num(pop.at["sigma", "mean"])) < 0.5
+    assert num(pop.at["sigma", "exact"]) == pytest.approx(num(exact.at["sigma", "mean"]),
+                                                          rel=1e-3)
     for t in tables(text):
         assert set(t["heads"]) <= set(t["defined"]), t["heads"]
 

@@ -4,6 +4,7 @@ Rao-Blackwellisation and the exact posterior (HierData in, xarray / pandas / Arv
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import arviz as az
 import numpy as np
@@ -195,12 +196,15 @@ def test_exact_posterior_with_a_flat_mu_prior_is_bda3():
     np.testing.assert_allclose(q["theta"].sel(group="A"), [-2, 10, 31], atol=1.5)
 
 
-def test_exact_posterior_rejects_unknown_sigma_and_bad_grid():
+def test_exact_posterior_refuses_unknown_sigma_with_covariates_and_bad_grid():
     rng = np.random.default_rng(1)
-    g = np.repeat(["a", "b", "c"], 4)
-    raw = HierData.from_observations(rng.normal(size=12), g)
-    with pytest.raises(ValueError, match="known sampling sds"):
+    g = np.repeat(["a", "b", "c", "d", "e"], 4)
+    raw = HierData.from_observations(rng.normal(size=20), g).with_covariates(
+        {"x": [0.0, 1.0, 3.0, 2.0, 5.0]})
+    with pytest.raises(NotImplementedError, match="covariates needs known sampling sds"):
         sh.exact_posterior(raw)
+    with pytest.raises(ValueError, match="`sigma_grid`"):
+        sh.exact_posterior(HierData.from_observations(rng.normal(size=20), g), sigma_grid=3)
     with pytest.raises(ValueError, match="`grid`"):
         sh.exact_posterior(eight_schools(), grid=10)
     with pytest.raises(TypeError, match="`priors`"):
@@ -394,3 +398,124 @@ def test_meta_analysis_equal_effects_equals_metafor():
     # the other estimators reach the labelled layer too
     for method in ("he", "sj", "hs"):
         assert meta_analysis(plain, method).heterogeneity["tau2"] > 0
+
+
+# ------------------------------------------------------- exact posterior with sigma unknown
+SINGLETON_N = np.array([1, 3, 2, 1, 4])
+
+
+def _singleton_rows(scale: float = 1.0, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Raw rows of 5 groups, two of them of one row (sigma 1.5, tau 1, mu 2, times scale)."""
+    rng = np.random.default_rng(seed)
+    theta = 2.0 + rng.normal(0, 1.0, SINGLETON_N.size)
+    g = np.repeat(np.arange(SINGLETON_N.size), SINGLETON_N)
+    return scale * (theta[g] + rng.normal(0, 1.5, g.size)), g
+
+
+def _brute_force_moments(y: np.ndarray, g: np.ndarray, pr: Priors) -> dict[str, float]:
+    """E and sd of mu, tau, sigma and E[theta_0] by brute-force Simpson integration of the
+    joint density of the raw rows written independently of the package: each group's rows
+    are y_i ~ MVN(mu 1, sigma^2 I + tau^2 J) (theta_i integrated out; np.linalg on the full
+    covariance), priors from scipy.stats, and mu, tau, sigma on a 3-D grid."""
+    tau = np.linspace(0.0, 20.0, 301)
+    sig = np.linspace(0.05, 8.0, 241)
+    mu = np.linspace(-18.0, 22.0, 241)
+    tt, ss = np.meshgrid(tau, sig, indexing="ij")                    # (T, S)
+    quad = {k: np.zeros(tt.shape) for k in "abc"}
+    logdet = np.zeros(tt.shape)
+    blup = None                                                      # E[theta_0 | mu, ...]
+    for i in range(SINGLETON_N.size):
+        yi = y[g == i]
+        k = yi.size
+        cov = (ss[..., None, None] ** 2 * np.eye(k)
+               + tt[..., None, None] ** 2 * np.ones((k, k)))
+        inv = np.linalg.inv(cov)
+        logdet += np.linalg.slogdet(cov)[1]
+        quad["a"] += np.einsum("i,...ij,j->...", yi, inv, yi)
+        quad["b"] += np.einsum("i,...ij->...", yi, inv)
+        quad["c"] += inv.sum((-1, -2))
+        if i == 0:   # theta_0 | mu, tau, sigma, y = mu + tau^2 1' inv (y_0 - mu 1)
+            blup = (tt**2 * np.einsum("...ij,j->...", inv, yi),
+                    tt**2 * inv.sum((-1, -2)))
+    prior = (stats.norm(pr.mu_mean, pr.mu_sd).logpdf(mu)[None, None, :]
+             + pr.tau_dist().logpdf(tt)[..., None] + pr.sigma_dist().logpdf(ss)[..., None])
+    lp = (-0.5 * logdet[..., None] - 0.5 * (quad["a"][..., None] - 2 * quad["b"][..., None] * mu
+          + quad["c"][..., None] * mu**2) + prior)
+    p = np.exp(lp - lp.max())
+    grids = np.broadcast_arrays(mu[None, None, :], tt[..., None], ss[..., None])
+    theta0 = mu + blup[0][..., None] - blup[1][..., None] * mu
+
+    def integral(f):
+        return integrate.simpson(integrate.simpson(integrate.simpson(
+            f * p, x=mu, axis=2), x=sig, axis=1), x=tau, axis=0)
+
+    z = integral(1.0)
+    out = {}
+    for name, x in zip(("mu", "tau", "sigma"), grids, strict=True):
+        m = integral(x) / z
+        out[f"{name}_mean"], out[f"{name}_sd"] = m, np.sqrt(integral((x - m) ** 2) / z)
+    out["theta0_mean"] = integral(theta0) / z
+    return out
+
+
+@pytest.mark.parametrize("tau_prior", ["halfnormal", "halfcauchy"])
+def test_exact_posterior_with_sigma_unknown_matches_independent_3d_quadrature(tau_prior):
+    """The (tau, sigma) grid with mu and theta integrated analytically against a brute-force
+    3-D integral of the raw rows' joint density (groups of one row included)."""
+    y, g = _singleton_rows()
+    d = HierData.from_observations(y, g)
+    pr = Priors(mu_mean=1.0, mu_sd=5.0, tau=tau_prior, tau_scale=1.5, sigma="halfcauchy",
+                sigma_scale=2.0)
+    post = sh.exact_posterior(d, pr)
+    ref = _brute_force_moments(y, g, post.priors)
+    mean, sd = post.mean, post.sd
+    for v in ("mu", "tau", "sigma"):
+        assert float(mean[v]) == pytest.approx(ref[f"{v}_mean"], rel=2e-4), v
+        assert float(sd[v]) == pytest.approx(ref[f"{v}_sd"], rel=2e-3), v
+    assert float(mean["theta"][0]) == pytest.approx(ref["theta0_mean"], rel=2e-4)
+    # the marginal densities integrate to one: tau's from its formula, sigma's on its axis
+    assert integrate.quad(post.tau_pdf, 0, np.inf, epsrel=1e-10)[0] == pytest.approx(1, 1e-7)
+    assert integrate.simpson(post.sigma_density * post.sigma_grid,
+                             x=np.log(post.sigma_grid)) == pytest.approx(1, rel=1e-9)
+    assert post.truncated_mass < 1e-10
+
+
+def _within_mcse(idata, data: HierData, k: float = 4.0) -> None:
+    """NUTS means of mu, tau, sigma and theta within ``k`` MCSE (ArviZ's, as compare and
+    compare_population report it) of the exact means in their ``exact`` columns."""
+    from hiermodel import compare, compare_population
+
+    pop, theta = compare_population(idata, data), compare(idata, data)
+    assert list(pop.index) == ["mu", "tau", "sigma"]
+    for t in (pop, theta):
+        z = (t["mean"] - t["exact"]) / t["mcse_mean"]
+        assert np.all(np.abs(z) < k), z.round(2).to_dict()
+
+
+@pytest.mark.parametrize("scale", [0.01, 1e4])
+def test_exact_posterior_with_sigma_unknown_agrees_with_nuts_at_extreme_scales(scale):
+    """Raw rows with groups of one row, at scale 0.01 and 10,000: the (tau, sigma) grid and a
+    2 x 500-draw NUTS fit (default priors, scaled to the data) agree within 4 MCSE."""
+    from hiermodel import fit
+
+    y, g = _singleton_rows(scale)
+    d = HierData.from_observations(y, g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        idata = fit(d, draws=500, chains=2, seed=3)
+    post = sh.exact_posterior(d)
+    _within_mcse(idata, d)
+    draws = post.sample(500, 2, seed=1).posterior
+    assert set(draws.data_vars) == {"mu", "tau", "sigma", "theta"}
+    assert float(draws["sigma"].mean()) == pytest.approx(float(post.mean["sigma"]),
+                                                         abs=4 * float(post.sd["sigma"]) / 30)
+
+
+def test_exact_posterior_with_sigma_unknown_agrees_with_nuts_on_radon_like_rows(radon_like):
+    """85 groups of very unequal sizes, 13 of one row: exact vs 2 x 500 NUTS draws within 4
+    MCSE, and sigma's posterior near the truth (0.8)."""
+    data, idata = radon_like
+    post = sh.exact_posterior(data)
+    _within_mcse(idata, data)
+    lo, hi = post.quantile([0.0005, 0.9995])["sigma"].values
+    assert lo < 0.8 < hi

@@ -20,8 +20,8 @@ facade (:class:`~hiermodel.data.HierData` in, xarray / pandas out) is
 * :mod:`~hiermodel.core.metareg` -- meta-regression (group-level covariates): tau^2 by REML,
   ML, DL, PM, HE, SJ, HS and the equal-effects model, Q, I^2, H^2, R^2, the Q-profile
   interval, Knapp-Hartung, prediction intervals;
-* :mod:`~hiermodel.core.exact` -- the exact grid posterior (BDA3 section 5.4) and predictive
-  quantiles;
+* :mod:`~hiermodel.core.exact` -- the exact grid posterior (BDA3 section 5.4; with sigma
+  unknown on a 2-D (tau, sigma) grid) and predictive quantiles;
 * :mod:`~hiermodel.core.arrays` -- the array checks and numerical helpers they share.
 """
 
@@ -30,9 +30,12 @@ from __future__ import annotations
 from .exact import (
     GridPosterior,
     RegressionGridPosterior,
+    UnknownSigmaGridPosterior,
     grid_posterior,
     predictive_quantiles,
     regression_grid_posterior,
+    ss_logpdf,
+    unknown_sigma_grid_posterior,
 )
 from .metareg import (
     METAREG_METHODS,
@@ -72,7 +75,8 @@ __all__ = [
     "conditional_posterior", "SdOfMeansEstimates", "sd_of_means_estimates",
     "TauEstimate", "estimate_tau", "EBEstimates", "eb_core", "restricted_loglik",
     "GridPosterior", "grid_posterior", "predictive_quantiles", "RegressionGridPosterior",
-    "regression_grid_posterior",
+    "regression_grid_posterior", "UnknownSigmaGridPosterior", "unknown_sigma_grid_posterior",
+    "ss_logpdf",
     "METAREG_METHODS", "MetaRegression", "meta_regression", "design_matrix", "generalized_q",
     "q_profile_interval", "r_squared", "prediction_interval",
 ]
