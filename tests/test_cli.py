@@ -358,6 +358,9 @@ def test_help_reads_well(capsys, command):
                  "scaled to the data", "S = sqrt(var(ybar_i) + mean(se_i^2))",
                  "tau ~ HalfCauchy(S)", "doubles the run time"):
         assert text in out, text
+    assert "seed text" not in out and "table 4." not in out
+    if command == "eight-schools":
+        assert "illustrative summary form of Eight Schools" in out
 
 
 def test_duplicated_column_names_are_refused(tmp_path, capsys):
