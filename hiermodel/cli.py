@@ -2,7 +2,7 @@
 
     hiermodel eight-schools --out DIR [--seed N] [--sampler ...] [--parameterization ...]
     hiermodel fit FILE.csv --value COL --group COL [options]          raw rows
-    hiermodel fit FILE.csv --mean COL --n COL --sigma X [--label COL]  the seed text's summary form
+    hiermodel fit FILE.csv --mean COL --n COL --sigma X [--label COL]  summary form
     hiermodel fit FILE.csv --estimate COL --se COL [--label COL]      Rubin's form
     any form: --covariates COL[,COL...]   group-level covariates (meta-regression)
               --knha                      Knapp-Hartung tests in the empirical-Bayes section
@@ -128,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Fit Eight Schools and write every result to --out.")
     es.add_argument("--dataset", choices=tuple(DATASETS), default="rubin",
                     help="rubin: Rubin (1981) estimates and standard errors (default); "
-                         "summary: the seed text's table 4.1 (n_i, ybar_i, sigma = 15)")
+                         "summary: an illustrative summary form of Eight Schools (Rubin's "
+                         "estimates to one decimal, hypothetical group sizes n_i, sigma = 15)")
     _add_fit_options(es)
     ft = sub.add_parser("fit", help="fit a CSV of your own",
                         description="Fit the three-level model to a CSV file: raw rows "
@@ -492,7 +493,7 @@ def _run(argv: list[str] | None) -> int:
             data = DATASETS[args.dataset]()
             out = args.out or "eight_schools_out"
             title = ("Eight Schools (Rubin 1981)" if args.dataset == "rubin"
-                     else "Eight Schools (the seed text's table 4.1)")
+                     else "Eight Schools (illustrative summary form, sigma = 15)")
         else:
             data = data_from_args(args)
             out = args.out or (Path(args.file).stem + "_out")

@@ -4,17 +4,20 @@ For the three-level normal model ``ybar_i | theta_i ~ N(theta_i, se_i^2)``,
 ``theta_i | mu, tau ~ N(mu, tau^2)``, every estimate of ``theta_i`` this package produces is
 put side by side, one row per group:
 
-* the seed text's three pooling strategies (section 2): no pooling ``ybar_i``, complete pooling
-  (the precision-weighted mean, the common-effect estimate) and partial pooling
+* the three pooling strategies (BDA3 section 5.5; Gelman & Hill 2007 ch. 12): no pooling
+  ``ybar_i``, complete pooling (the precision-weighted mean, the common-effect estimate) and
+  partial pooling
   ``w_i ybar_i + (1 - w_i) mu`` with the shrinkage weight
   ``w_i = tau^2 / (tau^2 + se_i^2)`` -- by empirical Bayes (``tau_hat`` from an estimator of
-  :func:`hiermodel.core.estimate_tau`) and by the seed text's own section 4.2 formula;
+  :func:`hiermodel.core.estimate_tau`) and by the sd-of-means plug-in ``mu_hat = mean(ybar)``,
+  ``tau_hat = sd(ybar)`` (a naive moment estimator that ignores the sampling variance of
+  ``ybar_i``);
 * the full-Bayes posterior mean, sd and credible interval of ``theta_i`` from the draws
   (ArviZ), with the Monte Carlo standard error of the mean.  The interval is the HDI
   (``interval="hdi"``, columns ``hdi_low``/``hdi_high``) or the equal-tailed central interval
   (``interval="eti"``, columns ``eti_low``/``eti_high``), of mass ``prob`` (default 0.94);
-* the Rao-Blackwellised posterior mean -- the seed text's section 5.1 conditional mean averaged
-  over the posterior draws of ``(mu, tau)``::
+* the Rao-Blackwellised posterior mean -- the mean of the conditional posterior of ``theta_i``
+  given ``(mu, tau)`` (BDA3 eq. 5.17) averaged over the posterior draws of ``(mu, tau)``::
 
       E[theta_i | y] = E[ w_i ybar_i + (1 - w_i) mu | y ]
                      ~ (1/S) sum_s ( w_i(tau_s) ybar_i + (1 - w_i(tau_s)) mu_s )
@@ -29,7 +32,7 @@ The population parameters get their own table, :func:`compare_population` (rows 
 ``tau`` and, when it is estimated, ``sigma``; EB point estimate vs posterior mean and
 interval), and several fits of the same data compare as one tidy long table,
 :func:`compare_fits`.
-:func:`summarize` turns a comparison into a few sentences in the seed text's terms.
+:func:`summarize` turns a comparison into a few sentences on who moved, how far and why.
 
 Every function takes ``InferenceData`` from :func:`hiermodel.fit`, from
 :meth:`hiermodel.shrinkage.ExactPosterior.sample`, or from another fit of the same model
@@ -192,7 +195,7 @@ def data_from_idata(idata: az.InferenceData) -> HierData:
 
     Uses ``observed_data["y"]`` (``ybar_i``; or the one observed variable on the group
     dimension, as ArviZ's examples name it) and ``constant_data`` ``se``, ``n`` and
-    ``sigma`` as :func:`hiermodel.fit` stores them: with ``n`` and ``sigma`` the seed's
+    ``sigma`` as :func:`hiermodel.fit` stores them: with ``n`` and ``sigma`` the
     summary form (``se_i = sigma_i / sqrt(n_i)``); with ``se`` only -- or ``sigma`` without
     ``n``, ArviZ's Eight Schools convention for the known sd of ``y_i`` -- Rubin's estimates
     form; with ``observed_data["ss"]`` (sigma unknown) the sufficient statistics of raw rows,
@@ -489,15 +492,16 @@ def compare(
             ``se_i``, the sd of ``ybar_i`` (the plug-in ``sigma_hat / sqrt(n_i)`` if sigma
             is estimated);
         ``no_pooling``
-            ``ybar_i`` (seed text 2.1);
+            ``ybar_i``, each group on its own;
         ``complete_pooling``
             the precision-weighted mean ``sum ybar_i/se_i^2 / sum 1/se_i^2``: the
             complete-pooling model's estimate, the ``tau = 0`` limit and metafor's
             equal-effects estimate (with a common sigma the mean of all rows,
             ``(1/N) sum_ij y_ij``);
         ``sd_of_means``
-            partial pooling with ``tau_hat = sd(ybar)`` toward the unweighted mean of the
-            ``ybar_i`` (``attrs["sd_of_means_mu"]``);
+            partial pooling with the sd-of-means plug-in ``tau_hat = sd(ybar)`` toward the
+            unweighted mean of the ``ybar_i`` (``attrs["sd_of_means_mu"]``), a naive moment
+            estimator that ignores the sampling variance of ``ybar_i``;
         ``eb``, ``eb_weight``, ``eb_sd``
             empirical Bayes ``theta_hat_i = w_i ybar_i + (1 - w_i) mu_hat`` with
             ``w_i = tau_hat^2 / (tau_hat^2 + se_i^2)`` and the Morris-adjusted sd
@@ -508,7 +512,8 @@ def compare(
             ``eti_low``/``eti_high``, named for the kind of interval;
         ``rb_mean``, ``rb_mcse``
             the Rao-Blackwellised mean ``(1/S) sum_s [w_i(tau_s) ybar_i + (1 - w_i(tau_s))
-            mu_s]`` (seed text 5.1 averaged over the draws) and its MCSE;
+            mu_s]`` (the conditional posterior mean of BDA3 eq. 5.17 averaged over the
+            draws) and its MCSE;
         ``shrinkage``
             ``E[1 - w_i | y]``, the posterior share of the way from ``ybar_i`` to the
             population mean (0 = no pooling, 1 = complete pooling);
@@ -726,7 +731,8 @@ def compare_population(
             pooled within-group sd ``sqrt(sum_i ss_i / (N - G))``) and, for ``mu``,
             ``sqrt(Var(mu_hat)) = (sum_i 1/(se_i^2 + tau_hat^2))^{-1/2}`` (NaN otherwise);
         ``sd_of_means``
-            the seed text's 4.2 plug-ins ``mean(ybar)`` and ``sd(ybar)`` (NaN for sigma);
+            the sd-of-means plug-in ``mu_hat = mean(ybar)``, ``tau_hat = sd(ybar)`` (NaN for
+            sigma);
         ``mean``, ``sd``, ``<interval>_low``, ``<interval>_high``, ``mcse_mean``,
         ``ess_bulk``, ``r_hat``
             from the posterior draws (ArviZ); ``hdi_low``/``hdi_high`` or
@@ -982,7 +988,7 @@ def _fmt_pair(a: float, b: float) -> tuple[str, str]:
 
 
 def summarize(comparison: pd.DataFrame, top: int = 3) -> str:
-    r"""A few sentences on who moved, how far, and why, in the seed text's terms.
+    r"""A few sentences on who moved, how far, and why.
 
     Each group's move from no pooling to the full-Bayes posterior mean is about
     ``E[1 - w_i | y] x |ybar_i - mu|``: the shrinkage factor (large when ``se_i`` is large,
@@ -1124,14 +1130,14 @@ def _eb_sentences(t: pd.DataFrame) -> list[str]:
                        f"averages over tau (posterior mean {_fmt(a['tau_mean'])}).")
     if "sd_of_means_tau" in a:
         sd_of_means_tau = float(a["sd_of_means_tau"])
-        text = ("The seed text's section 4.2 formula takes tau_hat = sd(ybar) = "
+        text = ("The sd-of-means plug-in takes tau_hat = sd(ybar) = "
                 f"{_fmt(sd_of_means_tau)}, "
                 "the spread of the observed means including their sampling noise")
         if "eb_tau" in a:
             eb_tau = float(a["eb_tau"])
-            s_seed, s_eb = _fmt_pair(sd_of_means_tau, eb_tau)
+            s_plugin, s_eb = _fmt_pair(sd_of_means_tau, eb_tau)
             se = t["se"].to_numpy(float)
-            b_seed, b_eb = _fmt_pair(_mean_shrinkage(sd_of_means_tau, se),
+            b_plugin, b_eb = _fmt_pair(_mean_shrinkage(sd_of_means_tau, se),
                                      _mean_shrinkage(eb_tau, se))
             if sd_of_means_tau == eb_tau:
                 text += (f", equal to the {method} tau_hat, so it shrinks as much as EB "
@@ -1139,26 +1145,11 @@ def _eb_sentences(t: pd.DataFrame) -> list[str]:
             else:
                 above = sd_of_means_tau > eb_tau
                 text += (f"; that is {'above' if above else 'below'} the {method} tau_hat "
-                         f"({s_seed} vs {s_eb}), so its weights w_i = tau_hat^2 / (tau_hat^2 + "
+                         f"({s_plugin} vs {s_eb}), so its weights w_i = tau_hat^2 / (tau_hat^2 + "
                          f"se_i^2) are {'larger' if above else 'smaller'} and it shrinks "
-                         f"{'less' if above else 'more'} than EB (mean 1 - w_i {b_seed} vs "
+                         f"{'less' if above else 'more'} than EB (mean 1 - w_i {b_plugin} vs "
                          f"{b_eb}; column 'sd_of_means' vs 'eb').")
         else:
             text += " (column 'sd_of_means')."
         out.append(text)
-    if _is_seed_table(t):
-        picks = ", ".join(f"{g} {t.at[g, 'sd_of_means']:.2f}" for g in ("A", "B", "G", "F"))
-        out.append("The seed text's table 4.3 (A 19.2, B 8.5, G 12.1, F 2.8) is illustrative: its "
-                   f"own code on table 4.1 gives {picks}.")
     return out
-
-
-def _is_seed_table(t: pd.DataFrame) -> bool:
-    """Whether the comparison is of the seed text's table 4.1 (eight_schools_summary)."""
-    from .datasets import eight_schools_summary
-
-    ref = eight_schools_summary()
-    return ("n" in t and "sd_of_means" in t and len(t) == ref.n_groups
-            and list(map(str, t.index)) == list(ref.groups)
-            and np.array_equal(t["n"].to_numpy(), ref.n)
-            and np.allclose(t["no_pooling"].to_numpy(), ref.means))

@@ -14,7 +14,7 @@ Four constructors cover the forms data arrive in:
 
 * :meth:`HierData.from_observations` -- raw rows with a group label per row;
 * :meth:`HierData.from_dataframe` -- the same from a pandas DataFrame;
-* :meth:`HierData.from_summary` -- the seed text's form (ybar_i, n_i, sigma);
+* :meth:`HierData.from_summary` -- the summary form (ybar_i, n_i, sigma);
 * :meth:`HierData.from_estimates` -- Rubin's form (estimate_i, se_i).
 
 Bad input raises ``ValueError``/``TypeError`` naming the argument, before PyMC sees it.
@@ -489,7 +489,7 @@ class HierData:
         sigma: float | Sequence[float] | np.ndarray, groups: Sequence[Hashable] | None = None,
         covariates: Any = None,
     ) -> HierData:
-        """The seed text's form: group means ``ybar_i``, sizes ``n_i`` and a known sd ``sigma``.
+        """The summary form: group means ``ybar_i``, sizes ``n_i`` and a known sd ``sigma``.
 
         ``se_i = sigma_i / sqrt(n_i)``; ``sigma`` is a scalar or one value per group
         (``covariates``: see :meth:`with_covariates`).

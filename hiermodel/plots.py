@@ -1,5 +1,6 @@
 r"""Every figure of the package: shrinkage, forests, sampler geometry, the posterior of tau,
-predictive checks, the seed text's exercises and simulation-based calibration.
+predictive checks, the pooling and shrinkage simulation studies and simulation-based
+calibration.
 
 Figures take precomputed inputs -- fits, comparison tables, predictive draws, study results --
 and draw them; what they show beyond the draws themselves (central intervals, a density) is
@@ -11,9 +12,10 @@ thread-safe, safe headless (Agg), in notebooks (the returned figure displays onc
 by default, or into the axes it is given (``ax=`` for one-panel figures, ``axes=`` for
 multi-panel ones) and then returns the figure holding them.
 
-* :func:`plot_shrinkage` -- the seed text's section 3.3 picture: each group's move from no pooling
-  ``ybar_i`` to partial pooling (empirical Bayes and full Bayes), marker area by ``n_i`` (or
-  the precision ``1/se_i^2``), the grand mean marked;
+* :func:`plot_shrinkage` -- the shrinkage plot (Efron & Morris 1975; in the style of Gelman &
+  Hill 2007 fig. 12.1): each group's move from no pooling ``ybar_i`` to partial pooling
+  (empirical Bayes and full Bayes), marker area by ``n_i`` (or the precision ``1/se_i^2``),
+  the grand mean marked;
 * :func:`plot_meta_forest` -- the meta-analyst's forest plot: per group the observed
   ``y_i +- 1.96 se_i`` beside the posterior ``theta_i``, then the pooled ``mu`` (a diamond)
   and the prediction interval of a new group's ``theta_new ~ N(mu, tau^2)`` (at the mean
@@ -30,7 +32,7 @@ multi-panel ones) and then returns the figure holding them.
 * :func:`plot_test_statistics`, :func:`plot_ppc` -- predictive checks: histograms of
   ``T(y^rep)`` against ``T(y)``, and ArviZ's predictive density plot;
 * :func:`plot_pooling_vs_tau`, :func:`plot_shrinkage_by_size`, :func:`plot_mse_study` -- the
-  seed text's exercises 1-3 (:mod:`hiermodel.studies`);
+  pooling and shrinkage simulation studies (:mod:`hiermodel.studies`);
 * :func:`plot_sbc_ranks` -- the rank histograms of simulation-based calibration.
 
 Intervals are central (equal-tailed): the ``(1 - prob)/2`` and ``(1 + prob)/2`` quantiles,
@@ -98,7 +100,7 @@ _SAMPLE = ("chain", "draw")
 #: comparison columns plot_shrinkage can draw, with their axis labels
 SHRINKAGE_COLUMNS = {
     "no_pooling": "no pooling\n" + r"$\bar y_i$",
-    "sd_of_means": "sd of means\n(section 4.2)",
+    "sd_of_means": "sd of means\n(plug-in)",
     "eb": "empirical Bayes\n({method})",
     "rb_mean": "full Bayes\n(Rao-Blackwell)",
     "mean": "full Bayes\n" + r"$E[\theta_i \mid y]$",
@@ -419,7 +421,8 @@ def plot_shrinkage(
     columns: Sequence[str] = ("no_pooling", "eb", "mean"),
     figsize: tuple[float, float] | None = None,
 ) -> Figure:
-    r"""Each group's move from no pooling to partial pooling: the seed text's section 3.3 picture.
+    r"""Each group's move from no pooling to partial pooling: the shrinkage plot (Efron & Morris
+    1975; in the style of Gelman & Hill 2007 fig. 12.1).
 
     One column of points per estimate (by default no pooling ``ybar_i``, empirical Bayes
     ``w_i ybar_i + (1 - w_i) mu_hat`` and the full-Bayes posterior mean), a line per group
@@ -1476,8 +1479,9 @@ def plot_tau(
 
         w_i(tau) = tau^2 / (tau^2 + se_i^2) = (n_i / sigma^2) / (n_i / sigma^2 + 1 / tau^2),
 
-    the seed text's section 3.1 weight on ``ybar_i`` (``se_i`` is the plug-in
-    ``sigma_hat / sqrt(n_i)`` when sigma is estimated), coloured by ``se_i`` (groups with
+    the weight on ``ybar_i`` in the conditional posterior mean of ``theta_i`` given ``(mu,
+    tau)`` (BDA3 eq. 5.17; Morris 1983; ``se_i`` is the plug-in ``sigma_hat / sqrt(n_i)``
+    when sigma is estimated), coloured by ``se_i`` (groups with
     equal ``se_i`` share a curve): a legend of the groups for up to 10 distinct ``se_i``, a
     colour bar beyond; the ``tau_hat`` are repeated as grey lines of the same styles.
 

@@ -428,7 +428,7 @@ def _beta_names(data: Any) -> list[str]:
 
 def _population_method(run: _Run) -> str:
     """The EB method of the population table: with covariates the meta-regression's (the
-    seed's sd_of_means has none; REML then, as :func:`_meta`)."""
+    sd-of-means plug-in has none; REML then, as :func:`_meta`)."""
     from .core import METAREG_METHODS
 
     if run.data.has_covariates and run.eb_method not in METAREG_METHODS:
@@ -1076,9 +1076,11 @@ def _meta_lines(run: _Run) -> list[str]:
                 f"tau^2 estimated by {method} and then plugged in as if known")
     head = (f"The classical {'equal-effects' if equal_effects else 'random-effects'} "
             f"{'meta-regression' if cov else 'meta-analysis'} {model}, {fit_text} "
-            f"(hiermodel.meta_analysis; metafor's `{call}` with vi = se_i^2 prints the same "
-            f"numbers).{plug} The heterogeneity numbers are printed as metafor prints them "
-            f"(4 decimals; I^2, H^2{', R^2' if cov else ''} with 2).")
+            f"(hiermodel.meta_analysis; the numbers equal metafor's printed digits for "
+            f"`{call}` with vi = se_i^2, up to its convergence tolerance: its REML stops at a "
+            f"1e-5 change in tau^2, so a last digit can differ).{plug} The heterogeneity "
+            f"numbers are printed as metafor prints them (4 decimals; I^2, "
+            f"H^2{', R^2' if cov else ''} with 2).")
     resid = "residual " if cov else ""
     lines = [head, ""]
     kind = ("residual heterogeneity, not explained by the covariates" if cov
@@ -1195,7 +1197,7 @@ def _se_definition(d: Any) -> str:
         return f"se_i = sigma / sqrt(n_i), the standard error of ybar_i ({_sigma_text(d)} known)."
     return (f"se_i = sigma_hat / sqrt(n_i), the standard error of ybar_i with the pooled "
             f"within-group sd sigma_hat = {_fmt(d.sigma_hat)} plugged in (used by the "
-            f"no-pooling, seed and empirical-Bayes columns; the full posterior estimates "
+            f"no-pooling, sd-of-means and empirical-Bayes columns; the full posterior estimates "
             f"sigma instead).")
 
 
@@ -1222,8 +1224,8 @@ def _comparison_defs(run: _Run) -> dict[str, str]:
                              f"complete pooling (tau = 0, the equal-effects estimate), one "
                              f"value for every group."
                              if "complete_pooling" in run.comparison else ""),
-        "sd_of_means": f"partial pooling as the seed text (the tutorial hiermodel reproduces, its "
-                f"section 4.2) computes it: w_i ybar_i + (1 - w_i) mean(ybar) with w_i = "
+        "sd_of_means": f"partial pooling with the sd-of-means plug-in (a naive moment "
+                f"estimator): w_i ybar_i + (1 - w_i) mean(ybar) with w_i = "
                 f"tau_s^2 / (tau_s^2 + se_i^2) and tau_s = sd(ybar) = "
                 f"{_fmt(float(a.get('sd_of_means_tau', np.nan)))}, "
                 f"the spread of the observed means "
@@ -1359,8 +1361,9 @@ def _population_lines(run: _Run) -> list[str]:
               + ".",
         "eb_sd": f"the standard error of mu_hat, (sum_i 1 / (se_i^2 + tau_hat^2))^(-1/2); "
                  f"{_DASH} for the other rows.",
-        "sd_of_means": f"the seed text's plug-ins: mean(ybar) for mu and sd(ybar) for tau; {_DASH} "
-                f"otherwise.",
+        "sd_of_means": f"the sd-of-means plug-in: mu_hat = mean(ybar), tau_hat = sd(ybar) (a "
+                f"naive moment estimator that ignores the sampling variance of ybar_i); "
+                f"{_DASH} otherwise.",
         "mean": f"posterior mean, from the {run.diag.n_draws} draws.",
         "sd": "posterior standard deviation.",
         "mcse_mean": "Monte Carlo standard error of `mean`.",

@@ -22,7 +22,7 @@ def es_fit():
 
 @pytest.fixture(scope="session")
 def seed_fits():
-    """Centered and non-centered fits of the seed's table 4.1 (well-measured groups)."""
+    """Centered and non-centered fits of eight_schools_summary (well-measured groups)."""
     from hiermodel import eight_schools_summary, fit
 
     with warnings.catch_warnings():

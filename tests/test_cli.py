@@ -7,6 +7,7 @@ in-process through ``main`` (which shares the compiled models, so it is cheaper)
 from __future__ import annotations
 
 import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -358,6 +359,10 @@ def test_help_reads_well(capsys, command):
                  "scaled to the data", "S = sqrt(var(ybar_i) + mean(se_i^2))",
                  "tau ~ HalfCauchy(S)", "doubles the run time"):
         assert text in out, text
+    # no reference to a document users never see (\s+: also across a wrapped line)
+    assert not re.search(r"seed\s+text|table\s+4\.", out, re.IGNORECASE), out
+    if command == "eight-schools":
+        assert "illustrative summary form of Eight Schools" in out
 
 
 def test_duplicated_column_names_are_refused(tmp_path, capsys):

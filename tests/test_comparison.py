@@ -58,8 +58,8 @@ def theta_fits(stored_fits):
 
 
 @pytest.fixture(scope="module")
-def seed_fit(stored_fits):
-    """Marginal fit of the seed text's table 4.1 (4 x 500, stored)."""
+def summary_fit(stored_fits):
+    """Marginal fit of eight_schools_summary, the illustrative summary form (4 x 500, stored)."""
     return stored_fits["summary_marginal"]
 
 
@@ -104,23 +104,24 @@ def test_compare_table_columns_and_labelled_form(es_fit, es_table):
     assert (t50["hdi_low"] > t["hdi_low"]).all() and (t50["hdi_high"] < t["hdi_high"]).all()
 
 
-def test_eb_and_seed_columns_are_the_closed_forms(seed_fit):
-    """EB: w_i = tau^2/(tau^2 + se_i^2) with the REML tau_hat; 'sd_of_means': seed text 4.2."""
+def test_eb_and_sd_of_means_columns_are_the_closed_forms(summary_fit):
+    """EB: w_i = tau^2/(tau^2 + se_i^2) with the REML tau_hat; 'sd_of_means': the sd-of-means
+    plug-in mu_hat = mean(ybar), tau_hat = sd(ybar)."""
     d = eight_schools_summary()
-    t = compare(seed_fit, eb_method="reml")
+    t = compare(summary_fit, eb_method="reml")
     est = estimate_tau(d.means, d.se, "reml")
-    assert est.tau > 0  # the seed's well-measured groups: EB does not pool completely
+    assert est.tau > 0  # well-measured groups: EB does not pool completely
     w = est.tau**2 / (est.tau**2 + d.se**2)
     np.testing.assert_allclose(t["eb_weight"], w, rtol=1e-12)
     np.testing.assert_allclose(t["eb"], w * d.means + (1 - w) * est.mu, rtol=1e-12)
-    # the seed's hierarchical_estimates(), verbatim
+    # the sd-of-means plug-in, written out with np.std / np.mean
     tau_est, grand = np.std(d.means), np.mean(d.means)
     weights = d.n / (d.n + 15.0**2 / tau_est**2)
     np.testing.assert_allclose(t["sd_of_means"], weights * d.means + (1 - weights) * grand,
                                rtol=1e-12)
     np.testing.assert_array_equal(t["n"], d.n)
     # another estimator changes only the EB columns
-    t_dl = compare(seed_fit, eb_method="dl")
+    t_dl = compare(summary_fit, eb_method="dl")
     est_dl = estimate_tau(d.means, d.se, "dl")
     assert t_dl.attrs["eb_tau"] == pytest.approx(float(est_dl.tau))
     pd.testing.assert_series_equal(t_dl["mean"], t["mean"])
@@ -159,14 +160,14 @@ def test_full_bayes_agrees_with_exact_posterior(es_fit, es_table):
     assert np.all(np.abs(t["sd"] - t["exact_sd"]) < Z * mcse_sd)
 
 
-@pytest.mark.parametrize("which", ["rubin", "seed"])
-def test_partial_estimates_lie_between_ybar_and_pooled_mean(which, es_fit, es_table, seed_fit):
-    t = es_table if which == "rubin" else compare(seed_fit)
+@pytest.mark.parametrize("which", ["rubin", "summary"])
+def test_partial_estimates_lie_between_ybar_and_pooled_mean(which, es_fit, es_table, summary_fit):
+    t = es_table if which == "rubin" else compare(summary_fit)
     a, y = t.attrs, t["no_pooling"].to_numpy()
     assert _between(t["eb"], y, a["eb_mu"])
     assert _between(t["sd_of_means"], y, a["sd_of_means_mu"])
-    ex = exact_posterior(data_from_idata(es_fit if which == "rubin" else seed_fit),
-                         fit_priors(es_fit if which == "rubin" else seed_fit))
+    ex = exact_posterior(data_from_idata(es_fit if which == "rubin" else summary_fit),
+                         fit_priors(es_fit if which == "rubin" else summary_fit))
     # E[theta_i | y] = E[w_i ybar_i + (1 - w_i) mu | y] need not lie exactly between ybar_i
     # and E[mu | y] (w_i and mu are correlated a posteriori): a group whose ybar_i is near
     # E[mu | y] may land just outside, so allow 5% of a posterior sd
@@ -279,9 +280,9 @@ def test_compare_with_groups_of_one_row_and_sigma_unknown(radon_like):
     assert prior_data_conflict(idata, data) == []
 
 
-def test_data_round_trip_and_tau_estimates(es_fit, seed_fit):
+def test_data_round_trip_and_tau_estimates(es_fit, summary_fit):
     assert data_from_idata(es_fit) == eight_schools()
-    assert data_from_idata(seed_fit) == eight_schools_summary()
+    assert data_from_idata(summary_fit) == eight_schools_summary()
     est = tau_estimates(eight_schools())
     assert list(est.index) == ["dl", "pm", "ml", "reml", "he", "sj", "hs", "ee", "sd_of_means"]
     assert est.at["sd_of_means", "tau"] == pytest.approx(np.std(eight_schools().means))
@@ -384,17 +385,17 @@ def test_compare_arviz_centered_eight():
 
 
 # ----------------------------------------------------------------------------- wrong data
-def test_data_that_differs_from_the_fit_raises(es_fit, seed_fit):
+def test_data_that_differs_from_the_fit_raises(es_fit, summary_fit):
     # same labels A-H, other numbers: never mixed silently
     assert eight_schools_summary().groups == eight_schools().groups
     with pytest.raises(ValueError, match=r"`data` does not match the data stored in `idata`"
                                          r".*omit `data=`"):
         compare(es_fit, eight_schools_summary())
     with pytest.raises(ValueError, match="does not match"):
-        compare_population(seed_fit, eight_schools())
-    with pytest.raises(ValueError, match=r"`fits\['seed'\]` was fitted to other data than "
+        compare_population(summary_fit, eight_schools())
+    with pytest.raises(ValueError, match=r"`fits\['summary'\]` was fitted to other data than "
                                          r"the data of `fits\['rubin'\]`"):
-        compare_fits({"rubin": es_fit, "seed": seed_fit})
+        compare_fits({"rubin": es_fit, "summary": summary_fit})
     with pytest.raises(ValueError, match=r"`data` does not match.*`fits\['rubin'\]`"):
         compare_fits({"rubin": es_fit}, eight_schools_summary())
     # the same means with other standard errors
@@ -406,7 +407,7 @@ def test_data_that_differs_from_the_fit_raises(es_fit, seed_fit):
     pd.testing.assert_frame_equal(compare(es_fit, eight_schools()), compare(es_fit))
     s = eight_schools_summary()
     as_estimates = HierData.from_estimates(s.means, s.se, groups=s.groups)
-    np.testing.assert_allclose(compare(seed_fit, as_estimates)["eb"], compare(seed_fit)["eb"])
+    np.testing.assert_allclose(compare(summary_fit, as_estimates)["eb"], compare(summary_fit)["eb"])
 
 
 # ----------------------------------------------------------------------------- intervals
@@ -493,46 +494,48 @@ def test_fit_priors_read_from_attrs(es_fit):
 
 
 # ----------------------------------------------------------------------------- summarize
-def test_summarize_in_the_seeds_terms(seed_fit, es_table):
-    t = compare(seed_fit)
+def test_summarize_names_who_moved_and_why(summary_fit, es_table):
+    t = compare(summary_fit)
     text = summarize(t)
     move = (t["mean"] - t["no_pooling"]).abs()
     first = move.idxmax()
     assert f"Moved most: {first} " in text
     assert "grand mean" in text and "borrowing strength" in text
-    assert "small n = 6" in text  # school G: n = 6, ybar = 18 -- the seed's example
-    assert "table 4.3" in text  # the seed's illustrative table is put in context
+    assert "small n = 6" in text  # school G: n = 6, ybar = 18, the smallest and far out
+    # no reference to a document users never see
+    assert "table 4.3" not in text and "seed" not in text.lower()
     assert f"Moved least: {move.idxmin()} " in summarize(t, top=2)
     rubin = summarize(es_table)
     assert "tau = 0" in rubin and "pools completely" in rubin
-    assert rubin.count(";") >= 2 and "table 4.3" not in rubin
+    assert rubin.count(";") >= 2 and "table 4.3" not in rubin and "seed" not in rubin.lower()
 
 
 @pytest.mark.parametrize("method", ["dl", "pm", "ml", "reml"])
-def test_summarize_seed_sentence_follows_the_numbers(method, seed_fit, es_table):
-    """'shrinks more' / 'less' comes from comparing the seed's tau_hat with EB's."""
-    t = compare(seed_fit, eb_method=method)
+def test_summarize_sd_of_means_sentence_follows_the_numbers(method, summary_fit, es_table):
+    """'shrinks more' / 'less' comes from comparing the sd-of-means tau_hat with EB's."""
+    t = compare(summary_fit, eb_method=method)
     sd_of_means_tau, eb_tau = t.attrs["sd_of_means_tau"], t.attrs["eb_tau"]
-    line = next(x for x in summarize(t).splitlines() if x.startswith("The seed text's section"))
+    line = next(x for x in summarize(t).splitlines() if x.startswith("The sd-of-means plug-in"))
     word = "more" if sd_of_means_tau < eb_tau else "less"
     assert f"shrinks {word} than EB" in line, line
     assert ("below" if sd_of_means_tau < eb_tau else "above") in line
     assert "under-shrinks" not in line
     se = t["se"].to_numpy()
-    b_seed = np.mean(se**2 / (sd_of_means_tau**2 + se**2))
+    b_plugin = np.mean(se**2 / (sd_of_means_tau**2 + se**2))
     b_eb = np.mean(se**2 / (eb_tau**2 + se**2))
-    assert (b_seed > b_eb) == (word == "more")
-    if method == "reml":  # the seed's table 4.1: sd(ybar) 9.84 < REML 10.18, shrinks MORE
+    assert (b_plugin > b_eb) == (word == "more")
+    if method == "reml":  # eight_schools_summary: sd(ybar) 9.84 < REML 10.18, shrinks MORE
         assert sd_of_means_tau == pytest.approx(9.8446, abs=1e-3)
         assert eb_tau == pytest.approx(10.18, abs=0.01)
         assert "(9.84 vs 10.2)" in line and "shrinks more" in line
-    # Rubin's data: REML tau_hat = 0 < sd(ybar), so the seed's formula shrinks LESS
-    rubin = next(x for x in summarize(es_table).splitlines() if x.startswith("The seed text's"))
+    # Rubin's data: REML tau_hat = 0 < sd(ybar), so the sd-of-means plug-in shrinks LESS
+    rubin = next(x for x in summarize(es_table).splitlines()
+                 if x.startswith("The sd-of-means plug-in"))
     assert "above the REML tau_hat" in rubin and "shrinks less than EB" in rubin
 
 
-def test_summarize_sentences_are_computed(seed_fit):
-    t = compare(seed_fit)
+def test_summarize_sentences_are_computed(summary_fit):
+    t = compare(summary_fit)
     text = summarize(t)
     assert "every group's estimate" in text  # all posterior means lie toward mu here
     # move one group's posterior mean away from the grand mean: the sentence follows

@@ -243,7 +243,7 @@ def test_compare_with_covariates(bcg, fits):
     reml = hm.meta_analysis(bcg)
     np.testing.assert_allclose(t["eb"].to_numpy(), reml.theta.to_numpy(), rtol=1e-10)
     assert {"ablat", "year", "eb_fitted", "fitted_mean", "exact"} <= set(t.columns)
-    assert "complete_pooling" not in t.columns      # the intercept-only seed quantities
+    assert "complete_pooling" not in t.columns      # an intercept-only quantity
     assert np.all(np.abs(t["mean"] - t["exact"]) <= 4 * t["mcse_mean"] + 1e-9)
     text = hm.summarize(t)
     assert "regression line" in text and "grand mean" not in text

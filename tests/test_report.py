@@ -116,6 +116,10 @@ def test_estimates_form_gets_the_eb_meta_analysis(es_report):
               "predicted effect 7.6856 (se 4.0719)"):
         assert s in sec, s
     assert "R^2" not in sec and "beta" not in sec
+    # metafor's REML stops at a 1e-5 change in tau^2: the wording promises no more than that
+    assert "equal metafor's printed digits" in sec and "up to its convergence tolerance" in sec
+    assert "prints the same" not in text
+    assert not re.search(r"seed\s+text|table\s+4\.", text, re.IGNORECASE)
     t = table_after(text, "Random-effects meta-analysis")
     assert list(t.index) == ["intercept"] and t.loc["intercept", "estimate"] == "7.686"
 

@@ -43,8 +43,9 @@ def test_pooling_table():
     assert isinstance(tab, pd.DataFrame) and list(tab.index) == list("ABCDEFGH")
     assert list(tab.columns) == ["no_pooling", "complete_pooling", "partial_pooling", "weight",
                                  "sd_of_means_partial_pooling"]
-    seed = hc.sd_of_means_estimates(d.means, d.n, 15.0)
-    np.testing.assert_allclose(tab["sd_of_means_partial_pooling"], seed.partial_pooling, rtol=1e-13)
+    plug_in = hc.sd_of_means_estimates(d.means, d.n, 15.0)
+    np.testing.assert_allclose(tab["sd_of_means_partial_pooling"], plug_in.partial_pooling,
+                               rtol=1e-13)
     # complete pooling with a common sigma: the mean of all rows, sum n_i ybar_i / sum n_i
     np.testing.assert_allclose(tab["complete_pooling"], np.sum(d.n * d.means) / np.sum(d.n),
                                rtol=1e-14)

@@ -2,8 +2,9 @@
 
     ybar_i | theta_i ~ N(theta_i, se_i^2),    theta_i | mu, tau ~ N(mu, tau^2),
 
-whose marginal likelihood is ``ybar_i | mu, tau ~ N(mu, tau^2 + se_i^2)``.  For the seed's
-summary form ``se_i = sigma / sqrt(n_i)``.
+whose marginal likelihood is ``ybar_i | mu, tau ~ N(mu, tau^2 + se_i^2)`` (the three-level
+normal model, BDA3 section 5.4).  For the summary form (ybar_i, n_i, sigma)
+``se_i = sigma / sqrt(n_i)``.
 
 Plain arrays in, plain arrays out, with the **group axis last** and any leading batch axes
 (a simulation study passes ``means`` of shape ``(10000, 8)`` in one call); per-dataset
@@ -14,7 +15,8 @@ facade (:class:`~hiermodel.data.HierData` in, xarray / pandas out) is
 :mod:`hiermodel.shrinkage`.
 
 * :mod:`~hiermodel.core.pooling` -- no / complete / partial pooling, shrinkage weights, the
-  conditional posterior of ``theta_i`` and the seed text's ``np.std`` plug-in;
+  conditional posterior of ``theta_i`` given ``(mu, tau)`` (BDA3 eq. 5.17) and the sd-of-means
+  plug-in ``mu_hat = mean(ybar)``, ``tau_hat = sd(ybar)``;
 * :mod:`~hiermodel.core.tau` -- the tau estimators, empirical Bayes and the restricted
   log-likelihood;
 * :mod:`~hiermodel.core.metareg` -- meta-regression (group-level covariates): tau^2 by REML,

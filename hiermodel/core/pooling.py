@@ -3,7 +3,8 @@
     ybar_i | theta_i ~ N(theta_i, se_i^2),    theta_i | mu, tau ~ N(mu, tau^2).
 
 No pooling, complete pooling, the shrinkage weights, partial pooling, the conditional
-posterior of ``theta_i`` given ``(mu, tau)`` and the seed text's ``np.std`` plug-in.  Every
+posterior of ``theta_i`` given ``(mu, tau)`` (BDA3 eq. 5.17) and the sd-of-means plug-in
+``mu_hat = mean(ybar)``, ``tau_hat = sd(ybar)``.  Every
 function works on plain arrays with the **group axis last** and broadcasts over leading batch
 axes; per-dataset parameters (``mu``, ``tau``) have the batch shape only.  Numpy only.
 """
@@ -34,7 +35,7 @@ __all__ = [
 
 
 def no_pooling(means: Any) -> np.ndarray:
-    """No pooling (seed section 2.1): ``theta_i = ybar_i``.
+    """No pooling (BDA3 section 5.5): ``theta_i = ybar_i``.
 
     Parameters
     ----------
@@ -89,7 +90,8 @@ def complete_pooling(means: Any, se: Any) -> np.ndarray:
 def shrinkage_weights(se: Any, tau: Any) -> np.ndarray:
     """Shrinkage weights ``w_i = (1/se_i^2) / (1/se_i^2 + 1/tau^2) = tau^2 / (tau^2 + se_i^2)``.
 
-    With ``se_i = sigma / sqrt(n_i)`` this is the seed text's ``n_i / (n_i + sigma^2/tau^2)``.
+    With ``se_i = sigma / sqrt(n_i)`` this is ``n_i / (n_i + sigma^2/tau^2)`` (Morris 1983;
+    Efron & Morris 1975).
     ``tau = 0`` gives ``w = 0`` exactly (complete pooling) and ``tau = inf`` gives ``w = 1``
     exactly (no pooling).
 
@@ -124,7 +126,7 @@ def weights_unchecked(se: np.ndarray, tau: np.ndarray) -> np.ndarray:
 
 
 def partial_pooling(means: Any, se: Any, mu: Any, tau: Any) -> np.ndarray:
-    """Partial pooling (seed section 2.3): ``theta_i = w_i ybar_i + (1 - w_i) mu``.
+    """Partial pooling (BDA3 section 5.5): ``theta_i = w_i ybar_i + (1 - w_i) mu``.
 
     ``w_i`` from :func:`shrinkage_weights`; the estimate lies between ``ybar_i`` and ``mu``.
 
@@ -145,7 +147,7 @@ def partial_pooling(means: Any, se: Any, mu: Any, tau: Any) -> np.ndarray:
 def conditional_posterior(
     means: Any, se: Any, mu: Any, tau: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The conditional posterior ``theta_i | y, mu, tau ~ N(theta_hat_i, V_i)`` (seed text 5.1).
+    """The conditional posterior ``theta_i | y, mu, tau ~ N(theta_hat_i, V_i)`` (BDA3 eq. 5.17).
 
     ``theta_hat_i = (ybar_i/se_i^2 + mu/tau^2) / (1/se_i^2 + 1/tau^2) = w_i ybar_i +
     (1 - w_i) mu`` and ``V_i = 1 / (1/se_i^2 + 1/tau^2) = w_i se_i^2``.
@@ -181,7 +183,7 @@ def conditional_unchecked(y: np.ndarray, s: np.ndarray, mu: np.ndarray,
     return mean, w if w.shape == mean.shape else np.broadcast_to(w, mean.shape).copy()
 
 
-# ============================================================================ the seed
+# ============================================================= the sd-of-means plug-in
 class SdOfMeansEstimates(NamedTuple):
     """Result of :func:`sd_of_means_estimates` (arrays of shape ``(..., G)``; ``tau`` and
     ``unweighted_mean`` of shape ``(...)``)."""
@@ -194,12 +196,14 @@ class SdOfMeansEstimates(NamedTuple):
 
 
 def sd_of_means_estimates(means: Any, n: Any, sigma: Any) -> SdOfMeansEstimates:
-    """The seed text's ``hierarchical_estimates`` (section 4.2), reproduced exactly and batched.
+    """The sd-of-means plug-in, batched: partial pooling with ``mu_hat = mean(ybar)``,
+    ``tau_hat = sd(ybar)``, a naive moment estimator that ignores the sampling variance of
+    ``ybar_i``.
 
     ``tau_hat = np.std(means)`` (population sd, ``ddof=0``), ``mu = np.mean(means)``
     (unweighted) and ``w_i = n_i / (n_i + sigma^2 / tau_hat^2)``;
-    ``partial_i = w_i ybar_i + (1 - w_i) mu``.  For ``tau_hat > 0`` the arithmetic is the
-    seed's, operation for operation.
+    ``partial_i = w_i ybar_i + (1 - w_i) mu``, computed in exactly that order of
+    operations for ``tau_hat > 0``.
 
     Honest caveats:
 
@@ -208,12 +212,10 @@ def sd_of_means_estimates(means: Any, n: Any, sigma: Any) -> SdOfMeansEstimates:
       and under-shrinks) and the uncertainty in ``tau_hat`` itself.  Use
       :func:`~hiermodel.core.tau.estimate_tau` (``"reml"``, ``"pm"``, ...) for a real
       estimate.
-    * When all means are equal, ``tau_hat = 0`` and the seed text's ``sigma**2 / tau_est**2``
-      divides by zero.  Here that case is defined as its limit: weights 0 and complete
+    * When all means are equal, ``tau_hat = 0`` and ``sigma**2 / tau_hat**2`` divides by
+      zero.  Here that case is defined as its limit: weights 0 and complete
       pooling, without warnings.
-    * The seed text's table 4.3 ("For a typical run ...": A 19.2, B 8.5, G 12.1, F 2.8) is
-      illustrative: it does not follow from this code and table 4.1.  On
-      :func:`~hiermodel.datasets.eight_schools_summary` the code gives ``tau_hat = 9.8446``,
+    * On :func:`~hiermodel.datasets.eight_schools_summary` it gives ``tau_hat = 9.8446``,
       ``mu = 8.8125`` and partial-pooling estimates A 26.90, B 8.11, G 15.44, F 1.01
       (weights 0.923, 0.775, 0.721, 0.950).
 

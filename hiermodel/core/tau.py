@@ -266,7 +266,7 @@ class EBEstimates(NamedTuple):
     theta : ndarray, shape (..., G)
         EB estimates ``w_i ybar_i + (1 - w_i) mu_hat``.
     sd_cond : ndarray, shape (..., G)
-        ``sqrt(V_i)``, ``V_i = 1/(1/se_i^2 + 1/tau^2) = w_i se_i^2`` (seed text 5.1).
+        ``sqrt(V_i)``, ``V_i = 1/(1/se_i^2 + 1/tau^2) = w_i se_i^2`` (BDA3 eq. 5.17).
     sd_adj : ndarray, shape (..., G)
         ``sqrt(V_i + (1 - w_i)^2 Var(mu_hat))`` (Morris 1983).
     """
@@ -281,7 +281,8 @@ class EBEstimates(NamedTuple):
 
 
 def eb_core(means: Any, se: Any, method: str = "reml") -> EBEstimates:
-    """Parametric empirical Bayes, batched: plug ``(mu_hat, tau_hat)`` into seed text 5.1.
+    """Parametric empirical Bayes, batched: plug ``(mu_hat, tau_hat)`` into the conditional
+    posterior of ``theta_i`` given ``(mu, tau)`` (BDA3 eq. 5.17; Morris 1983).
 
     ``theta_i = w_i ybar_i + (1 - w_i) mu_hat``, ``w_i = tau^2/(tau^2 + se_i^2)``,
     ``V_i = w_i se_i^2``.  The plug-in sd ``sqrt(V_i)`` treats ``mu_hat`` and ``tau_hat``
