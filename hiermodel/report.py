@@ -1016,7 +1016,11 @@ def _brief_lines(run: _Run) -> list[str]:
 
 
 def _meta_title(run: _Run) -> str:
-    what = "Meta-regression" if run.data.has_covariates else "Random-effects meta-analysis"
+    if run.eb_method == "ee":
+        what = ("Equal-effects meta-regression" if run.data.has_covariates
+                else "Equal-effects meta-analysis")
+    else:
+        what = "Meta-regression" if run.data.has_covariates else "Random-effects meta-analysis"
     return f"{what}: empirical Bayes, as metafor reports it"
 
 

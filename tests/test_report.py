@@ -399,7 +399,8 @@ def test_equal_effects_run_reports_tau2_zero(tmp_path):
     run_report(eight_schools(), tmp_path / "ee", seed=3, eb_method="ee", figures=False,
                log=lambda m: None, **SMALL)
     text = (tmp_path / "ee" / "report.md").read_text()
-    sec = section(text, "Random-effects meta-analysis")
+    assert "Random-effects meta-analysis" not in text
+    sec = section(text, "Equal-effects meta-analysis")
     for s in ("equal-effects meta-analysis y_i ~ Normal(mu, se_i^2)", "0 by assumption",
               "Q(df = 7) = 4.7071", "predicted effect 7.6856 (se 4.0719)"):
         assert s in sec, s
