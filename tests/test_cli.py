@@ -567,8 +567,6 @@ def test_covariates_in_the_rows_and_summary_forms(tmp_path, capsys):
     ("g,y\na,1\nb,2\nc,3\n", ["--value", "y", "--group", "g"],
      "every group has a single row, so the within-group sd cannot be estimated from the file: "
      "give it with --sigma X"),
-    ("g,y\na,1\na,2\nb,2\nc,3\nc,4\n", ["--value", "y", "--group", "g"],
-     "give the known within-group sd with --sigma X"),
     ("g,y\na,1\na,2\nb,2\nb,3\n", ["--value", "y", "--group", "g", "--sigma", "nan"],
      "--sigma: the within-group sd must be a positive finite number, got 'nan'"),
     ("m,n\n1,5\n2,8\n0.5,13\n", ["--mean", "m", "--n", "n", "--sigma", "-2"],
@@ -590,7 +588,7 @@ def test_covariates_in_the_rows_and_summary_forms(tmp_path, capsys):
     ("g,y,x\na,1,1\na,2,1\nb,2,2\nb,3,2\nc,1,3\nc,5,3\n",
      ["--value", "y", "--group", "g", "--covariates", "g"],
      "--covariates: column 'g' is already the --group column"),
-], ids=["all-singletons", "some-singletons", "sigma-nan", "sigma-negative", "sigma-unknown-name",
+], ids=["all-singletons", "sigma-nan", "sigma-negative", "sigma-unknown-name",
         "decimal-comma", "empty-file", "header-only", "duplicate-labels", "covariate-is-estimate",
         "covariate-is-group"])
 def test_cli_errors_name_the_flag_and_what_to_type(tmp_path, capsys, fit_calls, content, args,
