@@ -1254,9 +1254,9 @@ def _comparison_defs(run: _Run) -> dict[str, str]:
         "shrinkage": "E[1 - w_i | y], the posterior mean share of the way from ybar_i to mu "
                      "that the group is pulled (0 = keeps its own mean, 1 = pulled all the "
                      "way to mu).",
-        "exact": "the exact posterior mean of theta_i, by numerical integration over tau "
-                 f"{_GRID_OVER[run.data.sigma_known]}(no sampling; Gelman et al., BDA3 section "
-                 "5.4) with the same priors.",
+        "exact": "the exact posterior mean of theta_i, by numerical integration over "
+                 f"{_GRID_OVER[run.data.sigma_known]} (no sampling; Gelman et al., BDA3 "
+                 "section 5.4) with the same priors.",
         "exact_sd": "the exact posterior standard deviation of theta_i.",
     }
     defs.update(_interval_defs(run, "theta_i"))
@@ -1342,7 +1342,7 @@ def _scaled_comparison_lines(run: _Run) -> list[str]:
         hi: f"{100 * _Q[1]:g}% posterior quantile of {theta}: the upper end of its {_PCT} "
             f"central interval.",
         "exact_median": f"the exact posterior median of {theta} (numerical integration over "
-                        f"tau, same priors).",
+                        f"{_GRID_OVER[run.data.sigma_known]}, same priors).",
     }
     defs.update({back.of(c): f"{back.name} of `{c}` in the table above: that estimate on the "
                              f"{back.scale}." for c in points})
@@ -1375,8 +1375,8 @@ def _population_lines(run: _Run) -> list[str]:
                     "correlated draws are worth for the mean.",
         "r_hat": "rank-normalised split R-hat: near 1 when the chains agree (> 1.01 is a "
                  "problem).",
-        "exact": "exact posterior mean (numerical integration over tau "
-                 f"{_GRID_OVER[run.data.sigma_known]}same priors).",
+        "exact": "exact posterior mean (numerical integration over "
+                 f"{_GRID_OVER[run.data.sigma_known]}, same priors).",
         "exact_sd": "exact posterior standard deviation.",
     }
     defs.update(_interval_defs(run, "the parameter"))
@@ -1402,7 +1402,7 @@ def _population_lines(run: _Run) -> list[str]:
 
 
 #: what the exact posterior integrates over besides tau, by whether sigma is known
-_GRID_OVER = {True: "", False: "and sigma, "}
+_GRID_OVER = {True: "tau", False: "tau and sigma"}
 
 
 def _exact_lines(run: _Run) -> list[str]:
