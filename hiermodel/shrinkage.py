@@ -170,6 +170,11 @@ def pooling_table(data: HierData, method: str = "reml") -> pd.DataFrame:
     )
 
 
+def _estimators(methods: Sequence[str]) -> tuple[str, ...]:
+    """The methods that estimate tau (the equal-effects model assumes tau = 0)."""
+    return tuple(m for m in methods if m != "ee")
+
+
 def tau_estimates(data: HierData, methods: Sequence[str] | None = None) -> pd.DataFrame:
     """``tau_hat`` and its ``mu_hat`` for each estimator of :func:`hiermodel.core.estimate_tau`.
 
@@ -181,9 +186,10 @@ def tau_estimates(data: HierData, methods: Sequence[str] | None = None) -> pd.Da
     ----------
     data : HierData
     methods : sequence of {"dl", "pm", "ml", "reml", "he", "sj", "hs", "ee", "sd_of_means"}
-        Default all of them (:data:`hiermodel.core.TAU_METHODS`); with covariates
-        :data:`hiermodel.core.METAREG_METHODS` (``sd_of_means`` has no regression form).
-        ``"ee"`` is the equal-effects model: ``tau = 0`` and the precision-weighted mean.
+        Default every estimator of :data:`hiermodel.core.TAU_METHODS`; with covariates
+        of :data:`hiermodel.core.METAREG_METHODS` (``sd_of_means`` has no regression form).
+        ``"ee"``, the equal-effects model (``tau = 0`` by assumption and the
+        precision-weighted mean), estimates no tau and is given only when asked for.
 
     Returns
     -------
@@ -196,14 +202,14 @@ def tau_estimates(data: HierData, methods: Sequence[str] | None = None) -> pd.Da
     if data.has_covariates:
         x = design_matrix(data.n_groups, data.centered_covariates)
         rows = {}
-        for method in METAREG_METHODS if methods is None else methods:
+        for method in _estimators(METAREG_METHODS) if methods is None else methods:
             fit = meta_regression(data.means, np.asarray(data.se) ** 2, x,
                                   check_method(method, METAREG_METHODS, "methods"))
             rows[fit.method] = {"tau": float(np.sqrt(fit.tau2)), "mu": float(fit.beta[0])}
         table = pd.DataFrame.from_dict(rows, orient="index")
         table.index.name = "method"
         return table
-    methods = TAU_METHODS if methods is None else methods
+    methods = _estimators(TAU_METHODS) if methods is None else methods
     rows = {}
     for method in methods:
         est = estimate_tau(data.means, data.se, check_method(method, TAU_METHODS, "methods"))

@@ -284,9 +284,10 @@ def test_data_round_trip_and_tau_estimates(es_fit, summary_fit):
     assert data_from_idata(es_fit) == eight_schools()
     assert data_from_idata(summary_fit) == eight_schools_summary()
     est = tau_estimates(eight_schools())
-    assert list(est.index) == ["dl", "pm", "ml", "reml", "he", "sj", "hs", "ee", "sd_of_means"]
+    assert list(est.index) == ["dl", "pm", "ml", "reml", "he", "sj", "hs", "sd_of_means"]
+    assert tau_estimates(eight_schools(), ["reml", "ee"]).at["ee", "tau"] == 0.0
     assert est.at["sd_of_means", "tau"] == pytest.approx(np.std(eight_schools().means))
-    zero = ["dl", "pm", "ml", "reml", "he", "hs", "ee"]
+    zero = ["dl", "pm", "ml", "reml", "he", "hs"]
     assert (est.loc[zero, "tau"] == 0).all()                    # Rubin: tau_hat = 0
     assert est.at["sj", "tau"] > 0                              # SJ is positive by design
     np.testing.assert_allclose(est.loc[zero, "mu"], 7.6856167, atol=1e-7)  # the EE estimate
