@@ -319,8 +319,12 @@ def _ss_logp(value, alpha, rate):
     return pt.switch(some, lp, 0.0)
 
 
-def _ss_random(alpha, rate, rng=None, size=None):
-    return rng.gamma(alpha, 1.0 / rate, size=size)      # shape 0 draws exactly 0
+def _ss_dist(alpha, rate, size):
+    """The replicated ``ss`` as a graph (no Python callback, so every backend compiles it):
+    a Gamma draw, exactly 0 where ``alpha = 0``."""
+    some = alpha > 0
+    draw = pm.Gamma.dist(alpha=pt.switch(some, alpha, 1.0), beta=rate, size=size)
+    return pt.switch(some, draw, 0.0)
 
 
 def ss_likelihood(sigma, n, ss=None) -> pt.TensorVariable:
@@ -329,7 +333,7 @@ def ss_likelihood(sigma, n, ss=None) -> pt.TensorVariable:
     Gamma((n_i - 1)/2, rate = 1 / (2 sigma^2))``; a group of one row has ``ss_i = 0`` and
     adds nothing (its row informs ``theta_i`` only), so sigma's likelihood has ``N - G`` df."""
     return pm.CustomDist("ss", (n - 1.0) / 2.0, 1.0 / (2.0 * sigma**2), logp=_ss_logp,
-                         random=_ss_random, observed=ss, dims="group")
+                         dist=_ss_dist, observed=ss, dims="group")
 
 
 def known_sigma_likelihood(data: HierData, theta, likelihood: str) -> None:
