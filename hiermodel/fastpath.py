@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import HierData, group_coord
+from .data import HierData
 from .priors import Priors, data_spread
 
 __all__ = ["covers", "packed_data", "log_density", "unconstrained_names",
@@ -182,7 +182,7 @@ def compiled_model(data: HierData, priors: Priors) -> Any:
         "shape_info": (names, [slice(i, i + 1) for i in range(len(names))],
                        [()] * len(names)),
         "logp_func": None, "expand_func": None, "_n_dim": n_dim,
-        "_shapes": {name: () for name in names}, "_coords": {"group": group_coord(data.groups)},
+        "_shapes": {name: () for name in names}, "_coords": {},
     }
     known = {f.name for f in dataclasses.fields(CompiledPyMCModel)}
     if "shared_var_keys" in known:                                  # nutpie >= 0.16.11

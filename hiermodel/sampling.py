@@ -33,7 +33,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from . import predictive, stack
+from . import fastpath, predictive, stack
 from ._validate import (
     check_data,
     check_method,
@@ -314,6 +314,7 @@ def fit(
     cores = min(chains, os.cpu_count() or 1) if cores is None else positive_int("cores", cores)
     progress = progress_enabled(progressbar)
 
+    compiled_by = "pymc"
     if isinstance(data_or_model, HierModel):
         data, spec, model = data_or_model.data, data_or_model.spec, data_or_model.model
         compiled = backend.compile(model) if backend.compile else None
@@ -322,12 +323,21 @@ def fit(
         data = check_data(data_or_model, covariates=True)
         priors = check_priors(priors, data)
         name, c, tau_hat = centering(data, parameterization)
-        entry = _get_model(data, c, priors, sampler, marginal=name == "marginal",
-                           progress=progress)
-        sampling = _sampling(entry, data_updates(entry.model, data, c, priors), sampler)
-        spec = dataclasses.replace(entry.model.spec, parameterization=name,
-                                   centering=tuple(float(v) for v in c), tau_hat=tau_hat,
-                                   priors=priors)
+        compiled = (fastpath.compiled_model(data, priors)
+                    if sampler == "nutpie" and fastpath.covers(data, priors, name) else None)
+        if compiled is not None:
+            compiled_by = "hiermodel.fastpath"
+            sampling = contextlib.nullcontext((None, compiled))
+            spec = ModelSpec(parameterization=name, centering=tuple(float(v) for v in c),
+                             priors=priors, likelihood="sufficient",
+                             sigma_known=data.sigma_known, tau_hat=tau_hat)
+        else:
+            entry = _get_model(data, c, priors, sampler, marginal=name == "marginal",
+                               progress=progress)
+            sampling = _sampling(entry, data_updates(entry.model, data, c, priors), sampler)
+            spec = dataclasses.replace(entry.model.spec, parameterization=name,
+                                       centering=tuple(float(v) for v in c),
+                                       tau_hat=tau_hat, priors=priors)
     elif isinstance(data_or_model, pm.Model):
         raise TypeError("`data_or_model` is a bare pymc.Model, which fit cannot sample: it "
                         "needs the data and priors behind it. Pass the HierModel that "
@@ -357,7 +367,7 @@ def fit(
     attrs = {
         "hiermodel_version": __version__, "sampler": sampler, "seed": seed,
         "draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept,
-        "sampling_seconds": elapsed, **spec.attrs(),
+        "sampling_seconds": elapsed, "compiled_model": compiled_by, **spec.attrs(),
     }
     for name in ("posterior", "sample_stats"):
         idata[name].attrs.update(attrs)

@@ -82,3 +82,76 @@ def test_density_and_gradient_equal_the_pymc_model(dataset, priors):
         expected = float(logp(point)) - offset
         assert lp == pytest.approx(expected, rel=1e-10, abs=1e-10)
         np.testing.assert_allclose(grad, dlogp(point), rtol=1e-10, atol=1e-10)
+
+
+def test_covers_only_the_marginal_form_with_a_finite_density():
+    data = hm.eight_schools()
+    pri = check_priors(None, data)
+    assert fastpath.covers(data, pri, "marginal")
+    for form in ("centered", "noncentered", "auto", "custom"):
+        assert not fastpath.covers(data, pri, form)
+    # a group of two identical rows: ss = 0 with n = 2, where the PyMC graph's Gamma term
+    # is -inf; the fast path leaves such data to it
+    tied = hm.HierData.from_observations([1.0, 1.0, 2.0, 3.5, 0.5], list("aabbb"))
+    assert not fastpath.covers(tied, check_priors(None, tied), "marginal")
+
+
+def test_fit_uses_the_fast_path_exactly_where_covered(es_fit, seed_fits):
+    assert es_fit.posterior.attrs["compiled_model"] == "hiermodel.fastpath"
+    for form in ("centered", "noncentered"):
+        assert seed_fits[form].posterior.attrs["compiled_model"] == "pymc"
+    kw = dict(draws=100, tune=100, chains=1, seed=2, check=False, log_likelihood=False)
+    via_pymc = hm.fit(hm.eight_schools(), sampler="pymc", **kw)
+    assert via_pymc.posterior.attrs["compiled_model"] == "pymc"
+    built = hm.fit(build_model(hm.eight_schools(), "marginal"), **kw)
+    assert built.posterior.attrs["compiled_model"] == "pymc"    # a model is sampled as is
+
+
+def test_fast_path_fit_has_the_layout_of_a_pymc_path_fit(es_fit):
+    """The result groups and variables are those of the PyMC model sampled by nutpie
+    (tests/data/eight_schools_marginal.nc, made by tests/data/make_fits.py)."""
+    from pathlib import Path
+
+    stored = hm.load(Path(__file__).parent / "data" / "eight_schools_marginal.nc")
+    assert sorted(hm.stack.groups(es_fit)) == sorted(hm.stack.groups(stored))
+    for name in hm.stack.groups(stored):
+        got, want = hm.stack.group(es_fit, name), hm.stack.group(stored, name)
+        assert set(got.data_vars) == set(want.data_vars), name
+        assert dict(got.sizes) == dict(want.sizes) or name in ("posterior", "sample_stats",
+                                                               "log_likelihood"), name
+
+
+def test_same_seed_same_draws_and_another_seed_others():
+    kw = dict(draws=300, tune=300, chains=2, check=False)
+    a = hm.fit(hm.eight_schools(), seed=31, **kw)
+    b = hm.fit(hm.eight_schools(), seed=31, **kw)
+    c = hm.fit(hm.eight_schools(), seed=32, **kw)
+    for v in ("mu", "tau", "theta"):
+        np.testing.assert_array_equal(a.posterior[v].values, b.posterior[v].values)
+    assert not np.array_equal(a.posterior["tau"].values, c.posterior["tau"].values)
+
+
+EXACT_CASES = {
+    "eight_schools": hm.eight_schools,
+    "rows_sigma_unknown": lambda: _rows([5, 1, 7, 3, 6]),
+    "bcg_ablat": lambda: _bcg(["ablat"]),
+}
+
+
+@pytest.mark.parametrize("case", EXACT_CASES)
+def test_fast_path_posterior_equals_the_exact_posterior(case):
+    """Posterior means of the fast path's NUTS draws within 4 MCSE of the exact grid
+    posterior's (BDA3 5.4; hm.exact_posterior), for every form it serves."""
+    data = EXACT_CASES[case]()
+    idata = hm.fit(data, seed=2026, draws=1000, tune=1000, chains=4)
+    assert idata.posterior.attrs["compiled_model"] == "hiermodel.fastpath"
+    assert int(idata.sample_stats["diverging"].sum()) == 0
+    exact = hm.exact_posterior(data)
+    for name in [v for v in ("mu", "tau", "sigma", "beta") if v in exact.mean]:
+        draws = idata.posterior[name].transpose("chain", "draw", ...).values
+        draws = draws.reshape(draws.shape[:2] + (-1,))
+        truth = np.atleast_1d(exact.mean[name].values)
+        for j in range(draws.shape[-1]):
+            x = draws[..., j]
+            mcse = x.std() / np.sqrt(hm.stack.ess_array(x))
+            assert abs(x.mean() - truth[j]) < 4 * mcse, (name, j, x.mean(), truth[j], mcse)
