@@ -10,6 +10,13 @@ registered in :data:`SAMPLERS` -- and assembles one InferenceData with the group
 and BFMI (:mod:`hiermodel.diagnostics`) and warns with a
 :class:`~hiermodel.exceptions.SamplingWarning` that says what to do.
 
+The fast path: the default, the marginal form sampled by nutpie, needs no PyMC model at all.
+Its log density and gradient are closed forms written as numba functions compiled once and
+kept in numba's on-disk cache (:mod:`hiermodel.fastpath`), so a fresh process loads them
+instead of compiling a PyMC graph; ``posterior.attrs["compiled_model"]`` says which was
+used ("hiermodel.fastpath" or "pymc").  Every other form, backend or model passed in goes
+through the PyMC model below.
+
 Compiled-model reuse: models are built once per *structure* (number of groups, known or
 unknown sigma, prior families, backend) with the data as ``pm.Data``; a later fit of
 same-shaped data swaps the data in without recompiling (nutpie's ``with_data`` / PyMC's
@@ -270,7 +277,8 @@ def fit(
         Default "marginal": sample (mu, tau[, sigma]) with theta integrated out, then draw
         theta exactly from ``p(theta | mu, tau, y)`` (with covariates mu and beta are
         integrated out too: NUTS samples tau[, sigma] and (mu, beta) are drawn exactly) --
-        the same posterior, no funnel, the fastest (see ``benchmarks/bench_fit.py``).  The
+        the same posterior, no funnel, the fastest (see ``benchmarks/bench_fit.py``); with
+        nutpie it samples :mod:`hiermodel.fastpath`'s cached compiled density.  The
         others sample theta with per-group centering (see :mod:`hiermodel.model`).  Ignored
         when a model is passed.
     priors : Priors, optional
@@ -279,7 +287,9 @@ def fit(
     draws, tune, chains : int, default 1000, 1000, 4
     seed : int, optional
         Same seed, same draws (bit for bit) for every backend.  None draws a fresh seed,
-        recorded in ``posterior.attrs["seed"]``.
+        recorded in ``posterior.attrs["seed"]``.  The fast path (:mod:`hiermodel.fastpath`)
+        and the PyMC model give different draws for one seed (they start their chains from
+        different points), from the same posterior.
     sampler : {"nutpie", "pymc", "numpyro"}, default "nutpie"
     target_accept : float, optional
         Default 0.9 for "marginal", 0.95 when theta is sampled, 0.99 when theta is sampled
