@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import warnings
 from typing import Any
 
@@ -159,12 +160,18 @@ def _posterior_names(data: HierData, priors: Priors) -> list[str]:
     return unconstrained_names(data, priors) + ["tau"] + ([] if data.sigma_known else ["sigma"])
 
 
-def compiled_model(data: HierData, priors: Priors) -> Any:
+def compiled_model(data: HierData, priors: Priors, progress: bool = False) -> Any:
     """A nutpie compiled model of the marginal form on ``data``: nutpie's own container for
     numba-compiled models (``nutpie.compile_pymc.CompiledPyMCModel``), holding this module's
-    cached ``cfunc`` pointers and the packed data instead of a compiled PyMC graph."""
+    cached ``cfunc`` pointers and the packed data instead of a compiled PyMC graph.  None
+    (with a warning) if nutpie's container has changed.  With ``progress``, a line is
+    printed before the numba functions are first loaded in a process (compiled, the first
+    time after an install)."""
     from nutpie.compile_pymc import CompiledPyMCModel
 
+    if progress and f"{__package__}._numba_density" not in sys.modules:
+        print("hiermodel: loading the compiled model (compiled once after installing, "
+              "~5-10 s; then cached on disk) ...", file=sys.stderr, flush=True)
     from . import _numba_density as kernels
 
     buf = packed_data(data, priors)

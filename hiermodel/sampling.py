@@ -333,7 +333,7 @@ def fit(
         data = check_data(data_or_model, covariates=True)
         priors = check_priors(priors, data)
         name, c, tau_hat = centering(data, parameterization)
-        compiled = (fastpath.compiled_model(data, priors)
+        compiled = (fastpath.compiled_model(data, priors, progress)
                     if sampler == "nutpie" and fastpath.covers(data, priors, name) else None)
         if compiled is not None:
             compiled_by = "hiermodel.fastpath"

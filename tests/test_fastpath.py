@@ -10,6 +10,9 @@ exact grid posterior within Monte Carlo error.
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -152,3 +155,33 @@ def test_fast_path_posterior_equals_the_exact_posterior(case):
             x = draws[..., j]
             mcse = x.std() / np.sqrt(hm.stack.ess_array(x))
             assert abs(x.mean() - truth[j]) < 4 * mcse, (name, j, x.mean(), truth[j], mcse)
+
+
+CACHE_PROBE = """
+import sys, time
+t0 = time.perf_counter()
+import hiermodel as hm
+idata = hm.fit(hm.eight_schools(), seed=5, draws=100, tune=100, chains=1, check=False,
+               progressbar=True)
+from hiermodel import _numba_density as kernels
+print(idata.posterior.attrs["compiled_model"], kernels.logp_cfunc.cache_hits,
+      kernels.expand_cfunc.cache_hits, float(idata.posterior["tau"].sum()))
+"""
+
+
+@pytest.mark.slow
+def test_compiled_density_outlives_the_process(tmp_path):
+    """The first process compiles the density into numba's cache; the next one loads it
+    (a cache hit, no compile) and gives the same draws.  Both print the loading line."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "CI": "true"}
+    outs = []
+    for _ in range(2):
+        res = subprocess.run([sys.executable, "-c", CACHE_PROBE], capture_output=True,
+                             text=True, timeout=600, env=env)
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert "hiermodel: loading the compiled model" in res.stderr
+        outs.append(res.stdout.split())
+    assert outs[0][:3] == ["hiermodel.fastpath", "0", "0"]      # compiled, and cached
+    assert outs[1][:3] == ["hiermodel.fastpath", "1", "1"]      # loaded from the cache
+    assert outs[0][3] == outs[1][3]
+    assert any(tmp_path.rglob("*.nbi"))
