@@ -22,8 +22,6 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _LOG_2_OVER_PI = math.log(2.0 / math.pi)
 
 
-
-
 def _jit(fn):
     """``numba.njit(cache=True)``; compiled in memory when no cache location is writable
     (numba raises at decoration then: "no locator available")."""
@@ -34,6 +32,7 @@ def _jit(fn):
 
 
 def _cfunc(signature):
+    """``numba.cfunc(signature, cache=True)``, with the same fallback as :func:`_jit`."""
     def wrap(fn):
         try:
             return numba.cfunc(signature, cache=True, error_model="numpy")(fn)

@@ -14,15 +14,18 @@ numba ``cfunc``: no Python call per gradient).
 ``tau_interval__`` for the uniform prior), ``sigma_log__`` -- with the same Jacobian terms,
 and ``tests/test_fastpath.py`` checks this density and gradient equal the PyMC model's
 (``compile_logp`` / ``compile_dlogp``) to 1e-10 at random points for every form and prior
-family served (:func:`covers`).  Anything else falls back to the PyMC model.
+family served (:func:`covers`).  Anything else falls back to the PyMC model.  (One
+constant differs: PyMC writes the Half-Cauchy's ``log 2`` as a float32 constant, 1.9e-9 off
+per Half-Cauchy term; here it is float64.  Constants do not change the posterior.)
 
 The densities, with ``v_i = tau^2 + se_i^2`` (``se_i^2 = sigma^2 / n_i`` when sigma is
 unknown):
 
-* no covariates: ``sum_i log N(ybar_i | mu, v_i)`` + the priors (BDA3 eq. 5.20);
+* no covariates: ``sum_i log N(ybar_i | mu, v_i)`` + the priors (BDA3 section 5.4);
 * covariates (``X = [1, x - xbar]``, ``b = (mu, beta) ~ N(b0, P0^-1)``, ``w_i = 1 / v_i``,
-  ``A = X'WX + P0``): ``log p(y | tau) = -G/2 log 2 pi + 1/2 sum log w_i + 1/2 log|P0|
-  - 1/2 log|A| - 1/2 (y'Wy + b0'P0 b0 - rhs' A^-1 rhs)`` (as bayesmeta and
+  ``A = X'WX + P0``, ``rhs = X'Wy + P0 b0``): ``log p(y | tau) = -G/2 log 2 pi
+  + 1/2 sum log w_i + 1/2 log|P0| - 1/2 log|A| - 1/2 (y'Wy + b0'P0 b0 - rhs' A^-1 rhs)`` (as
+  bayesmeta and
   :func:`hiermodel.core.regression_grid_posterior`), whose derivative in ``w_i`` is
   ``1/(2 w_i) - x_i' A^-1 x_i / 2 - r_i^2 / 2`` with ``r = y - X b_hat`` (the quadratic
   form is minimal at ``b_hat``, so ``b_hat``'s own change drops out);
