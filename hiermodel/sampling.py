@@ -10,6 +10,13 @@ registered in :data:`SAMPLERS` -- and assembles one InferenceData with the group
 and BFMI (:mod:`hiermodel.diagnostics`) and warns with a
 :class:`~hiermodel.exceptions.SamplingWarning` that says what to do.
 
+The fast path: the default, the marginal form sampled by nutpie, needs no PyMC model at all.
+Its log density and gradient are closed forms written as numba functions compiled once and
+kept in numba's on-disk cache (:mod:`hiermodel.fastpath`), so a fresh process loads them
+instead of compiling a PyMC graph; ``posterior.attrs["compiled_model"]`` says which was
+used ("hiermodel.fastpath" or "pymc").  Every other form, backend or model passed in goes
+through the PyMC model below.
+
 Compiled-model reuse: models are built once per *structure* (number of groups, known or
 unknown sigma, prior families, backend) with the data as ``pm.Data``; a later fit of
 same-shaped data swaps the data in without recompiling (nutpie's ``with_data`` / PyMC's
@@ -33,7 +40,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from . import predictive, stack
+from . import fastpath, predictive, stack
 from ._validate import (
     check_data,
     check_method,
@@ -270,7 +277,8 @@ def fit(
         Default "marginal": sample (mu, tau[, sigma]) with theta integrated out, then draw
         theta exactly from ``p(theta | mu, tau, y)`` (with covariates mu and beta are
         integrated out too: NUTS samples tau[, sigma] and (mu, beta) are drawn exactly) --
-        the same posterior, no funnel, the fastest (see ``benchmarks/bench_fit.py``).  The
+        the same posterior, no funnel, the fastest (see ``benchmarks/bench_fit.py``); with
+        nutpie it samples :mod:`hiermodel.fastpath`'s cached compiled density.  The
         others sample theta with per-group centering (see :mod:`hiermodel.model`).  Ignored
         when a model is passed.
     priors : Priors, optional
@@ -279,7 +287,9 @@ def fit(
     draws, tune, chains : int, default 1000, 1000, 4
     seed : int, optional
         Same seed, same draws (bit for bit) for every backend.  None draws a fresh seed,
-        recorded in ``posterior.attrs["seed"]``.
+        recorded in ``posterior.attrs["seed"]``.  The fast path (:mod:`hiermodel.fastpath`)
+        and the PyMC model give different draws for one seed (they start their chains from
+        different points), from the same posterior.
     sampler : {"nutpie", "pymc", "numpyro"}, default "nutpie"
     target_accept : float, optional
         Default 0.9 for "marginal", 0.95 when theta is sampled, 0.99 when theta is sampled
@@ -314,6 +324,7 @@ def fit(
     cores = min(chains, os.cpu_count() or 1) if cores is None else positive_int("cores", cores)
     progress = progress_enabled(progressbar)
 
+    compiled_by = "pymc"
     if isinstance(data_or_model, HierModel):
         data, spec, model = data_or_model.data, data_or_model.spec, data_or_model.model
         compiled = backend.compile(model) if backend.compile else None
@@ -322,12 +333,21 @@ def fit(
         data = check_data(data_or_model, covariates=True)
         priors = check_priors(priors, data)
         name, c, tau_hat = centering(data, parameterization)
-        entry = _get_model(data, c, priors, sampler, marginal=name == "marginal",
-                           progress=progress)
-        sampling = _sampling(entry, data_updates(entry.model, data, c, priors), sampler)
-        spec = dataclasses.replace(entry.model.spec, parameterization=name,
-                                   centering=tuple(float(v) for v in c), tau_hat=tau_hat,
-                                   priors=priors)
+        compiled = (fastpath.compiled_model(data, priors, progress)
+                    if sampler == "nutpie" and fastpath.covers(data, priors, name) else None)
+        if compiled is not None:
+            compiled_by = "hiermodel.fastpath"
+            sampling = contextlib.nullcontext((None, compiled))
+            spec = ModelSpec(parameterization=name, centering=tuple(float(v) for v in c),
+                             priors=priors, likelihood="sufficient",
+                             sigma_known=data.sigma_known, tau_hat=tau_hat)
+        else:
+            entry = _get_model(data, c, priors, sampler, marginal=name == "marginal",
+                               progress=progress)
+            sampling = _sampling(entry, data_updates(entry.model, data, c, priors), sampler)
+            spec = dataclasses.replace(entry.model.spec, parameterization=name,
+                                       centering=tuple(float(v) for v in c),
+                                       tau_hat=tau_hat, priors=priors)
     elif isinstance(data_or_model, pm.Model):
         raise TypeError("`data_or_model` is a bare pymc.Model, which fit cannot sample: it "
                         "needs the data and priors behind it. Pass the HierModel that "
@@ -357,7 +377,7 @@ def fit(
     attrs = {
         "hiermodel_version": __version__, "sampler": sampler, "seed": seed,
         "draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept,
-        "sampling_seconds": elapsed, **spec.attrs(),
+        "sampling_seconds": elapsed, "compiled_model": compiled_by, **spec.attrs(),
     }
     for name in ("posterior", "sample_stats"):
         idata[name].attrs.update(attrs)
