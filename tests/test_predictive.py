@@ -482,3 +482,31 @@ def test_predictive_draws_compile_nothing():
         assert made
     finally:
         types.FunctionMaker.__init__ = original
+
+
+def test_numpy_prior_slopes_follow_the_graph():
+    """With covariates (BCG, ablat): beta_j ~ N(beta_mean_j, beta_sd_j^2), intercept = mu -
+    xbar' beta, theta_i ~ N(mu + (x_i - xbar)' beta, tau^2), as model.prior_model draws."""
+    import pymc as pm
+    from scipy import stats as st
+
+    from hiermodel.model import prior_model
+
+    name, data, _, kw = _predictive_cases()[2]
+    pri = Priors().resolve(data)
+    ours = prior_predictive(data, pri, draws=2000, seed=3).prior
+    model, params, names = prior_model(data, pri, rows=False, se_new=None, n_new=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = stack.group(pm.sample_prior_predictive(draws=2000, model=model, random_seed=3,
+                                                       var_names=params), "prior")
+    assert list(ours.data_vars) == params and ours["beta"].dims == graph["beta"].dims
+    loc, scale = pri.beta_arrays(1)
+    z = ((ours["beta"] - loc[0]) / scale[0]).values.ravel()
+    _assert_standard_normal(z, "beta")
+    assert st.ks_2samp(ours["beta"].values.ravel(), graph["beta"].values.ravel()).pvalue > 1e-4
+    np.testing.assert_allclose(ours["intercept"],
+                               ours["mu"] - ours["beta"][..., 0] * data.covariate_means[0])
+    mean = ours["mu"].values[..., None] + ours["beta"].values @ data.centered_covariates.T
+    _assert_standard_normal(((ours["theta"].values - mean)
+                             / ours["tau"].values[..., None]).ravel(), "theta")
