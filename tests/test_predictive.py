@@ -292,7 +292,9 @@ def _synthetic_posterior(data: HierData, seed: int, chains: int = 2, draws: int 
     if not data.sigma_known:
         post["sigma"] = rng.uniform(0.5, 1.5, size)
     dims = {"theta": ["group"], "beta": ["covariate"]}
-    coords = {"group": list(data.groups), "covariate": list(data.covariate_names or ())}
+    coords = {"group": list(data.groups)}
+    if data.has_covariates:
+        coords["covariate"] = list(data.covariate_names)
     return stack.from_dict_kw(posterior=post, dims=dims, coords=coords)
 
 
