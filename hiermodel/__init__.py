@@ -13,6 +13,7 @@ The top level holds what a user needs; ``hm.plots`` (every figure), ``hm.studies
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING
 
 from ._version import __version__
@@ -84,19 +85,22 @@ _HOMES = {
     "empirical_bayes": "shrinkage", "exact_posterior": "shrinkage",
     "meta_analysis": "shrinkage", "pooling_table": "shrinkage", "tau_estimates": "shrinkage",
 }
-_NAMESPACES = ("core", "plots", "studies")
+
+
+def _is_submodule(name: str) -> bool:
+    return not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None
 
 
 def __getattr__(name: str):
-    """The top-level names and the namespaces ``hm.core``, ``hm.plots`` and ``hm.studies``,
-    imported on first use."""
-    if name not in _HOMES and name not in _NAMESPACES:
+    """The top-level names and the modules (``hm.core``, ``hm.plots``, ``hm.studies``,
+    ``hm.datasets``, ...), imported on first use."""
+    if name not in _HOMES and not _is_submodule(name):
         raise AttributeError(f"module 'hiermodel' has no attribute {name!r}")
     with exit_on_interrupt():   # Ctrl-C of the command while PyMC imports: one line, exit 130
-        if name in _NAMESPACES:
-            value = importlib.import_module(f".{name}", __name__)
-        else:
+        if name in _HOMES:
             value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+        else:
+            value = importlib.import_module(f".{name}", __name__)
     globals()[name] = value
     return value
 
