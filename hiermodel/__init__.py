@@ -12,22 +12,26 @@ The top level holds what a user needs; ``hm.plots`` (every figure), ``hm.studies
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING
+
+from ._version import __version__
+from .exceptions import (
+    HierModelWarning,
+    ParetoKWarning,
+    PredictiveCheckWarning,
+    PriorDataConflictWarning,
+    SamplingWarning,
+)
 from .interrupt import exit_on_interrupt
 
-with exit_on_interrupt():   # Ctrl-C of the command while PyMC imports: one line, exit 130
-    from . import core
-    from ._version import __version__
+if TYPE_CHECKING:   # the names below are imported on first use (``__getattr__``)
+    from . import core, plots, studies
     from .comparison import compare, compare_fits, compare_population, summarize
     from .data import HierData
     from .datasets import eight_schools, eight_schools_summary, eight_schools_unrounded
     from .diagnostics import convergence_table, prior_data_conflict, sampling_diagnostics
-    from .exceptions import (
-        HierModelWarning,
-        ParetoKWarning,
-        PredictiveCheckWarning,
-        PriorDataConflictWarning,
-        SamplingWarning,
-    )
     from .io import load, save
     from .loo import compare_loo, compare_pooling
     from .model import HierModel, build_model
@@ -61,11 +65,45 @@ __all__ = [
     "core", "plots", "studies", "__version__",
 ]
 
+#: where each top-level name lives; imported on first use, so ``import hiermodel`` (and the
+#: command's ``--help``) does not pay for PyMC, ArviZ or matplotlib until something needs them
+_HOMES = {
+    "compare": "comparison", "compare_fits": "comparison",
+    "compare_population": "comparison", "summarize": "comparison",
+    "HierData": "data",
+    "eight_schools": "datasets", "eight_schools_summary": "datasets",
+    "eight_schools_unrounded": "datasets",
+    "convergence_table": "diagnostics", "prior_data_conflict": "diagnostics",
+    "sampling_diagnostics": "diagnostics",
+    "load": "io", "save": "io",
+    "compare_loo": "loo", "compare_pooling": "loo",
+    "HierModel": "model", "build_model": "model",
+    "posterior_predictive": "predictive", "ppc_table": "predictive",
+    "prior_predictive": "predictive",
+    "Priors": "priors",
+    "fit": "sampling",
+    "empirical_bayes": "shrinkage", "exact_posterior": "shrinkage",
+    "meta_analysis": "shrinkage", "pooling_table": "shrinkage", "tau_estimates": "shrinkage",
+}
+
+
+def _is_submodule(name: str) -> bool:
+    return not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None
+
 
 def __getattr__(name: str):
-    """``hm.plots`` and ``hm.studies``, imported on first use (they are not needed to fit)."""
-    if name in ("plots", "studies"):
-        import importlib
+    """The top-level names and the modules (``hm.core``, ``hm.plots``, ``hm.studies``,
+    ``hm.datasets``, ...), imported on first use."""
+    if name not in _HOMES and not _is_submodule(name):
+        raise AttributeError(f"module 'hiermodel' has no attribute {name!r}")
+    with exit_on_interrupt():   # Ctrl-C of the command while PyMC imports: one line, exit 130
+        if name in _HOMES:
+            value = getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+        else:
+            value = importlib.import_module(f".{name}", __name__)
+    globals()[name] = value
+    return value
 
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'hiermodel' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -29,14 +29,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .core import EB_METHODS
-from .datasets import DATASETS
-from .interrupt import INTERRUPTED_MESSAGE, INTERRUPTED_STATUS
-from .model import PARAMETERIZATIONS
-from .priors import MU_PRIORS, SIGMA_PRIORS, TAU_PRIORS
-from .report import run_report
-from .sampling import DEFAULT_PARAMETERIZATION, SAMPLERS
-from .transforms import TRANSFORMS
+from .interrupt import INTERRUPTED_MESSAGE, INTERRUPTED_STATUS, exit_on_interrupt
+
+with exit_on_interrupt():   # Ctrl-C of the command while PyMC imports: one line, exit 130
+    from .core import EB_METHODS
+    from .datasets import DATASETS
+    from .model import PARAMETERIZATIONS
+    from .priors import MU_PRIORS, SIGMA_PRIORS, TAU_PRIORS
+    from .report import run_report
+    from .sampling import DEFAULT_PARAMETERIZATION, SAMPLERS
+    from .transforms import TRANSFORMS
 
 __all__ = ["main", "build_parser", "priors_from_args", "parse_prior", "data_from_args",
            "in_cli_words", "CLI_PHRASES"]

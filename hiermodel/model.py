@@ -68,7 +68,9 @@ s^2)`` independently, and partial pooling (the hierarchical model above).
 
 **The predictive graphs** (:func:`prior_model`, :func:`posterior_model`) carry the same
 variable names (``mu``, ``tau``, ``theta``, ``sigma``) plus the replicated and new-group
-nodes of :mod:`hiermodel.predictive`, so posterior draws plug straight in.
+nodes of :mod:`hiermodel.predictive`, so posterior draws plug straight in.  They define the
+predictive distributions; :mod:`hiermodel.predictive` draws the same ones with numpy (no
+compile), and the tests check the two agree.
 
 What :func:`build_model` and :func:`pooling_model` return is a :class:`HierModel`: the
 ``pm.Model`` together with the data, the resolved priors and the :class:`ModelSpec` it was

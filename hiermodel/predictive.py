@@ -25,12 +25,13 @@ Replication for the same groups cannot reveal an outlying *group*: theta_i's pos
 its own ybar_i, so ybar^rep reproduces the outlier.  ``y_mixed`` asks whether groups drawn
 from the fitted population look like the observed ones, and does reveal it.
 
-The draws come from ``pm.sample_prior_predictive`` / ``pm.sample_posterior_predictive`` on
-the predictive graphs of :mod:`hiermodel.model` (:func:`~hiermodel.model.prior_model`,
-:func:`~hiermodel.model.posterior_model`), which use the same variable names as
-:func:`~hiermodel.model.build_model` (``mu``, ``tau``, ``theta``, ``sigma``), so posterior
-draws plug straight in.  :func:`hiermodel.sampling.fit` with ``posterior_predictive=True``
-calls :func:`posterior_predictive`.
+The draws are numpy draws from a seeded ``numpy.random.Generator`` (:func:`predictive_draws`):
+given the parameters every replicate is normal (``ss`` a scaled chi-square), so no PyMC graph
+is compiled or sampled.  The predictive graphs of :mod:`hiermodel.model`
+(:func:`~hiermodel.model.prior_model`, :func:`~hiermodel.model.posterior_model`) stay the
+definition of these distributions; the tests draw from both and compare.
+:func:`hiermodel.sampling.fit` with ``posterior_predictive=True`` calls
+:func:`posterior_predictive`.
 
 **Test statistics and posterior predictive p-values** (BDA3 section 6.3)::
 
@@ -44,11 +45,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from importlib.metadata import version
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-import pymc as pm
 import xarray as xr
 
 from . import stack
@@ -61,16 +64,10 @@ from ._validate import (
     positive_number,
     resolve_seed,
 )
+from ._version import __version__
 from .data import HierData, group_coord
 from .exceptions import PredictiveCheckWarning
-from .model import (
-    HierModel,
-    constant_data,
-    label_groups,
-    observed_data,
-    posterior_model,
-    prior_model,
-)
+from .model import HierModel, constant_data, label_groups, observed_data, prior_values
 from .priors import Priors
 
 if TYPE_CHECKING:
@@ -79,7 +76,7 @@ if TYPE_CHECKING:
 __all__ = [
     "prior_predictive", "posterior_predictive", "t_statistic", "ppc_table", "p_value",
     "resolve_stats", "observed_and_replicated", "P_EXTREME", "STATISTICS", "DEFAULT_STATS",
-    "PREDICTIVE_VARS",
+    "PREDICTIVE_VARS", "predictive_draws",
 ]
 
 #: replicated variables and the observed variable each one is compared with
@@ -121,12 +118,118 @@ def _new_group_se(data: HierData, se_new: Any, n_new: Any) -> tuple[float | None
 def _attrs(kind: str, seed: int, rows: bool, se_new: float | None,
            n_new: int | None) -> dict[str, Any]:
     return {
+        "created_at": datetime.now(UTC).isoformat(),
+        "arviz_version": version("arviz"),
+        "inference_library": "hiermodel (numpy draws)",
+        "inference_library_version": __version__,
         "kind": kind, "seed": seed, "rows": int(rows),
         "se_new": float("nan") if se_new is None else se_new,
         "n_new": -1 if n_new is None else n_new,
         "replication": "y: same groups; y_mixed: new theta_i ~ N(mu, tau^2) per group; "
                        "theta_new / y_new: one new group",
     }
+
+
+def _normal(rng: np.random.Generator, mean: Any, sd: Any) -> np.ndarray:
+    """``N(mean, sd^2)`` draws, broadcast over the shapes of ``mean`` and ``sd``."""
+    mean, sd = np.broadcast_arrays(np.asarray(mean, float), np.asarray(sd, float))
+    return mean + sd * rng.standard_normal(mean.shape)
+
+
+def predictive_draws(
+    rng: np.random.Generator,
+    data: HierData,
+    theta: np.ndarray,
+    sigma: np.ndarray | None = None,
+    mu: np.ndarray | None = None,
+    tau: np.ndarray | None = None,
+    mean: np.ndarray | None = None,
+    *,
+    rows: bool = False,
+    se_new: float | None = None,
+    n_new: int | None = None,
+) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+    r"""The replicated and new-group draws given parameter draws, as numpy arrays.
+
+    The same distributions as :func:`hiermodel.model.predictive_nodes` (the graph is the
+    definition), drawn with ``rng`` in a fixed order, so one seed gives one result.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    data : HierData
+        Gives ``se_i`` (or ``n_i``), the rows' groups and a known sigma.
+    theta : array, shape (..., G)
+        Group effects, one row per draw (leading axes: e.g. (chain, draw)).
+    sigma : array, shape (...), optional
+        The within-group sd per draw; needed when ``data`` has sigma unknown.
+    mu, tau : arrays, shape (...), optional
+        The population mean and sd per draw; with both, ``y_mixed``, ``theta_new`` (and
+        ``y_new``) are drawn.
+    mean : array, shape (..., G), optional
+        Each group's population mean (``mu + (x_i - xbar)' beta`` with covariates); default
+        ``mu``.
+    rows, se_new, n_new
+        As in :func:`prior_predictive`.
+
+    Returns
+    -------
+    dict
+        ``{name: (dims, values)}`` in the graph's order: ``y`` (``ybar_i^rep ~ N(theta_i,
+        se_i^2)``), ``ss`` (``sigma^2 chi^2_{n_i - 1}``, 0 for a group of one row; sigma
+        unknown), ``y_rows`` (``N(theta_i, sigma_i^2)`` per row), ``y_mixed``
+        (``N(theta_i^mix, se_i^2)`` with ``theta_i^mix ~ N(mean_i, tau^2)``), ``theta_new ~
+        N(mu, tau^2)`` and ``y_new ~ N(theta_new, se_new^2)``; dims after the leading
+        ``("chain", "draw")``.
+    """
+    theta = np.asarray(theta, float)
+    lead = theta.shape[:-1]
+    out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+    if data.sigma_known:
+        se = np.asarray(data.se, float)
+        sd_rows = None if not rows else np.asarray(data.sigma, float)[data.rows[1]]
+    else:
+        if sigma is None:
+            raise ValueError("`sigma`: the data have sigma unknown; pass its draws.")
+        sigma = np.asarray(sigma, float)[..., None]
+        n = np.asarray(data.n, float)
+        se = sigma / np.sqrt(n)
+        sd_rows = sigma
+    out["y"] = (("group",), _normal(rng, theta, se))
+    if not data.sigma_known:
+        # ss_i / sigma^2 ~ chi^2_{n_i - 1} = Gamma((n_i - 1)/2, scale 2); exactly 0 for n_i = 1
+        some = n > 1
+        shape = np.broadcast_to(np.where(some, (n - 1.0) / 2.0, 1.0), theta.shape)
+        draw = rng.gamma(shape) * 2.0 * sigma**2
+        out["ss"] = (("group",), np.where(some, draw, 0.0))
+    if rows:
+        idx = data.rows[1]
+        out["y_rows"] = (("obs",), _normal(rng, theta[..., idx], sd_rows))
+    if mu is None or tau is None:
+        return out
+    mu, tau = np.asarray(mu, float), np.asarray(tau, float)
+    center = mu[..., None] if mean is None else np.asarray(mean, float)
+    theta_mixed = _normal(rng, np.broadcast_to(center, theta.shape), tau[..., None])
+    out["y_mixed"] = (("group",), _normal(rng, theta_mixed, se))
+    theta_new = _normal(rng, np.broadcast_to(mu, lead), tau)
+    out["theta_new"] = ((), theta_new)
+    if se_new is not None or n_new is not None:
+        if se_new is None:
+            sig = float(data.sigma[0]) if data.sigma_known else sigma[..., 0]
+            se_new = sig / np.sqrt(n_new)
+        out["y_new"] = ((), _normal(rng, theta_new, se_new))
+    return out
+
+
+def _draws_dataset(draws: Mapping[str, tuple[tuple[str, ...], np.ndarray]], data: HierData,
+                   rows: bool, chain: Any, draw: Any) -> xr.Dataset:
+    """``{name: (dims, values)}`` with leading (chain, draw) as a Dataset with the model's
+    coordinates (group labels, covariate names, ``obs`` with ``obs_group``)."""
+    ds = xr.Dataset({k: (("chain", "draw", *dims), v) for k, (dims, v) in draws.items()},
+                    coords={"chain": chain, "draw": draw})
+    if rows and "obs" in ds.dims:
+        ds = ds.assign_coords(obs=np.arange(ds.sizes["obs"]))
+    return label_groups(ds, data, rows)
 
 
 def prior_predictive(
@@ -183,17 +286,46 @@ def prior_predictive(
     se_new, n_new = _new_group_se(data, se_new, n_new)
     rows = _use_rows(data, rows)
     seed = resolve_seed(seed)
-    model, params, names = prior_model(data, priors, rows=rows, se_new=se_new, n_new=n_new)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        raw = pm.sample_prior_predictive(draws=draws, model=model, random_seed=seed,
-                                         var_names=params + names)
+    params, pp = _prior_draws(np.random.default_rng(seed), data, priors, draws, rows=rows,
+                              se_new=se_new, n_new=n_new)
     attrs = {**_attrs("prior", seed, rows, se_new, n_new), **priors.to_attrs()}
-    prior = label_groups(stack.group(raw, "prior")[params], data, rows).assign_attrs(attrs)
-    pp = label_groups(stack.group(raw, "prior")[names], data, rows).assign_attrs(attrs)
-    return stack.make_result(prior=prior, prior_predictive=pp,
-                            observed_data=observed_data(data, rows),
-                            constant_data=constant_data(data))
+    coords = {"chain": np.arange(1), "draw": np.arange(draws)}
+    return stack.make_result(
+        prior=_draws_dataset(params, data, rows, **coords).assign_attrs(attrs),
+        prior_predictive=_draws_dataset(pp, data, rows, **coords).assign_attrs(attrs),
+        observed_data=observed_data(data, rows), constant_data=constant_data(data))
+
+
+def _prior_draws(rng: np.random.Generator, data: HierData, priors: Priors, draws: int, *,
+                 rows: bool, se_new: float | None, n_new: int | None) -> tuple[dict, dict]:
+    """Parameter draws from the priors of :func:`hiermodel.model.prior_model` (the same
+    families and numbers: :meth:`Priors.mu_dist`, ``tau_dist``, ``sigma_dist`` and the
+    normal slopes), theta_i ~ N(mu + (x_i - xbar)' beta, tau^2), then
+    :func:`predictive_draws`.  Returns ``({param: (dims, values)}, {replicate: ...})``."""
+    size = (1, draws)
+    mu = priors.mu_dist().rvs(size=size, random_state=rng)
+    tau = priors.tau_dist().rvs(size=size, random_state=rng)
+    params: dict[str, tuple[tuple[str, ...], np.ndarray]] = {"mu": ((), mu), "tau": ((), tau)}
+    mean = np.broadcast_to(mu[..., None], (*size, data.n_groups))
+    beta = intercept = None
+    if data.has_covariates:
+        loc, scale = priors.beta_arrays(data.n_covariates)
+        beta = _normal(rng, np.broadcast_to(loc, (*size, loc.size)), scale)
+        intercept = mu - beta @ np.asarray(data.covariate_means, float)
+        mean = mu[..., None] + beta @ np.asarray(data.centered_covariates, float).T
+    theta = _normal(rng, mean, tau[..., None])
+    params["theta"] = (("group",), theta)
+    sigma = None
+    if not data.sigma_known:
+        scale = float(prior_values(data, priors)["sigma_scale"])
+        sigma = replace(priors, sigma_scale=scale).sigma_dist().rvs(size=size,
+                                                                    random_state=rng)
+        params["sigma"] = ((), sigma)
+    if beta is not None:
+        params.update(beta=(("covariate",), beta), intercept=((), intercept))
+    pp = predictive_draws(rng, data, theta, sigma, mu, tau, mean, rows=rows, se_new=se_new,
+                          n_new=n_new)
+    return params, pp
 
 
 def _check_match(idata: az.InferenceData, data: HierData) -> None:
@@ -266,14 +398,15 @@ def posterior_predictive(
     if (se_new is not None or n_new is not None) and not {"mu", "tau"} <= present:
         raise ValueError("`se_new`/`n_new`: a new group needs mu and tau in the posterior, i.e. "
                          "a fit of the hierarchical model.")
-    model, names = posterior_model(data, present, rows=rows, se_new=se_new, n_new=n_new)
-    sampled = sorted(present & {v.name for v in model.free_RVs})
-    src = stack.make_result(posterior=stack.group(idata, "posterior")[sampled])
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        raw = pm.sample_posterior_predictive(src, model=model, var_names=names,
-                                             random_seed=seed, progressbar=False)
-    pp = label_groups(stack.group(raw, "posterior_predictive"), data, rows)
+    draws = {v: post[v].transpose("chain", "draw", ...).values for v in present}
+    mean = None
+    if {"mu", "tau", "beta"} <= present and data.has_covariates:
+        x = np.asarray(data.centered_covariates, float)
+        mean = draws["mu"][..., None] + draws["beta"] @ x.T
+    new = predictive_draws(np.random.default_rng(seed), data, draws["theta"],
+                           draws.get("sigma"), draws.get("mu"), draws.get("tau"), mean,
+                           rows=rows, se_new=se_new, n_new=n_new)
+    pp = _draws_dataset(new, data, rows, chain=post["chain"].values, draw=post["draw"].values)
     pp = pp.assign_attrs(_attrs("posterior", seed, rows, se_new, n_new))
     groups = {g: stack.group(idata, g) for g in stack.groups(idata) if g != "posterior_predictive"}
     groups["observed_data"] = observed_data(data, rows)

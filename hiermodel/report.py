@@ -338,21 +338,13 @@ def _known_only(describe: str, data: Any) -> str:
 
 def _predictive(idata: Any, data: Any, seed: int) -> Any:
     """Posterior predictive draws: the same groups (y), new groups (y_mixed), a new group."""
-    import logging
-
     from .predictive import posterior_predictive
 
     if data.sigma_known and data.n is not None:
         kw = {"n_new": int(np.median(data.n))}
     else:
         kw = {"se_new": float(np.median(data.se))}
-    logger = logging.getLogger("pymc")
-    level = logger.level
-    logger.setLevel(logging.WARNING)  # not PyMC's "Sampling: [...]" line in the CLI's log
-    try:
-        return posterior_predictive(idata, data, seed=seed, **kw)
-    finally:
-        logger.setLevel(level)
+    return posterior_predictive(idata, data, seed=seed, **kw)
 
 
 # ============================================================================ tables

@@ -10,6 +10,7 @@ nowhere else.
 
 from __future__ import annotations
 
+import sys
 from importlib.metadata import version
 from typing import Any
 
@@ -18,19 +19,14 @@ import xarray as xr
 
 ARVIZ_1 = int(version("arviz").split(".")[0]) >= 1
 
-if ARVIZ_1:
-    Result = xr.DataTree
-else:
-    import arviz as _az
-
-    Result = _az.InferenceData
-
 
 def is_result(obj: Any) -> bool:
     """A whole result (not one of its groups: on ArviZ 1.x a group is a DataTree too)."""
     if ARVIZ_1:
         return isinstance(obj, xr.DataTree) and obj.is_root and bool(obj.children)
-    return isinstance(obj, Result)
+    # ArviZ is imported on use: if it is not imported yet, nothing is an InferenceData
+    az = sys.modules.get("arviz")
+    return az is not None and isinstance(obj, az.InferenceData)
 
 
 def as_dataset(obj: Any) -> Any:

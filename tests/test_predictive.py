@@ -272,3 +272,243 @@ def test_groups_of_one_row_replicate_ss_as_zero(radon_like):
         warnings.simplefilter("error", PredictiveCheckWarning)  # min(ss) = 0 is no misfit
         table = ppc_table(pp, var_name="ss")
     assert table.at["min", "T_obs"] == float(data.ss[~one].min())
+
+
+# ----------------------------------------------------------------------------- numpy vs graph
+def _synthetic_posterior(data: HierData, seed: int, chains: int = 2, draws: int = 1000):
+    """Parameter draws shaped as a fit's posterior (any draws serve: the predictive is
+    conditional on them): mu, tau, theta (and beta with covariates, sigma if unknown)."""
+    rng = np.random.default_rng(seed)
+    size, g = (chains, draws), data.n_groups
+    mu = rng.normal(0.0, 1.0, size)
+    tau = np.abs(rng.normal(1.0, 0.3, size))
+    post = {"mu": mu, "tau": tau}
+    mean = mu[..., None]
+    if data.has_covariates:
+        beta = rng.normal(0.0, 0.1, (*size, data.n_covariates))
+        post["beta"] = beta
+        mean = mean + beta @ data.centered_covariates.T
+    post["theta"] = mean + tau[..., None] * rng.standard_normal((*size, g))
+    if not data.sigma_known:
+        post["sigma"] = rng.uniform(0.5, 1.5, size)
+    dims = {"theta": ["group"], "beta": ["covariate"]}
+    coords = {"group": list(data.groups)}
+    if data.has_covariates:
+        coords["covariate"] = list(data.covariate_names)
+    return stack.from_dict_kw(posterior=post, dims=dims, coords=coords)
+
+
+def _predictive_cases():
+    """(name, data, posterior idata, keywords): known se with a new group of se 10; raw rows
+    with sigma unknown, groups of one row, per-row replicates and n_new; covariates (BCG)."""
+    from hiermodel.datasets import bcg_trials
+
+    rng = np.random.default_rng(7)
+    g = np.repeat(np.arange(6), [1, 1, 3, 5, 8, 12])
+    rows = HierData.from_observations(rng.normal(g * 0.3, 1.0), [f"g{i}" for i in g],
+                                      keep_rows=True)
+    bcg = bcg_trials()
+    cov = HierData.from_estimates(bcg["yi"], np.sqrt(bcg["vi"]),
+                                  groups=[str(t) for t in bcg["trial"]]).with_covariates(
+        {"ablat": bcg["ablat"].to_numpy(float)})
+    es = eight_schools()
+    return [("known", es, _synthetic_posterior(es, 1), {"se_new": 10.0}),
+            ("rows", rows, _synthetic_posterior(rows, 2), {"n_new": 4, "rows": True}),
+            ("covariates", cov, _synthetic_posterior(cov, 3), {"se_new": 0.2})]
+
+
+def _graph_predictive(idata, data: HierData, *, se_new=None, n_new=None, rows=False,
+                      seed: int = 0):
+    """The same draws through the PyMC graph that defines them (model.posterior_model and
+    pm.sample_posterior_predictive): the path the numpy draws replace."""
+    import pymc as pm
+
+    from hiermodel.model import label_groups, posterior_model
+
+    post = idata.posterior
+    present = {v for v in ("mu", "beta", "tau", "theta", "sigma") if v in post}
+    model, names = posterior_model(data, present, rows=rows, se_new=se_new, n_new=n_new)
+    sampled = sorted(present & {v.name for v in model.free_RVs})
+    src = stack.make_result(posterior=stack.group(idata, "posterior")[sampled])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = pm.sample_posterior_predictive(src, model=model, var_names=names,
+                                             random_seed=seed, progressbar=False)
+    return label_groups(stack.group(raw, "posterior_predictive"), data, rows)
+
+
+def _standardized(pp, params, data: HierData, se_new=None, n_new=None) -> dict:
+    """Each replicate standardised by its exact conditional law given the parameter draws
+    (so N(0, 1) iid if drawn right): y ~ N(theta_i, se_i^2), ss / sigma^2 ~ chi^2_{n_i-1}
+    (via its cdf; groups of one row left out, checked to be 0), y_rows ~ N(theta_i, sigma_i^2),
+    y_mixed ~ N(mu + (x_i - xbar)' beta, tau^2 + se_i^2), theta_new ~ N(mu, tau^2), y_new ~
+    N(theta_new, se_new^2)."""
+    from scipy import stats as st
+
+    p = {k: params[k].transpose("chain", "draw", ...).values for k in params.data_vars}
+    r = {k: pp[k].transpose("chain", "draw", ...).values for k in pp.data_vars}
+    sig = p["sigma"][..., None] if "sigma" in p else None
+    se = data.se if sig is None else sig / np.sqrt(data.n)
+    z = {"y": (r["y"] - p["theta"]) / se}
+    if "ss" in r:
+        one = data.n == 1
+        assert np.all(r["ss"][..., one] == 0.0)
+        u = st.chi2.cdf(r["ss"][..., ~one] / sig**2, data.n[~one] - 1)
+        z["ss"] = st.norm.ppf(u)
+    if "y_rows" in r:
+        idx = data.rows[1]
+        sd = data.sigma[idx] if sig is None else sig
+        z["y_rows"] = (r["y_rows"] - p["theta"][..., idx]) / sd
+    mu, tau = p["mu"], p["tau"]
+    mean = mu[..., None]
+    if data.has_covariates:
+        mean = mean + p["beta"] @ data.centered_covariates.T
+    z["y_mixed"] = (r["y_mixed"] - mean) / np.sqrt(tau[..., None] ** 2 + se**2)
+    z["theta_new"] = (r["theta_new"] - mu) / tau
+    if se_new is None:
+        se_new = (data.sigma[0] if sig is None else sig[..., 0]) / np.sqrt(n_new)
+    z["y_new"] = (r["y_new"] - r["theta_new"]) / se_new
+    return {k: v.ravel() for k, v in z.items()}
+
+
+def _assert_standard_normal(z: np.ndarray, what: str) -> None:
+    """Mean 0 and sd 1 within 5 standard errors; no quantile off by more than KS allows."""
+    from scipy import stats as st
+
+    n = z.size
+    assert abs(z.mean()) < 5 / np.sqrt(n), what
+    assert abs(z.std() - 1) < 5 / np.sqrt(2 * n), what
+    assert st.kstest(z, "norm").pvalue > 1e-4, what
+
+
+@pytest.mark.parametrize("case", [c[0] for c in _predictive_cases()])
+def test_numpy_draws_follow_the_graph(case):
+    """The numpy posterior predictive against the PyMC graph it replaces, both conditional on
+    the same parameter draws: every replicate, standardised by its exact conditional law,
+    is N(0, 1) for both, and the two samples agree (two-sample KS)."""
+    from scipy import stats as st
+
+    name, data, post, kw = next(c for c in _predictive_cases() if c[0] == case)
+    ours = posterior_predictive(post, data, seed=5, **kw)
+    graph = _graph_predictive(post, data, seed=5, **kw)
+    pp = ours.posterior_predictive
+    assert set(pp.data_vars) == set(graph.data_vars)
+    assert list(pp.data_vars) == list(graph.data_vars)
+    for v in pp.data_vars:
+        assert pp[v].dims == graph[v].dims
+        for c in pp[v].coords:
+            np.testing.assert_array_equal(pp[v][c].values, graph[v][c].values)
+    new = {k: kw[k] for k in ("se_new", "n_new") if k in kw}
+    z_ours = _standardized(pp, post.posterior, data, **new)
+    z_graph = _standardized(graph, post.posterior, data, **new)
+    assert set(z_ours) == {v for v in pp.data_vars}
+    for v in z_ours:
+        _assert_standard_normal(z_ours[v], f"{case}: ours {v}")
+        _assert_standard_normal(z_graph[v], f"{case}: graph {v}")
+        assert st.ks_2samp(z_ours[v], z_graph[v]).pvalue > 1e-4, f"{case}: {v}"
+
+
+def test_numpy_prior_predictive_follows_the_graph():
+    """Prior draws against pm.sample_prior_predictive on model.prior_model (raw rows, sigma
+    unknown, covariates' slopes are covered by the posterior cases): each parameter through
+    its prior's cdf is uniform for both, the two samples agree, and the replicates follow
+    their conditional laws given the drawn parameters."""
+    import pymc as pm
+    from scipy import stats as st
+
+    from hiermodel.model import prior_model
+
+    name, data, _, kw = _predictive_cases()[1]
+    pri = Priors(tau="halfnormal").resolve(data)
+    ours = prior_predictive(data, pri, draws=2000, n_new=4, rows=True, seed=9)
+    model, params, names = prior_model(data, pri, rows=True, se_new=None, n_new=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = pm.sample_prior_predictive(draws=2000, model=model, random_seed=9,
+                                         var_names=params + names)
+    graph = stack.group(raw, "prior")
+    assert list(ours.prior.data_vars) == params
+    assert list(ours.prior_predictive.data_vars) == names
+    assert pri.sigma_scale == float(model["sigma_scale"].get_value())   # the same numbers
+    dists = {"mu": pri.mu_dist(), "tau": pri.tau_dist(), "sigma": pri.sigma_dist()}
+    for v, dist in dists.items():
+        a, b = ours.prior[v].values.ravel(), graph[v].values.ravel()
+        assert st.kstest(dist.cdf(a), "uniform").pvalue > 1e-4, v
+        assert st.ks_2samp(a, b).pvalue > 1e-4, v
+    # theta | mu, tau ~ N(mu, tau^2)
+    p = ours.prior
+    z = ((p["theta"] - p["mu"]) / p["tau"]).values.ravel()
+    _assert_standard_normal(z, "theta")
+    for v, zv in _standardized(ours.prior_predictive, p, data, n_new=4).items():
+        _assert_standard_normal(zv, f"prior {v}")
+
+
+def test_numpy_draws_same_seed_same_numbers():
+    """Same seed: identical arrays for every variable (prior and posterior, rows, ss,
+    covariates); another seed: different ones."""
+    for name, data, post, kw in _predictive_cases():
+        a = posterior_predictive(post, data, seed=4, **kw).posterior_predictive
+        b = posterior_predictive(post, data, seed=4, **kw).posterior_predictive
+        c = posterior_predictive(post, data, seed=5, **kw).posterior_predictive
+        for v in a.data_vars:
+            np.testing.assert_array_equal(a[v].values, b[v].values)
+            assert not np.array_equal(a[v].values, c[v].values), (name, v)
+        if data.has_covariates:
+            continue
+        pa = prior_predictive(data, draws=50, seed=4, **kw)
+        pb = prior_predictive(data, draws=50, seed=4, **kw)
+        for g in ("prior", "prior_predictive"):
+            assert stack.group(pa, g).equals(stack.group(pb, g))
+
+
+def test_predictive_draws_compile_nothing():
+    """The predictive is numpy only: no PyTensor function is built (the fit is the one
+    compile of a run).  Counted on PyTensor's FunctionMaker, which every compile goes
+    through."""
+    from pytensor.compile.function import types
+
+    name, data, post, kw = _predictive_cases()[1]
+    made = []
+    original = types.FunctionMaker.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(1)
+        return original(self, *args, **kwargs)
+
+    types.FunctionMaker.__init__ = counting
+    try:
+        posterior_predictive(post, data, seed=1, **kw)
+        prior_predictive(data, draws=20, seed=1, **kw)
+        assert made == []
+        _graph_predictive(post, data, seed=1, **kw)    # the spy sees the graph's compile
+        assert made
+    finally:
+        types.FunctionMaker.__init__ = original
+
+
+def test_numpy_prior_slopes_follow_the_graph():
+    """With covariates (BCG, ablat): beta_j ~ N(beta_mean_j, beta_sd_j^2), intercept = mu -
+    xbar' beta, theta_i ~ N(mu + (x_i - xbar)' beta, tau^2), as model.prior_model draws."""
+    import pymc as pm
+    from scipy import stats as st
+
+    from hiermodel.model import prior_model
+
+    name, data, _, kw = _predictive_cases()[2]
+    pri = Priors().resolve(data)
+    ours = prior_predictive(data, pri, draws=2000, seed=3).prior
+    model, params, names = prior_model(data, pri, rows=False, se_new=None, n_new=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = stack.group(pm.sample_prior_predictive(draws=2000, model=model, random_seed=3,
+                                                       var_names=params), "prior")
+    assert list(ours.data_vars) == params and ours["beta"].dims == graph["beta"].dims
+    loc, scale = pri.beta_arrays(1)
+    z = ((ours["beta"] - loc[0]) / scale[0]).values.ravel()
+    _assert_standard_normal(z, "beta")
+    assert st.ks_2samp(ours["beta"].values.ravel(), graph["beta"].values.ravel()).pvalue > 1e-4
+    np.testing.assert_allclose(ours["intercept"],
+                               ours["mu"] - ours["beta"][..., 0] * data.covariate_means[0])
+    mean = ours["mu"].values[..., None] + ours["beta"].values @ data.centered_covariates.T
+    _assert_standard_normal(((ours["theta"].values - mean)
+                             / ours["tau"].values[..., None]).ravel(), "theta")

@@ -73,3 +73,18 @@ def test_conflict_threshold_is_the_chi2_point():
     from hiermodel.diagnostics import CONFLICT_LR, CONFLICT_TAIL
 
     assert stats.chi2.isf(CONFLICT_TAIL, 1) == CONFLICT_LR
+
+
+def test_closed_forms_load_no_pymc():
+    """The package's names load on first use: ``import hiermodel`` and the numpy closed forms
+    (data, empirical Bayes, the exact posterior) run without importing PyMC, PyTensor, ArviZ
+    or matplotlib; a fit imports PyMC."""
+    code = ("import sys\nimport hiermodel as hm\nd = hm.eight_schools()\n"
+            "hm.exact_posterior(d).summary()\nhm.tau_estimates(d)\nhm.empirical_bayes(d)\n"
+            "print(' '.join(sorted(sys.modules)))\n"
+            "hm.build_model(d)\nprint('pymc' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    loaded = set(out[0].split())
+    assert [m for m in ("pymc", "pytensor", "arviz", "matplotlib") if m in loaded] == []
+    assert out[1] == "True"
