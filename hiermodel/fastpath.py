@@ -90,7 +90,7 @@ def unconstrained_names(data: HierData, priors: Priors) -> list[str]:
 
 def packed_data(data: HierData, priors: Priors) -> np.ndarray:
     """The one float64 vector the compiled density reads (resolved ``priors``)."""
-    from . import _numba_density as k
+    from . import marginal_density as k
 
     g, p = data.n_groups, data.n_covariates
     coef = p + 1 if data.has_covariates else 0
@@ -128,7 +128,7 @@ def packed_data(data: HierData, priors: Priors) -> np.ndarray:
 # ----------------------------------------------------------------------------- the density
 def log_density(point: np.ndarray, data: HierData, priors: Priors) -> tuple[float, np.ndarray]:
     """``(log density, gradient)`` at the unconstrained ``point`` (resolved ``priors``)."""
-    from . import _numba_density as kernels
+    from . import marginal_density as kernels
 
     x = np.ascontiguousarray(point, dtype=float)
     grad = np.empty_like(x)
@@ -172,10 +172,10 @@ def compiled_model(data: HierData, priors: Priors, progress: bool = False) -> An
     time after an install)."""
     from nutpie.compile_pymc import CompiledPyMCModel
 
-    if progress and f"{__package__}._numba_density" not in sys.modules:
+    if progress and f"{__package__}.marginal_density" not in sys.modules:
         print("hiermodel: loading the compiled model (compiled once after installing, "
               "~5-10 s; then cached on disk) ...", file=sys.stderr, flush=True)
-    from . import _numba_density as kernels
+    from . import marginal_density as kernels
 
     buf = packed_data(data, priors)
     buf.flags.writeable = False

@@ -163,7 +163,7 @@ t0 = time.perf_counter()
 import hiermodel as hm
 idata = hm.fit(hm.eight_schools(), seed=5, draws=100, tune=100, chains=1, check=False,
                progressbar=True)
-from hiermodel import _numba_density as kernels
+from hiermodel import marginal_density as kernels
 print(idata.posterior.attrs["compiled_model"], kernels.logp_cfunc.cache_hits,
       kernels.expand_cfunc.cache_hits, float(idata.posterior["tau"].sum()))
 """
