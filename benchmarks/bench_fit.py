@@ -3,6 +3,7 @@
     python benchmarks/bench_fit.py                 # every target (about 15 min on 2 cores)
     python benchmarks/bench_fit.py --quick         # fewer repeats, N = 10^5 rows (< 5 min)
     python benchmarks/bench_fit.py --only cold,import
+    python benchmarks/bench_fit.py --only cli      # the README's main line vs a pm.sample() script
     bash ci/current-stack.sh . "python benchmarks/bench_fit.py"     # the same on PyMC 6
 
 The peers are real, as the stack ships them:
@@ -70,7 +71,7 @@ def plain_fit(y, se, seed):
         return pm.sample(chains=4, random_seed=seed, progressbar=False)
 """
 exec(PLAIN)  # defines plain_model, plain_fit  # noqa: S102
-SECTIONS = ("cold", "warm", "loop", "import", "rows")
+SECTIONS = ("cold", "cli", "warm", "loop", "import", "rows")
 
 
 def _min_ess(idata) -> float:
@@ -141,6 +142,59 @@ def cold(repeats: int) -> list[dict]:
     for r in rows[1:len(cases)]:
         rows.append({"case": f"ratio {r['case']} / pm.sample (target: first <= 1, "
                              "later <= 0.5)",
+                     "first_process_s": r["first_process_s"] / plain["first_process_s"],
+                     "later_process_s": r["later_process_s"] / plain["later_process_s"],
+                     "repeats": ""})
+    return rows
+
+
+# ----------------------------------------------------------------------------- 1b. cli
+def _wall(argv: list[str], env: dict, cwd: str) -> float:
+    """Wall seconds of a whole process, interpreter start to exit."""
+    t0 = time.perf_counter()
+    res = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd)
+    if res.returncode:
+        raise RuntimeError(f"benchmark subprocess failed:\n{res.stderr[-2000:]}")
+    return time.perf_counter() - t0
+
+
+def cli(repeats: int) -> list[dict]:
+    """The README's main line and a meta-regression CLI run, whole processes, against a bare
+    ``pm.sample()`` script (import + model + sample, nothing written): the first process of
+    each case with its own empty on-disk caches, then ``repeats`` interleaved later
+    processes (medians).  Target: later <= 1x, first <= 1.5x."""
+    import pandas as pd
+
+    from hiermodel.datasets import bcg_trials
+
+    with tempfile.TemporaryDirectory(prefix="hm-bench-cli-") as tmp:
+        bcg = bcg_trials()
+        pd.DataFrame({"trial": bcg.trial, "yi": bcg.yi, "se": np.sqrt(bcg.vi),
+                      "ablat": bcg.ablat}).to_csv(f"{tmp}/bcg.csv", index=False)
+        cases = {
+            "bare pm.sample() script": [sys.executable, "-c", COLD_PLAIN],
+            "hiermodel eight-schools": [sys.executable, "-m", "hiermodel", "eight-schools",
+                                        "--out", f"{tmp}/es"],
+            "hiermodel fit bcg.csv --covariates ablat": [
+                sys.executable, "-m", "hiermodel", "fit", f"{tmp}/bcg.csv", "--estimate", "yi",
+                "--se", "se", "--label", "trial", "--covariates", "ablat", "--out",
+                f"{tmp}/bcg"],
+        }
+        envs = {name: {**os.environ, "CI": "true", "PYTHONWARNINGS": "ignore",
+                       "PYTENSOR_FLAGS": f"base_compiledir={tmp}/{i}/pytensor",
+                       "NUMBA_CACHE_DIR": f"{tmp}/{i}/numba"}
+                for i, name in enumerate(cases)}
+        first = {name: _wall(argv, envs[name], tmp) for name, argv in cases.items()}
+        later: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(repeats):
+            for name, argv in cases.items():
+                later[name].append(_wall(argv, envs[name], tmp))
+    rows = [{"case": name, "first_process_s": first[name],
+             "later_process_s": float(np.median(later[name])), "repeats": repeats}
+            for name in cases]
+    plain = rows[0]
+    for r in rows[1:len(cases)]:
+        rows.append({"case": f"ratio {r['case']} / script (target: first <= 1.5, later <= 1)",
                      "first_process_s": r["first_process_s"] / plain["first_process_s"],
                      "later_process_s": r["later_process_s"] / plain["later_process_s"],
                      "repeats": ""})
@@ -279,6 +333,7 @@ def main() -> None:
     runs = {
         "cold": ("1. Cold single fit, fresh process, import to result (seconds)",
                  lambda: cold(repeats=2 if q else 3)),
+        "cli": ("1b. Command line, whole process (seconds)", lambda: cli(repeats=2 if q else 3)),
         "warm": ("2. Warm whole-call throughput, Eight Schools 4 x 1000, compile excluded "
                  "(min ESS_bulk of mu, tau per second of the call)",
                  lambda: warm(seeds=5 if q else 20)),
