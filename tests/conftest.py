@@ -12,6 +12,26 @@ matplotlib.use("Agg")
 os.environ.setdefault("CI", "true")  # progress bars off in tests
 
 
+@pytest.fixture
+def pytensor_compiles(monkeypatch):
+    """The call stacks of every PyTensor function built while the test runs (every compile
+    goes through PyTensor's ``FunctionMaker``; the real one still runs: no mock).  Imported
+    from ``pytensor.compile``, where PyTensor 2 and 3 both export it."""
+    import traceback
+
+    from pytensor.compile import FunctionMaker
+
+    stacks = []
+    real = FunctionMaker.__init__
+
+    def counting(self, *args, **kwargs):
+        stacks.append(traceback.extract_stack())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(FunctionMaker, "__init__", counting)
+    return stacks
+
+
 @pytest.fixture(scope="session")
 def es_fit():
     """Default fit of Rubin's Eight Schools (nutpie, marginal, 4 x 1000)."""
