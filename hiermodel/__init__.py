@@ -25,6 +25,7 @@ from .exceptions import (
     SamplingWarning,
 )
 from .interrupt import exit_on_interrupt
+from .options import get_options, option_context, set_options
 
 if TYPE_CHECKING:   # the names below are imported on first use (``__getattr__``)
     from . import core, plots, studies
@@ -58,6 +59,8 @@ __all__ = [
     "compare_population", "compare_fits", "summarize",
     # predictive checks and LOO
     "prior_predictive", "posterior_predictive", "ppc_table", "compare_loo", "compare_pooling",
+    # package-wide defaults (the interval convention)
+    "get_options", "set_options", "option_context",
     # warnings
     "HierModelWarning", "SamplingWarning", "PriorDataConflictWarning", "PredictiveCheckWarning",
     "ParetoKWarning",
