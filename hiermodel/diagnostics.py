@@ -24,8 +24,7 @@ import xarray as xr
 
 from . import stack
 from ._validate import check_data, check_fitted
-from .core import design_matrix, eb_core, meta_regression, restricted_loglik
-from .core.exact import marginal_regression
+from .core import design_matrix, eb_core, marginal_regression, meta_regression, restricted_loglik
 from .data import HierData
 from .exceptions import PriorDataConflictWarning, SamplingWarning
 from .formatting import format_number as _fmt

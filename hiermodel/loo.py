@@ -52,7 +52,7 @@ from ._validate import (
     positive_number,
     resolve_seed,
 )
-from .core.exact import ss_logpdf
+from .core import ss_logpdf
 from .data import HierData
 from .exceptions import ParetoKWarning
 from .model import POOLING, no_pooling_prior_sd, pooling_model

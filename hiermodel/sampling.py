@@ -50,8 +50,7 @@ from ._validate import (
     resolve_seed,
 )
 from ._version import __version__
-from .core import conditional_posterior, design_matrix
-from .core.exact import marginal_regression, ss_logpdf
+from .core import conditional_posterior, design_matrix, marginal_regression, ss_logpdf
 from .data import HierData, group_coord
 from .diagnostics import prior_data_conflict, sampling_diagnostics, warn_conflict
 from .model import (

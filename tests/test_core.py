@@ -16,7 +16,7 @@ from scipy import integrate, optimize, special, stats
 
 import hiermodel.core as hc
 from hiermodel import eight_schools, eight_schools_summary
-from hiermodel.core import exact as hx
+from hiermodel.core import tau_grid
 
 ROOT = Path(__file__).parent.parent
 
@@ -435,7 +435,7 @@ def test_grid_posterior_moments_match_one_dimensional_quadrature():
     tau_mean = integrate.quad(lambda t: t * post.tau_pdf(t), 0, np.inf, limit=200)[0]
 
     def mu_hat(t):
-        return hx.marginal(np.array([t * t]), y, v, 2.0, 0.01).mu_hat[0]
+        return tau_grid.marginal(np.array([t * t]), y, v, 2.0, 0.01).mu_hat[0]
 
     mu_mean = integrate.quad(lambda t: mu_hat(t) * post.tau_pdf(t), 0, np.inf, limit=200)[0]
     m = post.moments

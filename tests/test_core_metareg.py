@@ -188,7 +188,7 @@ def test_regression_marginal_is_the_gaussian_integral_over_beta(bcg):
     """``marginal_regression`` integrates beta ~ N(b0, P0^-1) out exactly: up to the constant
     1/2 log|P0| - k/2 log(2 pi) it is log N(y | X b0, diag(v + tau^2) + X P0^-1 X'), and with
     the intercept alone it is the intercept-only ``marginal``."""
-    from hiermodel.core.exact import marginal, marginal_regression
+    from hiermodel.core import marginal, marginal_regression
 
     y, v, ablat = bcg
     X = design_matrix(13, ablat)
@@ -220,8 +220,7 @@ def test_regression_marginal_is_the_gaussian_integral_over_beta(bcg):
 
 
 def test_regression_grid_posterior_with_the_intercept_alone_is_grid_posterior(bcg):
-    from hiermodel.core import grid_posterior
-    from hiermodel.core.exact import regression_grid_posterior
+    from hiermodel.core import grid_posterior, regression_grid_posterior
 
     y, v, _ = bcg
     prior = stats.halfcauchy(scale=0.5).logpdf
@@ -238,7 +237,7 @@ def test_regression_grid_posterior_with_the_intercept_alone_is_grid_posterior(bc
 def test_regression_grid_posterior_draws_match_its_moments(bcg):
     """Exact draws (independent) agree with the exact moments within 4 Monte Carlo sds, and
     the slope on latitude is clearly negative, as in every published analysis."""
-    from hiermodel.core.exact import regression_grid_posterior
+    from hiermodel.core import regression_grid_posterior
 
     y, v, ablat = bcg
     X = design_matrix(13, ablat - ablat.mean())
@@ -254,7 +253,7 @@ def test_regression_grid_posterior_draws_match_its_moments(bcg):
 
 
 def test_regression_grid_posterior_refuses_an_improper_posterior():
-    from hiermodel.core.exact import regression_grid_posterior
+    from hiermodel.core import regression_grid_posterior
 
     with pytest.raises(ValueError, match="improper"):
         regression_grid_posterior([1.0, 2.0], [1.0, 1.0], np.c_[np.ones(2), [0.0, 1.0]],

@@ -22,23 +22,25 @@ facade (:class:`~hiermodel.data.HierData` in, xarray / pandas out) is
 * :mod:`~hiermodel.core.metareg` -- meta-regression (group-level covariates): tau^2 by REML,
   ML, DL, PM, HE, SJ, HS and the equal-effects model, Q, I^2, H^2, R^2, the Q-profile
   interval, Knapp-Hartung, prediction intervals;
-* :mod:`~hiermodel.core.exact` -- the exact grid posterior (BDA3 section 5.4; with sigma
-  unknown on a 2-D (tau, sigma) grid) and predictive quantiles;
+* :mod:`~hiermodel.core.tau_grid` -- the marginal likelihood of tau (``mu`` or the
+  coefficients integrated out), the adaptive tau grid, its quadrature, mixture quantiles and
+  predictive quantiles;
+* :mod:`~hiermodel.core.exact_known_se` -- the exact grid posterior with known sampling sds
+  (BDA3 section 5.4), with or without covariates;
+* :mod:`~hiermodel.core.exact_unknown_sigma` -- the exact posterior of raw rows with sigma
+  unknown on a 2-D (tau, sigma) grid, and the likelihood of the within-group sums of squares;
 * :mod:`~hiermodel.core.arrays` -- the array checks and numerical helpers they share.
 """
 
 from __future__ import annotations
 
-from .exact import (
+from .exact_known_se import (
     GridPosterior,
     RegressionGridPosterior,
-    UnknownSigmaGridPosterior,
     grid_posterior,
-    predictive_quantiles,
     regression_grid_posterior,
-    ss_logpdf,
-    unknown_sigma_grid_posterior,
 )
+from .exact_unknown_sigma import UnknownSigmaGridPosterior, ss_logpdf, unknown_sigma_grid_posterior
 from .metareg import (
     METAREG_METHODS,
     MetaRegression,
@@ -69,6 +71,13 @@ from .tau import (
     estimate_tau,
     restricted_loglik,
 )
+from .tau_grid import (
+    Marginal,
+    RegressionMarginal,
+    marginal,
+    marginal_regression,
+    predictive_quantiles,
+)
 
 __all__ = [
     "TAU_METHODS", "TAU_METHOD_NAMES", "EB_METHODS",
@@ -78,7 +87,7 @@ __all__ = [
     "TauEstimate", "estimate_tau", "EBEstimates", "eb_core", "restricted_loglik",
     "GridPosterior", "grid_posterior", "predictive_quantiles", "RegressionGridPosterior",
     "regression_grid_posterior", "UnknownSigmaGridPosterior", "unknown_sigma_grid_posterior",
-    "ss_logpdf",
+    "ss_logpdf", "Marginal", "marginal", "RegressionMarginal", "marginal_regression",
     "METAREG_METHODS", "MetaRegression", "meta_regression", "design_matrix", "generalized_q",
     "q_profile_interval", "r_squared", "prediction_interval",
 ]

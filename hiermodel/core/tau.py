@@ -18,8 +18,8 @@ import numpy as np
 
 from .._validate import check_method, check_prob, positive_int
 from .arrays import MAXITER, batch_param, means_se, newton_bisect, vdot, vdot3
-from .exact import marginal
 from .pooling import weights_unchecked
+from .tau_grid import marginal
 
 __all__ = ["TAU_METHODS", "TAU_METHOD_NAMES", "EB_METHODS", "RTOL", "TauEstimate",
            "estimate_tau", "EBEstimates", "eb_core", "restricted_loglik"]
