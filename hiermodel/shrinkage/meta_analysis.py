@@ -1,0 +1,144 @@
+"""Classical random-effects meta-analysis and meta-regression with labels: :func:`meta_analysis`
+(a :class:`MetaAnalysis`: tau^2 by REML and the other estimators of metafor's ``rma``, Q,
+I^2, the Q-profile interval, Knapp-Hartung, prediction intervals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._validate import (
+    check_data,
+    check_transform,
+)
+from ..core import (
+    MetaRegression,
+    design_matrix,
+    meta_regression,
+    prediction_interval,
+    q_profile_interval,
+    r_squared,
+)
+from ..core.arrays import floats
+from ..data import HierData, group_coord
+
+__all__ = ["MetaAnalysis", "meta_analysis"]
+
+
+@dataclass(frozen=True, eq=False)
+class MetaAnalysis:
+    """The random-effects meta-analysis / meta-regression of :func:`meta_analysis`, as
+    metafor's ``rma(yi, vi, mods=...)`` reports it.
+
+    Attributes
+    ----------
+    coefficients : DataFrame
+        One row per coefficient (``intercept``, then each covariate): ``estimate``, ``se``,
+        ``z`` (``t`` with Knapp-Hartung), ``p``, ``ci_low``, ``ci_high``.
+    heterogeneity : Series
+        ``tau2`` with its Q-profile interval (``tau2_ci_low``, ``tau2_ci_high``; NaN for the
+        equal-effects ``method="ee"``), ``tau``,
+        ``QE``, ``QE_df``, ``QE_p``, ``I2`` and ``H2`` (``I2`` in percent), and with
+        covariates ``R2`` (percent of the intercept-only ``tau2`` explained) and the test of
+        the covariates ``QM``, ``QM_df``, ``QM_p`` (with Knapp-Hartung ``QM`` is the F
+        statistic on ``(QM_df, QE_df)``).
+    theta : Series
+        The EB estimates of the group effects, by group.
+    method, level, knha :
+        How it was computed.
+    fit : MetaRegression
+        The core's numbers.
+    """
+
+    coefficients: pd.DataFrame
+    heterogeneity: pd.Series
+    theta: pd.Series
+    method: str
+    level: float
+    knha: bool
+    fit: MetaRegression
+    covariate_names: tuple[str, ...]
+
+    def predict(self, covariates: Any = None, transform: str | None = None) -> pd.DataFrame:
+        """The fitted effect for a new group and its prediction interval: columns ``pred``,
+        ``se``, ``ci_low``, ``ci_high``, ``pi_low``, ``pi_high``.  ``covariates``: a DataFrame
+        (or dict) with the model's covariate columns, one row per new group; None for the
+        intercept-only model.
+
+        ``transform``: a name from :data:`hiermodel.transforms.TRANSFORMS` (``"exp"`` for log
+        ratios, ``"expit"`` for logit proportions, ``"tanh"`` for Fisher's z) puts ``pred`` and
+        the interval ends on that scale, as metafor's ``predict(res, transf=exp)`` does: the
+        transforms are increasing, so the intervals map end to end.  The ``se`` column is then
+        left out (it has no counterpart on the transformed scale; call without ``transform``
+        for it); ``attrs["transform"]`` and ``attrs["scale"]`` name the scale."""
+        back = check_transform(transform)
+        names = list(self.covariate_names)
+        if covariates is None:
+            if names:
+                raise ValueError(f"`covariates`: give values of {names} for the new group(s).")
+            x0, index = np.ones((1, 1)), pd.RangeIndex(1)
+        elif not names:
+            raise ValueError("`covariates`: this meta-analysis has no covariates (an "
+                             "intercept-only model predicts the same effect for every new "
+                             "group); call predict() without them, or fit a meta-regression "
+                             "on data with those covariates (HierData.with_covariates).")
+        else:
+            table = pd.DataFrame(covariates)
+            missing = [c for c in names if c not in table.columns]
+            if missing:
+                raise ValueError(f"`covariates` lacks column(s) {missing}.")
+            x0 = design_matrix(len(table), floats("covariates", table[names].to_numpy()))
+            index = table.index
+        out = pd.DataFrame(prediction_interval(self.fit, x0, self.level), index=index,
+                           columns=["pred", "se", "ci_low", "ci_high", "pi_low", "pi_high"])
+        if not back.is_identity:
+            out = out.drop(columns="se").apply(back)
+        out.attrs.update(transform=back.name, scale=back.scale)
+        return out
+
+
+def meta_analysis(data: HierData, method: str = "reml", *, knha: bool = False,
+                  level: float = 0.95) -> MetaAnalysis:
+    """Random-effects meta-analysis of ``data`` (estimates ``y_i`` with known ``se_i``), and
+    meta-regression when the data carry covariates (:meth:`HierData.with_covariates`):
+    ``y_i ~ N(x_i' beta, tau^2 + se_i^2)`` by empirical Bayes
+    (:func:`hiermodel.core.meta_regression`; metafor's ``rma``).
+
+    ``method``: ``"reml"`` (default), ``"ml"``, ``"dl"``, ``"pm"``, ``"he"`` (Hedges),
+    ``"sj"`` (Sidik-Jonkman), ``"hs"`` (Hunter-Schmidt), or ``"ee"``: the equal-effects
+    (common-effect) model, ``tau^2 = 0`` and weights ``1 / se_i^2`` (metafor's
+    ``method="EE"``; ``tau2`` is reported as 0 with no Q-profile interval (NaN), ``I2`` and
+    ``H2`` come from ``QE`` as metafor's, no ``R2``, and the prediction interval equals the
+    confidence interval).  ``knha``: Knapp-Hartung intervals (t on ``G - p`` df; not with
+    ``"ee"``).  ``level``: of every interval.
+    """
+    data = check_data(data, covariates=True)
+    y, v = np.asarray(data.means), np.asarray(data.se) ** 2
+    x = design_matrix(data.n_groups, None if data.x is None else np.asarray(data.x))
+    fit = meta_regression(y, v, x, method, knha=knha)
+    names = ("intercept", *data.covariate_names)
+    ci = fit.beta_interval(level)
+    stat = fit.beta / fit.beta_se
+    coefficients = pd.DataFrame(
+        {"estimate": fit.beta, "se": fit.beta_se, "t" if knha else "z": stat,
+         "p": fit.beta_p(), "ci_low": ci[:, 0], "ci_high": ci[:, 1]},
+        index=pd.Index(names, name="coefficient"))
+    equal_effects = fit.method == "ee"
+    lo, hi = (np.nan, np.nan) if equal_effects else q_profile_interval(y, v, x, level)
+    het = {"tau2": fit.tau2, "tau2_ci_low": lo, "tau2_ci_high": hi, "tau": np.sqrt(fit.tau2),
+           "QE": fit.qe, "QE_df": fit.qe_df, "QE_p": fit.qe_p, "I2": 100 * fit.i2,
+           "H2": fit.h2}
+    if data.has_covariates:
+        if not equal_effects:
+            null = meta_regression(y, v, None, method)
+            het["R2"] = 100 * r_squared(null.tau2, fit.tau2)
+        het["QM"], het["QM_df"], het["QM_p"] = fit.moderator_test()
+    return MetaAnalysis(
+        coefficients=coefficients, heterogeneity=pd.Series(het, name=method),
+        theta=pd.Series(fit.theta, index=pd.Index(group_coord(data.groups), name="group"),
+                        name="theta_eb"),
+        method=method, level=float(level), knha=bool(knha), fit=fit,
+        covariate_names=tuple(data.covariate_names))
