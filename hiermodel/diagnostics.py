@@ -1,6 +1,7 @@
 """Sampler health and prior-data conflict: the checks :func:`hiermodel.sampling.fit` runs.
 
 * :func:`convergence_table` -- R-hat, bulk/tail ESS and MCSE per parameter (ArviZ);
+* :func:`count_divergences` -- the divergent transitions of a fit (on both ArviZ stacks);
 * :func:`sampling_diagnostics` -- one :class:`Diagnostics` object: divergences, tree-depth
   hits, BFMI, the worst R-hat and ESS, with :attr:`Diagnostics.problems` in words and
   :meth:`Diagnostics.warn` (a :class:`~hiermodel.exceptions.SamplingWarning`);
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     import arviz as az
 
 __all__ = [
-    "convergence_table", "sampling_diagnostics", "Diagnostics", "prior_data_conflict",
+    "count_divergences", "convergence_table", "sampling_diagnostics", "Diagnostics", "prior_data_conflict",
     "warn_conflict", "RHAT_MAX", "ESS_MIN", "BFMI_MIN", "CONFLICT_Z", "CONFLICT_TAIL",
     "CONFLICT_LR", "CONFLICT_PRIOR_Z",
 ]
@@ -136,6 +137,19 @@ class Diagnostics:
         return "\n".join(lines)
 
 
+def count_divergences(idata: az.InferenceData) -> int:
+    """The number of divergent transitions in a fit: the sum of ``sample_stats.diverging``
+    over chains and draws (0 when the fit has no ``sample_stats`` or no ``diverging``, as
+    draws from ``ExactPosterior.sample``).  Works on ArviZ 0.23's ``InferenceData`` and on
+    ArviZ 1's ``xarray.DataTree`` alike (through :mod:`hiermodel.stack`)."""
+    if not stack.is_result(idata):
+        raise TypeError(f"`idata` must be a fit (InferenceData), got {type(idata).__name__}.")
+    if "sample_stats" not in stack.groups(idata):
+        return 0
+    stats = stack.group(idata, "sample_stats")
+    return int(stats["diverging"].sum()) if "diverging" in stats else 0
+
+
 def sampling_diagnostics(idata: az.InferenceData) -> Diagnostics:
     """Summarise sampler health (uses ArviZ's R-hat, ESS and BFMI).
 
@@ -150,7 +164,7 @@ def sampling_diagnostics(idata: az.InferenceData) -> Diagnostics:
     table = convergence_table(idata, [v for v in sampled if v in post])
     ss = (stack.group(idata, "sample_stats") if "sample_stats" in stack.groups(idata)
           else xr.Dataset())
-    div = int(ss["diverging"].sum()) if "diverging" in ss else 0
+    div = count_divergences(idata)
     depth_var = next((v for v in ("reached_max_treedepth", "maxdepth_reached") if v in ss), None)
     depth = int(ss[depth_var].sum()) if depth_var else 0
     if depth_var is None and "tree_depth" in ss:  # numpyro reports the depth itself

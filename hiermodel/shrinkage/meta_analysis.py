@@ -24,6 +24,7 @@ from ..core import (
 )
 from ..core.arrays import floats
 from ..data import HierData, group_coord
+from ..options import get_options
 
 __all__ = ["MetaAnalysis", "meta_analysis"]
 
@@ -101,7 +102,7 @@ class MetaAnalysis:
 
 
 def meta_analysis(data: HierData, method: str = "reml", *, knha: bool = False,
-                  level: float = 0.95) -> MetaAnalysis:
+                  level: float | None = None) -> MetaAnalysis:
     """Random-effects meta-analysis of ``data`` (estimates ``y_i`` with known ``se_i``), and
     meta-regression when the data carry covariates (:meth:`HierData.with_covariates`):
     ``y_i ~ N(x_i' beta, tau^2 + se_i^2)`` by empirical Bayes
@@ -113,9 +114,12 @@ def meta_analysis(data: HierData, method: str = "reml", *, knha: bool = False,
     ``method="EE"``; ``tau2`` is reported as 0 with no Q-profile interval (NaN), ``I2`` and
     ``H2`` come from ``QE`` as metafor's, no ``R2``, and the prediction interval equals the
     confidence interval).  ``knha``: Knapp-Hartung intervals (t on ``G - p`` df; not with
-    ``"ee"``).  ``level``: of every interval.
+    ``"ee"``).  ``level``: the confidence level of every interval (central); default the
+    package's interval probability (:func:`hiermodel.get_options`, 0.95 unless set).
     """
     data = check_data(data, covariates=True)
+    if level is None:
+        level = get_options().prob
     y, v = np.asarray(data.means), np.asarray(data.se) ** 2
     x = design_matrix(data.n_groups, None if data.x is None else np.asarray(data.x))
     fit = meta_regression(y, v, x, method, knha=knha)
