@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     import arviz as az
 
 __all__ = [
-    "count_divergences", "convergence_table", "sampling_diagnostics", "Diagnostics", "prior_data_conflict",
+    "count_divergences", "convergence_table", "sampling_diagnostics", "Diagnostics",
+    "prior_data_conflict",
     "warn_conflict", "RHAT_MAX", "ESS_MIN", "BFMI_MIN", "CONFLICT_Z", "CONFLICT_TAIL",
     "CONFLICT_LR", "CONFLICT_PRIOR_Z",
 ]

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+import hiermodel as hm
 from hiermodel import HierData, Priors, eight_schools, eight_schools_summary, fit, stack
 from hiermodel.comparison import (
     compare,
@@ -73,7 +74,7 @@ def test_compare_table_columns_and_labelled_form(es_fit, es_table):
     t = es_table
     assert list(t.index) == list("ABCDEFGH") and t.index.name == "group"
     for col in ("se", "no_pooling", "complete_pooling", "sd_of_means", "eb", "eb_weight", "mean",
-                "sd", "hdi_low", "hdi_high", "mcse_mean", "rb_mean", "rb_mcse", "shrinkage",
+                "sd", "eti_low", "eti_high", "mcse_mean", "rb_mean", "rb_mcse", "shrinkage",
                 "exact", "exact_sd"):
         assert col in t, col
     assert "n" not in t  # Rubin's data: estimates and se only
@@ -91,17 +92,15 @@ def test_compare_table_columns_and_labelled_form(es_fit, es_table):
     post = es_fit.posterior
     np.testing.assert_allclose(t["mean"], post["theta"].mean(SAMPLE), rtol=1e-12)
     np.testing.assert_allclose(t["sd"], post["theta"].std(SAMPLE, ddof=1), rtol=1e-12)
-    hdi = stack.hdi(stack.group(es_fit, "posterior")[["theta"]], 0.94)["theta"]
-    np.testing.assert_allclose(t["hdi_low"], hdi.sel(bound="lower"))
-    np.testing.assert_allclose(t["hdi_high"], hdi.sel(bound="upper"))
-    assert (t["hdi_low"] < t["mean"]).all() and (t["mean"] < t["hdi_high"]).all()
+    assert (t["eti_low"] < t["mean"]).all() and (t["mean"] < t["eti_high"]).all()
     a = t.attrs
     assert a["eb_method"] == "reml" and a["parameterization"] == "marginal"
-    assert a["draws"] == 4000 and a["hdi_prob"] == 0.94
+    assert a["draws"] == 4000 and a["interval"] == "eti" and a["prob"] == 0.95
+    assert "hdi_prob" not in a
     assert a["mu_mean"] == pytest.approx(float(post["mu"].mean()))
-    # a narrower HDI is nested in the wider one
-    t50 = compare(es_fit, hdi_prob=0.5)
-    assert (t50["hdi_low"] > t["hdi_low"]).all() and (t50["hdi_high"] < t["hdi_high"]).all()
+    # a narrower interval is nested in the wider one
+    t50 = compare(es_fit, prob=0.5)
+    assert (t50["eti_low"] > t["eti_low"]).all() and (t50["eti_high"] < t["eti_high"]).all()
 
 
 def test_eb_and_sd_of_means_columns_are_the_closed_forms(summary_fit):
@@ -212,8 +211,8 @@ def test_compare_population(es_fit):
     for p in ("mu", "tau"):
         assert pop.at[p, "mean"] == pytest.approx(float(post[p].mean()))
         assert abs(pop.at[p, "mean"] - pop.at[p, "exact"]) < Z * pop.at[p, "mcse_mean"]
-        assert pop.at[p, "hdi_low"] < pop.at[p, "mean"] < pop.at[p, "hdi_high"]
-    assert pop.at["tau", "hdi_low"] >= 0
+        assert pop.at[p, "eti_low"] < pop.at[p, "mean"] < pop.at[p, "eti_high"]
+    assert pop.at["tau", "eti_low"] >= 0
 
 
 def test_compare_fits_long_table(es_fit, theta_fits, es_exact_draws):
@@ -340,7 +339,7 @@ def test_compare_arviz_centered_eight_like_posterior(es_fit, es_table):
     with pytest.warns(HierModelWarning, match="records no priors"):
         t = compare(ad)
     assert t.index.name == "school" and list(t.index) == names
-    for col in ("no_pooling", "se", "eb", "sd_of_means", "mean", "sd", "hdi_low", "hdi_high",
+    for col in ("no_pooling", "se", "eb", "sd_of_means", "mean", "sd", "eti_low", "eti_high",
                 "rb_mean", "shrinkage"):
         np.testing.assert_allclose(t[col].to_numpy(), es_table[col].to_numpy(), rtol=1e-12,
                                    err_msg=col)
@@ -412,8 +411,10 @@ def test_data_that_differs_from_the_fit_raises(es_fit, summary_fit):
 
 
 # ----------------------------------------------------------------------------- intervals
-def test_equal_tailed_intervals(es_fit, es_table):
-    t = compare(es_fit, interval="eti", prob=0.95)
+def test_default_interval_is_95_percent_central(es_fit, es_table):
+    """compare's default interval (the package option) is the central 95% one: its ends are
+    the 2.5% and 97.5% quantiles of the pooled draws."""
+    t = es_table
     assert {"eti_low", "eti_high"} <= set(t.columns)
     assert not {"hdi_low", "hdi_high"} & set(t.columns)
     draws = es_fit.posterior["theta"].values.reshape(-1, 8)
@@ -421,13 +422,69 @@ def test_equal_tailed_intervals(es_fit, es_table):
     np.testing.assert_allclose(t["eti_low"], lo, rtol=1e-12)
     np.testing.assert_allclose(t["eti_high"], hi, rtol=1e-12)
     assert t.attrs["interval"] == "eti" and t.attrs["prob"] == 0.95
-    assert "hdi_prob" not in t.attrs
-    # everything else is the HDI table's
-    pd.testing.assert_frame_equal(t.drop(columns=["eti_low", "eti_high"]),
-                                  es_table.drop(columns=["hdi_low", "hdi_high"]))
-    # the default is still the 94% HDI; `prob` and the older `hdi_prob` agree
-    assert es_table.attrs["interval"] == "hdi" and es_table.attrs["prob"] == 0.94
-    pd.testing.assert_frame_equal(compare(es_fit, prob=0.5), compare(es_fit, hdi_prob=0.5))
+    pd.testing.assert_frame_equal(t, compare(es_fit, interval="eti", prob=0.95))
+    # the options set the default, here and in compare_population / compare_fits
+    with hm.option_context(interval="hdi", prob=0.9):
+        pd.testing.assert_frame_equal(compare(es_fit), compare(es_fit, interval="hdi", prob=0.9))
+        assert compare_population(es_fit).attrs["interval"] == "hdi"
+        assert compare_fits(es_fit).attrs["prob"] == 0.9
+    pop = compare_population(es_fit)
+    tau = es_fit.posterior["tau"].values.ravel()
+    assert pop.attrs["interval"] == "eti" and pop.attrs["prob"] == 0.95
+    assert pop.at["tau", "eti_low"] == pytest.approx(np.quantile(tau, 0.025), rel=1e-12)
+    assert pop.at["tau", "eti_high"] == pytest.approx(np.quantile(tau, 0.975), rel=1e-12)
+    long = compare_fits(es_fit)
+    assert "eti_low" in long and "hdi_low" not in long and long.attrs["prob"] == 0.95
+    np.testing.assert_allclose(long[long["variable"] == "theta"]["eti_high"], hi, rtol=1e-12)
+
+
+def test_hdi_is_one_argument_away(es_fit, es_table):
+    """interval="hdi" gives ArviZ's HDI, which differs from the central interval on a skewed
+    quantity (tau, bounded at 0); the other columns stay as they are."""
+    t = compare(es_fit, interval="hdi")
+    assert t.attrs["interval"] == "hdi" and t.attrs["prob"] == 0.95
+    hdi = np.array([_hdi(x, 0.95) for x in es_fit.posterior["theta"].values.reshape(-1, 8).T])
+    np.testing.assert_allclose(t["hdi_low"], hdi[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(t["hdi_high"], hdi[:, 1], rtol=1e-12)
+    pd.testing.assert_frame_equal(t.drop(columns=["hdi_low", "hdi_high"]),
+                                  es_table.drop(columns=["eti_low", "eti_high"]),
+                                  check_like=False)
+    pop_hdi = compare_population(es_fit, interval="hdi")
+    pop_eti = compare_population(es_fit)
+    tau_hdi = _hdi(es_fit.posterior["tau"].values.ravel(), 0.95)
+    assert pop_hdi.at["tau", "hdi_low"] == pytest.approx(tau_hdi[0], rel=1e-12)
+    assert pop_hdi.at["tau", "hdi_high"] == pytest.approx(tau_hdi[1], rel=1e-12)
+    # tau's posterior is right-skewed: its HDI sits lower than its central interval
+    assert pop_hdi.at["tau", "hdi_low"] < pop_eti.at["tau", "eti_low"]
+    assert pop_hdi.at["tau", "hdi_high"] < pop_eti.at["tau", "eti_high"]
+    assert "hdi_low" in compare_fits(es_fit, interval="hdi")
+
+
+def _hdi(x, prob):
+    """ArviZ's HDI of 1-D draws, written out: the narrowest window holding
+    ``floor(prob * n)`` + 1 of the sorted draws (``arviz.hdi``'s definition)."""
+    x = np.sort(x)
+    k = int(np.floor(prob * x.size))
+    i = int(np.argmin(x[k:] - x[: x.size - k]))
+    return x[i], x[i + k]
+
+
+def test_hand_written_hdi_is_arvizs():
+    """The reference above is what ArviZ computes (both stacks: through hiermodel.stack)."""
+    x = np.random.default_rng(3).lognormal(0.0, 1.0, 4000)   # skewed: HDI != central
+    ours = stack.hdi(xr.Dataset({"x": (("chain", "draw"), x.reshape(1, -1))}), 0.9)["x"]
+    assert (float(ours.sel(bound="lower")), float(ours.sel(bound="upper"))) == _hdi(x, 0.9)
+    assert _hdi(x, 0.9)[1] < np.quantile(x, 0.95)
+
+
+@pytest.mark.parametrize("call", [compare, compare_population, compare_fits])
+def test_hdi_prob_is_gone(es_fit, call):
+    with pytest.raises(TypeError, match="hdi_prob"):
+        call(es_fit, hdi_prob=0.9)
+
+
+def test_equal_tailed_intervals(es_fit, es_table):
+    lo = np.quantile(es_fit.posterior["theta"].values.reshape(-1, 8), 0.025, axis=0)
     pop = compare_population(es_fit, interval="eti", prob=0.95)
     tau = es_fit.posterior["tau"].values.ravel()
     assert pop.at["tau", "eti_low"] == pytest.approx(np.quantile(tau, 0.025))
@@ -437,9 +494,7 @@ def test_equal_tailed_intervals(es_fit, es_table):
     theta = long[long["variable"] == "theta"]
     np.testing.assert_allclose(theta["eti_low"], lo, rtol=1e-12)
     for call, exc, match in [
-        (lambda: compare(es_fit, interval="ci"), ValueError, "interval.*'hdi', 'eti'"),
-        (lambda: compare(es_fit, hdi_prob=0.9, interval="eti"), ValueError, "prob="),
-        (lambda: compare(es_fit, hdi_prob=0.9, prob=0.9), ValueError, "once"),
+        (lambda: compare(es_fit, interval="ci"), ValueError, "interval.*'eti', 'hdi'"),
         (lambda: compare(es_fit, interval="eti", prob=1.0), ValueError, "prob"),
         (lambda: compare_fits(es_fit, interval="eti", prob="95%"), TypeError, "prob"),
     ]:
@@ -468,10 +523,10 @@ def test_compare_on_a_transformed_scale(es_fit):
     ex = exact_posterior(eight_schools(), fit_priors(es_fit))
     np.testing.assert_allclose(t["exact_median"], np.exp(ex.quantile(0.5)["theta"]), rtol=1e-12)
     # a highest-density interval is that of the transformed draws, not exp of the old ends
-    hdi = compare(es_fit, transform="exp")
-    ours = stack.hdi(xr.Dataset({"x": np.exp(es_fit.posterior["theta"])}), 0.94)["x"]
+    hdi = compare(es_fit, interval="hdi", transform="exp")
+    ours = stack.hdi(xr.Dataset({"x": np.exp(es_fit.posterior["theta"])}), 0.95)["x"]
     np.testing.assert_allclose(hdi["hdi_low"], ours.sel(bound="lower"), rtol=1e-12)
-    mapped = np.exp(compare(es_fit)["hdi_low"])
+    mapped = np.exp(compare(es_fit, interval="hdi")["hdi_low"])
     assert np.all(hdi["hdi_low"] < mapped)   # exp skews right: the HDI moves toward 0
     with pytest.raises(ValueError, match="`transform` must be one of 'identity', 'exp'"):
         compare(es_fit, transform="log")
@@ -555,8 +610,9 @@ def test_bad_input_names_the_argument(es_fit, es_table):
     cases = [
         (lambda: compare("idata"), TypeError, "idata"),
         (lambda: compare(es_fit, eb_method="bayes"), ValueError, "eb_method.*'reml'"),
-        (lambda: compare(es_fit, hdi_prob=1.5), ValueError, "hdi_prob"),
-        (lambda: compare(es_fit, hdi_prob="wide"), TypeError, "hdi_prob"),
+        (lambda: compare(es_fit, prob=1.5), ValueError, "prob"),
+        (lambda: compare(es_fit, prob="wide"), TypeError, "prob"),
+        (lambda: compare(es_fit, interval="HPD"), ValueError, "interval"),
         (lambda: compare(es_fit, data=eight_schools_summary().to_dataframe()), TypeError, "data"),
         (lambda: compare(es_fit, data=HierData.from_estimates([1.0, 2.0], [1.0, 1.0])),
          ValueError, "groups"),

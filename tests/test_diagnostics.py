@@ -67,3 +67,36 @@ def test_constant_draws_are_never_silent():
     idata = stack.from_dict_kw(posterior={"mu": np.zeros((2, 100)), "tau": np.ones((2, 100))})
     diag = sampling_diagnostics(idata)
     assert any("could not be computed" in p for p in diag.problems)
+
+
+def test_count_divergences_sums_the_diverging_flags():
+    """On a hand-built result with known flags (2 chains x 50 draws, 7 divergent), without
+    the flags, and without sample_stats: the count is the sum of ``diverging``, else 0."""
+    from hiermodel.diagnostics import count_divergences
+
+    flags = np.zeros((2, 50), dtype=bool)
+    flags[0, [3, 9, 40]] = True
+    flags[1, [0, 1, 2, 49]] = True
+    post = {"mu": np.zeros((2, 50)), "tau": np.ones((2, 50))}
+    fit = stack.from_dict_kw(posterior=post, sample_stats={"diverging": flags,
+                                                           "lp": np.zeros((2, 50))})
+    assert count_divergences(fit) == 7
+    assert count_divergences(stack.from_dict_kw(posterior=post, sample_stats={
+        "lp": np.zeros((2, 50))})) == 0
+    assert count_divergences(stack.from_dict_kw(posterior=post)) == 0
+    with pytest.raises(TypeError, match="idata"):
+        count_divergences(post)
+
+
+def test_count_divergences_of_a_fit_that_diverges(stored_fits):
+    """The stored centered fit of Eight Schools diverges (the funnel): the count is the sum
+    of its flags, and sampling_diagnostics and compare_fits report that same count."""
+    from hiermodel.comparison import compare_fits
+    from hiermodel.diagnostics import count_divergences
+
+    fit = stored_fits["eight_schools_centered"]
+    flags = stack.group(fit, "sample_stats")["diverging"].values
+    assert count_divergences(fit) == int(flags.sum()) > 0
+    assert sampling_diagnostics(fit).divergences == count_divergences(fit)
+    assert (compare_fits({"c": fit}, population=False)["divergences"]
+            == count_divergences(fit)).all()
