@@ -1,7 +1,8 @@
 """Sampler health and prior-data conflict: the checks :func:`hiermodel.sampling.fit` runs.
 
 * :func:`convergence_table` -- R-hat, bulk/tail ESS and MCSE per parameter (ArviZ);
-* :func:`count_divergences` -- the divergent transitions of a fit (on both ArviZ stacks);
+* :func:`count_divergences`, :func:`divergent_draws` -- the divergent transitions of a fit
+  (on both ArviZ stacks);
 * :func:`sampling_diagnostics` -- one :class:`Diagnostics` object: divergences, tree-depth
   hits, BFMI, the worst R-hat and ESS, with :attr:`Diagnostics.problems` in words and
   :meth:`Diagnostics.warn` (a :class:`~hiermodel.exceptions.SamplingWarning`);
@@ -35,8 +36,8 @@ if TYPE_CHECKING:
     import arviz as az
 
 __all__ = [
-    "count_divergences", "convergence_table", "sampling_diagnostics", "Diagnostics",
-    "prior_data_conflict",
+    "count_divergences", "divergent_draws", "convergence_table", "sampling_diagnostics",
+    "Diagnostics", "prior_data_conflict",
     "warn_conflict", "RHAT_MAX", "ESS_MIN", "BFMI_MIN", "CONFLICT_Z", "CONFLICT_TAIL",
     "CONFLICT_LR", "CONFLICT_PRIOR_Z",
 ]
@@ -138,17 +139,26 @@ class Diagnostics:
         return "\n".join(lines)
 
 
-def count_divergences(idata: az.InferenceData) -> int:
-    """The number of divergent transitions in a fit: the sum of ``sample_stats.diverging``
-    over chains and draws (0 when the fit has no ``sample_stats`` or no ``diverging``, as
-    draws from ``ExactPosterior.sample``).  Works on ArviZ 0.23's ``InferenceData`` and on
-    ArviZ 1's ``xarray.DataTree`` alike (through :mod:`hiermodel.stack`)."""
+def divergent_draws(idata: az.InferenceData) -> np.ndarray:
+    """The divergence flag of every draw, a boolean array ``(chain, draw)``: the fit's
+    ``sample_stats.diverging``, or all False when it records none (no ``sample_stats``, as
+    draws from ``ExactPosterior.sample``, or no ``diverging``).  Works on ArviZ 0.23's
+    ``InferenceData`` and on ArviZ 1's ``xarray.DataTree`` alike (through
+    :mod:`hiermodel.stack`)."""
     if not stack.is_result(idata):
         raise TypeError(f"`idata` must be a fit (InferenceData), got {type(idata).__name__}.")
-    if "sample_stats" not in stack.groups(idata):
-        return 0
-    stats = stack.group(idata, "sample_stats")
-    return int(stats["diverging"].sum()) if "diverging" in stats else 0
+    have = stack.groups(idata)
+    stats = stack.group(idata, "sample_stats") if "sample_stats" in have else xr.Dataset()
+    if "diverging" in stats:
+        return np.asarray(stats["diverging"].transpose("chain", "draw").values, dtype=bool)
+    post = stack.group(idata, "posterior") if "posterior" in have else xr.Dataset()
+    return np.zeros((post.sizes.get("chain", 0), post.sizes.get("draw", 0)), dtype=bool)
+
+
+def count_divergences(idata: az.InferenceData) -> int:
+    """The number of divergent transitions in a fit: the sum of ``sample_stats.diverging``
+    over chains and draws (0 when the fit records none; :func:`divergent_draws`)."""
+    return int(divergent_draws(idata).sum())
 
 
 def sampling_diagnostics(idata: az.InferenceData) -> Diagnostics:

@@ -72,7 +72,7 @@ def test_constant_draws_are_never_silent():
 def test_count_divergences_sums_the_diverging_flags():
     """On a hand-built result with known flags (2 chains x 50 draws, 7 divergent), without
     the flags, and without sample_stats: the count is the sum of ``diverging``, else 0."""
-    from hiermodel.diagnostics import count_divergences
+    from hiermodel.diagnostics import count_divergences, divergent_draws
 
     flags = np.zeros((2, 50), dtype=bool)
     flags[0, [3, 9, 40]] = True
@@ -81,9 +81,11 @@ def test_count_divergences_sums_the_diverging_flags():
     fit = stack.from_dict_kw(posterior=post, sample_stats={"diverging": flags,
                                                            "lp": np.zeros((2, 50))})
     assert count_divergences(fit) == 7
+    np.testing.assert_array_equal(divergent_draws(fit), flags)
     assert count_divergences(stack.from_dict_kw(posterior=post, sample_stats={
         "lp": np.zeros((2, 50))})) == 0
     assert count_divergences(stack.from_dict_kw(posterior=post)) == 0
+    assert divergent_draws(stack.from_dict_kw(posterior=post)).shape == (2, 50)
     with pytest.raises(TypeError, match="idata"):
         count_divergences(post)
 
