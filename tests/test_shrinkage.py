@@ -348,6 +348,26 @@ def test_meta_analysis_prediction_interval_and_knapp_hartung():
         meta_analysis({"y": [1, 2]})
 
 
+def test_meta_analysis_level_defaults_to_the_interval_option():
+    """level=None is the package's interval probability (95% unless set): the confidence
+    intervals are those of the explicit level; an explicit level wins over the option."""
+    import hiermodel as hm
+
+    _, plain = _bcg(False)
+    default = hm.meta_analysis(plain)
+    assert default.level == 0.95
+    explicit = hm.meta_analysis(plain, level=0.95)
+    pd.testing.assert_frame_equal(default.coefficients, explicit.coefficients)
+    est, se = default.coefficients.loc["intercept", ["estimate", "se"]]
+    assert default.coefficients.at["intercept", "ci_high"] == pytest.approx(
+        est + stats.norm.ppf(0.975) * se, rel=1e-10)
+    with hm.option_context(prob=0.8):
+        narrow = hm.meta_analysis(plain)
+        assert narrow.level == 0.8 and hm.meta_analysis(plain, level=0.95).level == 0.95
+    assert narrow.coefficients.at["intercept", "ci_high"] == pytest.approx(
+        est + stats.norm.ppf(0.9) * se, rel=1e-10)
+
+
 # ---------------------------------------------------------------- the two Eight Schools tables
 def test_exact_posterior_on_the_unrounded_eight_schools_equals_bayesmeta():
     """bayesmeta's vignette (CRAN bayesmeta, inst/doc/bayesmeta.html; Roever 2020, J. Stat.
