@@ -15,13 +15,7 @@ from ..diagnostics import count_divergences
 from ..priors import Priors
 from ..shrinkage import conditional_means
 from .draw_summaries import draw_summary, resolve_interval_arguments
-from .fit_inputs import (
-    SAMPLE,
-    data_from_idata,
-    exact_for_fit,
-    normalize_group_dim,
-    resolve_data,
-)
+from .fit_inputs import SAMPLE, data_from_idata, exact_for_fit, normalize_group_dim, resolve_data
 
 if TYPE_CHECKING:
     import arviz as az

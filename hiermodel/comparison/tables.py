@@ -16,13 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from .._validate import check_transform
-from ..core import (
-    METAREG_METHODS,
-    design_matrix,
-    eb_core,
-    estimate_tau,
-    meta_regression,
-)
+from ..core import METAREG_METHODS, design_matrix, eb_core, estimate_tau, meta_regression
 from ..data import HierData
 from ..priors import Priors
 from ..shrinkage import conditional_means, covariate_offset, pooling_table

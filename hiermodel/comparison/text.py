@@ -3,17 +3,12 @@ Morris 1983 for the empirical-Bayes shrinkage)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._validate import (
-    positive_int,
-)
-
-if TYPE_CHECKING:
-    pass
+from .._validate import positive_int
 
 __all__ = ["summarize"]
 

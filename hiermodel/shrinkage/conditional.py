@@ -11,9 +11,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .._validate import (
-    check_data,
-)
+from .._validate import check_data
 from ..core.arrays import floats
 from ..core.pooling import conditional_unchecked
 from ..data import HierData, group_coord

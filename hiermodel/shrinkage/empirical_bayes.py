@@ -12,10 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._validate import (
-    check_data,
-    check_method,
-)
+from .._validate import check_data, check_method
 from ..core import (
     EB_METHODS,
     METAREG_METHODS,

@@ -13,12 +13,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._validate import (
-    check_data,
-    check_priors,
-    count,
-    positive_int,
-)
+from .._validate import check_data, check_priors, count, positive_int
 from ..core import (
     GridPosterior,
     RegressionGridPosterior,

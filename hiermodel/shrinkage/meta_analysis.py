@@ -10,10 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validate import (
-    check_data,
-    check_transform,
-)
+from .._validate import check_data, check_transform
 from ..core import (
     MetaRegression,
     design_matrix,
