@@ -44,10 +44,10 @@ restyled at once.
 
 Posterior intervals follow the package option (:func:`hiermodel.get_options`): central
 (equal-tailed, the ``(1 - prob)/2`` and ``(1 + prob)/2`` quantiles) with ``prob = 0.95`` by
-default, highest density with ``interval="hdi"``.  The group dimension of ``theta`` may have
-any name (``group``, ArviZ's ``school``, ...).  Labels never overlap: group labels are spread apart with leader
-lines (:func:`plot_shrinkage`), row labels shrink or thin out when rows are too dense for
-them, and legends sit outside the data.
+default, highest density with ``interval="hdi"``. The group dimension of ``theta`` may have
+any name (``group``, ArviZ's ``school``, ...). Labels never overlap: group labels are spread
+apart with leader lines (:func:`plot_shrinkage`), row labels shrink or thin out when rows
+are too dense for them, and legends sit outside the data.
 """
 
 from .checks import plot_ppc, plot_sampler_geometry, plot_test_statistics

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from .. import stack
-from .._validate import check_data
+from .._validate import check_data, check_prob
 from ..comparison import data_from_idata
 from ..data import HierData
 from ..options import resolve_interval
@@ -131,8 +131,8 @@ INTERVAL_NAMES = {"eti": "central", "hdi": "highest-density"}
 
 def check_interval(interval: Any, prob: Any) -> tuple[str, float]:
     """``(kind, prob)`` resolved against the options (:func:`hiermodel.get_options`): 95%
-    central unless set otherwise."""
-    return resolve_interval(interval, prob)
+    central unless set otherwise; a ``prob`` that is not a number is a ``TypeError``."""
+    return resolve_interval(interval, None if prob is None else check_prob(prob))
 
 
 def draws_interval(draws: np.ndarray, kind: str, prob: float) -> np.ndarray:

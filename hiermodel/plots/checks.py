@@ -241,7 +241,7 @@ def plot_test_statistics(
         ax.set_title(f"{name}  (p = {float(table.loc[name, 'p_value']):.3f})", fontsize=10)
         ax.set_xlabel(f"{name}({rep_label})")
         ax.set_ylabel("draws")
-    handles, labels = axes[0].get_legend_handlesgroup_labels()
+    handles, labels = axes[0].get_legend_handles_labels()
     legend_below(axes[0], handles, labels,
                   depth_pts=xaxis_depth_pts(axes[0], ["0"], axes[0].get_xlabel()))
     if new:
