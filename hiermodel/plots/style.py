@@ -68,7 +68,7 @@ class Style:
     replicated, replicated_mean : colour
         Replicated data of predictive checks and their mean.
     prior : colour
-        The prior (simulation-based calibration's rank bars and their expectation band).
+        Draws simulated from the prior: the rank bars of simulation-based calibration.
     neutral, path, guide, separator, band, stripe, grid : colour
         Greys: bubbles and leader lines (``neutral``), the lines joining a group's estimates
         in the shrinkage plot (``path``), reference lines such as no effect or zero gain
