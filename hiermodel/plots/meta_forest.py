@@ -114,7 +114,8 @@ def _forest_rows(idata: az.InferenceData, data: HierData, kind: str, prob: float
 def _apply_transform(rows: pd.DataFrame, back: Transform) -> pd.DataFrame:
     """Every point and interval end of the forest rows through the increasing ``back``
     (quantiles carry over: the median and central interval of ``exp(theta)`` are ``exp`` of
-    those of ``theta``; so does the highest-density interval's mass)."""
+    those of ``theta``; a highest-density interval keeps its mass but stays the one of the
+    model scale)."""
     out = rows.copy()
     for c in ("y", "y_lo", "y_hi", "median", "lo", "hi"):
         out[c] = back(out[c].to_numpy(float))
@@ -296,7 +297,8 @@ def plot_meta_forest(
         ratios (on a logarithmic axis, as ratios are drawn), ``"expit"`` logits as
         proportions, ``"tanh"`` Fisher's z as correlations.  Every point and interval end is
         mapped after it is computed on the model scale; the transforms are increasing, so
-        the posterior medians and central intervals are those of the transformed draws.
+        the posterior medians and central intervals are those of the transformed draws (a
+        highest-density interval is the model scale's, mapped end by end).
     transform_label : str, optional
         The x-axis label on the transformed scale (e.g. ``"risk ratio"``); default
         ``"<name>(theta): <the scale>"``, e.g. ``"exp(theta): ratio scale (exp of log

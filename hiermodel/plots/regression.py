@@ -316,7 +316,8 @@ def plot_bubble(
         A name from :data:`hiermodel.transforms.TRANSFORMS` (``"exp"``, ``"expit"``,
         ``"tanh"``): the y axis on that scale (logarithmic for ``"exp"``).  The estimates,
         the line and both bands are mapped point by point (the transforms are increasing,
-        so a median line and central bands stay the median and bands); the slope in the
+        so a median line and central bands stay the median and bands; a highest-density
+        band is the analysis scale's, mapped point by point); the slope in the
         title stays on the analysis scale, as the coefficient is estimated.
     ax : matplotlib.axes.Axes, optional
         Draw into this axes; default: a new figure.
