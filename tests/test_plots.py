@@ -1269,3 +1269,33 @@ def test_hdi_differs_from_the_central_interval_on_tau(es_fit):
     assert "highest-density" in fig.axes[0].get_title()
     with pytest.raises(ValueError, match="interval"):
         plot_forest(es_fit, interval="hpd")
+
+
+def test_every_figure_takes_result_first_and_no_catch_all():
+    """One name for what a figure draws, and no keyword silently ignored."""
+    for name in [n for n in plots.__all__ if n.startswith("plot_")]:
+        params = list(inspect.signature(getattr(plots, name)).parameters.values())
+        assert params[0].name == "result", name
+        assert not [p for p in params if p.kind is inspect.Parameter.VAR_KEYWORD], name
+
+
+def test_style_context_is_per_thread():
+    """A style_context in one thread leaves the style of the others alone."""
+    import threading
+
+    seen = {}
+
+    def worker():
+        with hm.style_context(posterior="black"):
+            seen["inside"] = hm.get_style().posterior
+            started.set()
+            release.wait(5)
+
+    started, release = threading.Event(), threading.Event()
+    thread = threading.Thread(target=worker)
+    thread.start()
+    started.wait(5)
+    seen["main"] = hm.get_style().posterior
+    release.set()
+    thread.join()
+    assert seen == {"inside": "black", "main": hm.Style().posterior}
