@@ -36,6 +36,7 @@ if TYPE_CHECKING:   # the names below are imported on first use (``__getattr__``
     from .io import load, save
     from .loo import compare_loo, compare_pooling
     from .model import HierModel, build_model
+    from .plots.style import Style, get_style, set_style, style_context
     from .predictive import posterior_predictive, ppc_table, prior_predictive
     from .priors import Priors
     from .sampling import fit
@@ -59,8 +60,9 @@ __all__ = [
     "compare_population", "compare_fits", "summarize",
     # predictive checks and LOO
     "prior_predictive", "posterior_predictive", "ppc_table", "compare_loo", "compare_pooling",
-    # package-wide defaults (the interval convention)
+    # package-wide defaults (the interval convention) and the style of every figure
     "get_options", "set_options", "option_context",
+    "Style", "get_style", "set_style", "style_context",
     # warnings
     "HierModelWarning", "SamplingWarning", "PriorDataConflictWarning", "PredictiveCheckWarning",
     "ParetoKWarning",
@@ -83,6 +85,8 @@ _HOMES = {
     "HierModel": "model", "build_model": "model",
     "posterior_predictive": "predictive", "ppc_table": "predictive",
     "prior_predictive": "predictive",
+    "Style": "plots.style", "get_style": "plots.style", "set_style": "plots.style",
+    "style_context": "plots.style",
     "Priors": "priors",
     "fit": "sampling",
     "empirical_bayes": "shrinkage", "exact_posterior": "shrinkage",

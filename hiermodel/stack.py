@@ -200,9 +200,12 @@ def compare(loos: dict):
 
 # ----------------------------------------------------------------------------- figures
 def draw_ppc(ax, observed: np.ndarray, replicated: np.ndarray, *, kind: str = "kde",
-             num_pp_samples: int | None = 100, seed: int = 0, label: str = "Posterior"):
+             num_pp_samples: int | None = 100, seed: int = 0, label: str = "Posterior",
+             colors: tuple = ("C0", "k", "C1"), alpha: float = 0.2):
     """A predictive check in plain matplotlib (``az.plot_ppc`` is gone in ArviZ 1.x):
-    ``replicated`` (sample, n) lines, ``observed`` (n,) in black, the predictive mean dashed."""
+    ``replicated`` (sample, n) lines, ``observed`` (n,), the predictive mean dashed;
+    ``colors`` = (replicated, observed, mean), ``alpha`` that of the replicated lines."""
+    rep_color, obs_color, mean_color = colors
     rng = np.random.default_rng(seed)
     rep = np.asarray(replicated, dtype=float).reshape(-1, np.shape(observed)[-1])
     if num_pp_samples is not None and num_pp_samples < rep.shape[0]:
@@ -218,15 +221,15 @@ def draw_ppc(ax, observed: np.ndarray, replicated: np.ndarray, *, kind: str = "k
 
     if kind == "scatter":
         for i, r in enumerate(rep):
-            ax.plot(r, np.full(r.size, 0.1 + 0.8 * i / max(len(rep), 1)), ".", color="C0",
-                    alpha=0.2, label=f"{label} predictive" if i == 0 else None)
-        ax.plot(obs, np.zeros(obs.size), "o", color="k", label="Observed")
+            ax.plot(r, np.full(r.size, 0.1 + 0.8 * i / max(len(rep), 1)), ".", color=rep_color,
+                    alpha=alpha, label=f"{label} predictive" if i == 0 else None)
+        ax.plot(obs, np.zeros(obs.size), "o", color=obs_color, label="Observed")
     else:
         for i, r in enumerate(rep):
-            ax.plot(*curve(r), color="C0", alpha=0.2, lw=0.8,
+            ax.plot(*curve(r), color=rep_color, alpha=alpha, lw=0.8,
                     label=f"{label} predictive" if i == 0 else None)
-        ax.plot(*curve(obs), color="k", lw=1.8, label="Observed")
-        ax.plot(*curve(rep.ravel()), color="C1", ls="--", lw=1.4,
+        ax.plot(*curve(obs), color=obs_color, lw=1.8, label="Observed")
+        ax.plot(*curve(rep.ravel()), color=mean_color, ls="--", lw=1.4,
                 label=f"{label} predictive mean")
     ax.legend()
     return ax

@@ -892,7 +892,7 @@ def test_bad_input_names_the_argument(es_fit, exact_draws):
     table = compare(es_fit)
     d = eight_schools()
     cases = [
-        (lambda: plot_shrinkage(table.to_dict()), TypeError, "comparison"),
+        (lambda: plot_shrinkage(table.to_dict()), TypeError, "result"),
         (lambda: plot_shrinkage(table, columns=("no_pooling", "bayes")), ValueError,
          "columns"),
         (lambda: plot_shrinkage(table, columns="eb"), TypeError, "columns"),
@@ -919,7 +919,7 @@ def test_bad_input_names_the_argument(es_fit, exact_draws):
         (lambda: plot_tau(es_fit, eight_schools_summary()), ValueError, "data"),
         (lambda: plot_tau(es_fit, exact="yes"), TypeError, "exact"),
         (lambda: plot_tau(es_fit, prob="0.9"), TypeError, "prob"),
-        (lambda: plot_tau("idata"), TypeError, "posterior"),
+        (lambda: plot_tau("idata"), TypeError, "result"),
         (lambda: plot_meta_forest(exact_draws), ValueError, "data="),
         (lambda: plot_meta_forest(es_fit, prob=1.0), ValueError, "prob"),
         (lambda: plot_meta_forest(es_fit, transform=np.exp), TypeError, "transform='exp'"),
@@ -928,7 +928,7 @@ def test_bad_input_names_the_argument(es_fit, exact_draws):
         (lambda: plot_meta_forest(es_fit, transform_label=3), TypeError, "transform_label"),
         (lambda: plot_meta_forest(es_fit, simulated(8)), ValueError, "data"),
         (lambda: plot_meta_forest(es_fit, d.to_dataframe()), TypeError, "data"),
-        (lambda: plot_meta_forest(es_fit.posterior), TypeError, "idata"),
+        (lambda: plot_meta_forest(es_fit.posterior), TypeError, "result"),
     ]
     for call, exc, match in cases:
         with pytest.raises(exc, match=match):
@@ -1121,10 +1121,11 @@ def test_no_figure_outside_plots():
     import ast
     from pathlib import Path
 
-    root = Path(plots.__file__).parent
+    home = Path(plots.__file__).parent                # the package hiermodel/plots/
+    root = home.parent
     found = []
     for path in sorted(root.rglob("*.py")):
-        if path.name == "plots.py" and path.parent == root:
+        if home in path.parents:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef) and node.name.startswith("plot"):
@@ -1155,3 +1156,146 @@ def test_plot_bubble_side_by_side(bcg_reg):
         hm.plots.plot_bubble([], d)
     with pytest.raises(ValueError, match="with one result pass `ax=`"):
         hm.plots.plot_bubble(ma, d, axes=[left])
+
+
+# ----------------------------------------------------------------------------- style
+def _rgba(color) -> tuple:
+    return tuple(matplotlib.colors.to_rgba(color))
+
+
+def _collection_color(fig: Figure, gid: str) -> tuple:
+    (coll,) = [c for ax in fig.axes for c in ax.collections if c.get_gid() == gid]
+    return tuple(coll.get_edgecolor()[0]) if coll.get_edgecolor().size else tuple(
+        coll.get_facecolor()[0])
+
+
+def test_style_override_changes_the_drawn_colours(es_fit):
+    """The posterior, pooled and observed colours of the forest plot come from the style in
+    force: read back from the artists, default and overridden."""
+    default = hm.get_style()
+    fig = plot_meta_forest(es_fit)
+    assert _collection_color(fig, "meta:posterior") == _rgba(default.posterior)
+    assert _collection_color(fig, "meta:observed") == _rgba(default.observed)
+    with hm.style_context(posterior="purple", observed="#00aa00", pooled="orange"):
+        fig = plot_meta_forest(es_fit)
+    assert _collection_color(fig, "meta:posterior") == _rgba("purple")
+    assert _collection_color(fig, "meta:observed") == _rgba("#00aa00")
+    (diamond,) = [p for p in fig.axes[0].patches if p.get_gid() == "meta:pooled"]
+    assert tuple(diamond.get_facecolor()) == _rgba("orange")
+    # the categorical cycle: plot_forest's fits take its colours in order
+    with hm.style_context(cycle=("k", "tab:green")):
+        fig = plot_forest({"a": es_fit, "b": es_fit})
+    assert _collection_color(fig, "forest:a:interval") == _rgba("k")
+    assert _collection_color(fig, "forest:b:interval") == _rgba("tab:green")
+
+
+def test_style_context_restores_and_set_style_is_process_wide(es_pp):
+    before = hm.get_style()
+    with hm.style_context(replicated="red", replicated_alpha=0.5) as inside:
+        assert hm.get_style() is inside and inside.replicated == "red"
+        fig = plot_ppc(es_pp, num_pp_samples=5)
+    lines = [ln for ln in fig.axes[0].lines if ln.get_alpha() == 0.5]
+    assert len(lines) == 5 and all(_rgba(ln.get_color()) == _rgba("red") for ln in lines)
+    assert hm.get_style() == before
+    try:
+        hm.set_style(divergent="black")
+        assert hm.get_style().divergent == "black"
+        with hm.style_context(draws="0.3"):        # a context starts from the set style
+            assert hm.get_style().divergent == "black" and hm.get_style().draws == "0.3"
+        assert hm.get_style().draws == before.draws
+    finally:
+        hm.set_style(**{f: getattr(before, f) for f in before.__dataclass_fields__})
+    assert hm.get_style() == before
+
+
+def test_style_refuses_unknown_names_and_bad_values():
+    with pytest.raises(TypeError, match="posterier"):
+        hm.set_style(posterier="red")
+    with pytest.raises(TypeError, match="colour_of_mu"):
+        with hm.style_context(colour_of_mu="red"):
+            pass
+    with pytest.raises(ValueError, match="posterior"):
+        hm.set_style(posterior="not-a-colour")
+    with pytest.raises(ValueError, match="cycle"):
+        hm.Style(cycle=())
+    with pytest.raises(ValueError, match="band_alpha"):
+        hm.Style(band_alpha=2.0)
+    with pytest.raises(ValueError, match="colormap"):
+        hm.Style(colormap="no_such_map")
+    assert hm.get_style() == hm.Style()
+
+
+def test_plot_ppc_refuses_unknown_keywords_and_seeds_its_choice(es_pp):
+    with pytest.raises(TypeError, match="alpha"):
+        plot_ppc(es_pp, alpha=0.3)
+    with pytest.raises(TypeError, match="seed"):
+        plot_ppc(es_pp, seed="one")
+
+    def curves(seed):
+        fig = plot_ppc(es_pp, num_pp_samples=3, seed=seed)
+        return [ln.get_ydata().tolist() for ln in fig.axes[0].lines if ln.get_alpha()]
+
+    assert curves(1) == curves(1)
+    assert curves(1) != curves(2)
+
+
+def test_hdi_differs_from_the_central_interval_on_tau(es_fit):
+    """tau's posterior is skewed right (a mode near 0): its highest-density interval is
+    shorter than the central one and lies further left; the option selects it too."""
+    tau = es_fit.posterior["tau"].values.ravel()
+
+    def shaded(fig):
+        (span,) = [p for p in fig.axes[0].patches if p.get_gid() == "tau:interval"]
+        if hasattr(span, "get_width"):           # matplotlib >= 3.9: a Rectangle
+            return float(span.get_x()), float(span.get_x() + span.get_width())
+        xs = np.asarray(span.get_xy())[:, 0]
+        return float(xs.min()), float(xs.max())
+
+    eti = shaded(plot_tau(es_fit, exact=False))
+    hdi = shaded(plot_tau(es_fit, exact=False, interval="hdi"))
+    assert eti == pytest.approx(tuple(np.quantile(tau, [0.025, 0.975])))
+    assert hdi[1] - hdi[0] < eti[1] - eti[0]
+    assert hdi[0] < eti[0] and hdi[1] < eti[1]
+    assert np.mean((tau >= hdi[0]) & (tau <= hdi[1])) == pytest.approx(0.95, abs=0.01)
+    with hm.option_context(interval="hdi"):
+        assert shaded(plot_tau(es_fit, exact=False)) == hdi
+    # the exact posterior's density gives an HDI too, also left of the central interval
+    ep = exact_posterior(eight_schools())
+    lo, hi = shaded(plot_tau(ep, interval="hdi"))
+    c_lo, c_hi = (float(v) for v in ep.quantile([0.025, 0.975])["tau"].values)
+    assert lo < c_lo and hi - lo < c_hi - c_lo
+    # the forest plot takes it too, and its title says which interval it shows
+    fig = plot_meta_forest(es_fit, interval="hdi")
+    assert "highest-density" in fig.axes[0].get_title()
+    with pytest.raises(ValueError, match="interval"):
+        plot_forest(es_fit, interval="hpd")
+
+
+def test_every_figure_takes_result_first_and_no_catch_all():
+    """One name for what a figure draws, and no keyword silently ignored."""
+    for name in [n for n in plots.__all__ if n.startswith("plot_")]:
+        params = list(inspect.signature(getattr(plots, name)).parameters.values())
+        assert params[0].name == "result", name
+        assert not [p for p in params if p.kind is inspect.Parameter.VAR_KEYWORD], name
+
+
+def test_style_context_is_per_thread():
+    """A style_context in one thread leaves the style of the others alone."""
+    import threading
+
+    seen = {}
+
+    def worker():
+        with hm.style_context(posterior="black"):
+            seen["inside"] = hm.get_style().posterior
+            started.set()
+            release.wait(5)
+
+    started, release = threading.Event(), threading.Event()
+    thread = threading.Thread(target=worker)
+    thread.start()
+    started.wait(5)
+    seen["main"] = hm.get_style().posterior
+    release.set()
+    thread.join()
+    assert seen == {"inside": "black", "main": hm.Style().posterior}
