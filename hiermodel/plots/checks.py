@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from .. import stack
 from .._validate import check_fitted, check_method, positive_int
 from ..comparison import check_fits
+from ..diagnostics import divergent_draws
 from ..exceptions import PredictiveCheckWarning
 from ._common import (
     SAMPLE,
@@ -49,14 +50,6 @@ def _geometry_coordinate(idata: az.InferenceData, group: Any, var: str,
         values = post["theta"].sel(group=group)
         label = r"$\theta$" + f"[{group}]" + (" (sampled)" if param == "centered" else "")
     return values.transpose(*SAMPLE).values.ravel(), label
-
-
-def _diverging(idata: az.InferenceData, shape: tuple[int, ...]) -> np.ndarray:
-    if "sample_stats" in stack.groups(idata) and "diverging" in idata.sample_stats:
-        div = idata.sample_stats["diverging"].transpose(*SAMPLE).values
-        if div.shape == shape:
-            return div.astype(bool).ravel()
-    return np.zeros(int(np.prod(shape)), bool)
 
 
 def plot_sampler_geometry(
@@ -118,7 +111,7 @@ def plot_sampler_geometry(
     for ax, (name, idata) in zip(axes, fits.items(), strict=True):
         post = idata.posterior
         tau = post["tau"].transpose(*SAMPLE).values
-        div = _diverging(idata, tau.shape)
+        div = divergent_draws(idata).ravel()
         y, ylabel = _geometry_coordinate(idata, group, var)
         tau = tau.ravel()
         keep = tau > 0                                    # log tau is finite

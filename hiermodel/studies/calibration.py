@@ -454,6 +454,8 @@ def _sbc_one(means: np.ndarray, se: np.ndarray, seed: int, truth: np.ndarray, kw
     import arviz as az
     import xarray as xr
 
+    from ..diagnostics import count_divergences
+
     idata = fit_replicate(means, se, seed, kw, covariates)
     post = idata.posterior
     total = post.sizes["chain"] * post.sizes["draw"]
@@ -467,8 +469,7 @@ def _sbc_one(means: np.ndarray, se: np.ndarray, seed: int, truth: np.ndarray, kw
     out: dict[str, Any] = {
         k: int(np.sum(ranked[k].to_numpy().ravel()[idx] < t))
         for k, t in zip(ranked.data_vars, truth, strict=True)}
-    ss = idata.sample_stats
-    out["divergences"] = int(ss["diverging"].sum()) if "diverging" in ss else 0
+    out["divergences"] = count_divergences(idata)
     # NaN propagates (np.max / np.min): a chain that never moved is reported, not hidden
     out["max_rhat"] = float(np.max(az.rhat(ranked).to_array().to_numpy()))
     out["min_ess_bulk"] = float(np.min(az.ess(ranked, method="bulk").to_array().to_numpy()))

@@ -193,13 +193,14 @@ def fit_replicate(means: np.ndarray, se: np.ndarray, seed: int, kw: dict,
 
 def _fit_one(means: np.ndarray, se: np.ndarray, seed: int, kw: dict) -> dict:
     """Fit one known-se dataset and return posterior means (runs in a worker)."""
+    from ..diagnostics import count_divergences
+
     idata = fit_replicate(means, se, seed, kw)
     post = idata.posterior
-    ss = idata.sample_stats
     return {
         "theta": post["theta"].mean(("chain", "draw")).to_numpy(),
         "mu": float(post["mu"].mean()), "tau": float(post["tau"].mean()),
-        "divergences": int(ss["diverging"].sum()) if "diverging" in ss else 0,
+        "divergences": count_divergences(idata),
     }
 
 
