@@ -90,6 +90,7 @@ import xarray as xr
 from ._validate import check_data, check_method, check_priors, positive_number
 from .core import design_matrix, estimate_tau, meta_regression
 from .data import HierData, group_coord
+from .prior_families import SIGMA_FAMILIES, TAU_FAMILIES
 from .priors import Priors
 
 __all__ = [
@@ -279,11 +280,7 @@ def mu_prior(priors: Priors) -> pt.TensorVariable:
 def tau_prior(priors: Priors) -> pt.TensorVariable:
     """``tau`` (inside a model context), its scale a ``pm.Data`` node."""
     scale = pm.Data("tau_scale", float(priors.tau_scale))
-    if priors.tau == "halfcauchy":
-        return pm.HalfCauchy("tau", beta=scale)
-    if priors.tau == "halfnormal":
-        return pm.HalfNormal("tau", sigma=scale)
-    return pm.Uniform("tau", lower=0.0, upper=scale)
+    return TAU_FAMILIES[priors.tau].pymc("tau", scale)
 
 
 def covariate_effects(data: HierData, priors: Priors, mu) -> Any:
@@ -305,9 +302,7 @@ def covariate_effects(data: HierData, priors: Priors, mu) -> Any:
 def sigma_prior(data: HierData, priors: Priors):
     """``sigma`` (inside a model context), its scale a ``pm.Data`` node."""
     scale = pm.Data("sigma_scale", _sigma_scale(data, priors))
-    if priors.sigma == "halfnormal":
-        return pm.HalfNormal("sigma", sigma=scale)
-    return pm.HalfCauchy("sigma", beta=scale)
+    return SIGMA_FAMILIES[priors.sigma].pymc("sigma", scale)
 
 
 def _ss_logp(value, alpha, rate):

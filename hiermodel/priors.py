@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .formatting import format_number as _fmt
+from .prior_families import MU_FAMILIES, SIGMA_FAMILIES, TAU_FAMILIES, family_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from .data import HierData
@@ -58,24 +59,14 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Priors", "MU_PRIORS", "TAU_PRIORS", "SIGMA_PRIORS", "SCALE_MULTIPLIER",
            "data_spread"]
 
-MU_PRIORS = ("normal", "flat")
-TAU_PRIORS = ("halfcauchy", "halfnormal", "uniform")
-SIGMA_PRIORS = ("halfnormal", "halfcauchy")
+#: the family names, from :mod:`hiermodel.prior_families` (the first is the default)
+MU_PRIORS = MU_FAMILIES
+TAU_PRIORS = tuple(TAU_FAMILIES)
+SIGMA_PRIORS = tuple(SIGMA_FAMILIES)
 #: multiplier of the data spread S for mu's sd and the sigma prior (rstanarm, Bambi)
 SCALE_MULTIPLIER = 2.5
-#: tau's scale per family, in units of the data spread S
-TAU_SCALE_IN_S = {"halfcauchy": 1.0, "halfnormal": SCALE_MULTIPLIER, "uniform": 10.0}
 _NUMERIC = ("mu_mean", "mu_sd", "tau_scale", "sigma_scale")
 _VECTORS = ("beta_mean", "beta_sd")
-
-_ALIASES = {
-    "halfcauchy": "halfcauchy", "half-cauchy": "halfcauchy", "half_cauchy": "halfcauchy",
-    "halfnormal": "halfnormal", "half-normal": "halfnormal", "half_normal": "halfnormal",
-    "uniform": "uniform", "normal": "normal", "flat": "flat",
-}
-_TAU_TEXT = {"halfcauchy": "HalfCauchy({})", "halfnormal": "HalfNormal({})",
-             "uniform": "Uniform(0, {})"}
-_SIGMA_TEXT = {"halfnormal": "HalfNormal({})", "halfcauchy": "HalfCauchy({})"}
 
 
 def _real(name: str, value: Any, *, positive: bool) -> float | None:
@@ -121,7 +112,7 @@ def _per_covariate(name: str, value: float | tuple[float, ...], p: int,
 def _family(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     if not isinstance(value, str):
         raise TypeError(f"Priors: `{name}` must be a string, one of {allowed}; got {value!r}.")
-    key = _ALIASES.get(value.strip().lower())
+    key = family_key(value)
     if key not in allowed:
         raise ValueError(f"Priors: requested `{name}`={value!r} but it must be one of {allowed}.")
     return key
@@ -247,7 +238,7 @@ class Priors:
         if "mu_sd" in missing:
             fill["mu_sd"] = SCALE_MULTIPLIER * spread
         if "tau_scale" in missing:
-            fill["tau_scale"] = TAU_SCALE_IN_S[self.tau] * spread
+            fill["tau_scale"] = TAU_FAMILIES[self.tau].scale_in_s * spread
         if "sigma_scale" in missing and data.sigma_hat is not None:
             fill["sigma_scale"] = SCALE_MULTIPLIER * data.sigma_hat
         if scale_beta:
@@ -303,6 +294,12 @@ class Priors:
             raise ValueError(f"Priors: {missing} are scaled to the data and not set yet; "
                              "call priors.resolve(data) first.")
 
+    @property
+    def tau_bound(self) -> float | None:
+        """The upper end of tau's support (``tau_scale`` for a bounded family, Uniform(0,
+        upper)); None when the support is unbounded."""
+        return self.tau_scale if TAU_FAMILIES[self.tau].bounded else None
+
     def mu_dist(self):
         """``scipy.stats`` frozen prior of mu, or None for the flat prior."""
         from scipy import stats
@@ -314,23 +311,13 @@ class Priors:
 
     def tau_dist(self):
         """``scipy.stats`` frozen prior of tau."""
-        from scipy import stats
-
         self._require("tau_scale")
-        if self.tau == "halfcauchy":
-            return stats.halfcauchy(scale=self.tau_scale)
-        if self.tau == "halfnormal":
-            return stats.halfnorm(scale=self.tau_scale)
-        return stats.uniform(0.0, self.tau_scale)
+        return TAU_FAMILIES[self.tau].scipy(self.tau_scale)
 
     def sigma_dist(self):
         """``scipy.stats`` frozen prior of sigma (used when sigma is unknown)."""
-        from scipy import stats
-
         self._require("sigma_scale")
-        if self.sigma == "halfcauchy":
-            return stats.halfcauchy(scale=self.sigma_scale)
-        return stats.halfnorm(scale=self.sigma_scale)
+        return SIGMA_FAMILIES[self.sigma].scipy(self.sigma_scale)
 
     # ------------------------------------------------------------------ printing
     def describe(self) -> str:
@@ -341,11 +328,11 @@ class Priors:
             m = "wmean(y)" if self.mu_mean is None else _fmt(self.mu_mean)
             s = "2.5*S" if self.mu_sd is None else _fmt(self.mu_sd)
             mu = f"Normal({m}, {s})"
-        ts = (f"{TAU_SCALE_IN_S[self.tau]:g}*S" if self.tau_scale is None
+        ts = (f"{TAU_FAMILIES[self.tau].scale_in_s:g}*S" if self.tau_scale is None
               else _fmt(self.tau_scale))
         ss = "2.5*sd(y)" if self.sigma_scale is None else _fmt(self.sigma_scale)
-        text = (f"mu ~ {mu}; tau ~ {_TAU_TEXT[self.tau].format(ts)}; "
-                f"sigma ~ {_SIGMA_TEXT[self.sigma].format(ss)} (if unknown)")
+        text = (f"mu ~ {mu}; tau ~ {TAU_FAMILIES[self.tau].text.format(ts)}; "
+                f"sigma ~ {SIGMA_FAMILIES[self.sigma].text.format(ss)} (if unknown)")
         if self.has_beta:
             text += f"; beta ~ {self._beta_text()}"
         return text
@@ -386,15 +373,15 @@ class Priors:
             out.append(f"- `mu ~ Normal({m}, {s})`: {src}.")
         t = "?" if self.tau_scale is None else _fmt(self.tau_scale)
         if "tau_scale" in d:
-            src = f"scaled to the data: {TAU_SCALE_IN_S[self.tau]:g} S, {rule_s}"
+            src = f"scaled to the data: {TAU_FAMILIES[self.tau].scale_in_s:g} S, {rule_s}"
         else:
             src = "set by the user"
-        out.append(f"- `tau ~ {_TAU_TEXT[self.tau].format(t)}`: {src}.")
+        out.append(f"- `tau ~ {TAU_FAMILIES[self.tau].text.format(t)}`: {src}.")
         s = "2.5 sigma_hat" if self.sigma_scale is None else _fmt(self.sigma_scale)
         src = ("scaled to the data: 2.5 x the pooled within-group sd" if "sigma_scale" in d
                else "set by the user" if self.sigma_scale is not None
                else "2.5 x the pooled within-group sd")
-        out.append(f"- `sigma ~ {_SIGMA_TEXT[self.sigma].format(s)}` (only when sigma is "
+        out.append(f"- `sigma ~ {SIGMA_FAMILIES[self.sigma].text.format(s)}` (only when sigma is "
                    f"estimated): {src}.")
         if self.has_beta:
             src = ("scaled to the data: sd_j = 2.5 S / sd(x_j), one per covariate in its own "

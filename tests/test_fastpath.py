@@ -22,6 +22,7 @@ import hiermodel as hm
 from hiermodel import fastpath
 from hiermodel._validate import check_priors
 from hiermodel.model import build_model
+from hiermodel.prior_families import MU_FAMILIES, SIGMA_FAMILIES, TAU_FAMILIES
 
 #: PyMC writes HalfCauchy's log(2) as ``pt.log(2)``, a float32 constant (an int8 input):
 #: every Half-Cauchy term of its logp is off by this constant; the gradient is unaffected.
@@ -53,13 +54,13 @@ DATASETS = {
     "bcg_ablat_year": lambda: _bcg(["ablat", "year"]),
     "rows_sigma_unknown_covariate": _rows_with_covariate,
 }
-#: every family of each prior at least once per dataset (the terms add, so pairs need not
-#: all be crossed)
+#: every family of each prior in hiermodel.prior_families' tables at least once per dataset
+#: (the terms add, so pairs need not all be crossed)
+_FAMILIES = (MU_FAMILIES, tuple(TAU_FAMILIES), tuple(SIGMA_FAMILIES))
 PRIORS = {
     f"{mu}-{tau}-{sigma}": dict(mu=mu, tau=tau, sigma=sigma)
-    for mu, tau, sigma in (("normal", "halfcauchy", "halfnormal"),
-                           ("flat", "halfnormal", "halfcauchy"),
-                           ("normal", "uniform", "halfcauchy"))
+    for mu, tau, sigma in (tuple(f[i % len(f)] for f in _FAMILIES)
+                           for i in range(max(map(len, _FAMILIES))))
 }
 
 
