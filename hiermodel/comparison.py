@@ -55,15 +55,7 @@ import pandas as pd
 import xarray as xr
 
 from . import stack
-from ._validate import (
-    check_data,
-    check_fitted,
-    check_method,
-    check_priors,
-    check_prob,
-    check_transform,
-    positive_int,
-)
+from ._validate import check_method, check_positive_int, check_prob
 from .core import (
     EB_METHODS,
     METAREG_METHODS,
@@ -77,6 +69,8 @@ from .data import HierData
 from .exceptions import HierModelWarning
 from .priors import Priors
 from .shrinkage import conditional_means, covariate_offset, exact_posterior, pooling_table
+from .stack import check_fitted
+from .transforms import check_transform
 
 if TYPE_CHECKING:
     import arviz as az
@@ -293,7 +287,7 @@ def _resolve_data(idata: az.InferenceData, data: HierData | None,
     """``data`` (checked against ``idata``'s posterior labels and stored data) or the data
     rebuilt from ``idata``.  ``idata`` is normalized (group dim named ``group``);
     ``source`` names where ``data`` came from when the user did not pass it."""
-    data = data_from_idata(idata) if data is None else check_data(data, covariates=True)
+    data = data_from_idata(idata) if data is None else HierData.check(data, covariates=True)
     post = _labels(idata.posterior["group"].values)
     if post != tuple(data.groups) and source is not None:
         raise ValueError(f"`{name}`'s posterior has groups {list(post)[:8]} but {source} has "
@@ -326,9 +320,9 @@ def fit_priors(idata: az.InferenceData, priors: Priors | None = None,
     one (an ``exact`` column would then describe another model).
     """
     if priors is not None:
-        priors = check_priors(priors)
+        priors = Priors.check(priors)
     if data is not None:
-        data = check_data(data, covariates=True)
+        data = HierData.check(data, covariates=True)
     attrs = idata.posterior.attrs
     recorded = Priors.from_attrs(attrs)
     if recorded is not None and data is not None:
@@ -336,7 +330,7 @@ def fit_priors(idata: az.InferenceData, priors: Priors | None = None,
     if priors is None:
         if recorded is not None:
             return recorded
-        assumed = check_priors(None, data)
+        assumed = Priors.check(None, data=data)
         text = attrs.get("priors")
         if isinstance(text, str) and text.strip() == assumed.describe():
             return assumed  # the recorded description confirms the default
@@ -1014,7 +1008,7 @@ def summarize(comparison: pd.DataFrame, top: int = 3) -> str:
     missing = [c for c in _NEEDED if c not in comparison]
     if missing:
         raise ValueError(f"`comparison` lacks column(s) {missing}; pass the result of compare().")
-    top = positive_int("top", top)
+    top = check_positive_int(top, "top")
     t, a = comparison, comparison.attrs
     mu = float(a.get("mu_mean", np.nan))
     # with covariates each group shrinks toward its own fitted value, not the grand mean

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._validate import check_magnitude
+from ._validate import check_positive_array, check_squarable
 from .core.arrays import MAX_DESIGN_CONDITION, collinear_columns, standardized_design
 from .core.metareg import design_matrix
 
@@ -92,9 +92,7 @@ def _is_number(v: Any) -> bool:
 
 
 def _positive(name: str, arr: np.ndarray) -> np.ndarray:
-    if np.any(arr <= 0):
-        raise ValueError(f"`{name}` must be > 0 everywhere; got min {arr.min():g}.")
-    return check_magnitude(name, arr, scale=True)
+    return check_squarable(check_positive_array(arr, name), name, scale=True)
 
 
 def _counts(name: str, x: Any) -> np.ndarray:
@@ -337,6 +335,27 @@ class HierData:
         if self._rows is not None:
             object.__setattr__(self, "_rows", tuple(_readonly(r) for r in self._rows))
 
+    # ----------------------------------------------------------------- the argument check
+    @classmethod
+    def check(cls, value: Any, name: str = "data", *, covariates: bool = False) -> HierData:
+        """``value`` itself if it is a HierData, else a TypeError that says how to make one.
+        Data with covariates are refused (NotImplementedError) unless the caller models them
+        (``covariates=True``): a model that ignored them would silently fit another model."""
+        if not isinstance(value, cls):
+            raise TypeError(
+                f"`{name}` must be a HierData, got {type(value).__name__}; build one with "
+                "HierData.from_observations / from_dataframe / from_summary / from_estimates."
+            )
+        if value.has_covariates and not covariates:
+            raise NotImplementedError(
+                f"`{name}` has covariates {list(value.covariate_names)}, which this function "
+                "does not take: it would use the model without them. Fit the meta-regression "
+                "(a function whose documentation lists covariates, such as hiermodel.fit), or "
+                "drop the covariates (HierData.from_estimates(data.means, data.se, "
+                "data.groups))."
+            )
+        return value
+
     # ----------------------------------------------------------------- constructors
     @classmethod
     def from_observations(
@@ -359,7 +378,7 @@ class HierData:
             Keep the rows (for the per-row likelihood and per-row predictive checks).  Only
             the sufficient statistics are needed for fitting.
         """
-        yv = check_magnitude("y", _float_vector("y", y))
+        yv = check_squarable(_float_vector("y", y), "y")
         if isinstance(group, (str, bytes)):
             raise TypeError("`group` must be a sequence with one label per row, not a string.")
         g = group.to_numpy() if isinstance(group, (pd.Series, pd.Index)) else group
@@ -494,7 +513,7 @@ class HierData:
         ``se_i = sigma_i / sqrt(n_i)``; ``sigma`` is a scalar or one value per group
         (``covariates``: see :meth:`with_covariates`).
         """
-        m = check_magnitude("means", _float_vector("means", means))
+        m = check_squarable(_float_vector("means", means), "means")
         nn = _counts("n", n)
         s = _positive("sigma", _float_vector("sigma", sigma, allow_scalar=True))
         _same_length(means=m, n=nn, sigma=s)
@@ -511,7 +530,7 @@ class HierData:
     ) -> HierData:
         """Rubin's form: one estimate ``y_i`` and its standard error ``se_i`` per group
         (``covariates``: see :meth:`with_covariates`)."""
-        m = check_magnitude("y", _float_vector("y", y))
+        m = check_squarable(_float_vector("y", y), "y")
         s = _positive("se", _float_vector("se", se))
         _same_length(y=m, se=s)
         _at_least_two_groups(m.size, "y")

@@ -87,7 +87,7 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from ._validate import check_data, check_method, check_priors, positive_number
+from ._validate import check_method, check_positive_number
 from .core import design_matrix, estimate_tau, meta_regression
 from .data import HierData, group_coord
 from .prior_families import SIGMA_FAMILIES, TAU_FAMILIES
@@ -209,7 +209,7 @@ def centering(
         The parameterization's name ("centered", "noncentered", "auto" or "custom"), the
         weights, and the tau estimate used by "auto" (else None).
     """
-    data = check_data(data, covariates=True)
+    data = HierData.check(data, covariates=True)
     g = data.n_groups
     if isinstance(parameterization, str):
         try:
@@ -410,8 +410,8 @@ def build_model(
         swapped with ``pm.set_data``.  ``.spec`` records what was built, ``.data`` and
         ``.priors`` what from.
     """
-    data = check_data(data, covariates=True)
-    priors = check_priors(priors, data)
+    data = HierData.check(data, covariates=True)
+    priors = Priors.check(priors, data=data)
     likelihood = check_method(likelihood, LIKELIHOODS, "likelihood")
     if likelihood == "rows" and parameterization == "marginal":
         raise ValueError("The marginal form needs the sufficient-statistic likelihood; use "
@@ -556,7 +556,7 @@ def data_updates(model: HierModel, data: HierData, c: np.ndarray,
         upd["se"] = data.se
     else:
         upd.update(n=data.n.astype(float), ss_data=data.ss)
-    upd.update(prior_values(data, check_priors(priors, data) if priors is not None
+    upd.update(prior_values(data, Priors.check(priors, data=data) if priors is not None
                             else spec.priors))
     return upd
 
@@ -571,7 +571,7 @@ def no_pooling_prior_sd(data: HierData, mu0: float = 0.0) -> float:
     so no group's estimate moves more than 1% of its distance to ``mu0`` -- it is the
     no-pooling estimate ``ybar_i`` up to 1%.  (For unknown sigma ``se_i`` is the plug-in.)
     """
-    data = check_data(data)
+    data = HierData.check(data)
     return float(10.0 * max(np.max(np.abs(data.means - mu0)), np.max(data.se)))
 
 
@@ -597,13 +597,13 @@ def pooling_model(
     ``posterior.attrs`` then record ``pooling`` and, for no pooling, ``no_pooling_mu0`` and
     ``no_pooling_sd`` (used by :func:`hiermodel.loo.integrated_log_likelihood`).
     """
-    data = check_data(data)
-    priors = check_priors(priors, data)
+    data = HierData.check(data)
+    priors = Priors.check(priors, data=data)
     pooling = check_method(pooling, POOLING, "pooling")
     if pooling == "partial_pooling":
         return build_model(data, parameterization, priors)
     mu0 = 0.0 if priors.mu == "flat" else priors.mu_mean
-    s = no_pooling_prior_sd(data, mu0) if sd is None else positive_number("sd", sd)
+    s = no_pooling_prior_sd(data, mu0) if sd is None else check_positive_number(sd, "sd")
     with pm.Model(coords={"group": list(data.groups)}) as model:
         if pooling == "complete_pooling":
             mu = mu_prior(priors)

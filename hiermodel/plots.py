@@ -68,15 +68,7 @@ from matplotlib.transforms import Bbox, blended_transform_factory, offset_copy
 from scipy.stats import binom, norm
 
 from . import stack
-from ._validate import (
-    check_data,
-    check_fitted,
-    check_method,
-    check_prob,
-    check_transform,
-    finite_array,
-    positive_int,
-)
+from ._validate import check_finite_array, check_method, check_positive_int, check_prob
 from .comparison import (
     check_fits,
     data_from_idata,
@@ -87,7 +79,8 @@ from .core import TAU_METHOD_NAMES, predictive_quantiles, shrinkage_weights
 from .data import HierData
 from .exceptions import PredictiveCheckWarning
 from .shrinkage import ExactPosterior, MetaAnalysis, exact_posterior, tau_estimates
-from .transforms import Transform
+from .stack import check_fitted
+from .transforms import Transform, check_transform
 
 if TYPE_CHECKING:
     import arviz as az
@@ -178,7 +171,7 @@ def _data_for(idata: az.InferenceData, data: Any) -> HierData:
     """``data``, or the data rebuilt from a (normalized) fit that carries it; a ``data``
     given with a fit that carries its own must be that data."""
     if data is not None:
-        check_data(data, covariates=True)
+        HierData.check(data, covariates=True)
     try:
         stored = data_from_idata(idata)
     except (ValueError, KeyError) as err:
@@ -898,7 +891,7 @@ def _bubble_inputs(result: Any, data: Any) -> tuple[Any, HierData, str]:
         if data is None:
             raise ValueError("`data` is required with a MetaAnalysis (it does not keep its "
                              "data): pass the HierData given to meta_analysis.")
-        check_data(data, covariates=True)
+        HierData.check(data, covariates=True)
         names = list(result.covariate_names)
         if not names:
             raise ValueError(f"`result` is a meta-analysis without covariates: "
@@ -1400,7 +1393,7 @@ def _tau_inputs(posterior: Any, data: Any) -> tuple[az.InferenceData | ExactPost
     if isinstance(posterior, ExactPosterior):
         if data is None:
             data = posterior.data
-        elif tuple(check_data(data).groups) != tuple(posterior.groups):
+        elif tuple(HierData.check(data).groups) != tuple(posterior.groups):
             raise ValueError("`data` has other groups than the ExactPosterior: pass the data "
                              "it was computed from, or data=None.")
         return posterior, data
@@ -1425,7 +1418,7 @@ def _tau_hats(estimates: Any, data: HierData) -> pd.DataFrame:
     if "tau" not in estimates:
         raise ValueError(f"`estimates` has no `tau` column (columns {list(estimates)}); pass "
                          "tau_estimates(data) or a table like it.")
-    if np.any(finite_array("estimates['tau']", estimates["tau"].to_numpy()) < 0):
+    if np.any(check_finite_array(estimates["tau"].to_numpy(), "estimates['tau']") < 0):
         raise ValueError("`estimates['tau']` must be >= 0 (between-group sds).")
     return estimates
 
@@ -1694,7 +1687,7 @@ def plot_test_statistics(
     """
     from .predictive import ppc_table, t_statistic
 
-    bins, ncols = positive_int("bins", bins), positive_int("ncols", ncols)
+    bins, ncols = check_positive_int(bins, "bins"), check_positive_int(ncols, "ncols")
     if table is None:
         with warnings.catch_warnings():  # the figure shows the p-values
             warnings.simplefilter("ignore", PredictiveCheckWarning)
@@ -1782,7 +1775,7 @@ def plot_ppc(
     group = check_method(group, ("posterior", "prior"), "group")
     kind = check_method(kind, ("kde", "cumulative", "scatter"), "kind")
     if num_pp_samples is not None:
-        num_pp_samples = positive_int("num_pp_samples", num_pp_samples)
+        num_pp_samples = check_positive_int(num_pp_samples, "num_pp_samples")
     pp_group = f"{group}_predictive"
     idata = check_fitted(idata, (pp_group, "observed_data"))
     obs_name = PREDICTIVE_VARS[var_name]

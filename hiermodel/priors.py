@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._validate import check_real
 from .formatting import format_number as _fmt
 from .prior_families import MU_FAMILIES, SIGMA_FAMILIES, TAU_FAMILIES, family_key
 
@@ -70,17 +71,7 @@ _VECTORS = ("beta_mean", "beta_sd")
 
 
 def _real(name: str, value: Any, *, positive: bool) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"Priors: `{name}` must be a real number or None (scaled to the "
-                        f"data), got {type(value).__name__} {value!r}.")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"Priors: `{name}` must be finite, got {value!r}.")
-    if positive and v <= 0:
-        raise ValueError(f"Priors: `{name}` is a scale and must be > 0, got {value!r}.")
-    return v
+    return check_real(value, name, positive=positive, prefix="Priors: ")
 
 
 def _reals(name: str, value: Any, *, positive: bool) -> float | tuple[float, ...] | None:
@@ -205,6 +196,17 @@ class Priors:
             raise ValueError(f"Priors: `from_data` names unknown fields {bad}.")
         object.__setattr__(self, "from_data", tuple(self.from_data))
         object.__setattr__(self, "spread", _real("spread", self.spread, positive=True))
+
+    # ------------------------------------------------------------------ the argument check
+    @classmethod
+    def check(cls, value: Any, name: str = "priors", *, data: HierData | None = None) -> Priors:
+        """``value`` (None: ``Priors()``) if it is a Priors, else a TypeError; with ``data``,
+        every data-scaled field filled in from them (:meth:`resolve`)."""
+        priors = cls() if value is None else value
+        if not isinstance(priors, cls):
+            raise TypeError(f"`{name}` must be a hiermodel.Priors or None, got "
+                            f"{type(priors).__name__}.")
+        return priors if data is None else priors.resolve(data)
 
     # ------------------------------------------------------------------ data scaling
     @property

@@ -41,14 +41,7 @@ import pymc as pm
 import xarray as xr
 
 from . import fastpath, predictive, stack
-from ._validate import (
-    check_data,
-    check_method,
-    check_priors,
-    check_prob,
-    positive_int,
-    resolve_seed,
-)
+from ._validate import check_method, check_positive_int, check_prob, resolve_seed
 from ._version import __version__
 from .core import conditional_posterior, design_matrix
 from .core.exact import marginal_regression, ss_logpdf
@@ -431,12 +424,13 @@ def fit(
     """
     sampler, backend = _backend(sampler)
     options = _check_sampler_kwargs(sampler_kwargs, sampler)
-    draws, tune, chains = (positive_int(k, v) for k, v in
+    draws, tune, chains = (check_positive_int(v, k) for k, v in
                            (("draws", draws), ("tune", tune), ("chains", chains)))
     seed = resolve_seed(seed)
     if target_accept is not None:
         target_accept = check_prob(target_accept, "target_accept")
-    cores = min(chains, os.cpu_count() or 1) if cores is None else positive_int("cores", cores)
+    cores = (min(chains, os.cpu_count() or 1) if cores is None
+             else check_positive_int(cores, "cores"))
     progress = progress_enabled(progressbar)
 
     compiled_by = "pymc"
@@ -445,8 +439,8 @@ def fit(
         compiled = backend.compile(model) if backend.compile else None
         sampling = contextlib.nullcontext((model, compiled))
     elif isinstance(data_or_model, HierData):
-        data = check_data(data_or_model, covariates=True)
-        priors = check_priors(priors, data)
+        data = HierData.check(data_or_model, covariates=True)
+        priors = Priors.check(priors, data=data)
         name, c, tau_hat = centering(data, parameterization)
         compiled = (fastpath.compiled_model(data, priors, progress)
                     if sampler == "nutpie" and fastpath.covers(data, priors, name) else None)

@@ -26,14 +26,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._validate import (
-    check_data,
-    check_method,
-    check_priors,
-    check_transform,
-    count,
-    positive_int,
-)
+from ._validate import check_count, check_method, check_positive_int
 from .core import (
     EB_METHODS,
     METAREG_METHODS,
@@ -58,6 +51,7 @@ from .core.arrays import floats
 from .core.pooling import conditional_unchecked
 from .data import HierData, group_coord
 from .priors import Priors
+from .transforms import check_transform
 
 __all__ = [
     "EmpiricalBayes", "empirical_bayes", "pooling_table", "tau_estimates", "conditional_means",
@@ -118,7 +112,7 @@ def empirical_bayes(data: HierData, method: str = "reml") -> EmpiricalBayes:
     -------
     EmpiricalBayes
     """
-    data = check_data(data)
+    data = HierData.check(data)
     method = check_method(method, EB_METHODS)
     eb = eb_core(data.means, data.se, method)
     ds = data.to_xarray()
@@ -153,7 +147,7 @@ def pooling_table(data: HierData, method: str = "reml") -> pd.DataFrame:
     -------
     pandas.DataFrame
     """
-    data = check_data(data)
+    data = HierData.check(data)
     method = check_method(method, EB_METHODS)
     eb = eb_core(data.means, data.se, method)
     sdm = eb_core(data.means, data.se, "sd_of_means")
@@ -196,7 +190,7 @@ def tau_estimates(data: HierData, methods: Sequence[str] | None = None) -> pd.Da
     pandas.DataFrame
         Indexed by ``method``, columns ``tau`` and ``mu``.
     """
-    data = check_data(data, covariates=True)
+    data = HierData.check(data, covariates=True)
     if isinstance(methods, str):
         methods = [methods]
     if data.has_covariates:
@@ -278,7 +272,7 @@ def conditional_means(posterior: Any, data: HierData) -> xr.DataArray:
     -------
     xarray.DataArray, dims (chain, draw, group)
     """
-    data = check_data(data, covariates=True)
+    data = HierData.check(data, covariates=True)
     mu, tau, ds = _hyper_draws(posterior)
     gds = data.to_xarray()
     ybar = gds["mean"]
@@ -550,7 +544,7 @@ class ExactPosterior:
         arviz.InferenceData
         """
 
-        draws, chains = positive_int("draws", draws), positive_int("chains", chains)
+        draws, chains = check_positive_int(draws, "draws"), check_positive_int(chains, "chains")
         rng = np.random.default_rng(seed)
         shape = (chains, draws)
         dims = {"theta": ["group"]}
@@ -637,8 +631,8 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
         Means, sds, quantiles (``.mean``, ``.sd``, ``.quantile``, ``.summary()``), the tau
         grid and density, and exact draws (``.sample(draws, chains, seed)``).
     """
-    data = check_data(data, covariates=True)
-    priors = check_priors(priors, data)
+    data = HierData.check(data, covariates=True)
+    priors = Priors.check(priors, data=data)
     flat = priors.mu == "flat"
     if not data.sigma_known:
         if data.has_covariates:
@@ -653,10 +647,10 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
             mu_mean=0.0 if flat else priors.mu_mean,
             mu_precision=0.0 if flat else 1.0 / priors.mu_sd**2,
             tau_max=priors.tau_scale if priors.tau == "uniform" else None,
-            points=(count("grid", 301 if grid is None else grid, 101),
-                    count("sigma_grid", sigma_grid, 51)))
+            points=(check_count(301 if grid is None else grid, "grid", 101),
+                    check_count(sigma_grid, "sigma_grid", 51)))
         return _checked_exact(data, priors, core)
-    grid = count("grid", 2001 if grid is None else grid, 101)
+    grid = check_count(2001 if grid is None else grid, "grid", 101)
     if data.has_covariates:
         core = _regression_core(data, priors, grid)
     else:
@@ -780,7 +774,7 @@ def meta_analysis(data: HierData, method: str = "reml", *, knha: bool = False,
     confidence interval).  ``knha``: Knapp-Hartung intervals (t on ``G - p`` df; not with
     ``"ee"``).  ``level``: of every interval.
     """
-    data = check_data(data, covariates=True)
+    data = HierData.check(data, covariates=True)
     y, v = np.asarray(data.means), np.asarray(data.se) ** 2
     x = design_matrix(data.n_groups, None if data.x is None else np.asarray(data.x))
     fit = meta_regression(y, v, x, method, knha=knha)

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import count
+from .._validate import check_count
 from .arrays import (
     MAXITER,
     batch_param,
@@ -461,7 +461,7 @@ def grid_posterior(means: Any, se: Any, *, tau_logpdf: Callable[[Any], Any],
         raise ValueError(f"`mu_precision` must be a finite number >= 0, got {mu_precision!r}.")
     if prec == 0 and y.size < 2:
         raise ValueError("A flat prior on mu needs at least 2 groups for a proper posterior.")
-    n = count("points", points, 101) | 1
+    n = check_count(points, "points", 101) | 1
     v = se * se
     g = tau_grid(y, v, n, tau_logpdf=tau_logpdf, mu_mean=mu_mean, mu_precision=mu_precision,
                  tau_max=tau_max)
@@ -626,7 +626,7 @@ def regression_grid_posterior(means: Any, se: Any, X: Any, *,
         raise ValueError(f"The posterior of beta is improper: a flat prior on {p} "
                          f"coefficients needs more than {p} groups, got {y.size}.")
     _check_proper(X, p0)
-    n = count("points", points, 101) | 1
+    n = check_count(points, "points", 101) | 1
     v = se * se
 
     def loglik(t2: np.ndarray) -> np.ndarray:
@@ -895,7 +895,7 @@ def unknown_sigma_grid_posterior(
             raise TypeError(f"`{name}` must be callable, got {type(f).__name__}.")
     if y.size < 2 and mu_precision == 0:
         raise ValueError("A flat prior on mu needs at least 2 groups for a proper posterior.")
-    nt, ns = (count("points", int(k), 51) | 1 for k in points)
+    nt, ns = (check_count(int(k), "points", 51) | 1 for k in points)
     ss_total = float(ssv.sum())
     s_hat2 = ss_total / df
     scale = float(np.sqrt(s_hat2 * np.mean(1.0 / nn) + np.var(y)))

@@ -41,7 +41,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validate import check_priors, count, finite_array, positive_array, root_seed
+from .._validate import check_count, check_finite_array, check_positive_array, root_seed
 from ..data import HierData
 from ..priors import Priors
 from .simulation import replicate_seeds
@@ -91,7 +91,7 @@ def default_executor(max_workers: int | None = None) -> ProcessPoolExecutor:
     11-19 s serially.
     """
     workers = ((os.cpu_count() or 1) if max_workers is None
-               else count("max_workers", max_workers))
+               else check_count(max_workers, "max_workers"))
     return ProcessPoolExecutor(max_workers=workers,
                                mp_context=multiprocessing.get_context("spawn"))
 
@@ -149,7 +149,7 @@ def map_chunked(
                         f"{type(executor).__name__}.")
     workers = _n_workers(executor)
     size = (math.ceil(len(items) / workers) if chunksize is None
-            else count("chunksize", chunksize))
+            else check_count(chunksize, "chunksize"))
     futures = [pool.submit(_run_chunk, func, chunk) for chunk in _chunks(items, size)]
     out: list = []
     for fut in futures:
@@ -174,7 +174,7 @@ def replicate_fit_kwargs(fit_kwargs: dict | None, priors: Priors | None) -> dict
         raise ValueError(f"`fit_kwargs` must not set {sorted(forbidden)}: seeds come from the "
                          "study's seed and the per-replicate fits are lean.")
     if priors is not None:
-        kw["priors"] = check_priors(priors)
+        kw["priors"] = Priors.check(priors)
     return kw
 
 
@@ -233,8 +233,8 @@ def fit_replicates(
         One row per replicate: ``seed``, ``mu``, ``tau`` (posterior means), ``divergences``
         and ``theta`` (an array of the G posterior means).
     """
-    m = finite_array("means", means)
-    s = positive_array("se", se)
+    m = check_finite_array(means, "means")
+    s = check_positive_array(se, "se")
     if m.ndim != 2 or s.shape != m.shape:
         raise ValueError(f"`means` and `se` must both have shape (R, G); got {m.shape} and "
                          f"{s.shape}.")
