@@ -34,7 +34,7 @@ from .interrupt import INTERRUPTED_MESSAGE, INTERRUPTED_STATUS, exit_on_interrup
 with exit_on_interrupt():   # Ctrl-C of the command while PyMC imports: one line, exit 130
     from .core import EB_METHODS
     from .datasets import DATASETS
-    from .model import PARAMETERIZATIONS
+    from .parameterization import PARAMETERIZATIONS
     from .prior_families import MU_FAMILIES, SIGMA_FAMILIES, TAU_FAMILIES, family_key
     from .report import run_report
     from .sampling import DEFAULT_PARAMETERIZATION, SAMPLERS

@@ -4,10 +4,10 @@ r"""The marginal form's log density and gradient, compiled once and cached on di
 a density that is a closed form of ``(mu, tau[, sigma])`` -- or of ``(tau[, sigma])`` when
 covariates integrate ``mu`` and ``beta`` out -- and a handful of data arrays.  This module
 writes that density and its gradient as numba functions with ``cache=True``: the first
-process compiles them (a few seconds) and writes machine code to numba's on-disk cache; every
-later process loads it in milliseconds, where the PyMC graph costs a PyTensor/numba compile
-of ~5-18 s in every process.  They are handed to nutpie as compiled function pointers (a
-numba ``cfunc``: no Python call per gradient).
+process compiles them and writes machine code to numba's on-disk cache; every later process
+loads it instead of compiling, where the PyMC graph costs a PyTensor/numba compile in every
+process (the timings are in ``benchmarks/README.md``).  They are handed to nutpie as compiled
+function pointers (a numba ``cfunc``: no Python call per gradient).
 
 **The PyMC graph stays the definition.**  The unconstrained coordinates are exactly those of
 :func:`hiermodel.model.build_model`'s marginal model -- ``mu``, ``tau_log__`` (or

@@ -26,7 +26,8 @@ group (Papaspiliopoulos, Roberts & Skold 2003, 2007; Gorinova, Moore & Hoffman 2
 ``c_i = 1`` is the centered form (theta_tilde = theta), ``c_i = 0`` the non-centered form
 (theta_tilde ~ N(0, 1), theta = mu + tau z), and values in between are partial centering.
 In every case ``theta_i | mu, tau ~ N(mu, tau^2)``.  ``c`` is a ``pm.Data`` node, so one
-compiled model serves all parameterizations and datasets of the same shape.
+compiled model serves all parameterizations and datasets of the same shape; the weights are
+chosen by :func:`hiermodel.parameterization.centering`.
 
 **The marginal (collapsed) form.**  Because the likelihood is normal, theta can be integrated
 out exactly: ``ybar_i | mu, tau ~ N(mu, tau^2 + se_i^2)``.  ``parameterization="marginal"``
@@ -42,9 +43,9 @@ weight ``w_i = tau^2 / (tau^2 + se_i^2)`` makes theta_tilde_i and mu a-priori-an
 uncorrelated given tau.  "auto" therefore sets ``c_i = w_i(tau_hat)`` with a quick
 empirical-Bayes estimate tau_hat (REML); see Betancourt & Girolami (2013, "Hamiltonian Monte
 Carlo for hierarchical models") for the geometry (the funnel) behind the rule.  Groups with
-``w_i >= 0.5`` are effectively centered, those below non-centered.  Measured
-(``benchmarks/bench_divergences.py``): on 8 groups with se 1 and 8 with se 40 (tau = 5) the
-worst-parameter ESS of "auto" is 4.6x the centered and 7.5x the non-centered form's.
+``w_i >= 0.5`` are effectively centered, those below non-centered.  On data that mix
+precise and imprecise groups "auto" mixes better than either fixed form (measured by
+``benchmarks/bench_divergences.py``; the numbers are in ``benchmarks/README.md``).
 
 **Group-level covariates** (meta-regression; :meth:`HierData.with_covariates`).  With
 covariates ``x_i`` the population mean of group i is ``mu + (x_i - xbar)' beta``::
@@ -88,25 +89,23 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from ._validate import check_method, check_positive_number
-from .core import design_matrix, estimate_tau, meta_regression
 from .data import HierData, group_coord
+from .parameterization import Parameterization, centering
 from .prior_families import SIGMA_FAMILIES, TAU_FAMILIES
 from .priors import Priors
 
 __all__ = [
     "HierModel", "ModelSpec", "build_model", "pooling_model", "no_pooling_prior_sd",
-    "centering", "prior_values", "data_updates", "PARAMETERIZATIONS", "LIKELIHOODS",
+    "prior_values", "data_updates", "LIKELIHOODS",
     "POOLING", "mu_prior", "tau_prior", "sigma_prior", "ss_likelihood",
     "known_sigma_likelihood", "unknown_sigma_likelihood", "prior_model", "posterior_model",
     "predictive_nodes", "observed_data", "constant_data", "label_groups",
     "covariate_effects", "covariate_values",
 ]
 
-PARAMETERIZATIONS = ("marginal", "centered", "noncentered", "auto")
 LIKELIHOODS = ("sufficient", "rows")
 #: the three pooling strategies, complete / no / partial (:func:`pooling_model`)
 POOLING = ("complete_pooling", "no_pooling", "partial_pooling")
-Parameterization = Literal["marginal", "centered", "noncentered", "auto"]
 
 
 # ----------------------------------------------------------------------------- what was built
@@ -179,63 +178,6 @@ class HierModel:
         priors = priors.replace(" (if unknown)", "")
         return (f"HierModel({form}; {self.data.n_groups} groups, sigma {sigma}, "
                 f"{s.likelihood} likelihood; {priors})")
-
-
-# ----------------------------------------------------------------------------- centering
-def _quick_tau(data: HierData) -> float:
-    """REML estimate of tau for ``ybar_i ~ N(mu, tau^2 + se_i^2)`` (used by "auto"); with
-    covariates, of the meta-regression ``ybar_i ~ N(x_i' beta, tau^2 + se_i^2)``."""
-    if data.has_covariates:
-        x = design_matrix(data.n_groups, data.x)
-        return float(np.sqrt(meta_regression(data.means, data.se**2, x, "reml").tau2))
-    return float(estimate_tau(data.means, data.se, method="reml").tau)
-
-
-def centering(
-    data: HierData, parameterization: str | np.ndarray | list = "auto",
-) -> tuple[str, np.ndarray, float | None]:
-    """Per-group centering weights ``c_i`` (1 = centered, 0 = non-centered).
-
-    Parameters
-    ----------
-    data : HierData
-    parameterization : {"marginal", "centered", "noncentered", "auto"} or array of G values
-        in [0, 1].  "marginal" has no centering (theta is integrated out; c is all NaN).
-        "auto" uses ``c_i = tau_hat^2 / (tau_hat^2 + se_i^2)`` with the REML ``tau_hat``.
-
-    Returns
-    -------
-    name, c, tau_hat
-        The parameterization's name ("centered", "noncentered", "auto" or "custom"), the
-        weights, and the tau estimate used by "auto" (else None).
-    """
-    data = HierData.check(data, covariates=True)
-    g = data.n_groups
-    if isinstance(parameterization, str):
-        try:
-            name = check_method(parameterization, PARAMETERIZATIONS, "parameterization")
-        except ValueError as err:
-            raise ValueError(f"{err} Or pass an array of {g} centering weights in "
-                             "[0, 1].") from None
-        if name == "marginal":
-            return "marginal", np.full(g, np.nan), None
-        if name == "centered":
-            return "centered", np.ones(g), None
-        if name == "noncentered":
-            return "noncentered", np.zeros(g), None
-        tau_hat = _quick_tau(data)
-        c = tau_hat**2 / (tau_hat**2 + data.se**2)
-        return "auto", c, tau_hat
-    c = np.asarray(parameterization)
-    if c.dtype.kind not in "iuf" or c.shape != (g,):
-        raise ValueError(
-            f"`parameterization` as weights must be a numeric array of shape ({g},); got "
-            f"{getattr(c, 'shape', None)} of dtype {getattr(c, 'dtype', type(c))}."
-        )
-    c = c.astype(float)
-    if np.any(~np.isfinite(c)) or np.any((c < 0) | (c > 1)):
-        raise ValueError("`parameterization` weights must lie in [0, 1] (1 = centered).")
-    return "custom", c, None
 
 
 def _covariate_coords(data: HierData) -> dict[str, Any]:
@@ -485,10 +427,9 @@ def _collapsed(data: HierData, priors: Priors) -> None:
     with no funnel left between the slopes and tau, and :func:`hiermodel.sampling.fit` then
     draws ``(mu, beta) | tau, y ~ N(b_hat, A^-1)`` and theta exactly.  ``log|A|`` and the
     quadratic form come from the Cholesky factor of ``A`` written out entry by entry
-    (:func:`_cholesky_forward`).  Measured on BCG with two covariates (2 cores): 0.09 s of
-    sampling per 4 x 1000-draw fit, against 1.15 s with PyTensor's Cholesky and solve ops and
-    0.20 s with its inverse and determinant; the compile, once per process and shape, takes
-    ~18 s (against ~9 s for the forms that sample the slopes).
+    (:func:`_cholesky_forward`), which samples faster than PyTensor's Cholesky-and-solve or
+    inverse-and-determinant ops; its compile, once per process and shape, takes longer than
+    that of the forms that sample the slopes (``benchmarks/README.md``).
     """
     tau = tau_prior(priors)
     ybar = pm.Data("ybar", data.means, dims="group")
@@ -525,9 +466,8 @@ def _collapsed(data: HierData, priors: Priors) -> None:
 def _cholesky_forward(a, rhs, n: int) -> tuple[list, list]:
     """The diagonal of the Cholesky factor ``L`` of the small ``n x n`` matrix ``a`` and
     ``z = L^-1 rhs``, written out entry by entry (``n`` is the number of coefficients, known
-    when the graph is built).  In nutpie's compiled logp this runs 2-13x faster per gradient
-    than PyTensor's inverse-and-determinant or Cholesky-and-solve ops, and compiles in about
-    the same time."""
+    when the graph is built).  In nutpie's compiled logp this is faster per gradient than
+    PyTensor's inverse-and-determinant or Cholesky-and-solve ops (``benchmarks/README.md``)."""
     low: list[list] = [[None] * n for _ in range(n)]
     z: list = [None] * n
     for j in range(n):

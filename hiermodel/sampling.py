@@ -51,12 +51,12 @@ from .model import (
     HierModel,
     ModelSpec,
     build_model,
-    centering,
     constant_data,
     data_updates,
     label_groups,
     observed_data,
 )
+from .parameterization import centering
 from .priors import Priors
 from .shrinkage import covariate_offset
 
@@ -69,16 +69,12 @@ __all__ = [
 ]
 
 Sampler = Literal["nutpie", "pymc", "numpyro"]
-#: Default target_accept per parameterization, measured with the data-scaled default priors,
-#: 4 x 1000 draws, nutpie, 20 seeds each (benchmarks/bench_divergences.py): marginal at 0.8
-#: -> 0 divergent fits on eight_schools() but 3 of 20 on the mixed-precision data (se 1 and
-#: 40), at 0.85 -> 1 of 20, at 0.9 -> 0 of 20 on both (about 25% fewer ESS/s than 0.8);
-#: auto (= non-centered on Eight Schools) at 0.9 -> 3 of 20 fits diverged, at 0.95 -> 0.
-#: With covariates (BCG with latitude and year, 10 seeds, benchmarks/bench_divergences.py
-#: --only covariates) the forms that sample theta need 0.99: non-centered at 0.95 -> 3 of 10
-#: fits diverged, at 0.99 -> 0 (precise groups narrow the slopes' posterior as tau -> 0, a
-#: funnel between beta and tau).  The marginal form integrates mu and beta out as well and
-#: samples tau alone: 0 of 10 at 0.8, 0.9 and 0.99, so it keeps 0.9.
+#: Default target_accept per parameterization: the lowest that gave no divergent fit, with
+#: the data-scaled default priors and nutpie, on Eight Schools, mixed-precision data (se 1
+#: and 40) and the BCG meta-regression (latitude and year) in benchmarks/bench_divergences.py
+#: (its tables are in benchmarks/README.md).  The forms that sample theta need more with
+#: covariates: precise groups narrow the slopes' posterior as tau -> 0, a funnel between beta
+#: and tau.  The marginal form integrates mu and beta out and samples tau alone.
 DEFAULT_TARGET_ACCEPT = {"marginal": 0.9, "theta": 0.95, "covariates": 0.99}
 DEFAULT_PARAMETERIZATION = "marginal"
 

@@ -15,12 +15,12 @@ from hiermodel.model import (
     POOLING,
     HierModel,
     build_model,
-    centering,
     no_pooling_prior_sd,
     pooling_model,
     posterior_model,
     prior_model,
 )
+from hiermodel.parameterization import centering
 from hiermodel.priors import Priors
 
 
