@@ -39,7 +39,7 @@ Source = Literal["observations", "summary", "estimates"]
 
 
 # --------------------------------------------------------------------------- validation
-def _float_vector(name: str, x: Any, *, allow_scalar: bool = False) -> np.ndarray:
+def _float_vector(x: Any, name: str, *, allow_scalar: bool = False) -> np.ndarray:
     """Return ``x`` as a finite 1-d float array, or raise naming ``name``."""
     if isinstance(x, (str, bytes)):
         raise TypeError(f"`{name}` must be numeric, got a string {x!r}.")
@@ -90,12 +90,12 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
-def _positive(name: str, arr: np.ndarray) -> np.ndarray:
+def _positive(arr: np.ndarray, name: str) -> np.ndarray:
     return check_squarable(check_positive_array(arr, name), name, scale=True)
 
 
-def _counts(name: str, x: Any) -> np.ndarray:
-    arr = _float_vector(name, x)
+def _counts(x: Any, name: str) -> np.ndarray:
+    arr = _float_vector(x, name)
     if np.any(arr != np.round(arr)):
         raise ValueError(f"`{name}` must hold whole numbers (group sizes); got {arr.tolist()}.")
     if np.any(arr < 1):
@@ -103,7 +103,7 @@ def _counts(name: str, x: Any) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _labels(name: str, groups: Any, size: int) -> tuple:
+def _labels(groups: Any, name: str, size: int) -> tuple:
     if groups is None:
         return tuple(f"group_{i}" for i in range(size))
     if isinstance(groups, (str, bytes)):
@@ -118,7 +118,7 @@ def _labels(name: str, groups: Any, size: int) -> tuple:
         if not isinstance(lab, Hashable) or _isnan(lab) or lab is None or lab is pd.NA:
             raise TypeError(f"`{name}` labels must be hashable and not missing (None/NaN); "
                             f"got {lab!r}.")
-    _check_label_types(name, labels)
+    _check_label_types(labels, name)
     counts = pd.Series(labels).value_counts()
     dup = counts[counts > 1]
     if len(dup):
@@ -139,7 +139,7 @@ def _label_kind(v: Any) -> str | None:
     return next((k for k, types in _LABEL_KINDS.items() if isinstance(v, types)), None)
 
 
-def _check_label_types(name: str, labels: tuple) -> None:
+def _check_label_types(labels: tuple, name: str) -> None:
     """Labels become a coordinate (and netCDF values): all strings, all integers or all
     floats, so that no two of them print alike and every backend can store them."""
     empty = [v for v in labels if isinstance(v, str) and not v.strip()]
@@ -277,7 +277,7 @@ class HierData:
             Keep the rows (for the per-row likelihood and per-row predictive checks).  Only
             the sufficient statistics are needed for fitting.
         """
-        yv = check_squarable(_float_vector("y", y), "y")
+        yv = check_squarable(_float_vector(y, "y"), "y")
         if isinstance(group, (str, bytes)):
             raise TypeError("`group` must be a sequence with one label per row, not a string.")
         g = group.to_numpy() if isinstance(group, (pd.Series, pd.Index)) else group
@@ -296,7 +296,7 @@ class HierData:
             raise ValueError("`group` contains missing labels (NaN/None); label every row.")
         codes, uniques = pd.factorize(pd.Series(g), sort=False)
         labels = tuple(pd.Index(uniques).tolist())
-        _check_label_types("group", labels)
+        _check_label_types(labels, "group")
         _at_least_two_groups(len(labels))
         n, means, ss = _sufficient(yv, codes, len(labels))
         return cls._from_stats(labels, n, means, ss, sigma, rows=(yv, codes) if keep_rows else None)
@@ -394,7 +394,7 @@ class HierData:
             se = sigma_hat / np.sqrt(n)
             sig = None
         else:
-            sig = _positive("sigma", _float_vector("sigma", sigma, allow_scalar=True))
+            sig = _positive(_float_vector(sigma, "sigma", allow_scalar=True), "sigma")
             if sig.ndim == 1:
                 _same_length(sigma=sig, groups=np.empty(len(labels)))
             sig = np.broadcast_to(sig, (len(labels),)).astype(float)
@@ -412,12 +412,12 @@ class HierData:
         ``se_i = sigma_i / sqrt(n_i)``; ``sigma`` is a scalar or one value per group
         (``covariates``: see :meth:`with_covariates`).
         """
-        m = check_squarable(_float_vector("means", means), "means")
-        nn = _counts("n", n)
-        s = _positive("sigma", _float_vector("sigma", sigma, allow_scalar=True))
+        m = check_squarable(_float_vector(means, "means"), "means")
+        nn = _counts(n, "n")
+        s = _positive(_float_vector(sigma, "sigma", allow_scalar=True), "sigma")
         _same_length(means=m, n=nn, sigma=s)
         _at_least_two_groups(m.size, "means")
-        labels = _labels("groups", groups, m.size)
+        labels = _labels(groups, "groups", m.size)
         s = np.broadcast_to(s, m.shape).astype(float)
         data = cls(labels, m, s / np.sqrt(nn), nn, s, None, "summary")
         return data if covariates is None else data.with_covariates(covariates)
@@ -429,11 +429,11 @@ class HierData:
     ) -> HierData:
         """Rubin's form: one estimate ``y_i`` and its standard error ``se_i`` per group
         (``covariates``: see :meth:`with_covariates`)."""
-        m = check_squarable(_float_vector("y", y), "y")
-        s = _positive("se", _float_vector("se", se))
+        m = check_squarable(_float_vector(y, "y"), "y")
+        s = _positive(_float_vector(se, "se"), "se")
         _same_length(y=m, se=s)
         _at_least_two_groups(m.size, "y")
-        labels = _labels("groups", groups, m.size)
+        labels = _labels(groups, "groups", m.size)
         data = cls(labels, m, s, None, None, None, "estimates")
         return data if covariates is None else data.with_covariates(covariates)
 

@@ -70,14 +70,14 @@ _NUMERIC = ("mu_mean", "mu_sd", "tau_scale", "sigma_scale")
 _VECTORS = ("beta_mean", "beta_sd")
 
 
-def _real(name: str, value: Any, *, positive: bool) -> float | None:
+def _real(value: Any, name: str, *, positive: bool) -> float | None:
     return check_real(value, name, positive=positive, prefix="Priors: ")
 
 
-def _reals(name: str, value: Any, *, positive: bool) -> float | tuple[float, ...] | None:
+def _reals(value: Any, name: str, *, positive: bool) -> float | tuple[float, ...] | None:
     """A number, or a non-empty sequence of numbers (a tuple), or None."""
     if value is None or isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return _real(name, value, positive=positive)
+        return _real(value, name, positive=positive)
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
         raise TypeError(f"Priors: `{name}` must be a number, a sequence of numbers (one per "
                         f"covariate) or None, got {type(value).__name__} {value!r}.")
@@ -85,10 +85,10 @@ def _reals(name: str, value: Any, *, positive: bool) -> float | tuple[float, ...
     if not vals:
         raise ValueError(f"Priors: `{name}` is an empty sequence; give one number per "
                          "covariate, or one number for all.")
-    return tuple(_real(f"{name}[{j}]", v, positive=positive) for j, v in enumerate(vals))
+    return tuple(_real(v, f"{name}[{j}]", positive=positive) for j, v in enumerate(vals))
 
 
-def _per_covariate(name: str, value: float | tuple[float, ...], p: int,
+def _per_covariate(value: float | tuple[float, ...], name: str, p: int,
                    names: tuple[str, ...]) -> tuple[float, ...]:
     """``value`` as p numbers: a number repeated, or a sequence of exactly p."""
     if isinstance(value, tuple):
@@ -100,7 +100,7 @@ def _per_covariate(name: str, value: float | tuple[float, ...], p: int,
     return (float(value),) * p
 
 
-def _family(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+def _family(value: Any, name: str, allowed: tuple[str, ...]) -> str:
     if not isinstance(value, str):
         raise TypeError(f"Priors: `{name}` must be a string, one of {allowed}; got {value!r}.")
     key = family_key(value)
@@ -173,29 +173,29 @@ class Priors:
     spread: float | None = None
 
     def __post_init__(self) -> None:
-        mu = _family("mu", self.mu, MU_PRIORS)
+        mu = _family(self.mu, "mu", MU_PRIORS)
         object.__setattr__(self, "mu", mu)
-        object.__setattr__(self, "mu_mean", _real("mu_mean", self.mu_mean, positive=False))
-        object.__setattr__(self, "mu_sd", _real("mu_sd", self.mu_sd, positive=True))
+        object.__setattr__(self, "mu_mean", _real(self.mu_mean, "mu_mean", positive=False))
+        object.__setattr__(self, "mu_sd", _real(self.mu_sd, "mu_sd", positive=True))
         if mu == "flat" and (self.mu_mean is not None or self.mu_sd is not None):
             raise ValueError("Priors: `mu='flat'` has no `mu_mean` / `mu_sd`; drop them or "
                              "use mu='normal'.")
-        object.__setattr__(self, "tau", _family("tau", self.tau, TAU_PRIORS))
-        object.__setattr__(self, "tau_scale", _real("tau_scale", self.tau_scale, positive=True))
-        object.__setattr__(self, "sigma", _family("sigma", self.sigma, SIGMA_PRIORS))
+        object.__setattr__(self, "tau", _family(self.tau, "tau", TAU_PRIORS))
+        object.__setattr__(self, "tau_scale", _real(self.tau_scale, "tau_scale", positive=True))
+        object.__setattr__(self, "sigma", _family(self.sigma, "sigma", SIGMA_PRIORS))
         object.__setattr__(self, "sigma_scale",
-                           _real("sigma_scale", self.sigma_scale, positive=True))
-        beta_mean = _reals("beta_mean", self.beta_mean, positive=False)
+                           _real(self.sigma_scale, "sigma_scale", positive=True))
+        beta_mean = _reals(self.beta_mean, "beta_mean", positive=False)
         if beta_mean is None:
             raise TypeError("Priors: `beta_mean` must be a number or one number per "
                             "covariate, not None.")
         object.__setattr__(self, "beta_mean", beta_mean)
-        object.__setattr__(self, "beta_sd", _reals("beta_sd", self.beta_sd, positive=True))
+        object.__setattr__(self, "beta_sd", _reals(self.beta_sd, "beta_sd", positive=True))
         bad = [f for f in self.from_data if f not in _NUMERIC + _VECTORS]
         if bad:
             raise ValueError(f"Priors: `from_data` names unknown fields {bad}.")
         object.__setattr__(self, "from_data", tuple(self.from_data))
-        object.__setattr__(self, "spread", _real("spread", self.spread, positive=True))
+        object.__setattr__(self, "spread", _real(self.spread, "spread", positive=True))
 
     # ------------------------------------------------------------------ the argument check
     @classmethod
@@ -260,13 +260,13 @@ class Priors:
             return {}
         names = tuple(data.covariate_names)
         out: dict[str, Any] = {}
-        mean = _per_covariate("beta_mean", self.beta_mean, p, names)
+        mean = _per_covariate(self.beta_mean, "beta_mean", p, names)
         if mean != self.beta_mean:
             out["beta_mean"] = mean
         if self.beta_sd is None:
             out["beta_sd"] = None
         else:
-            sd = _per_covariate("beta_sd", self.beta_sd, p, names)
+            sd = _per_covariate(self.beta_sd, "beta_sd", p, names)
             if sd != self.beta_sd:
                 out["beta_sd"] = sd
         return out
