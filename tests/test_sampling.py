@@ -394,3 +394,17 @@ def test_sampler_kwargs_unknown_key_lists_the_accepted_ones():
         assert repr(key) in str(info.value)
     with pytest.raises(TypeError, match="`sampler_kwargs` must be a dict"):
         fit(eight_schools(), sampler_kwargs=[("max_treedepth", 3)])
+
+
+def test_sampler_kwargs_reach_numpyros_nuts():
+    """On NumPyro ``max_treedepth`` becomes ``nuts_kwargs={"max_tree_depth": ...}`` of
+    ``pm.sample(nuts_sampler="numpyro", nuts_sampler_kwargs=...)``: the trees stop at depth
+    2 (at most 3 leapfrog steps), and some reach it."""
+    pytest.importorskip("numpyro")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        idata = fit(eight_schools(), sampler="numpyro", parameterization="noncentered",
+                    draws=100, tune=100, chains=2, seed=3, progressbar=False, check=False,
+                    sampler_kwargs={"max_treedepth": 2, "dense_mass": False})
+    steps = idata.sample_stats["n_steps"]
+    assert int(steps.max()) == 2**2 - 1

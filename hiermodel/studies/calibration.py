@@ -32,7 +32,7 @@ from the priors -- whose ``beta_sd`` must then be fixed numbers too -- and simul
 ``theta_i ~ N(mu + (x_i - xbar)' beta, tau^2)`` (``xbar`` the covariates' means, as the models
 centre them), fits the meta-regression and ranks each slope as well (``beta_<name>``; the
 Bonferroni correction is then over ``K = 3 + p`` parameters).  On Eight Schools' ``se`` with
-two covariates the marginal form at 2 x 200 draws fits in ~0.1 s and has been calibrated at
+two covariates the marginal form at 2 x 200 draws has been calibrated at
 N = 1000 (every rank p-value above 1%, no divergent fit at the covariates' default
 ``target_accept`` of 0.99).
 
@@ -547,7 +547,7 @@ def sbc(
         Master seed: the same seed gives the same result on every executor.
     executor, chunksize
         See :func:`hiermodel.studies.executors.map_chunked`.  Default: serially, in this process
-        (no ``__main__`` guard needed; one model compile, then ~0.1-0.5 s per fit).  A
+        (no ``__main__`` guard needed; one model compile, then every fit reuses it).  A
         process pool (:func:`hiermodel.studies.executors.default_executor`) or a Dask client pays
         off only for many replicates on several cores (each worker imports and compiles
         once); in a script use it only under ``if __name__ == "__main__":``.

@@ -6,7 +6,7 @@ since the one model compile is paid once), or fans them out over any
 ``concurrent.futures.Executor`` or a ``dask.distributed.Client`` that you pass.  Work is cut
 into one chunk per worker; a chunk runs its fits one after another in one process, and
 :func:`hiermodel.fit` keeps the compiled model per process, so every worker compiles once
-(about 10 s) and then fits in about 0.1 s.  Replicate ``r`` always gets the seed
+and then fits fast (``benchmarks/README.md`` has the timings).  Replicate ``r`` always gets the seed
 ``SeedSequence(seed).spawn(...)[r]`` (:func:`~hiermodel.studies.simulation.replicate_seeds`), so
 results are identical for a given seed whatever the executor, the number of workers and the
 chunking.
@@ -86,9 +86,8 @@ def default_executor(max_workers: int | None = None) -> ProcessPoolExecutor:
     Not used unless you pass it: the studies run serially by default.  "spawn" re-imports
     the ``__main__`` script in each worker, so in a script create and use the pool only
     under ``if __name__ == "__main__":`` (a notebook or ``python -c`` needs no guard).  It
-    pays off only when the fits outweigh each worker's start-up (import and model compile,
-    ~10-15 s): on a 2-core machine ``sbc(20, seed=1)`` took 22-35 s on a 2-process pool and
-    11-19 s serially.
+    pays off only when the fits outweigh each worker's start-up (import and model compile):
+    on a 2-core machine ``sbc(20, seed=1)`` ran faster serially than on a 2-process pool.
     """
     workers = ((os.cpu_count() or 1) if max_workers is None
                else check_count(max_workers, "max_workers"))
