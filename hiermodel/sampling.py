@@ -145,9 +145,8 @@ SAMPLER_KWARGS = {
     # pymc.NUTS (max_treedepth, early_max_treedepth) and its step-size adaptation, and
     # pymc.sample's initialisation
     "pymc": frozenset({
-        "max_treedepth", "early_max_treedepth", "step_scale", "max_energy_error",
-        "adapt_step_size", "gamma", "k", "t0", "init", "n_init", "jitter_max_retries",
-        "initvals", "blas_cores"}),
+        "max_treedepth", "early_max_treedepth", "step_scale", "Emax", "adapt_step_size",
+        "gamma", "k", "t0", "init", "n_init", "jitter_max_retries", "initvals", "blas_cores"}),
     # numpyro.infer.NUTS, and pymc.sampling.jax.sample_jax_nuts
     "numpyro": _NUMPYRO_KERNEL | {"chain_method", "jitter", "postprocessing_backend"},
 }
@@ -402,9 +401,9 @@ def fit(
           ``window_switch_freq``, ``store_divergences``, ``store_unconstrained``,
           ``store_gradient``, ``store_mass_matrix``.  The same for the compiled fast path.
         * ``"pymc"`` -- ``pymc.NUTS``'s ``max_treedepth``, ``early_max_treedepth``,
-          ``step_scale``, ``max_energy_error``, ``adapt_step_size``, ``gamma``, ``k``,
-          ``t0``, and ``pymc.sample``'s ``init``, ``n_init``, ``jitter_max_retries``,
-          ``initvals``, ``blas_cores``.
+          ``step_scale``, ``Emax`` (the energy error that counts as a divergence),
+          ``adapt_step_size``, ``gamma``, ``k``, ``t0``, and ``pymc.sample``'s ``init``,
+          ``n_init``, ``jitter_max_retries``, ``initvals``, ``blas_cores``.
         * ``"numpyro"`` -- ``numpyro.infer.NUTS``'s ``max_treedepth`` (NumPyro's
           ``max_tree_depth``), ``step_size``, ``adapt_step_size``, ``adapt_mass_matrix``,
           ``dense_mass``, ``find_heuristic_step_size``, ``regularize_mass_matrix``,

@@ -408,3 +408,35 @@ def test_sampler_kwargs_reach_numpyros_nuts():
                     sampler_kwargs={"max_treedepth": 2, "dense_mass": False})
     steps = idata.sample_stats["n_steps"]
     assert int(steps.max()) == 2**2 - 1
+
+
+def test_sampler_kwargs_table_names_what_each_backend_takes():
+    """Every key of SAMPLER_KWARGS is an argument of the installed backend (nutpie's sampler
+    settings or ``nutpie.sample``; ``pymc.NUTS`` or ``pm.sample``; numpyro's NUTS or
+    ``sample_jax_nuts``), ``max_treedepth`` under each backend's own name, and fit's
+    docstring documents each key."""
+    import inspect
+
+    import pymc as pm
+    from pymc.step_methods.hmc.base_hmc import BaseHMC
+
+    from hiermodel.sampling import SAMPLER_KWARGS
+
+    def params(*fns):
+        return {p for fn in fns for p in inspect.signature(fn).parameters}
+
+    native = {"nutpie": "maxdepth", "pymc": "max_treedepth", "numpyro": "max_tree_depth"}
+    takes = {"pymc": params(pm.sample, pm.NUTS.__init__, BaseHMC.__init__)}
+    nutpie = pytest.importorskip("nutpie")
+    settings = nutpie._lib.PyNutsSettings.Diag(0)
+    takes["nutpie"] = params(nutpie.sample) | set(dir(settings))
+    pytest.importorskip("numpyro")
+    import numpyro.infer
+    import pymc.sampling.jax
+
+    takes["numpyro"] = params(numpyro.infer.NUTS.__init__, pymc.sampling.jax.sample_jax_nuts)
+    for sampler, keys in SAMPLER_KWARGS.items():
+        assert "max_treedepth" in keys and native[sampler] in takes[sampler]
+        assert sorted(keys - {"max_treedepth"} - takes[sampler]) == [], sampler
+        for key in keys:
+            assert f"``{key}``" in fit.__doc__, key
