@@ -91,7 +91,7 @@ import xarray as xr
 from ._validate import check_method, check_positive_number
 from .data import HierData, group_coord
 from .parameterization import Parameterization, centering
-from .prior_families import SIGMA_FAMILIES, TAU_FAMILIES
+from .prior_families import SIGMA_FAMILIES, TAU_FAMILIES, PriorFamily
 from .priors import Priors
 
 __all__ = [
@@ -222,7 +222,7 @@ def mu_prior(priors: Priors) -> pt.TensorVariable:
 def tau_prior(priors: Priors) -> pt.TensorVariable:
     """``tau`` (inside a model context), its scale a ``pm.Data`` node."""
     scale = pm.Data("tau_scale", float(priors.tau_scale))
-    return TAU_FAMILIES[priors.tau].pymc("tau", scale)
+    return _scale_prior(TAU_FAMILIES[priors.tau], "tau", scale)
 
 
 def covariate_effects(data: HierData, priors: Priors, mu) -> Any:
@@ -244,7 +244,14 @@ def covariate_effects(data: HierData, priors: Priors, mu) -> Any:
 def sigma_prior(data: HierData, priors: Priors):
     """``sigma`` (inside a model context), its scale a ``pm.Data`` node."""
     scale = pm.Data("sigma_scale", _sigma_scale(data, priors))
-    return SIGMA_FAMILIES[priors.sigma].pymc("sigma", scale)
+    return _scale_prior(SIGMA_FAMILIES[priors.sigma], "sigma", scale)
+
+
+def _scale_prior(family: PriorFamily, name: str, scale) -> pt.TensorVariable:
+    """The random variable ``name`` of ``family`` (:mod:`hiermodel.prior_families`) with
+    ``scale``, inside a model context."""
+    return getattr(pm, family.pymc_name)(name, **dict(family.pymc_fixed),
+                                         **{family.pymc_scale: scale})
 
 
 def _ss_logp(value, alpha, rate):

@@ -12,13 +12,13 @@ entry here (and, for the fast path, its branch in :mod:`hiermodel.marginal_densi
 
 The families: Half-Cauchy (Gelman 2006, the default for tau), Half-Normal (Gelman 2006's
 weakly informative alternative; the default for sigma) and Uniform(0, upper) (BDA3 section
-5.4's reference choice for tau).  Pure Python: neither PyMC nor SciPy is imported here.
+5.4's reference choice for tau).  Pure Python: PyMC is never imported here, SciPy only
+when :meth:`PriorFamily.scipy` is called.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 __all__ = ["PriorFamily", "TAU_FAMILIES", "SIGMA_FAMILIES", "MU_FAMILIES", "family_key"]
 
@@ -41,7 +41,7 @@ class PriorFamily:
     #: the default scale, in units of the data spread S (``Priors.resolve``)
     scale_in_s: float = 1.0
     #: further fixed keywords of the PyMC distribution
-    pymc_fixed: dict[str, float] = field(default_factory=dict)
+    pymc_fixed: tuple[tuple[str, float], ...] = ()
     #: PyMC's default transform of the variable: "log" (positive) or "interval" (bounded)
     transform: str = "log"
     #: the family's code in the compiled density (None: the fast path does not serve it)
@@ -51,13 +51,6 @@ class PriorFamily:
     def bounded(self) -> bool:
         """Whether the scale is an upper bound of the support (Uniform(0, upper))."""
         return self.transform == "interval"
-
-    def pymc(self, name: str, scale: Any):
-        """The PyMC random variable ``name`` of this family with ``scale`` (inside a model
-        context)."""
-        import pymc as pm
-
-        return getattr(pm, self.pymc_name)(name, **self.pymc_fixed, **{self.pymc_scale: scale})
 
     def scipy(self, scale: float):
         """The frozen ``scipy.stats`` distribution with ``scale``."""
@@ -77,7 +70,7 @@ TAU_FAMILIES: dict[str, PriorFamily] = {f.name: f for f in (
     PriorFamily(**_HALFCAUCHY, scale_in_s=1.0, code=0),
     PriorFamily(**_HALFNORMAL, scale_in_s=2.5, code=1),
     PriorFamily(name="uniform", text="Uniform(0, {})", pymc_name="Uniform",
-                pymc_scale="upper", pymc_fixed={"lower": 0.0}, scipy_name="uniform",
+                pymc_scale="upper", pymc_fixed=(("lower", 0.0),), scipy_name="uniform",
                 parameter="UPPER", scale_in_s=10.0, transform="interval", code=2),
 )}
 #: the families of sigma's prior (the first is the default; its scale is 2.5 x the pooled
