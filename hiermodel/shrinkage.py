@@ -646,7 +646,7 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
             sigma_logpdf=priors.sigma_dist().logpdf,
             mu_mean=0.0 if flat else priors.mu_mean,
             mu_precision=0.0 if flat else 1.0 / priors.mu_sd**2,
-            tau_max=priors.tau_scale if priors.tau == "uniform" else None,
+            tau_max=priors.tau_bound,
             points=(check_count(301 if grid is None else grid, "grid", 101),
                     check_count(sigma_grid, "sigma_grid", 51)))
         return _checked_exact(data, priors, core)
@@ -659,7 +659,7 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
             tau_logpdf=priors.tau_dist().logpdf,
             mu_mean=0.0 if flat else priors.mu_mean,
             mu_precision=0.0 if flat else 1.0 / priors.mu_sd**2,
-            tau_max=priors.tau_scale if priors.tau == "uniform" else None,
+            tau_max=priors.tau_bound,
             points=grid,
         )
     return _checked_exact(data, priors, core)
@@ -683,7 +683,7 @@ def _regression_core(data: HierData, priors: Priors, grid: int) -> RegressionGri
         np.asarray(data.means, float), np.asarray(data.se, float),
         design_matrix(data.n_groups, data.centered_covariates),
         tau_logpdf=priors.tau_dist().logpdf, beta_mean=mean, beta_precision=precision,
-        tau_max=priors.tau_scale if priors.tau == "uniform" else None, points=grid)
+        tau_max=priors.tau_bound, points=grid)
 
 
 # ============================================================================ meta-analysis
