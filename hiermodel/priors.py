@@ -131,12 +131,14 @@ class Priors:
         ``mu ~ Normal(mu_mean, mu_sd)``.  Default None: the precision-weighted mean of the
         group means and ``2.5 S`` (see the module docstring for ``S``).
     tau : {"halfcauchy", "halfnormal", "uniform"}
-        Family of the prior on the between-group sd.  Default ``"halfcauchy"``.
+        Family of the prior on the between-group sd (the names of
+        :data:`hiermodel.prior_families.TAU_FAMILIES`).  Default ``"halfcauchy"``.
     tau_scale : float or None
         Its scale (upper bound for ``"uniform"``).  Default None: ``S`` for Half-Cauchy,
         ``2.5 S`` for Half-Normal, ``10 S`` for Uniform.
     sigma : {"halfnormal", "halfcauchy"}
-        Prior family for the within-group sd when it is unknown.  Default ``"halfnormal"``.
+        Prior family for the within-group sd when it is unknown (the names of
+        :data:`hiermodel.prior_families.SIGMA_FAMILIES`).  Default ``"halfnormal"``.
     sigma_scale : float or None
         Its scale.  Default None: ``2.5 x`` the pooled within-group sd of the data.
     beta_mean : float or sequence, default 0
@@ -163,9 +165,9 @@ class Priors:
     mu: str = "normal"
     mu_mean: float | None = None
     mu_sd: float | None = None
-    tau: str = "halfcauchy"
+    tau: str = TAU_PRIORS[0]
     tau_scale: float | None = None
-    sigma: str = "halfnormal"
+    sigma: str = SIGMA_PRIORS[0]
     sigma_scale: float | None = None
     beta_mean: float | tuple[float, ...] = 0.0
     beta_sd: float | tuple[float, ...] | None = None
