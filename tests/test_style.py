@@ -102,8 +102,9 @@ def _imports(tree, module: str, is_package: bool, modules: set[str]) -> set[str]
     """The package's modules that ``module`` imports anywhere (module level, inside
     functions and classes), resolved to module names: ``from . import x`` is the module
     ``x`` when there is one, else the package; ``from .pkg import y`` is ``pkg.y`` when that
-    is a module, else ``pkg``.  Left out: ``if TYPE_CHECKING:`` blocks (never run; they
-    name types for annotations)."""
+    is a module, else ``pkg``; importing ``pkg.y`` from outside ``pkg`` also runs
+    ``pkg/__init__``, an edge to ``pkg``.  Left out: ``if TYPE_CHECKING:`` blocks (never run;
+    they name types for annotations)."""
     import ast
 
     base = module if is_package else module.rpartition(".")[0]
@@ -131,6 +132,14 @@ def _imports(tree, module: str, is_package: bool, modules: set[str]) -> set[str]
             visit(child)
 
     visit(tree)
+    # importing pkg.mod first runs pkg/__init__: an edge to each package above the target
+    # that the importer is not inside (the root package's __init__ loads lazily: below)
+    for target in list(out):
+        parts = target.split(".")
+        for k in range(2, len(parts)):
+            package = ".".join(parts[:k])
+            if package in modules and not (module + ".").startswith(package + "."):
+                out.add(package)
     out.discard(module)
     return out
 
@@ -198,6 +207,8 @@ def test_import_graph_sees_function_level_and_relative_imports(tmp_path):
     (pkg / "b.py").write_text("from .sub import c, helper\n")
     (pkg / "sub" / "__init__.py").write_text("helper = 1\n")
     (pkg / "sub" / "c.py").write_text("def f():\n    from ..a import x\n")
+    (pkg / "sub" / "e.py").write_text("from . import c\n")
+    (pkg / "f.py").write_text("import hiermodel.sub.e\n")
     (pkg / "d.py").write_text("from typing import TYPE_CHECKING\n"
                               "if TYPE_CHECKING:\n    from .a import x\n")
     graph = import_graph(tmp_path)
@@ -205,6 +216,8 @@ def test_import_graph_sees_function_level_and_relative_imports(tmp_path):
     assert graph["hiermodel.b"] == {"hiermodel.sub.c", "hiermodel.sub"}
     assert graph["hiermodel.sub.c"] == {"hiermodel.a"}
     assert graph["hiermodel.d"] == set()
+    assert graph["hiermodel.sub.e"] == {"hiermodel.sub.c"}          # inside sub: no edge to it
+    assert graph["hiermodel.f"] == {"hiermodel.sub.e", "hiermodel.sub"}
     assert find_cycle(graph) == ["hiermodel.a", "hiermodel.b", "hiermodel.sub.c", "hiermodel.a"]
     assert find_cycle({"x": {"y"}, "y": set()}) is None
 
