@@ -1,21 +1,26 @@
 """The argument checks every module shares: one definition of each, one wording.
 
 Each function validates one argument and returns it normalised, or raises a ``TypeError`` /
-``ValueError`` whose message names the argument and says how to fix it.  Nothing here
-imports PyMC or xarray.
+``ValueError`` whose message names the argument and says how to fix it.  Every check takes
+``(value, name)``, in that order.  This module is a leaf: it imports nothing from hiermodel
+(nor PyMC or xarray).  The checks that need a hiermodel type are that type's own:
+:meth:`hiermodel.data.HierData.check`, :meth:`hiermodel.priors.Priors.check`,
+:func:`hiermodel.stack.check_fitted`, :func:`hiermodel.transforms.check_transform`.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["check_data", "check_priors", "check_fitted", "positive_int", "count", "check_seed",
-           "resolve_seed", "root_seed", "check_method", "check_prob", "finite_array",
-           "positive_array", "nonneg_array", "positive_number", "check_magnitude",
-           "check_transform", "MAX_MAGNITUDE"]
+__all__ = ["check_positive_int", "check_count", "check_seed", "resolve_seed", "root_seed",
+           "check_method", "check_prob", "check_real", "check_finite_array",
+           "check_positive_array", "check_nonneg_array", "check_positive_number",
+           "check_squarable", "MAX_MAGNITUDE"]
 
 #: largest magnitude of a value, and smallest of a scale: the model squares them (variances),
 #: so anything beyond would overflow (or underflow) double precision
@@ -24,76 +29,26 @@ MAX_MAGNITUDE = 1e150
 MAX_SEED = 2**63
 
 
-def check_data(data: Any, *, covariates: bool = False):
-    """``data`` itself if it is a :class:`~hiermodel.data.HierData`, else a TypeError that
-    says how to make one.  Data with covariates are refused (NotImplementedError) unless the
-    caller handles them (``covariates=True``): a model that ignored them would silently fit
-    another model."""
-    from .data import HierData
-
-    if not isinstance(data, HierData):
-        raise TypeError(
-            f"`data` must be a HierData, got {type(data).__name__}; build one with "
-            "HierData.from_observations / from_dataframe / from_summary / from_estimates."
-        )
-    if data.has_covariates and not covariates:
-        raise NotImplementedError(
-            f"`data` has covariates {list(data.covariate_names)}, which this function does "
-            "not take: it would use the model without them. The meta-regression is in "
-            "hiermodel.fit, build_model, exact_posterior, meta_analysis, compare, "
-            "prior_predictive and posterior_predictive; or drop the covariates "
-            "(HierData.from_estimates(data.means, data.se, data.groups))."
-        )
-    return data
-
-
-def check_priors(priors: Any, data: Any = None):
-    """``priors`` (default ``Priors()``) checked; with ``data``, every data-scaled field is
-    filled in from it (:meth:`~hiermodel.priors.Priors.resolve`)."""
-    from .priors import Priors
-
-    priors = Priors() if priors is None else priors
-    if not isinstance(priors, Priors):
-        raise TypeError(f"`priors` must be a hiermodel.Priors or None, got "
-                        f"{type(priors).__name__}.")
-    return priors if data is None else priors.resolve(data)
-
-
-def check_fitted(idata: Any, groups: Sequence[str] = ("posterior",), name: str = "idata"):
-    """``idata`` itself if it is ArviZ's result type holding every group in ``groups``, else
-    a TypeError / ValueError that names what is missing."""
-
-    from . import stack
-
-    if not stack.is_result(idata):
-        raise TypeError(f"`{name}` must be an arviz.InferenceData (from hiermodel.fit or "
-                        f"ExactPosterior.sample), got {type(idata).__name__}.")
-    missing = [g for g in groups if g not in stack.groups(idata)]
-    if missing:
-        raise ValueError(f"`{name}` has no {missing} group(s); it has {stack.groups(idata)}.")
-    return idata
-
-
-def positive_int(name: str, v: Any) -> int:
+def check_positive_int(value: Any, name: str) -> int:
     """An integer >= 1 (bools refused)."""
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {v!r}.")
-    return int(v)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+    return int(value)
 
 
-def count(name: str, v: Any, minimum: int = 1) -> int:
+def check_count(value: Any, name: str, minimum: int = 1) -> int:
     """An integer >= ``minimum`` (bools refused)."""
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {v!r}.")
-    return int(v)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
 
 
-def check_seed(seed: Any) -> int:
+def check_seed(seed: Any, name: str = "seed") -> int:
     """A non-negative integer seed below 2**63 (results store it as a 64-bit integer)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"`seed` must be a non-negative integer or None, got {seed!r}.")
+        raise TypeError(f"`{name}` must be a non-negative integer or None, got {seed!r}.")
     if seed >= MAX_SEED:
-        raise ValueError(f"`seed` must be below 2**63 (it is stored with the result, as a "
+        raise ValueError(f"`{name}` must be below 2**63 (it is stored with the result, as a "
                          f"64-bit integer), got {seed!r}.")
     return int(seed)
 
@@ -113,12 +68,12 @@ def root_seed(seed: Any) -> int:
     return check_seed(seed)
 
 
-def check_method(method: Any, allowed: Sequence[str], arg: str = "method") -> str:
+def check_method(method: Any, allowed: Sequence[str], name: str = "method") -> str:
     """One of ``allowed`` (case and surrounding blanks ignored)."""
     key = method.strip().lower() if isinstance(method, str) else method
     if key not in allowed:
         raise ValueError(
-            f"Requested {arg} {method!r} but it must be one of "
+            f"Requested {name} {method!r} but it must be one of "
             "{" + ", ".join(repr(m) for m in allowed) + "}."
         )
     return key
@@ -133,8 +88,26 @@ def check_prob(prob: Any, name: str = "prob") -> float:
     return float(prob)
 
 
-def finite_array(name: str, x: Any) -> np.ndarray:
+def check_real(value: Any, name: str, *, positive: bool = False,
+               prefix: str = "") -> float | None:
+    """One finite real number (bools refused; > 0 with ``positive``), or None; ``prefix``
+    starts the message (e.g. ``"Priors: "``)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{prefix}`{name}` must be a real number or None (scaled to the "
+                        f"data), got {type(value).__name__} {value!r}.")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{prefix}`{name}` must be finite, got {value!r}.")
+    if positive and v <= 0:
+        raise ValueError(f"{prefix}`{name}` is a scale and must be > 0, got {value!r}.")
+    return v
+
+
+def check_finite_array(value: Any, name: str) -> np.ndarray:
     """A float array (from ints or floats) with no NaN or infinite value."""
+    x = value
     if isinstance(x, (str, bytes)) or (np.ndim(x) == 0 and isinstance(x, bool)):
         raise TypeError(f"`{name}` must be numeric, got {x!r}.")
     arr = np.asarray(x)
@@ -146,17 +119,18 @@ def finite_array(name: str, x: Any) -> np.ndarray:
     return arr
 
 
-def positive_array(name: str, x: Any) -> np.ndarray:
+def check_positive_array(value: Any, name: str) -> np.ndarray:
     """A finite float array with every value > 0."""
-    arr = finite_array(name, x)
+    arr = check_finite_array(value, name)
     if np.any(arr <= 0):
         raise ValueError(f"`{name}` must be > 0 everywhere; got min {arr.min():g}.")
     return arr
 
 
-def check_magnitude(name: str, arr: np.ndarray, *, scale: bool = False) -> np.ndarray:
-    """Raise naming ``name`` when a value of ``arr`` is too large (or, for a ``scale``, too
-    small) to square in double precision; returns ``arr``."""
+def check_squarable(value: np.ndarray, name: str, *, scale: bool = False) -> np.ndarray:
+    """Raise naming ``name`` when a value of ``value`` is too large (or, for a ``scale``, too
+    small) to square in double precision; returns ``value``."""
+    arr = value
     a = np.abs(np.asarray(arr, dtype=float))
     if a.size and a.max() > MAX_MAGNITUDE:
         raise ValueError(
@@ -172,38 +146,16 @@ def check_magnitude(name: str, arr: np.ndarray, *, scale: bool = False) -> np.nd
     return arr
 
 
-def nonneg_array(name: str, x: Any) -> np.ndarray:
+def check_nonneg_array(value: Any, name: str) -> np.ndarray:
     """A finite float array with every value >= 0."""
-    arr = finite_array(name, x)
+    arr = check_finite_array(value, name)
     if np.any(arr < 0):
         raise ValueError(f"`{name}` must be >= 0 everywhere; got min {arr.min():g}.")
     return arr
 
 
-def positive_number(name: str, v: Any) -> float:
-    """One finite number > 0 (a scalar :func:`positive_array`)."""
-    if np.ndim(v) != 0:
-        raise TypeError(f"`{name}` must be one positive number, got {v!r}.")
-    return float(positive_array(name, v))
-
-
-def check_transform(transform: Any, name: str = "transform"):
-    """The :class:`~hiermodel.transforms.Transform` named by ``transform`` (a key of
-    :data:`hiermodel.transforms.TRANSFORMS`; None is the identity), else a TypeError /
-    ValueError that lists the names."""
-    from .transforms import IDENTITY, TRANSFORMS
-
-    choices = ", ".join(repr(k) for k in TRANSFORMS)
-    if transform is None:
-        return IDENTITY
-    if not isinstance(transform, str):
-        hint = getattr(transform, "__name__", None)
-        hint = (f"; for {hint} pass {name}={hint!r}" if callable(transform) and hint in TRANSFORMS
-                else "")
-        raise TypeError(f"`{name}` must be the name of a transform, one of {choices}, or None, "
-                        f"got {type(transform).__name__}{hint} (a name carries the scale's "
-                        f"label and is known to be increasing, so intervals map end to end).")
-    key = transform.strip().lower()
-    if key not in TRANSFORMS:
-        raise ValueError(f"`{name}` must be one of {choices} or None, got {transform!r}.")
-    return TRANSFORMS[key]
+def check_positive_number(value: Any, name: str) -> float:
+    """One finite number > 0 (a scalar :func:`check_positive_array`)."""
+    if np.ndim(value) != 0:
+        raise TypeError(f"`{name}` must be one positive number, got {value!r}.")
+    return float(check_positive_array(value, name))

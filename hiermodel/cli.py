@@ -34,8 +34,8 @@ from .interrupt import INTERRUPTED_MESSAGE, INTERRUPTED_STATUS, exit_on_interrup
 with exit_on_interrupt():   # Ctrl-C of the command while PyMC imports: one line, exit 130
     from .core import EB_METHODS
     from .datasets import DATASETS
-    from .model import PARAMETERIZATIONS
-    from .priors import MU_PRIORS, SIGMA_PRIORS, TAU_PRIORS
+    from .parameterization import PARAMETERIZATIONS
+    from .prior_families import MU_FAMILIES, SIGMA_FAMILIES, TAU_FAMILIES, family_key
     from .report import run_report
     from .sampling import DEFAULT_PARAMETERIZATION, SAMPLERS
     from .transforms import TRANSFORMS
@@ -43,11 +43,12 @@ with exit_on_interrupt():   # Ctrl-C of the command while PyMC imports: one line
 __all__ = ["main", "build_parser", "priors_from_args", "parse_prior", "data_from_args",
            "in_cli_words", "CLI_PHRASES"]
 
-#: prior option -> (families with their parameter names); a parameter left out is None
+#: prior option -> (families with their parameter names); a parameter left out is None.
+#: The families are hiermodel.prior_families' tables.
 PRIOR_FORMS: dict[str, dict[str, tuple[str, ...]]] = {
-    "--mu-prior": {f: ("LOC", "SCALE") if f == "normal" else () for f in MU_PRIORS},
-    "--tau-prior": {f: ("UPPER",) if f == "uniform" else ("SCALE",) for f in TAU_PRIORS},
-    "--sigma-prior": {f: ("SCALE",) for f in SIGMA_PRIORS},
+    "--mu-prior": {f: ("LOC", "SCALE") if f == "normal" else () for f in MU_FAMILIES},
+    "--tau-prior": {f.name: (f.parameter,) for f in TAU_FAMILIES.values()},
+    "--sigma-prior": {f.name: (f.parameter,) for f in SIGMA_FAMILIES.values()},
 }
 
 
@@ -87,12 +88,12 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
                     help="prior of the population mean mu, e.g. normal:0,10; flat is the "
                          "improper uniform prior (default: data-scaled normal)")
     pr.add_argument("--tau-prior", metavar="FAMILY[:SCALE]",
-                    help="prior of the between-group sd tau: halfcauchy:SCALE, "
-                         "halfnormal:SCALE or uniform:UPPER (default: data-scaled halfcauchy)")
+                    help=f"prior of the between-group sd tau: {_choices('--tau-prior')} "
+                         f"(default: data-scaled {next(iter(TAU_FAMILIES))})")
     pr.add_argument("--sigma-prior", metavar="FAMILY[:SCALE]",
                     help="prior of the within-group sd sigma, used only when it is estimated "
-                         "(raw rows without --sigma): halfnormal:SCALE or halfcauchy:SCALE "
-                         "(default: data-scaled halfnormal)")
+                         f"(raw rows without --sigma): {_choices('--sigma-prior')} "
+                         f"(default: data-scaled {next(iter(SIGMA_FAMILIES))})")
 
     o = p.add_argument_group("output")
     o.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
@@ -413,6 +414,12 @@ def _number(option: str, name: str, text: str, *, positive: bool) -> float:
     return v
 
 
+def _choices(option: str) -> str:
+    """``"halfcauchy:SCALE, halfnormal:SCALE or uniform:UPPER"`` for ``option``."""
+    forms = [f + (":" + ",".join(p) if p else "") for f, p in PRIOR_FORMS[option].items()]
+    return ", ".join(forms[:-1]) + " or " + forms[-1] if len(forms) > 1 else forms[0]
+
+
 def _forms(option: str) -> str:
     return ", ".join(f + (":" + ",".join(p) if p else "") for f, p in PRIOR_FORMS[option].items())
 
@@ -428,7 +435,7 @@ def parse_prior(option: str, text: str) -> tuple[str, dict[str, float | None]]:
     """
     forms = PRIOR_FORMS[option]
     family, sep, rest = text.strip().partition(":")
-    key = family.strip().lower().replace("-", "").replace("_", "")
+    key = family_key(family)
     if key not in forms:
         raise UserError(f"{option}: unknown prior {family.strip()!r}; use one of "
                         f"{_forms(option)} (a number left out is scaled to the data)")

@@ -30,9 +30,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._validate import check_magnitude
-from .core.arrays import MAX_DESIGN_CONDITION, collinear_columns, standardized_design
-from .core.metareg import design_matrix
+from ._validate import check_positive_array, check_squarable
+from .covariates import covariate_matrix, group_level_columns
 
 __all__ = ["HierData", "group_coord"]
 
@@ -40,7 +39,7 @@ Source = Literal["observations", "summary", "estimates"]
 
 
 # --------------------------------------------------------------------------- validation
-def _float_vector(name: str, x: Any, *, allow_scalar: bool = False) -> np.ndarray:
+def _float_vector(x: Any, name: str, *, allow_scalar: bool = False) -> np.ndarray:
     """Return ``x`` as a finite 1-d float array, or raise naming ``name``."""
     if isinstance(x, (str, bytes)):
         raise TypeError(f"`{name}` must be numeric, got a string {x!r}.")
@@ -91,14 +90,12 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
-def _positive(name: str, arr: np.ndarray) -> np.ndarray:
-    if np.any(arr <= 0):
-        raise ValueError(f"`{name}` must be > 0 everywhere; got min {arr.min():g}.")
-    return check_magnitude(name, arr, scale=True)
+def _positive(arr: np.ndarray, name: str) -> np.ndarray:
+    return check_squarable(check_positive_array(arr, name), name, scale=True)
 
 
-def _counts(name: str, x: Any) -> np.ndarray:
-    arr = _float_vector(name, x)
+def _counts(x: Any, name: str) -> np.ndarray:
+    arr = _float_vector(x, name)
     if np.any(arr != np.round(arr)):
         raise ValueError(f"`{name}` must hold whole numbers (group sizes); got {arr.tolist()}.")
     if np.any(arr < 1):
@@ -106,7 +103,7 @@ def _counts(name: str, x: Any) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _labels(name: str, groups: Any, size: int) -> tuple:
+def _labels(groups: Any, name: str, size: int) -> tuple:
     if groups is None:
         return tuple(f"group_{i}" for i in range(size))
     if isinstance(groups, (str, bytes)):
@@ -121,7 +118,7 @@ def _labels(name: str, groups: Any, size: int) -> tuple:
         if not isinstance(lab, Hashable) or _isnan(lab) or lab is None or lab is pd.NA:
             raise TypeError(f"`{name}` labels must be hashable and not missing (None/NaN); "
                             f"got {lab!r}.")
-    _check_label_types(name, labels)
+    _check_label_types(labels, name)
     counts = pd.Series(labels).value_counts()
     dup = counts[counts > 1]
     if len(dup):
@@ -142,7 +139,7 @@ def _label_kind(v: Any) -> str | None:
     return next((k for k, types in _LABEL_KINDS.items() if isinstance(v, types)), None)
 
 
-def _check_label_types(name: str, labels: tuple) -> None:
+def _check_label_types(labels: tuple, name: str) -> None:
     """Labels become a coordinate (and netCDF values): all strings, all integers or all
     floats, so that no two of them print alike and every backend can store them."""
     empty = [v for v in labels if isinstance(v, str) and not v.strip()]
@@ -184,106 +181,6 @@ def _readonly(a: np.ndarray | None) -> np.ndarray | None:
     a = np.array(a, copy=True)
     a.setflags(write=False)
     return a
-
-
-#: names the statistics use in to_xarray / to_dataframe (a covariate may not take them)
-_RESERVED = ("mean", "se", "n", "sigma", "ss", "group")
-
-
-def _covariate_matrix(covariates: Any, labels: tuple) -> tuple[np.ndarray, tuple[str, ...]]:
-    """``(x, names)`` from a DataFrame / dict of group-level covariates, checked (see
-    :meth:`HierData.with_covariates`)."""
-    g = len(labels)
-    if isinstance(covariates, pd.Series):
-        covariates = covariates.to_frame()
-    elif isinstance(covariates, dict):
-        covariates = pd.DataFrame(covariates)
-    if not isinstance(covariates, pd.DataFrame):
-        raise TypeError("`covariates` must be a pandas DataFrame (one row per group, one "
-                        f"column per covariate) or a dict of name -> values, got "
-                        f"{type(covariates).__name__}.")
-    df = covariates
-    if df.shape[1] == 0:
-        raise ValueError("`covariates` has no columns.")
-    names = list(df.columns)
-    bad = [c for c in names if not isinstance(c, str) or not c]
-    if bad:
-        raise TypeError(f"`covariates` column names must be non-empty strings, got {bad[:3]}.")
-    dup = sorted({c for c in names if names.count(c) > 1})
-    if dup:
-        raise ValueError(f"`covariates` has duplicate columns {dup}.")
-    clash = [c for c in names if c in _RESERVED]
-    if clash:
-        raise ValueError(f"`covariates` columns {clash} clash with the names of the data's own "
-                         f"statistics {list(_RESERVED)}; rename them.")
-    wanted = list(labels)
-    index = list(df.index)
-    if isinstance(df.index, pd.RangeIndex) and len(df) == g:
-        if set(index) & set(wanted) and index != wanted:
-            raise ValueError(
-                f"`covariates` has a default index {index[0]}..{index[-1]} that overlaps the "
-                f"integer group labels {wanted[:5]}{'...' if g > 5 else ''} in another order, "
-                "so it is ambiguous whether rows match by label or by position: set the "
-                "table's index to the group label of each row (e.g. table.index = "
-                "data.groups when the rows are in group order).")
-        # else rows in group order (by position; where the index equals the labels, the
-        # two readings agree)
-    elif df.index.is_unique and set(wanted) <= set(index) and len(index) == g:
-        df = df.loc[wanted]
-    else:
-        missing = [lab for lab in wanted if lab not in set(index)][:5]
-        raise ValueError(f"`covariates` must have one row per group: indexed by the group "
-                         f"labels (missing: {missing}) or {g} rows in group order with a "
-                         f"default index; got {len(df)} rows.")
-    cols = []
-    for c in names:
-        col = df[c]
-        if col.dtype.kind == "b":
-            raise TypeError(f"`covariates` column {c!r} is boolean; pass it as numbers "
-                            "(e.g. .astype(float)) so that its coding is explicit.")
-        if col.dtype.kind not in "iuf":
-            raise TypeError(f"`covariates` column {c!r} is not numeric (dtype {col.dtype}); "
-                            "encode categories first, e.g. pd.get_dummies(df[" + repr(c)
-                            + "], drop_first=True, dtype=float).")
-        vals = col.to_numpy(dtype=float)
-        if not np.all(np.isfinite(vals)):
-            where = [lab for lab, v in zip(wanted, vals, strict=True) if not np.isfinite(v)]
-            raise ValueError(f"`covariates` column {c!r} has missing or infinite values for "
-                             f"group(s) {where[:5]}; impute or drop them first.")
-        if np.ptp(vals) == 0:
-            raise ValueError(f"`covariates` column {c!r} is constant ({vals[0]:g} for every "
-                             "group): it cannot be told apart from the intercept; drop it.")
-        cols.append(vals)
-    x = np.column_stack(cols)
-    p = x.shape[1] + 1
-    if p >= g:
-        raise ValueError(f"`covariates`: {p - 1} covariate(s) plus the intercept are {p} "
-                         f"coefficients, which need more than {p} groups; there are {g}.")
-    cond, cols = collinear_columns(standardized_design(design_matrix(g, x))[0])
-    if cols:
-        which = [names[j - 1] for j in cols if j > 0]
-        raise ValueError(f"`covariates` columns {which} are collinear: one is (nearly) a "
-                         "linear combination of the intercept and the others (condition "
-                         f"number {cond:.3g} of the centred, scaled columns, above "
-                         f"{MAX_DESIGN_CONDITION:.2g}); drop one of them.")
-    return x, tuple(names)
-
-
-def _group_level_columns(df: pd.DataFrame, group: str, covariates: Any) -> pd.DataFrame:
-    """One row per group (indexed by label) of the group-level ``covariates`` columns."""
-    cols = [covariates] if isinstance(covariates, str) else list(covariates)
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise ValueError(f"`covariates`: column(s) {missing} are not in the DataFrame; "
-                         f"available columns: {list(df.columns)}.")
-    varies = df.groupby(group, sort=False)[cols].nunique(dropna=False) > 1
-    for c in cols:
-        if varies[c].any():
-            where = varies.index[varies[c]][0]
-            seen = df.loc[df[group] == where, c].unique()[:4].tolist()
-            raise ValueError(f"`covariates`: column {c!r} varies within group {where!r} "
-                             f"({seen}); a covariate has one value per group.")
-    return df.drop_duplicates(subset=[group]).set_index(group)[cols]
 
 
 # --------------------------------------------------------------------------- the object
@@ -337,6 +234,27 @@ class HierData:
         if self._rows is not None:
             object.__setattr__(self, "_rows", tuple(_readonly(r) for r in self._rows))
 
+    # ----------------------------------------------------------------- the argument check
+    @classmethod
+    def check(cls, value: Any, name: str = "data", *, covariates: bool = False) -> HierData:
+        """``value`` itself if it is a HierData, else a TypeError that says how to make one.
+        Data with covariates are refused (NotImplementedError) unless the caller models them
+        (``covariates=True``): a model that ignored them would silently fit another model."""
+        if not isinstance(value, cls):
+            raise TypeError(
+                f"`{name}` must be a HierData, got {type(value).__name__}; build one with "
+                "HierData.from_observations / from_dataframe / from_summary / from_estimates."
+            )
+        if value.has_covariates and not covariates:
+            raise NotImplementedError(
+                f"`{name}` has covariates {list(value.covariate_names)}, which this function "
+                "does not take: it would use the model without them. Fit the meta-regression "
+                "(a function whose documentation lists covariates, such as hiermodel.fit), or "
+                "drop the covariates (HierData.from_estimates(data.means, data.se, "
+                "data.groups))."
+            )
+        return value
+
     # ----------------------------------------------------------------- constructors
     @classmethod
     def from_observations(
@@ -359,7 +277,7 @@ class HierData:
             Keep the rows (for the per-row likelihood and per-row predictive checks).  Only
             the sufficient statistics are needed for fitting.
         """
-        yv = check_magnitude("y", _float_vector("y", y))
+        yv = check_squarable(_float_vector(y, "y"), "y")
         if isinstance(group, (str, bytes)):
             raise TypeError("`group` must be a sequence with one label per row, not a string.")
         g = group.to_numpy() if isinstance(group, (pd.Series, pd.Index)) else group
@@ -378,7 +296,7 @@ class HierData:
             raise ValueError("`group` contains missing labels (NaN/None); label every row.")
         codes, uniques = pd.factorize(pd.Series(g), sort=False)
         labels = tuple(pd.Index(uniques).tolist())
-        _check_label_types("group", labels)
+        _check_label_types(labels, "group")
         _at_least_two_groups(len(labels))
         n, means, ss = _sufficient(yv, codes, len(labels))
         return cls._from_stats(labels, n, means, ss, sigma, rows=(yv, codes) if keep_rows else None)
@@ -421,7 +339,7 @@ class HierData:
             raise type(err)(msg) from None
         if covariates is None:
             return data
-        return data.with_covariates(_group_level_columns(df, group, covariates))
+        return data.with_covariates(group_level_columns(df, group, covariates))
 
     @classmethod
     def _from_dask(cls, df: Any, *, value: str, group: str, sigma: float | None) -> HierData:
@@ -476,7 +394,7 @@ class HierData:
             se = sigma_hat / np.sqrt(n)
             sig = None
         else:
-            sig = _positive("sigma", _float_vector("sigma", sigma, allow_scalar=True))
+            sig = _positive(_float_vector(sigma, "sigma", allow_scalar=True), "sigma")
             if sig.ndim == 1:
                 _same_length(sigma=sig, groups=np.empty(len(labels)))
             sig = np.broadcast_to(sig, (len(labels),)).astype(float)
@@ -494,12 +412,12 @@ class HierData:
         ``se_i = sigma_i / sqrt(n_i)``; ``sigma`` is a scalar or one value per group
         (``covariates``: see :meth:`with_covariates`).
         """
-        m = check_magnitude("means", _float_vector("means", means))
-        nn = _counts("n", n)
-        s = _positive("sigma", _float_vector("sigma", sigma, allow_scalar=True))
+        m = check_squarable(_float_vector(means, "means"), "means")
+        nn = _counts(n, "n")
+        s = _positive(_float_vector(sigma, "sigma", allow_scalar=True), "sigma")
         _same_length(means=m, n=nn, sigma=s)
         _at_least_two_groups(m.size, "means")
-        labels = _labels("groups", groups, m.size)
+        labels = _labels(groups, "groups", m.size)
         s = np.broadcast_to(s, m.shape).astype(float)
         data = cls(labels, m, s / np.sqrt(nn), nn, s, None, "summary")
         return data if covariates is None else data.with_covariates(covariates)
@@ -511,11 +429,11 @@ class HierData:
     ) -> HierData:
         """Rubin's form: one estimate ``y_i`` and its standard error ``se_i`` per group
         (``covariates``: see :meth:`with_covariates`)."""
-        m = check_magnitude("y", _float_vector("y", y))
-        s = _positive("se", _float_vector("se", se))
+        m = check_squarable(_float_vector(y, "y"), "y")
+        s = _positive(_float_vector(se, "se"), "se")
         _same_length(y=m, se=s)
         _at_least_two_groups(m.size, "y")
-        labels = _labels("groups", groups, m.size)
+        labels = _labels(groups, "groups", m.size)
         data = cls(labels, m, s, None, None, None, "estimates")
         return data if covariates is None else data.with_covariates(covariates)
 
@@ -533,7 +451,7 @@ class HierData:
         """
         from dataclasses import replace
 
-        x, names = _covariate_matrix(covariates, self.groups)
+        x, names = covariate_matrix(covariates, self.groups)
         return replace(self, x=x, covariate_names=names)
 
     @property

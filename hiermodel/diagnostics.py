@@ -25,12 +25,12 @@ import pandas as pd
 import xarray as xr
 
 from . import stack
-from ._validate import check_data, check_fitted
 from .core import design_matrix, eb_core, marginal_regression, meta_regression, restricted_loglik
 from .data import HierData
 from .exceptions import PriorDataConflictWarning, SamplingWarning
 from .formatting import format_number as _fmt
 from .priors import Priors
+from .stack import check_fitted
 
 if TYPE_CHECKING:
     import arviz as az
@@ -223,7 +223,7 @@ def prior_data_conflict(idata: az.InferenceData, data: HierData,
     :func:`warn_conflict`) when this list is not empty.
     """
     post = check_fitted(idata).posterior
-    data = check_data(data, covariates=True)
+    data = HierData.check(data, covariates=True)
     if "mu" not in post or "tau" not in post:
         return []
     if priors is None:

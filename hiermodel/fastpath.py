@@ -4,10 +4,10 @@ r"""The marginal form's log density and gradient, compiled once and cached on di
 a density that is a closed form of ``(mu, tau[, sigma])`` -- or of ``(tau[, sigma])`` when
 covariates integrate ``mu`` and ``beta`` out -- and a handful of data arrays.  This module
 writes that density and its gradient as numba functions with ``cache=True``: the first
-process compiles them (a few seconds) and writes machine code to numba's on-disk cache; every
-later process loads it in milliseconds, where the PyMC graph costs a PyTensor/numba compile
-of ~5-18 s in every process.  They are handed to nutpie as compiled function pointers (a
-numba ``cfunc``: no Python call per gradient).
+process compiles them and writes machine code to numba's on-disk cache; every later process
+loads it instead of compiling, where the PyMC graph costs a PyTensor/numba compile in every
+process (the timings are in ``benchmarks/README.md``).  They are handed to nutpie as compiled
+function pointers (a numba ``cfunc``: no Python call per gradient).
 
 **The PyMC graph stays the definition.**  The unconstrained coordinates are exactly those of
 :func:`hiermodel.model.build_model`'s marginal model -- ``mu``, ``tau_log__`` (or
@@ -52,14 +52,17 @@ from typing import Any
 import numpy as np
 
 from .data import HierData
+from .prior_families import MU_FAMILIES, SIGMA_FAMILIES, TAU_FAMILIES
 from .priors import Priors, data_spread
 
 __all__ = ["covers", "packed_data", "log_density", "unconstrained_names",
            "compiled_model", "initial_point"]
 
-#: the prior families the compiled density implements (tests/test_fastpath.py checks each)
-SERVED_PRIORS = {"mu": ("normal", "flat"), "tau": ("halfcauchy", "halfnormal", "uniform"),
-                 "sigma": ("halfnormal", "halfcauchy")}
+#: the prior families the compiled density implements: those with a code in
+#: :mod:`hiermodel.prior_families` (tests/test_fastpath.py checks each)
+SERVED_PRIORS = {"mu": MU_FAMILIES,
+                 "tau": tuple(f.name for f in TAU_FAMILIES.values() if f.code is not None),
+                 "sigma": tuple(f.name for f in SIGMA_FAMILIES.values() if f.code is not None)}
 
 
 def covers(data: HierData, priors: Priors, parameterization: str) -> bool:
@@ -82,7 +85,7 @@ def unconstrained_names(data: HierData, priors: Priors) -> list[str]:
     """The sampled coordinates, in order, named as PyMC names the marginal model's value
     variables."""
     names = [] if data.has_covariates else ["mu"]
-    names.append("tau_interval__" if priors.tau == "uniform" else "tau_log__")
+    names.append(f"tau_{TAU_FAMILIES[priors.tau].transform}__")
     if not data.sigma_known:
         names.append("sigma_log__")
     return names
@@ -149,7 +152,7 @@ def initial_point(data: HierData, priors: Priors, seed: int) -> np.ndarray:
         w = 1.0 / se**2
         centre = float(np.sum(w * data.means) / np.sum(w))
         point.append(centre + spread * rng.uniform(-1, 1))
-    if priors.tau == "uniform":
+    if TAU_FAMILIES[priors.tau].bounded:
         frac = min(spread / priors.tau_scale, 0.5)
         point.append(math.log(frac / (1.0 - frac)) + rng.uniform(-1, 1))
     else:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import stack
-from ._validate import check_fitted
+from .stack import check_fitted
 
 if TYPE_CHECKING:
     import arviz as az

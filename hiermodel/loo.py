@@ -43,21 +43,14 @@ import pandas as pd
 import xarray as xr
 
 from . import stack
-from ._validate import (
-    check_data,
-    check_fitted,
-    check_method,
-    check_priors,
-    positive_int,
-    positive_number,
-    resolve_seed,
-)
+from ._validate import check_method, check_positive_int, check_positive_number, resolve_seed
 from .core import ss_logpdf
 from .data import HierData
 from .exceptions import ParetoKWarning
 from .model import POOLING, no_pooling_prior_sd, pooling_model
 from .priors import Priors
 from .sampling import fit
+from .stack import check_fitted
 
 if TYPE_CHECKING:
     import arviz as az
@@ -103,7 +96,7 @@ def k_threshold(n_draws: int) -> float:
     draws even a moderately heavy tail cannot be estimated reliably, so the bar is lower
     (0.5 at S = 100, 0.667 at S = 1000, the cap 0.7 from S = 2155 on).  S must exceed 10.
     """
-    s = positive_int("n_draws", n_draws)
+    s = check_positive_int(n_draws, "n_draws")
     if s <= 10:
         raise ValueError(f"`n_draws` must be above 10 for a Pareto-k threshold, got {s}.")
     return float(min(1.0 - 1.0 / np.log10(s), K_THRESHOLD))
@@ -396,13 +389,13 @@ def compare_pooling(
         When any group has Pareto-k above :func:`k_threshold` in any model (see
         :func:`compare_loo`).
     """
-    data = check_data(data)
+    data = HierData.check(data)
     likelihood = check_method(likelihood, LOO_LIKELIHOODS, "likelihood")
-    priors = check_priors(priors, data)
+    priors = Priors.check(priors, data=data)
     seed = resolve_seed(seed)
     s = (no_pooling_prior_sd(data, 0.0 if priors.mu == "flat" else priors.mu_mean)
          if no_pooling_sd is None
-         else positive_number("no_pooling_sd", no_pooling_sd))
+         else check_positive_number(no_pooling_sd, "no_pooling_sd"))
     seeds = [int(v) for v in np.random.SeedSequence(seed).generate_state(3)]
     kw = dict(draws=draws, tune=tune, chains=chains, sampler=sampler, check=check)
     fits = {}

@@ -10,14 +10,18 @@ import numba
 import numpy as np
 from numba import types
 
+from .prior_families import SIGMA_FAMILIES, TAU_FAMILIES
+
 # ----------------------------------------------------------------------------- data layout
 # One float64 vector carries everything the density reads: a header, then the arrays.
 N_GROUPS, N_COEF, MU_FAMILY, TAU_FAMILY, SIGMA_FAMILY = 0, 1, 2, 3, 4
 MU_LOC, MU_SCALE, TAU_SCALE, SIGMA_SCALE, N_DIM, SIZE = 5, 6, 7, 8, 9, 10
 HEADER = 11
 MU_CODES = {"normal": 0, "flat": 1}
-TAU_CODES = {"halfcauchy": 0, "halfnormal": 1, "uniform": 2}
-SIGMA_CODES = {"halfnormal": 1, "halfcauchy": 2}       # 0: sigma known
+# the families' codes (hiermodel.prior_families): tau 0 Half-Cauchy, 1 Half-Normal, 2 Uniform;
+# sigma 0 known, 1 Half-Normal, 2 Half-Cauchy
+TAU_CODES = {f.name: f.code for f in TAU_FAMILIES.values() if f.code is not None}
+SIGMA_CODES = {f.name: f.code for f in SIGMA_FAMILIES.values() if f.code is not None}
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _LOG_2_OVER_PI = math.log(2.0 / math.pi)
 

@@ -26,7 +26,8 @@ group (Papaspiliopoulos, Roberts & Skold 2003, 2007; Gorinova, Moore & Hoffman 2
 ``c_i = 1`` is the centered form (theta_tilde = theta), ``c_i = 0`` the non-centered form
 (theta_tilde ~ N(0, 1), theta = mu + tau z), and values in between are partial centering.
 In every case ``theta_i | mu, tau ~ N(mu, tau^2)``.  ``c`` is a ``pm.Data`` node, so one
-compiled model serves all parameterizations and datasets of the same shape.
+compiled model serves all parameterizations and datasets of the same shape; the weights are
+chosen by :func:`hiermodel.parameterization.centering`.
 
 **The marginal (collapsed) form.**  Because the likelihood is normal, theta can be integrated
 out exactly: ``ybar_i | mu, tau ~ N(mu, tau^2 + se_i^2)``.  ``parameterization="marginal"``
@@ -42,9 +43,9 @@ weight ``w_i = tau^2 / (tau^2 + se_i^2)`` makes theta_tilde_i and mu a-priori-an
 uncorrelated given tau.  "auto" therefore sets ``c_i = w_i(tau_hat)`` with a quick
 empirical-Bayes estimate tau_hat (REML); see Betancourt & Girolami (2013, "Hamiltonian Monte
 Carlo for hierarchical models") for the geometry (the funnel) behind the rule.  Groups with
-``w_i >= 0.5`` are effectively centered, those below non-centered.  Measured
-(``benchmarks/bench_divergences.py``): on 8 groups with se 1 and 8 with se 40 (tau = 5) the
-worst-parameter ESS of "auto" is 4.6x the centered and 7.5x the non-centered form's.
+``w_i >= 0.5`` are effectively centered, those below non-centered.  On data that mix
+precise and imprecise groups "auto" mixes better than either fixed form (measured by
+``benchmarks/bench_divergences.py``; the numbers are in ``benchmarks/README.md``).
 
 **Group-level covariates** (meta-regression; :meth:`HierData.with_covariates`).  With
 covariates ``x_i`` the population mean of group i is ``mu + (x_i - xbar)' beta``::
@@ -87,25 +88,24 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from ._validate import check_data, check_method, check_priors, positive_number
-from .core import design_matrix, estimate_tau, meta_regression
+from ._validate import check_method, check_positive_number
 from .data import HierData, group_coord
+from .parameterization import Parameterization, centering
+from .prior_families import SIGMA_FAMILIES, TAU_FAMILIES, PriorFamily
 from .priors import Priors
 
 __all__ = [
     "HierModel", "ModelSpec", "build_model", "pooling_model", "no_pooling_prior_sd",
-    "centering", "prior_values", "data_updates", "PARAMETERIZATIONS", "LIKELIHOODS",
+    "prior_values", "data_updates", "LIKELIHOODS",
     "POOLING", "mu_prior", "tau_prior", "sigma_prior", "ss_likelihood",
     "known_sigma_likelihood", "unknown_sigma_likelihood", "prior_model", "posterior_model",
     "predictive_nodes", "observed_data", "constant_data", "label_groups",
     "covariate_effects", "covariate_values",
 ]
 
-PARAMETERIZATIONS = ("marginal", "centered", "noncentered", "auto")
 LIKELIHOODS = ("sufficient", "rows")
 #: the three pooling strategies, complete / no / partial (:func:`pooling_model`)
 POOLING = ("complete_pooling", "no_pooling", "partial_pooling")
-Parameterization = Literal["marginal", "centered", "noncentered", "auto"]
 
 
 # ----------------------------------------------------------------------------- what was built
@@ -180,63 +180,6 @@ class HierModel:
                 f"{s.likelihood} likelihood; {priors})")
 
 
-# ----------------------------------------------------------------------------- centering
-def _quick_tau(data: HierData) -> float:
-    """REML estimate of tau for ``ybar_i ~ N(mu, tau^2 + se_i^2)`` (used by "auto"); with
-    covariates, of the meta-regression ``ybar_i ~ N(x_i' beta, tau^2 + se_i^2)``."""
-    if data.has_covariates:
-        x = design_matrix(data.n_groups, data.x)
-        return float(np.sqrt(meta_regression(data.means, data.se**2, x, "reml").tau2))
-    return float(estimate_tau(data.means, data.se, method="reml").tau)
-
-
-def centering(
-    data: HierData, parameterization: str | np.ndarray | list = "auto",
-) -> tuple[str, np.ndarray, float | None]:
-    """Per-group centering weights ``c_i`` (1 = centered, 0 = non-centered).
-
-    Parameters
-    ----------
-    data : HierData
-    parameterization : {"marginal", "centered", "noncentered", "auto"} or array of G values
-        in [0, 1].  "marginal" has no centering (theta is integrated out; c is all NaN).
-        "auto" uses ``c_i = tau_hat^2 / (tau_hat^2 + se_i^2)`` with the REML ``tau_hat``.
-
-    Returns
-    -------
-    name, c, tau_hat
-        The parameterization's name ("centered", "noncentered", "auto" or "custom"), the
-        weights, and the tau estimate used by "auto" (else None).
-    """
-    data = check_data(data, covariates=True)
-    g = data.n_groups
-    if isinstance(parameterization, str):
-        try:
-            name = check_method(parameterization, PARAMETERIZATIONS, "parameterization")
-        except ValueError as err:
-            raise ValueError(f"{err} Or pass an array of {g} centering weights in "
-                             "[0, 1].") from None
-        if name == "marginal":
-            return "marginal", np.full(g, np.nan), None
-        if name == "centered":
-            return "centered", np.ones(g), None
-        if name == "noncentered":
-            return "noncentered", np.zeros(g), None
-        tau_hat = _quick_tau(data)
-        c = tau_hat**2 / (tau_hat**2 + data.se**2)
-        return "auto", c, tau_hat
-    c = np.asarray(parameterization)
-    if c.dtype.kind not in "iuf" or c.shape != (g,):
-        raise ValueError(
-            f"`parameterization` as weights must be a numeric array of shape ({g},); got "
-            f"{getattr(c, 'shape', None)} of dtype {getattr(c, 'dtype', type(c))}."
-        )
-    c = c.astype(float)
-    if np.any(~np.isfinite(c)) or np.any((c < 0) | (c > 1)):
-        raise ValueError("`parameterization` weights must lie in [0, 1] (1 = centered).")
-    return "custom", c, None
-
-
 def _covariate_coords(data: HierData) -> dict[str, Any]:
     return {"covariate": list(data.covariate_names)} if data.has_covariates else {}
 
@@ -279,11 +222,7 @@ def mu_prior(priors: Priors) -> pt.TensorVariable:
 def tau_prior(priors: Priors) -> pt.TensorVariable:
     """``tau`` (inside a model context), its scale a ``pm.Data`` node."""
     scale = pm.Data("tau_scale", float(priors.tau_scale))
-    if priors.tau == "halfcauchy":
-        return pm.HalfCauchy("tau", beta=scale)
-    if priors.tau == "halfnormal":
-        return pm.HalfNormal("tau", sigma=scale)
-    return pm.Uniform("tau", lower=0.0, upper=scale)
+    return _scale_prior(TAU_FAMILIES[priors.tau], "tau", scale)
 
 
 def covariate_effects(data: HierData, priors: Priors, mu) -> Any:
@@ -305,9 +244,14 @@ def covariate_effects(data: HierData, priors: Priors, mu) -> Any:
 def sigma_prior(data: HierData, priors: Priors):
     """``sigma`` (inside a model context), its scale a ``pm.Data`` node."""
     scale = pm.Data("sigma_scale", _sigma_scale(data, priors))
-    if priors.sigma == "halfnormal":
-        return pm.HalfNormal("sigma", sigma=scale)
-    return pm.HalfCauchy("sigma", beta=scale)
+    return _scale_prior(SIGMA_FAMILIES[priors.sigma], "sigma", scale)
+
+
+def _scale_prior(family: PriorFamily, name: str, scale) -> pt.TensorVariable:
+    """The random variable ``name`` of ``family`` (:mod:`hiermodel.prior_families`) with
+    ``scale``, inside a model context."""
+    return getattr(pm, family.pymc_name)(name, **dict(family.pymc_fixed),
+                                         **{family.pymc_scale: scale})
 
 
 def _ss_logp(value, alpha, rate):
@@ -415,8 +359,8 @@ def build_model(
         swapped with ``pm.set_data``.  ``.spec`` records what was built, ``.data`` and
         ``.priors`` what from.
     """
-    data = check_data(data, covariates=True)
-    priors = check_priors(priors, data)
+    data = HierData.check(data, covariates=True)
+    priors = Priors.check(priors, data=data)
     likelihood = check_method(likelihood, LIKELIHOODS, "likelihood")
     if likelihood == "rows" and parameterization == "marginal":
         raise ValueError("The marginal form needs the sufficient-statistic likelihood; use "
@@ -490,10 +434,9 @@ def _collapsed(data: HierData, priors: Priors) -> None:
     with no funnel left between the slopes and tau, and :func:`hiermodel.sampling.fit` then
     draws ``(mu, beta) | tau, y ~ N(b_hat, A^-1)`` and theta exactly.  ``log|A|`` and the
     quadratic form come from the Cholesky factor of ``A`` written out entry by entry
-    (:func:`_cholesky_forward`).  Measured on BCG with two covariates (2 cores): 0.09 s of
-    sampling per 4 x 1000-draw fit, against 1.15 s with PyTensor's Cholesky and solve ops and
-    0.20 s with its inverse and determinant; the compile, once per process and shape, takes
-    ~18 s (against ~9 s for the forms that sample the slopes).
+    (:func:`_cholesky_forward`), which samples faster than PyTensor's Cholesky-and-solve or
+    inverse-and-determinant ops; its compile, once per process and shape, takes longer than
+    that of the forms that sample the slopes (``benchmarks/README.md``).
     """
     tau = tau_prior(priors)
     ybar = pm.Data("ybar", data.means, dims="group")
@@ -530,9 +473,8 @@ def _collapsed(data: HierData, priors: Priors) -> None:
 def _cholesky_forward(a, rhs, n: int) -> tuple[list, list]:
     """The diagonal of the Cholesky factor ``L`` of the small ``n x n`` matrix ``a`` and
     ``z = L^-1 rhs``, written out entry by entry (``n`` is the number of coefficients, known
-    when the graph is built).  In nutpie's compiled logp this runs 2-13x faster per gradient
-    than PyTensor's inverse-and-determinant or Cholesky-and-solve ops, and compiles in about
-    the same time."""
+    when the graph is built).  In nutpie's compiled logp this is faster per gradient than
+    PyTensor's inverse-and-determinant or Cholesky-and-solve ops (``benchmarks/README.md``)."""
     low: list[list] = [[None] * n for _ in range(n)]
     z: list = [None] * n
     for j in range(n):
@@ -561,7 +503,7 @@ def data_updates(model: HierModel, data: HierData, c: np.ndarray,
         upd["se"] = data.se
     else:
         upd.update(n=data.n.astype(float), ss_data=data.ss)
-    upd.update(prior_values(data, check_priors(priors, data) if priors is not None
+    upd.update(prior_values(data, Priors.check(priors, data=data) if priors is not None
                             else spec.priors))
     return upd
 
@@ -576,7 +518,7 @@ def no_pooling_prior_sd(data: HierData, mu0: float = 0.0) -> float:
     so no group's estimate moves more than 1% of its distance to ``mu0`` -- it is the
     no-pooling estimate ``ybar_i`` up to 1%.  (For unknown sigma ``se_i`` is the plug-in.)
     """
-    data = check_data(data)
+    data = HierData.check(data)
     return float(10.0 * max(np.max(np.abs(data.means - mu0)), np.max(data.se)))
 
 
@@ -602,13 +544,13 @@ def pooling_model(
     ``posterior.attrs`` then record ``pooling`` and, for no pooling, ``no_pooling_mu0`` and
     ``no_pooling_sd`` (used by :func:`hiermodel.loo.integrated_log_likelihood`).
     """
-    data = check_data(data)
-    priors = check_priors(priors, data)
+    data = HierData.check(data)
+    priors = Priors.check(priors, data=data)
     pooling = check_method(pooling, POOLING, "pooling")
     if pooling == "partial_pooling":
         return build_model(data, parameterization, priors)
     mu0 = 0.0 if priors.mu == "flat" else priors.mu_mean
-    s = no_pooling_prior_sd(data, mu0) if sd is None else positive_number("sd", sd)
+    s = no_pooling_prior_sd(data, mu0) if sd is None else check_positive_number(sd, "sd")
     with pm.Model(coords={"group": list(data.groups)}) as model:
         if pooling == "complete_pooling":
             mu = mu_prior(priors)

@@ -55,20 +55,13 @@ import pandas as pd
 import xarray as xr
 
 from . import stack
-from ._validate import (
-    check_data,
-    check_fitted,
-    check_method,
-    check_priors,
-    positive_int,
-    positive_number,
-    resolve_seed,
-)
+from ._validate import check_method, check_positive_int, check_positive_number, resolve_seed
 from ._version import __version__
 from .data import HierData, group_coord
 from .exceptions import PredictiveCheckWarning
 from .model import HierModel, constant_data, label_groups, observed_data, prior_values
 from .priors import Priors
+from .stack import check_fitted
 
 if TYPE_CHECKING:
     import arviz as az
@@ -102,10 +95,10 @@ def _new_group_se(data: HierData, se_new: Any, n_new: Any) -> tuple[float | None
     if se_new is not None and n_new is not None:
         raise ValueError("Pass either `se_new` or `n_new` for the new group, not both.")
     if se_new is not None:
-        return positive_number("se_new", se_new), None
+        return check_positive_number(se_new, "se_new"), None
     if n_new is None:
         return None, None
-    n_new = positive_int("n_new", n_new)
+    n_new = check_positive_int(n_new, "n_new")
     if data.sigma_known and data.sigma is None:
         raise ValueError("`n_new` needs a within-group sd, which estimates-form data lack; "
                          "pass `se_new` instead.")
@@ -277,12 +270,12 @@ def prior_predictive(
     if isinstance(data, HierModel):
         raise TypeError("`data` must be a HierData, got a HierModel; pass its data and priors: "
                         "prior_predictive(model.data, model.priors, ...).")
-    data = check_data(data, covariates=True)
-    priors = check_priors(priors, data)
+    data = HierData.check(data, covariates=True)
+    priors = Priors.check(priors, data=data)
     if priors.mu == "flat":
         raise ValueError("`priors`: prior predictive draws need a proper prior on mu; the flat "
                          "prior (mu='flat') cannot be sampled. Pass Priors(mu='normal', ...).")
-    draws = positive_int("draws", draws)
+    draws = check_positive_int(draws, "draws")
     se_new, n_new = _new_group_se(data, se_new, n_new)
     rows = _use_rows(data, rows)
     seed = resolve_seed(seed)
@@ -385,7 +378,7 @@ def posterior_predictive(
         from .comparison import data_from_idata
 
         data = data_from_idata(idata)
-    data = check_data(data, covariates=True)
+    data = HierData.check(data, covariates=True)
     _check_match(idata, data)
     se_new, n_new = _new_group_se(data, se_new, n_new)
     rows = _use_rows(data, rows)

@@ -50,7 +50,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._validate import check_real
 from .formatting import format_number as _fmt
+from .prior_families import MU_FAMILIES, SIGMA_FAMILIES, TAU_FAMILIES, family_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from .data import HierData
@@ -58,44 +60,24 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Priors", "MU_PRIORS", "TAU_PRIORS", "SIGMA_PRIORS", "SCALE_MULTIPLIER",
            "data_spread"]
 
-MU_PRIORS = ("normal", "flat")
-TAU_PRIORS = ("halfcauchy", "halfnormal", "uniform")
-SIGMA_PRIORS = ("halfnormal", "halfcauchy")
+#: the family names, from :mod:`hiermodel.prior_families` (the first is the default)
+MU_PRIORS = MU_FAMILIES
+TAU_PRIORS = tuple(TAU_FAMILIES)
+SIGMA_PRIORS = tuple(SIGMA_FAMILIES)
 #: multiplier of the data spread S for mu's sd and the sigma prior (rstanarm, Bambi)
 SCALE_MULTIPLIER = 2.5
-#: tau's scale per family, in units of the data spread S
-TAU_SCALE_IN_S = {"halfcauchy": 1.0, "halfnormal": SCALE_MULTIPLIER, "uniform": 10.0}
 _NUMERIC = ("mu_mean", "mu_sd", "tau_scale", "sigma_scale")
 _VECTORS = ("beta_mean", "beta_sd")
 
-_ALIASES = {
-    "halfcauchy": "halfcauchy", "half-cauchy": "halfcauchy", "half_cauchy": "halfcauchy",
-    "halfnormal": "halfnormal", "half-normal": "halfnormal", "half_normal": "halfnormal",
-    "uniform": "uniform", "normal": "normal", "flat": "flat",
-}
-_TAU_TEXT = {"halfcauchy": "HalfCauchy({})", "halfnormal": "HalfNormal({})",
-             "uniform": "Uniform(0, {})"}
-_SIGMA_TEXT = {"halfnormal": "HalfNormal({})", "halfcauchy": "HalfCauchy({})"}
+
+def _real(value: Any, name: str, *, positive: bool) -> float | None:
+    return check_real(value, name, positive=positive, prefix="Priors: ")
 
 
-def _real(name: str, value: Any, *, positive: bool) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"Priors: `{name}` must be a real number or None (scaled to the "
-                        f"data), got {type(value).__name__} {value!r}.")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"Priors: `{name}` must be finite, got {value!r}.")
-    if positive and v <= 0:
-        raise ValueError(f"Priors: `{name}` is a scale and must be > 0, got {value!r}.")
-    return v
-
-
-def _reals(name: str, value: Any, *, positive: bool) -> float | tuple[float, ...] | None:
+def _reals(value: Any, name: str, *, positive: bool) -> float | tuple[float, ...] | None:
     """A number, or a non-empty sequence of numbers (a tuple), or None."""
     if value is None or isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return _real(name, value, positive=positive)
+        return _real(value, name, positive=positive)
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
         raise TypeError(f"Priors: `{name}` must be a number, a sequence of numbers (one per "
                         f"covariate) or None, got {type(value).__name__} {value!r}.")
@@ -103,10 +85,10 @@ def _reals(name: str, value: Any, *, positive: bool) -> float | tuple[float, ...
     if not vals:
         raise ValueError(f"Priors: `{name}` is an empty sequence; give one number per "
                          "covariate, or one number for all.")
-    return tuple(_real(f"{name}[{j}]", v, positive=positive) for j, v in enumerate(vals))
+    return tuple(_real(v, f"{name}[{j}]", positive=positive) for j, v in enumerate(vals))
 
 
-def _per_covariate(name: str, value: float | tuple[float, ...], p: int,
+def _per_covariate(value: float | tuple[float, ...], name: str, p: int,
                    names: tuple[str, ...]) -> tuple[float, ...]:
     """``value`` as p numbers: a number repeated, or a sequence of exactly p."""
     if isinstance(value, tuple):
@@ -118,10 +100,10 @@ def _per_covariate(name: str, value: float | tuple[float, ...], p: int,
     return (float(value),) * p
 
 
-def _family(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+def _family(value: Any, name: str, allowed: tuple[str, ...]) -> str:
     if not isinstance(value, str):
         raise TypeError(f"Priors: `{name}` must be a string, one of {allowed}; got {value!r}.")
-    key = _ALIASES.get(value.strip().lower())
+    key = family_key(value)
     if key not in allowed:
         raise ValueError(f"Priors: requested `{name}`={value!r} but it must be one of {allowed}.")
     return key
@@ -149,12 +131,14 @@ class Priors:
         ``mu ~ Normal(mu_mean, mu_sd)``.  Default None: the precision-weighted mean of the
         group means and ``2.5 S`` (see the module docstring for ``S``).
     tau : {"halfcauchy", "halfnormal", "uniform"}
-        Family of the prior on the between-group sd.  Default ``"halfcauchy"``.
+        Family of the prior on the between-group sd (the names of
+        :data:`hiermodel.prior_families.TAU_FAMILIES`).  Default ``"halfcauchy"``.
     tau_scale : float or None
         Its scale (upper bound for ``"uniform"``).  Default None: ``S`` for Half-Cauchy,
         ``2.5 S`` for Half-Normal, ``10 S`` for Uniform.
     sigma : {"halfnormal", "halfcauchy"}
-        Prior family for the within-group sd when it is unknown.  Default ``"halfnormal"``.
+        Prior family for the within-group sd when it is unknown (the names of
+        :data:`hiermodel.prior_families.SIGMA_FAMILIES`).  Default ``"halfnormal"``.
     sigma_scale : float or None
         Its scale.  Default None: ``2.5 x`` the pooled within-group sd of the data.
     beta_mean : float or sequence, default 0
@@ -181,9 +165,9 @@ class Priors:
     mu: str = "normal"
     mu_mean: float | None = None
     mu_sd: float | None = None
-    tau: str = "halfcauchy"
+    tau: str = TAU_PRIORS[0]
     tau_scale: float | None = None
-    sigma: str = "halfnormal"
+    sigma: str = SIGMA_PRIORS[0]
     sigma_scale: float | None = None
     beta_mean: float | tuple[float, ...] = 0.0
     beta_sd: float | tuple[float, ...] | None = None
@@ -191,29 +175,40 @@ class Priors:
     spread: float | None = None
 
     def __post_init__(self) -> None:
-        mu = _family("mu", self.mu, MU_PRIORS)
+        mu = _family(self.mu, "mu", MU_PRIORS)
         object.__setattr__(self, "mu", mu)
-        object.__setattr__(self, "mu_mean", _real("mu_mean", self.mu_mean, positive=False))
-        object.__setattr__(self, "mu_sd", _real("mu_sd", self.mu_sd, positive=True))
+        object.__setattr__(self, "mu_mean", _real(self.mu_mean, "mu_mean", positive=False))
+        object.__setattr__(self, "mu_sd", _real(self.mu_sd, "mu_sd", positive=True))
         if mu == "flat" and (self.mu_mean is not None or self.mu_sd is not None):
             raise ValueError("Priors: `mu='flat'` has no `mu_mean` / `mu_sd`; drop them or "
                              "use mu='normal'.")
-        object.__setattr__(self, "tau", _family("tau", self.tau, TAU_PRIORS))
-        object.__setattr__(self, "tau_scale", _real("tau_scale", self.tau_scale, positive=True))
-        object.__setattr__(self, "sigma", _family("sigma", self.sigma, SIGMA_PRIORS))
+        object.__setattr__(self, "tau", _family(self.tau, "tau", TAU_PRIORS))
+        object.__setattr__(self, "tau_scale", _real(self.tau_scale, "tau_scale", positive=True))
+        object.__setattr__(self, "sigma", _family(self.sigma, "sigma", SIGMA_PRIORS))
         object.__setattr__(self, "sigma_scale",
-                           _real("sigma_scale", self.sigma_scale, positive=True))
-        beta_mean = _reals("beta_mean", self.beta_mean, positive=False)
+                           _real(self.sigma_scale, "sigma_scale", positive=True))
+        beta_mean = _reals(self.beta_mean, "beta_mean", positive=False)
         if beta_mean is None:
             raise TypeError("Priors: `beta_mean` must be a number or one number per "
                             "covariate, not None.")
         object.__setattr__(self, "beta_mean", beta_mean)
-        object.__setattr__(self, "beta_sd", _reals("beta_sd", self.beta_sd, positive=True))
+        object.__setattr__(self, "beta_sd", _reals(self.beta_sd, "beta_sd", positive=True))
         bad = [f for f in self.from_data if f not in _NUMERIC + _VECTORS]
         if bad:
             raise ValueError(f"Priors: `from_data` names unknown fields {bad}.")
         object.__setattr__(self, "from_data", tuple(self.from_data))
-        object.__setattr__(self, "spread", _real("spread", self.spread, positive=True))
+        object.__setattr__(self, "spread", _real(self.spread, "spread", positive=True))
+
+    # ------------------------------------------------------------------ the argument check
+    @classmethod
+    def check(cls, value: Any, name: str = "priors", *, data: HierData | None = None) -> Priors:
+        """``value`` (None: ``Priors()``) if it is a Priors, else a TypeError; with ``data``,
+        every data-scaled field filled in from them (:meth:`resolve`)."""
+        priors = cls() if value is None else value
+        if not isinstance(priors, cls):
+            raise TypeError(f"`{name}` must be a hiermodel.Priors or None, got "
+                            f"{type(priors).__name__}.")
+        return priors if data is None else priors.resolve(data)
 
     # ------------------------------------------------------------------ data scaling
     @property
@@ -247,7 +242,7 @@ class Priors:
         if "mu_sd" in missing:
             fill["mu_sd"] = SCALE_MULTIPLIER * spread
         if "tau_scale" in missing:
-            fill["tau_scale"] = TAU_SCALE_IN_S[self.tau] * spread
+            fill["tau_scale"] = TAU_FAMILIES[self.tau].scale_in_s * spread
         if "sigma_scale" in missing and data.sigma_hat is not None:
             fill["sigma_scale"] = SCALE_MULTIPLIER * data.sigma_hat
         if scale_beta:
@@ -267,13 +262,13 @@ class Priors:
             return {}
         names = tuple(data.covariate_names)
         out: dict[str, Any] = {}
-        mean = _per_covariate("beta_mean", self.beta_mean, p, names)
+        mean = _per_covariate(self.beta_mean, "beta_mean", p, names)
         if mean != self.beta_mean:
             out["beta_mean"] = mean
         if self.beta_sd is None:
             out["beta_sd"] = None
         else:
-            sd = _per_covariate("beta_sd", self.beta_sd, p, names)
+            sd = _per_covariate(self.beta_sd, "beta_sd", p, names)
             if sd != self.beta_sd:
                 out["beta_sd"] = sd
         return out
@@ -303,6 +298,12 @@ class Priors:
             raise ValueError(f"Priors: {missing} are scaled to the data and not set yet; "
                              "call priors.resolve(data) first.")
 
+    @property
+    def tau_bound(self) -> float | None:
+        """The upper end of tau's support (``tau_scale`` for a bounded family, Uniform(0,
+        upper)); None when the support is unbounded."""
+        return self.tau_scale if TAU_FAMILIES[self.tau].bounded else None
+
     def mu_dist(self):
         """``scipy.stats`` frozen prior of mu, or None for the flat prior."""
         from scipy import stats
@@ -314,23 +315,13 @@ class Priors:
 
     def tau_dist(self):
         """``scipy.stats`` frozen prior of tau."""
-        from scipy import stats
-
         self._require("tau_scale")
-        if self.tau == "halfcauchy":
-            return stats.halfcauchy(scale=self.tau_scale)
-        if self.tau == "halfnormal":
-            return stats.halfnorm(scale=self.tau_scale)
-        return stats.uniform(0.0, self.tau_scale)
+        return TAU_FAMILIES[self.tau].scipy(self.tau_scale)
 
     def sigma_dist(self):
         """``scipy.stats`` frozen prior of sigma (used when sigma is unknown)."""
-        from scipy import stats
-
         self._require("sigma_scale")
-        if self.sigma == "halfcauchy":
-            return stats.halfcauchy(scale=self.sigma_scale)
-        return stats.halfnorm(scale=self.sigma_scale)
+        return SIGMA_FAMILIES[self.sigma].scipy(self.sigma_scale)
 
     # ------------------------------------------------------------------ printing
     def describe(self) -> str:
@@ -341,11 +332,11 @@ class Priors:
             m = "wmean(y)" if self.mu_mean is None else _fmt(self.mu_mean)
             s = "2.5*S" if self.mu_sd is None else _fmt(self.mu_sd)
             mu = f"Normal({m}, {s})"
-        ts = (f"{TAU_SCALE_IN_S[self.tau]:g}*S" if self.tau_scale is None
+        ts = (f"{TAU_FAMILIES[self.tau].scale_in_s:g}*S" if self.tau_scale is None
               else _fmt(self.tau_scale))
         ss = "2.5*sd(y)" if self.sigma_scale is None else _fmt(self.sigma_scale)
-        text = (f"mu ~ {mu}; tau ~ {_TAU_TEXT[self.tau].format(ts)}; "
-                f"sigma ~ {_SIGMA_TEXT[self.sigma].format(ss)} (if unknown)")
+        text = (f"mu ~ {mu}; tau ~ {TAU_FAMILIES[self.tau].text.format(ts)}; "
+                f"sigma ~ {SIGMA_FAMILIES[self.sigma].text.format(ss)} (if unknown)")
         if self.has_beta:
             text += f"; beta ~ {self._beta_text()}"
         return text
@@ -386,15 +377,15 @@ class Priors:
             out.append(f"- `mu ~ Normal({m}, {s})`: {src}.")
         t = "?" if self.tau_scale is None else _fmt(self.tau_scale)
         if "tau_scale" in d:
-            src = f"scaled to the data: {TAU_SCALE_IN_S[self.tau]:g} S, {rule_s}"
+            src = f"scaled to the data: {TAU_FAMILIES[self.tau].scale_in_s:g} S, {rule_s}"
         else:
             src = "set by the user"
-        out.append(f"- `tau ~ {_TAU_TEXT[self.tau].format(t)}`: {src}.")
+        out.append(f"- `tau ~ {TAU_FAMILIES[self.tau].text.format(t)}`: {src}.")
         s = "2.5 sigma_hat" if self.sigma_scale is None else _fmt(self.sigma_scale)
         src = ("scaled to the data: 2.5 x the pooled within-group sd" if "sigma_scale" in d
                else "set by the user" if self.sigma_scale is not None
                else "2.5 x the pooled within-group sd")
-        out.append(f"- `sigma ~ {_SIGMA_TEXT[self.sigma].format(s)}` (only when sigma is "
+        out.append(f"- `sigma ~ {SIGMA_FAMILIES[self.sigma].text.format(s)}` (only when sigma is "
                    f"estimated): {src}.")
         if self.has_beta:
             src = ("scaled to the data: sd_j = 2.5 S / sd(x_j), one per covariate in its own "

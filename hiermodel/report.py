@@ -211,7 +211,7 @@ def run_report(
     log : callable
         Progress lines (the CLI prints them to stderr).
     """
-    from ._validate import check_transform
+    from .transforms import check_transform
 
     transform = check_transform(transform)
     if knha and eb_method == "ee":
@@ -276,9 +276,9 @@ def _run_into(out: Path, data: Any, *, final: Path, seed: int, priors: Any, samp
               transform: Transform, knha: bool, command: str, title: str,
               log: Callable[[str], Any]) -> dict[str, Path]:
     """The run itself, writing into ``out`` (the staging folder)."""
-    from ._validate import check_priors
     from .diagnostics import convergence_table, sampling_diagnostics
     from .io import save
+    from .priors import Priors
     from .sampling import fit
 
     files: dict[str, Path] = {}
@@ -286,7 +286,7 @@ def _run_into(out: Path, data: Any, *, final: Path, seed: int, priors: Any, samp
     run = _Run(data=data, title=title, command=command, seed=seed, sampler=sampler,
                parameterization=parameterization, draws=draws, tune=tune, chains=chains,
                eb_method=eb_method, transform=transform, knha=bool(knha))
-    planned = check_priors(priors, data)   # for the log line; the fit records its own
+    planned = Priors.check(priors, data=data)   # for the log line; the fit records its own
     log(f"hiermodel: priors: {_known_only(planned.describe(), data)}")
     log(f"hiermodel: fitting {data.n_groups} groups ({parameterization}, {sampler}, "
         f"{chains} x {draws} draws after {tune} tuning steps, seed {seed}) ...")

@@ -41,14 +41,7 @@ import pymc as pm
 import xarray as xr
 
 from . import fastpath, predictive, stack
-from ._validate import (
-    check_data,
-    check_method,
-    check_priors,
-    check_prob,
-    positive_int,
-    resolve_seed,
-)
+from ._validate import check_method, check_positive_int, check_prob, resolve_seed
 from ._version import __version__
 from .core import conditional_posterior, design_matrix, marginal_regression, ss_logpdf
 from .data import HierData, group_coord
@@ -57,12 +50,12 @@ from .model import (
     HierModel,
     ModelSpec,
     build_model,
-    centering,
     constant_data,
     data_updates,
     label_groups,
     observed_data,
 )
+from .parameterization import centering
 from .priors import Priors
 from .shrinkage import covariate_offset
 
@@ -70,21 +63,17 @@ if TYPE_CHECKING:
     import arviz as az
 
 __all__ = [
-    "fit", "SAMPLERS", "DEFAULT_TARGET_ACCEPT", "DEFAULT_PARAMETERIZATION",
+    "fit", "SAMPLERS", "SAMPLER_KWARGS", "DEFAULT_TARGET_ACCEPT", "DEFAULT_PARAMETERIZATION",
     "clear_model_cache", "model_cache_size", "running_in_ci", "progress_enabled",
 ]
 
 Sampler = Literal["nutpie", "pymc", "numpyro"]
-#: Default target_accept per parameterization, measured with the data-scaled default priors,
-#: 4 x 1000 draws, nutpie, 20 seeds each (benchmarks/bench_divergences.py): marginal at 0.8
-#: -> 0 divergent fits on eight_schools() but 3 of 20 on the mixed-precision data (se 1 and
-#: 40), at 0.85 -> 1 of 20, at 0.9 -> 0 of 20 on both (about 25% fewer ESS/s than 0.8);
-#: auto (= non-centered on Eight Schools) at 0.9 -> 3 of 20 fits diverged, at 0.95 -> 0.
-#: With covariates (BCG with latitude and year, 10 seeds, benchmarks/bench_divergences.py
-#: --only covariates) the forms that sample theta need 0.99: non-centered at 0.95 -> 3 of 10
-#: fits diverged, at 0.99 -> 0 (precise groups narrow the slopes' posterior as tau -> 0, a
-#: funnel between beta and tau).  The marginal form integrates mu and beta out as well and
-#: samples tau alone: 0 of 10 at 0.8, 0.9 and 0.99, so it keeps 0.9.
+#: Default target_accept per parameterization: the lowest that gave no divergent fit, with
+#: the data-scaled default priors and nutpie, on Eight Schools, mixed-precision data (se 1
+#: and 40) and the BCG meta-regression (latitude and year) in benchmarks/bench_divergences.py
+#: (its tables are in benchmarks/README.md).  The forms that sample theta need more with
+#: covariates: precise groups narrow the slopes' posterior as tau -> 0, a funnel between beta
+#: and tau.  The marginal form integrates mu and beta out and samples tau alone.
 DEFAULT_TARGET_ACCEPT = {"marginal": 0.9, "theta": 0.95, "covariates": 0.99}
 DEFAULT_PARAMETERIZATION = "marginal"
 
@@ -117,6 +106,88 @@ def _numpyro(model: pm.Model, compiled: Any, seed: int, progress: bool,
     return _pymc(model, compiled, seed, progress, kw, nuts_sampler="numpyro")
 
 
+def _nutpie_keywords(options: dict[str, Any]) -> dict[str, Any]:
+    # nutpie.sample sets its keyword arguments on its sampler settings, where the tree
+    # depth is called ``maxdepth``
+    options = dict(options)
+    if "max_treedepth" in options:
+        options["maxdepth"] = options.pop("max_treedepth")
+    return options
+
+
+def _numpyro_keywords(options: dict[str, Any]) -> dict[str, Any]:
+    # pm.sample(nuts_sampler="numpyro") hands ``nuts_sampler_kwargs`` to
+    # pymc.sampling.jax.sample_jax_nuts, which passes its ``nuts_kwargs`` to numpyro's NUTS
+    kernel = {("max_tree_depth" if k == "max_treedepth" else k): v
+              for k, v in options.items() if k in _NUMPYRO_KERNEL}
+    outer = {k: v for k, v in options.items() if k not in _NUMPYRO_KERNEL}
+    return {"nuts_sampler_kwargs": {**outer, "nuts_kwargs": kernel}} if options else {}
+
+
+#: numpyro.infer.NUTS's own arguments (the rest go to sample_jax_nuts)
+_NUMPYRO_KERNEL = frozenset({"max_treedepth", "step_size", "adapt_step_size",
+                             "adapt_mass_matrix", "dense_mass", "find_heuristic_step_size",
+                             "regularize_mass_matrix", "forward_mode_differentiation"})
+
+#: the sampler settings ``fit(sampler_kwargs=...)`` passes on, per backend.  The tree depth
+#: is ``max_treedepth`` for all three (PyMC's name; nutpie calls it ``maxdepth``, NumPyro
+#: ``max_tree_depth``).
+SAMPLER_KWARGS = {
+    # nutpie.sample and its sampler settings (nutpie's docstring: "**kwargs: Pass additional
+    # arguments to nutpie._lib.PySamplerArgs")
+    "nutpie": frozenset({
+        "max_treedepth", "mindepth", "max_energy_error", "initial_step", "check_turning",
+        "use_grad_based_mass_matrix", "low_rank_modified_mass_matrix",
+        "mass_matrix_eigval_cutoff", "mass_matrix_gamma", "mass_matrix_switch_freq",
+        "early_window_switch_freq", "window_switch_freq", "store_divergences",
+        "store_unconstrained", "store_gradient", "store_mass_matrix"}),
+    # pymc.NUTS (max_treedepth, early_max_treedepth) and its step-size adaptation, and
+    # pymc.sample's initialisation
+    "pymc": frozenset({
+        "max_treedepth", "early_max_treedepth", "step_scale", "Emax", "adapt_step_size",
+        "gamma", "k", "t0", "init", "n_init", "jitter_max_retries", "initvals", "blas_cores"}),
+    # numpyro.infer.NUTS, and pymc.sampling.jax.sample_jax_nuts
+    "numpyro": _NUMPYRO_KERNEL | {"chain_method", "jitter", "postprocessing_backend"},
+}
+#: keys fit sets itself: the argument of fit that sets them, or None (fit manages it)
+_FIT_SETS = {
+    "draws": "draws", "num_draws": "draws", "tune": "tune", "num_tune": "tune",
+    "chains": "chains", "num_chains": "chains", "cores": "cores", "seed": "seed",
+    "random_seed": "seed", "target_accept": "target_accept",
+    "target_accept_prob": "target_accept", "progressbar": "progressbar",
+    "progress_bar": "progressbar", "model": "data_or_model", "nuts_sampler": "sampler",
+    "maxdepth": None, "max_tree_depth": None, "save_warmup": None,
+    "discard_tuned_samples": None, "compute_convergence_checks": None,
+    "idata_kwargs": None, "return_inferencedata": None, "return_raw_trace": None,
+    "blocking": None, "nuts_sampler_kwargs": None, "nuts_kwargs": None, "step": None,
+}
+
+
+def _check_sampler_kwargs(options: Any, sampler: str) -> dict[str, Any]:
+    """``options`` (None: none) as a dict of keys ``sampler`` accepts
+    (:data:`SAMPLER_KWARGS`), else a TypeError / ValueError naming the key."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TypeError(f"`sampler_kwargs` must be a dict or None, got "
+                        f"{type(options).__name__}.")
+    accepted = SAMPLER_KWARGS[sampler]
+    for key in options:
+        if key in accepted:
+            continue
+        if key in ("maxdepth", "max_tree_depth"):
+            hint = "the tree depth is `max_treedepth` for every sampler"
+        elif _FIT_SETS.get(key):
+            hint = f"use fit's own argument `{_FIT_SETS[key]}=`"
+        elif key in _FIT_SETS:
+            hint = "fit sets it itself"
+        else:
+            hint = f"sampler={sampler!r} accepts {sorted(accepted)}"
+        raise ValueError(f"`sampler_kwargs` has the key {key!r}, which fit does not pass to "
+                         f"sampler={sampler!r}: {hint}.")
+    return dict(options)
+
+
 @dataclass(frozen=True)
 class _Backend:
     """One NUTS backend: how it samples a model, and what it needs first."""
@@ -130,13 +201,16 @@ class _Backend:
     #: optional packages it imports, and the pip extra that installs them
     modules: tuple[str, ...] = ()
     extra: str = ""
+    #: checked ``sampler_kwargs`` -> the keywords its ``sample`` passes on
+    keywords: Callable[[dict[str, Any]], dict[str, Any]] = dict
 
 
 _BACKENDS = {
     "nutpie": _Backend(_nutpie, _compile_nutpie, lambda c, upd: c.with_data(**upd),
-                       ("nutpie",), "fast"),
+                       ("nutpie",), "fast", _nutpie_keywords),
     "pymc": _Backend(_pymc),
-    "numpyro": _Backend(_numpyro, modules=("numpyro", "jax"), extra="fast"),
+    "numpyro": _Backend(_numpyro, modules=("numpyro", "jax"), extra="fast",
+                        keywords=_numpyro_keywords),
 }
 SAMPLERS = tuple(_BACKENDS)
 
@@ -260,6 +334,7 @@ def fit(
     log_likelihood: bool = True,
     cores: int | None = None,
     check: bool = True,
+    sampler_kwargs: dict[str, Any] | None = None,
 ) -> az.InferenceData:
     """Fit the three-level normal model with NUTS.
 
@@ -309,18 +384,47 @@ def fit(
         Run the automatic diagnostics and warn (:class:`SamplingWarning`) on problems, and
         the prior-data conflict check (:func:`~hiermodel.diagnostics.prior_data_conflict`,
         :class:`PriorDataConflictWarning`).
+    sampler_kwargs : dict, optional
+        Further NUTS settings passed to the backend, checked before anything is compiled or
+        sampled: a key the backend does not take is refused (ValueError naming it), and so
+        is one that fit sets itself (``draws``, ``tune``, ``chains``, ``cores``, ``seed`` /
+        ``random_seed``, ``target_accept``, ``progressbar``: use fit's argument).  The tree
+        depth is ``max_treedepth`` for every backend (default 10).  The keys
+        (:data:`SAMPLER_KWARGS`):
+
+        * ``"nutpie"`` -- ``nutpie.sample``'s sampler settings: ``max_treedepth`` (nutpie's
+          ``maxdepth``), ``mindepth``, ``max_energy_error``, ``initial_step``,
+          ``check_turning``, ``use_grad_based_mass_matrix``,
+          ``low_rank_modified_mass_matrix``, ``mass_matrix_eigval_cutoff``,
+          ``mass_matrix_gamma``, ``mass_matrix_switch_freq``, ``early_window_switch_freq``,
+          ``window_switch_freq``, ``store_divergences``, ``store_unconstrained``,
+          ``store_gradient``, ``store_mass_matrix``.  The same for the compiled fast path.
+        * ``"pymc"`` -- ``pymc.NUTS``'s ``max_treedepth``, ``early_max_treedepth``,
+          ``step_scale``, ``Emax`` (the energy error that counts as a divergence),
+          ``adapt_step_size``, ``gamma``, ``k``, ``t0``, and ``pymc.sample``'s ``init``,
+          ``n_init``, ``jitter_max_retries``, ``initvals``, ``blas_cores``.
+        * ``"numpyro"`` -- ``numpyro.infer.NUTS``'s ``max_treedepth`` (NumPyro's
+          ``max_tree_depth``), ``step_size``, ``adapt_step_size``, ``adapt_mass_matrix``,
+          ``dense_mass``, ``find_heuristic_step_size``, ``regularize_mass_matrix``,
+          ``forward_mode_differentiation``, and ``pymc.sampling.jax.sample_jax_nuts``'s
+          ``chain_method``, ``jitter``, ``postprocessing_backend`` (passed through
+          ``pm.sample(nuts_sampler="numpyro", nuts_sampler_kwargs=...)``).
+
+        Given settings are recorded in ``posterior.attrs["sampler_kwargs"]``.
 
     Returns
     -------
     arviz.InferenceData
     """
     sampler, backend = _backend(sampler)
-    draws, tune, chains = (positive_int(k, v) for k, v in
+    options = _check_sampler_kwargs(sampler_kwargs, sampler)
+    draws, tune, chains = (check_positive_int(v, k) for k, v in
                            (("draws", draws), ("tune", tune), ("chains", chains)))
     seed = resolve_seed(seed)
     if target_accept is not None:
         target_accept = check_prob(target_accept, "target_accept")
-    cores = min(chains, os.cpu_count() or 1) if cores is None else positive_int("cores", cores)
+    cores = (min(chains, os.cpu_count() or 1) if cores is None
+             else check_positive_int(cores, "cores"))
     progress = progress_enabled(progressbar)
 
     compiled_by = "pymc"
@@ -329,8 +433,8 @@ def fit(
         compiled = backend.compile(model) if backend.compile else None
         sampling = contextlib.nullcontext((model, compiled))
     elif isinstance(data_or_model, HierData):
-        data = check_data(data_or_model, covariates=True)
-        priors = check_priors(priors, data)
+        data = HierData.check(data_or_model, covariates=True)
+        priors = Priors.check(priors, data=data)
         name, c, tau_hat = centering(data, parameterization)
         compiled = (fastpath.compiled_model(data, priors, progress)
                     if sampler == "nutpie" and fastpath.covers(data, priors, name) else None)
@@ -362,7 +466,8 @@ def fit(
     target_accept = float(target_accept)
     seeds = np.random.SeedSequence(seed).generate_state(3)
     t0 = time.perf_counter()
-    kw = dict(draws=draws, tune=tune, chains=chains, cores=cores, target_accept=target_accept)
+    kw = dict(draws=draws, tune=tune, chains=chains, cores=cores, target_accept=target_accept,
+              **backend.keywords(options))
     with sampling as (model, compiled):
         idata = backend.sample(model, compiled, int(seeds[0]), progress, kw)
     elapsed = time.perf_counter() - t0
@@ -378,6 +483,8 @@ def fit(
         "draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept,
         "sampling_seconds": elapsed, "compiled_model": compiled_by, **spec.attrs(),
     }
+    if options:
+        attrs["sampler_kwargs"] = repr(options)
     for name in ("posterior", "sample_stats"):
         idata[name].attrs.update(attrs)
     if check:

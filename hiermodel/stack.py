@@ -11,6 +11,7 @@ nowhere else.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from importlib.metadata import version
 from typing import Any
 
@@ -46,6 +47,22 @@ def rename_dims(idata, mapping: dict):
 def groups(idata) -> list[str]:
     """Group names, e.g. ["posterior", "sample_stats"] (DataTree: child names; no "/")."""
     return list(idata.children) if ARVIZ_1 else list(idata.groups())
+
+
+_group_names = groups     # check_fitted's argument `groups` hides the function
+
+
+def check_fitted(idata: Any, groups: Sequence[str] = ("posterior",), name: str = "idata"):
+    """``idata`` itself if it is ArviZ's result type holding every group in ``groups``, else
+    a TypeError / ValueError that names what is missing."""
+    if not is_result(idata):
+        raise TypeError(f"`{name}` must be an arviz.InferenceData (from hiermodel.fit or "
+                        f"ExactPosterior.sample), got {type(idata).__name__}.")
+    have = _group_names(idata)
+    missing = [g for g in groups if g not in have]
+    if missing:
+        raise ValueError(f"`{name}` has no {missing} group(s); it has {have}.")
+    return idata
 
 
 def group(idata, name: str) -> xr.Dataset:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["Transform", "TRANSFORMS", "IDENTITY"]
+__all__ = ["Transform", "TRANSFORMS", "IDENTITY", "check_transform"]
 
 
 @dataclass(frozen=True)
@@ -87,3 +87,22 @@ TRANSFORMS: dict[str, Transform] = {
         Transform("tanh", np.tanh, "correlation (tanh of Fisher z)", "Fisher z"),
     )
 }
+
+
+def check_transform(transform: object, name: str = "transform") -> Transform:
+    """The :class:`Transform` named by ``transform`` (a key of :data:`TRANSFORMS`; None is
+    the identity), else a TypeError / ValueError that lists the names."""
+    choices = ", ".join(repr(k) for k in TRANSFORMS)
+    if transform is None:
+        return IDENTITY
+    if not isinstance(transform, str):
+        hint = getattr(transform, "__name__", None)
+        hint = (f"; for {hint} pass {name}={hint!r}" if callable(transform) and hint in TRANSFORMS
+                else "")
+        raise TypeError(f"`{name}` must be the name of a transform, one of {choices}, or None, "
+                        f"got {type(transform).__name__}{hint} (a name carries the scale's "
+                        f"label and is known to be increasing, so intervals map end to end).")
+    key = transform.strip().lower()
+    if key not in TRANSFORMS:
+        raise ValueError(f"`{name}` must be one of {choices} or None, got {transform!r}.")
+    return TRANSFORMS[key]

@@ -654,3 +654,14 @@ def test_ctrl_c_while_importing_is_one_line_and_130(tmp_path):
     assert err.strip().splitlines() == ["hiermodel: interrupted; --out was left as it was "
                                         "(outputs appear only when a run finishes)"], err
     assert out == "" and not (tmp_path / "never_written").exists()
+
+
+def test_prior_choices_are_the_family_tables():
+    from hiermodel.cli import PRIOR_FORMS
+    from hiermodel.prior_families import MU_FAMILIES, SIGMA_FAMILIES, TAU_FAMILIES
+
+    assert tuple(PRIOR_FORMS["--tau-prior"]) == tuple(TAU_FAMILIES)
+    assert tuple(PRIOR_FORMS["--sigma-prior"]) == tuple(SIGMA_FAMILIES)
+    assert tuple(PRIOR_FORMS["--mu-prior"]) == MU_FAMILIES
+    for name, family in TAU_FAMILIES.items():
+        assert parse_prior("--tau-prior", f"{name}:2") == (name, {family.parameter: 2.0})

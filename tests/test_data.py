@@ -302,7 +302,7 @@ def test_functions_that_do_not_model_covariates_refuse_them():
     for call in (lambda: pooling_model(d, "no_pooling"), lambda: empirical_bayes(d),
                  lambda: pooling_table(d)):
         with pytest.raises(NotImplementedError,
-                           match=r"covariates \['ablat'\].*does not take.*meta_analysis"):
+                           match=r"covariates \['ablat'\].*does not take.*meta-regression"):
             call()
 
 

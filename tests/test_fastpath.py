@@ -20,8 +20,9 @@ import pytest
 
 import hiermodel as hm
 from hiermodel import fastpath
-from hiermodel._validate import check_priors
 from hiermodel.model import build_model
+from hiermodel.prior_families import MU_FAMILIES, SIGMA_FAMILIES, TAU_FAMILIES
+from hiermodel.priors import Priors
 
 #: PyMC writes HalfCauchy's log(2) as ``pt.log(2)``, a float32 constant (an int8 input):
 #: every Half-Cauchy term of its logp is off by this constant; the gradient is unaffected.
@@ -53,13 +54,13 @@ DATASETS = {
     "bcg_ablat_year": lambda: _bcg(["ablat", "year"]),
     "rows_sigma_unknown_covariate": _rows_with_covariate,
 }
-#: every family of each prior at least once per dataset (the terms add, so pairs need not
-#: all be crossed)
+#: every family of each prior in hiermodel.prior_families' tables at least once per dataset
+#: (the terms add, so pairs need not all be crossed)
+_FAMILIES = (MU_FAMILIES, tuple(TAU_FAMILIES), tuple(SIGMA_FAMILIES))
 PRIORS = {
     f"{mu}-{tau}-{sigma}": dict(mu=mu, tau=tau, sigma=sigma)
-    for mu, tau, sigma in (("normal", "halfcauchy", "halfnormal"),
-                           ("flat", "halfnormal", "halfcauchy"),
-                           ("normal", "uniform", "halfcauchy"))
+    for mu, tau, sigma in (tuple(f[i % len(f)] for f in _FAMILIES)
+                           for i in range(max(map(len, _FAMILIES))))
 }
 
 
@@ -67,7 +68,7 @@ PRIORS = {
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_density_and_gradient_equal_the_pymc_model(dataset, priors):
     data = DATASETS[dataset]()
-    pri = check_priors(hm.Priors(**PRIORS[priors]), data)
+    pri = Priors.check(hm.Priors(**PRIORS[priors]), data=data)
     assert fastpath.covers(data, pri, "marginal")
     model = build_model(data, "marginal", pri).model
     names = fastpath.unconstrained_names(data, pri)
@@ -89,14 +90,14 @@ def test_density_and_gradient_equal_the_pymc_model(dataset, priors):
 
 def test_covers_only_the_marginal_form_with_a_finite_density():
     data = hm.eight_schools()
-    pri = check_priors(None, data)
+    pri = Priors.check(None, data=data)
     assert fastpath.covers(data, pri, "marginal")
     for form in ("centered", "noncentered", "auto", "custom"):
         assert not fastpath.covers(data, pri, form)
     # a group of two identical rows: ss = 0 with n = 2, where the PyMC graph's Gamma term
     # is -inf; the fast path leaves such data to it
     tied = hm.HierData.from_observations([1.0, 1.0, 2.0, 3.5, 0.5], list("aabbb"))
-    assert not fastpath.covers(tied, check_priors(None, tied), "marginal")
+    assert not fastpath.covers(tied, Priors.check(None, data=tied), "marginal")
 
 
 def test_fit_uses_the_fast_path_exactly_where_covered(es_fit, seed_fits):

@@ -15,12 +15,12 @@ from hiermodel.model import (
     POOLING,
     HierModel,
     build_model,
-    centering,
     no_pooling_prior_sd,
     pooling_model,
     posterior_model,
     prior_model,
 )
+from hiermodel.parameterization import centering
 from hiermodel.priors import Priors
 
 
@@ -156,6 +156,24 @@ def test_priors_print_and_aliases():
                      "(if unknown)"
     m = build_model(eight_schools(), priors=Priors(tau="uniform", tau_scale=50))
     assert type(m.model["tau"].owner.op).__name__ == "UniformRV"
+
+
+@pytest.mark.parametrize("which", ["tau", "sigma"])
+def test_every_family_in_the_table_builds_its_pymc_prior(which):
+    """build_model reads hiermodel.prior_families: each family's PyMC distribution, its
+    scale a pm.Data node with the prior's number, and the same log density as SciPy's."""
+    from hiermodel.prior_families import SIGMA_FAMILIES, TAU_FAMILIES
+
+    table = TAU_FAMILIES if which == "tau" else SIGMA_FAMILIES
+    rows = HierData.from_observations([1.0, 2.5, 0.5, 3.0, 2.0, 1.0], list("aabbcc"))
+    for name, family in table.items():
+        priors = Priors(**{which: name, f"{which}_scale": 4.0})
+        model = build_model(rows, "noncentered", priors).model
+        rv = model[which]
+        assert type(rv.owner.op).__name__ == f"{family.pymc_name}RV"
+        assert float(model[f"{which}_scale"].get_value()) == 4.0
+        expect = getattr(priors, f"{which}_dist")().logpdf(1.5)
+        assert float(pm.logp(rv, 1.5).eval()) == pytest.approx(expect, abs=1e-6)
 
 
 def test_marginal_logp_is_the_integral_of_the_full_model():

@@ -217,3 +217,32 @@ def test_compile_line_is_printed_before_a_first_fit(capfd):
     hm.fit(hm.eight_schools(), seed=1, draws=50, tune=50, chains=1, progressbar=True,
            check=False)
     assert "compiling" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("which", ["tau", "sigma"])
+def test_every_family_in_the_table_is_a_prior(which):
+    """hiermodel.prior_families is the one list: Priors takes every family (also as a user
+    spells it), describes it with the table's text, scales it by the table's multiple of S
+    and gives the table's SciPy distribution."""
+    from scipy import stats
+
+    from hiermodel.prior_families import SIGMA_FAMILIES, TAU_FAMILIES
+
+    table = TAU_FAMILIES if which == "tau" else SIGMA_FAMILIES
+    d = hm.eight_schools()
+    s = data_spread(d.means, d.se)
+    for name, family in table.items():
+        spelled = name.replace("half", "Half-")
+        p = Priors(**{which: spelled})
+        assert getattr(p, which) == name
+        fixed = Priors(**{which: name, f"{which}_scale": 3.0})
+        assert f"{which} ~ {family.text.format('3')}" in fixed.describe()
+        dist = fixed.tau_dist() if which == "tau" else fixed.sigma_dist()
+        expect = getattr(stats, family.scipy_name)(0.0, 3.0)
+        np.testing.assert_allclose(dist.cdf([0.5, 2.0, 2.9]), expect.cdf([0.5, 2.0, 2.9]))
+        if which == "tau":
+            assert p.resolve(d).tau_scale == pytest.approx(family.scale_in_s * s)
+            assert fixed.tau_bound == (3.0 if family.bounded else None)
+    with pytest.raises(ValueError, match=rf"must be one of {tuple(table)}".replace("(", r"\(")
+                       .replace(")", r"\)")):
+        Priors(**{which: "studentt"})

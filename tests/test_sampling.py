@@ -341,3 +341,102 @@ def test_centered_and_noncentered_posteriors_agree(seed_fits):
 def test_default_fit_of_eight_schools_has_no_divergences(es_fit):
     assert int(es_fit.sample_stats["diverging"].sum()) == 0
     assert es_fit.posterior.attrs["parameterization"] == "marginal"
+
+
+@pytest.mark.parametrize(("sampler", "parameterization", "depth", "depth_stat", "reached_stat"),
+                         [("nutpie", "marginal", 2, "depth", "maxdepth_reached"),
+                          ("pymc", "noncentered", 3, "tree_depth", "reached_max_treedepth")])
+def test_sampler_kwargs_max_treedepth_is_honoured(sampler, parameterization, depth,
+                                                  depth_stat, reached_stat):
+    """``max_treedepth`` reaches the backend (nutpie's ``maxdepth`` on the compiled fast
+    path, PyMC's NUTS): no draw's tree is deeper, and the cap binds (some draws reach it,
+    which they do not without it), so the setting was not simply unneeded."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplingWarning)
+        idata = fit(eight_schools(), sampler=sampler, parameterization=parameterization,
+                    draws=100, tune=100, chains=2, seed=3, progressbar=False,
+                    sampler_kwargs={"max_treedepth": depth})
+    stats_ = idata.sample_stats
+    assert int(stats_[depth_stat].max()) <= depth
+    assert int(stats_["n_steps"].max()) <= 2**depth - 1
+    assert bool(stats_[reached_stat].any())
+    assert idata.posterior.attrs["sampler_kwargs"] == f"{{'max_treedepth': {depth}}}"
+
+
+BAD_SAMPLER_KWARGS = [
+    ("pymc", {"max_tree_depth": 3}, "the tree depth is `max_treedepth` for every sampler"),
+    ("nutpie", {"maxdepth": 3}, "the tree depth is `max_treedepth` for every sampler"),
+    ("pymc", {"bogus": 1}, "'bogus'"),
+    ("nutpie", {"target_accept": 0.9}, "use fit's own argument `target_accept=`"),
+    ("pymc", {"random_seed": 1}, "use fit's own argument `seed=`"),
+    ("pymc", {"draws": 10}, "use fit's own argument `draws=`"),
+    ("numpyro", {"save_warmup": True}, "fit sets it itself"),
+]
+
+
+@pytest.mark.parametrize(("sampler", "options", "fragment"), BAD_SAMPLER_KWARGS,
+                         ids=[f"{b[0]}-{next(iter(b[1]))}" for b in BAD_SAMPLER_KWARGS])
+def test_sampler_kwargs_refused_before_anything_is_built(sampler, options, fragment):
+    clear_model_cache()
+    with pytest.raises(ValueError, match=r"`sampler_kwargs` has the key") as info:
+        fit(eight_schools(), sampler=sampler, parameterization="noncentered",
+            sampler_kwargs=options)
+    assert fragment in str(info.value)
+    assert model_cache_size() == 0          # raised before a model was built or compiled
+
+
+def test_sampler_kwargs_unknown_key_lists_the_accepted_ones():
+    from hiermodel.sampling import SAMPLER_KWARGS
+
+    with pytest.raises(ValueError) as info:
+        fit(eight_schools(), sampler_kwargs={"max_depth": 3})
+    for key in SAMPLER_KWARGS["nutpie"]:
+        assert repr(key) in str(info.value)
+    with pytest.raises(TypeError, match="`sampler_kwargs` must be a dict"):
+        fit(eight_schools(), sampler_kwargs=[("max_treedepth", 3)])
+
+
+def test_sampler_kwargs_reach_numpyros_nuts():
+    """On NumPyro ``max_treedepth`` becomes ``nuts_kwargs={"max_tree_depth": ...}`` of
+    ``pm.sample(nuts_sampler="numpyro", nuts_sampler_kwargs=...)``: the trees stop at depth
+    2 (at most 3 leapfrog steps), and some reach it."""
+    pytest.importorskip("numpyro")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        idata = fit(eight_schools(), sampler="numpyro", parameterization="noncentered",
+                    draws=100, tune=100, chains=2, seed=3, progressbar=False, check=False,
+                    sampler_kwargs={"max_treedepth": 2, "dense_mass": False})
+    steps = idata.sample_stats["n_steps"]
+    assert int(steps.max()) == 2**2 - 1
+
+
+def test_sampler_kwargs_table_names_what_each_backend_takes():
+    """Every key of SAMPLER_KWARGS is an argument of the installed backend (nutpie's sampler
+    settings or ``nutpie.sample``; ``pymc.NUTS`` or ``pm.sample``; numpyro's NUTS or
+    ``sample_jax_nuts``), ``max_treedepth`` under each backend's own name, and fit's
+    docstring documents each key."""
+    import inspect
+
+    import pymc as pm
+    from pymc.step_methods.hmc.base_hmc import BaseHMC
+
+    from hiermodel.sampling import SAMPLER_KWARGS
+
+    def params(*fns):
+        return {p for fn in fns for p in inspect.signature(fn).parameters}
+
+    native = {"nutpie": "maxdepth", "pymc": "max_treedepth", "numpyro": "max_tree_depth"}
+    takes = {"pymc": params(pm.sample, pm.NUTS.__init__, BaseHMC.__init__)}
+    nutpie = pytest.importorskip("nutpie")
+    settings = nutpie._lib.PyNutsSettings.Diag(0)
+    takes["nutpie"] = params(nutpie.sample) | set(dir(settings))
+    pytest.importorskip("numpyro")
+    import numpyro.infer
+    import pymc.sampling.jax
+
+    takes["numpyro"] = params(numpyro.infer.NUTS.__init__, pymc.sampling.jax.sample_jax_nuts)
+    for sampler, keys in SAMPLER_KWARGS.items():
+        assert "max_treedepth" in keys and native[sampler] in takes[sampler]
+        assert sorted(keys - {"max_treedepth"} - takes[sampler]) == [], sampler
+        for key in keys:
+            assert f"``{key}``" in fit.__doc__, key

@@ -88,3 +88,150 @@ def test_closed_forms_load_no_pymc():
     loaded = set(out[0].split())
     assert [m for m in ("pymc", "pytensor", "arviz", "matplotlib") if m in loaded] == []
     assert out[1] == "True"
+
+
+# ----------------------------------------------------------------------------- import graph
+def _is_type_checking(test) -> bool:
+    import ast
+
+    return ((isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+            or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
+
+
+def _imports(tree, module: str, is_package: bool, modules: set[str]) -> set[str]:
+    """The package's modules that ``module`` imports anywhere (module level, inside
+    functions and classes), resolved to module names: ``from . import x`` is the module
+    ``x`` when there is one, else the package; ``from .pkg import y`` is ``pkg.y`` when that
+    is a module, else ``pkg``; importing ``pkg.y`` from outside ``pkg`` also runs
+    ``pkg/__init__``, an edge to ``pkg``.  Left out: ``if TYPE_CHECKING:`` blocks (never run;
+    they name types for annotations)."""
+    import ast
+
+    base = module if is_package else module.rpartition(".")[0]
+    out: set[str] = set()
+
+    def visit(node) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name in modules)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = base.split(".")
+                anchor = ".".join(parts[: len(parts) - node.level + 1])
+                target = f"{anchor}.{node.module}" if node.module else anchor
+            else:
+                target = node.module or ""
+            if target in modules or any(f"{target}.{a.name}" in modules for a in node.names):
+                for a in node.names:
+                    sub = f"{target}.{a.name}"
+                    out.add(sub if sub in modules else target)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    # importing pkg.mod first runs pkg/__init__: an edge to each package above the target
+    # that the importer is not inside (the root package's __init__ loads lazily: below)
+    for target in list(out):
+        parts = target.split(".")
+        for k in range(2, len(parts)):
+            package = ".".join(parts[:k])
+            if package in modules and not (module + ".").startswith(package + "."):
+                out.add(package)
+    out.discard(module)
+    return out
+
+
+def import_graph(root: Path, package: str = "hiermodel") -> dict[str, set[str]]:
+    """``{module: the package's modules it imports}`` for every module under ``root``.
+
+    A package's ``__init__`` that loads its names on first use -- a module ``__getattr__``
+    that imports them through ``importlib`` from a mapping of name to home module
+    (``hiermodel/__init__.py``'s ``_HOMES``) -- has no import statements for them: those
+    lazy loads are not edges (they run only when a user asks for the name, after every
+    module is loaded)."""
+    import ast
+
+    files = {}
+    for path in sorted((root / package).rglob("*.py")):
+        rel = path.relative_to(root).with_suffix("")
+        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+        files[".".join(parts)] = (path, rel.name == "__init__")
+    modules = set(files)
+    return {name: _imports(ast.parse(path.read_text()), name, is_package, modules)
+            for name, (path, is_package) in files.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle (``[a, b, ..., a]``) of ``graph``, or None."""
+    state: dict[str, int] = {}          # 1 on the stack, 2 done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_import_graph_is_acyclic():
+    """No module imports, at any depth and from any function, a module that imports it
+    back: the layers (core, _validate, options, formatting, data, priors) sit below model,
+    sampling, comparison, report, plots and the CLI."""
+    graph = import_graph(ROOT)
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+    assert graph["hiermodel._validate"] == set()        # the leaf every check lives in
+
+
+def test_import_graph_sees_function_level_and_relative_imports(tmp_path):
+    """The checker can fail: a function-level import closing a loop is found, ``from . import
+    x`` resolves to the module x, ``from .pkg import y`` to pkg.y or pkg."""
+    pkg = tmp_path / "hiermodel"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from . import b\n")
+    (pkg / "b.py").write_text("from .sub import c, helper\n")
+    (pkg / "sub" / "__init__.py").write_text("helper = 1\n")
+    (pkg / "sub" / "c.py").write_text("def f():\n    from ..a import x\n")
+    (pkg / "sub" / "e.py").write_text("from . import c\n")
+    (pkg / "f.py").write_text("import hiermodel.sub.e\n")
+    (pkg / "d.py").write_text("from typing import TYPE_CHECKING\n"
+                              "if TYPE_CHECKING:\n    from .a import x\n")
+    graph = import_graph(tmp_path)
+    assert graph["hiermodel.a"] == {"hiermodel.b"}
+    assert graph["hiermodel.b"] == {"hiermodel.sub.c", "hiermodel.sub"}
+    assert graph["hiermodel.sub.c"] == {"hiermodel.a"}
+    assert graph["hiermodel.d"] == set()
+    assert graph["hiermodel.sub.e"] == {"hiermodel.sub.c"}          # inside sub: no edge to it
+    assert graph["hiermodel.f"] == {"hiermodel.sub.e", "hiermodel.sub"}
+    assert find_cycle(graph) == ["hiermodel.a", "hiermodel.b", "hiermodel.sub.c", "hiermodel.a"]
+    assert find_cycle({"x": {"y"}, "y": set()}) is None
+
+
+def test_every_check_takes_the_value_first_then_its_name():
+    """``_validate``'s checks are ``(value, name)``: the value first, the argument's name
+    (for the message) after it; none takes the name first."""
+    import inspect
+
+    from hiermodel import _validate
+
+    for fname in _validate.__all__:
+        fn = getattr(_validate, fname)
+        if not callable(fn) or fname in ("resolve_seed", "root_seed"):
+            continue
+        params = list(inspect.signature(fn).parameters)
+        assert "name" in params[1:], (fname, params)

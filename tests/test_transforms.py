@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from hiermodel import HierData, meta_analysis
-from hiermodel._validate import check_transform
-from hiermodel.transforms import IDENTITY, TRANSFORMS
+from hiermodel.transforms import IDENTITY, TRANSFORMS, check_transform
 
 X = np.array([-40.0, -3.0, -0.5, 0.0, 1e-9, 0.7, 2.0, 40.0])
 

@@ -20,12 +20,13 @@ import pandas as pd
 import xarray as xr
 
 from .. import stack
-from .._validate import check_data, check_fitted, check_method, check_priors
+from .._validate import check_method
 from ..core import EB_METHODS, shrinkage_weights
 from ..data import HierData
 from ..exceptions import HierModelWarning
 from ..priors import Priors
 from ..shrinkage import exact_posterior
+from ..stack import check_fitted
 
 if TYPE_CHECKING:
     import arviz as az
@@ -222,7 +223,7 @@ def resolve_data(idata: az.InferenceData, data: HierData | None,
     """``data`` (checked against ``idata``'s posterior labels and stored data) or the data
     rebuilt from ``idata``.  ``idata`` is normalized (group dim named ``group``);
     ``source`` names where ``data`` came from when the user did not pass it."""
-    data = data_from_idata(idata) if data is None else check_data(data, covariates=True)
+    data = data_from_idata(idata) if data is None else HierData.check(data, covariates=True)
     post = group_labels(idata.posterior["group"].values)
     if post != tuple(data.groups) and source is not None:
         raise ValueError(f"`{name}`'s posterior has groups {list(post)[:8]} but {source} has "
@@ -254,9 +255,9 @@ def fit_priors(idata: az.InferenceData, priors: Priors | None = None,
     one (an ``exact`` column would then describe another model).
     """
     if priors is not None:
-        priors = check_priors(priors)
+        priors = Priors.check(priors)
     if data is not None:
-        data = check_data(data, covariates=True)
+        data = HierData.check(data, covariates=True)
     attrs = idata.posterior.attrs
     recorded = Priors.from_attrs(attrs)
     if recorded is not None and data is not None:
@@ -264,7 +265,7 @@ def fit_priors(idata: az.InferenceData, priors: Priors | None = None,
     if priors is None:
         if recorded is not None:
             return recorded
-        assumed = check_priors(None, data)
+        assumed = Priors.check(None, data=data)
         text = attrs.get("priors")
         if isinstance(text, str) and text.strip() == assumed.describe():
             return assumed  # the recorded description confirms the default

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._validate import check_transform
 from ..core import METAREG_METHODS, design_matrix, eb_core, estimate_tau, meta_regression
 from ..data import HierData
 from ..priors import Priors
 from ..shrinkage import conditional_means, covariate_offset, pooling_table
+from ..transforms import check_transform
 from .draw_summaries import draw_summary, interval_ends, resolve_interval_arguments
 from .fit_inputs import (
     SAMPLE,

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validate import positive_int
+from .._validate import check_positive_int
 
 __all__ = ["summarize"]
 
@@ -55,7 +55,7 @@ def summarize(comparison: pd.DataFrame, top: int = 3) -> str:
     missing = [c for c in _NEEDED if c not in comparison]
     if missing:
         raise ValueError(f"`comparison` lacks column(s) {missing}; pass the result of compare().")
-    top = positive_int("top", top)
+    top = check_positive_int(top, "top")
     t, a = comparison, comparison.attrs
     mu = float(a.get("mu_mean", np.nan))
     # with covariates each group shrinks toward its own fitted value, not the grand mean

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import check_magnitude
+from .._validate import check_squarable
 
 __all__ = [
     "MAXITER", "floats", "group_array",
@@ -54,7 +54,7 @@ def group_array(name: str, x: Any) -> np.ndarray:
         raise ValueError(f"`{name}` has an empty group axis; pass at least one group.")
     if not np.isfinite(arr).all():
         raise ValueError(f"`{name}` contains infinite values.")
-    return check_magnitude(name, arr)
+    return check_squarable(arr, name)
 
 
 def positive_group_array(name: str, x: Any) -> np.ndarray:
@@ -62,7 +62,7 @@ def positive_group_array(name: str, x: Any) -> np.ndarray:
     arr = group_array(name, x)
     if (arr <= 0).any():
         raise ValueError(f"`{name}` must be > 0 everywhere; got min {arr.min():g}.")
-    return check_magnitude(name, arr, scale=True)
+    return check_squarable(arr, name, scale=True)
 
 
 def broadcast_groups(**arrays: np.ndarray) -> list[np.ndarray]:

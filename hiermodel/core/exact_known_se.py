@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import count
+from .._validate import check_count
 from .arrays import batch_param, collinear_columns, means_se, standardized_design
 from .pooling import conditional_unchecked, weights_unchecked
 from .tau_grid import (
@@ -202,7 +202,7 @@ def grid_posterior(means: Any, se: Any, *, tau_logpdf: Callable[[Any], Any],
         raise ValueError(f"`mu_precision` must be a finite number >= 0, got {mu_precision!r}.")
     if prec == 0 and y.size < 2:
         raise ValueError("A flat prior on mu needs at least 2 groups for a proper posterior.")
-    n = count("points", points, 101) | 1
+    n = check_count(points, "points", 101) | 1
     v = se * se
     g = tau_grid(y, v, n, tau_logpdf=tau_logpdf, mu_mean=mu_mean, mu_precision=mu_precision,
                  tau_max=tau_max)
@@ -367,7 +367,7 @@ def regression_grid_posterior(means: Any, se: Any, X: Any, *,
         raise ValueError(f"The posterior of beta is improper: a flat prior on {p} "
                          f"coefficients needs more than {p} groups, got {y.size}.")
     _check_proper(X, p0)
-    n = count("points", points, 101) | 1
+    n = check_count(points, "points", 101) | 1
     v = se * se
 
     def loglik(t2: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import count
+from .._validate import check_count
 from .arrays import batch_param
 from .pooling import conditional_unchecked, weights_unchecked
 from .tau_grid import (
@@ -274,7 +274,7 @@ def unknown_sigma_grid_posterior(
             raise TypeError(f"`{name}` must be callable, got {type(f).__name__}.")
     if y.size < 2 and mu_precision == 0:
         raise ValueError("A flat prior on mu needs at least 2 groups for a proper posterior.")
-    nt, ns = (count("points", int(k), 51) | 1 for k in points)
+    nt, ns = (check_count(int(k), "points", 51) | 1 for k in points)
     ss_total = float(ssv.sum())
     s_hat2 = ss_total / df
     scale = float(np.sqrt(s_hat2 * np.mean(1.0 / nn) + np.var(y)))

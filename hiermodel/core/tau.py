@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import check_method, check_prob, positive_int
+from .._validate import check_method, check_positive_int, check_prob
 from .arrays import MAXITER, batch_param, means_se, newton_bisect, vdot, vdot3
 from .pooling import weights_unchecked
 from .tau_grid import marginal
@@ -232,7 +232,7 @@ def estimate_tau(
     method = check_method(method, TAU_METHODS)
     y, s = means_se(means, se, min_groups=2)
     rtol = check_prob(rtol, "rtol")
-    maxiter = positive_int("maxiter", maxiter)
+    maxiter = check_positive_int(maxiter, "maxiter")
     return _estimate_tau(y, s, method, rtol, maxiter)
 
 

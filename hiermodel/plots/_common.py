@@ -17,7 +17,7 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from .. import stack
-from .._validate import check_data, check_prob
+from .._validate import check_prob
 from ..comparison import data_from_idata
 from ..data import HierData
 from ..options import resolve_interval
@@ -163,7 +163,7 @@ def data_for(idata: az.InferenceData, data: Any) -> HierData:
     """``data``, or the data rebuilt from a (normalized) fit that carries it; a ``data``
     given with a fit that carries its own must be that data."""
     if data is not None:
-        check_data(data, covariates=True)
+        HierData.check(data, covariates=True)
     try:
         stored = data_from_idata(idata)
     except (ValueError, KeyError) as err:

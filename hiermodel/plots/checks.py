@@ -14,10 +14,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .. import stack
-from .._validate import check_fitted, check_method, positive_int
+from .._validate import check_method, check_positive_int
 from ..comparison import check_fits
 from ..diagnostics import divergent_draws
 from ..exceptions import PredictiveCheckWarning
+from ..stack import check_fitted
 from ._common import (
     SAMPLE,
     check_ax,
@@ -196,7 +197,7 @@ def plot_test_statistics(
     from ..predictive import ppc_table, t_statistic
 
     idata = result
-    bins, ncols = positive_int("bins", bins), positive_int("ncols", ncols)
+    bins, ncols = check_positive_int(bins, "bins"), check_positive_int(ncols, "ncols")
     style = get_style()
     if table is None:
         with warnings.catch_warnings():  # the figure shows the p-values
@@ -293,7 +294,7 @@ def plot_ppc(
     group = check_method(group, ("posterior", "prior"), "group")
     kind = check_method(kind, ("kde", "cumulative", "scatter"), "kind")
     if num_pp_samples is not None:
-        num_pp_samples = positive_int("num_pp_samples", num_pp_samples)
+        num_pp_samples = check_positive_int(num_pp_samples, "num_pp_samples")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise TypeError(f"`seed` must be a non-negative integer, got {seed!r}.")
     pp_group = f"{group}_predictive"

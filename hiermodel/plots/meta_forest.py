@@ -17,11 +17,10 @@ from matplotlib.patches import Polygon
 from matplotlib.transforms import blended_transform_factory, offset_copy
 from scipy.stats import norm
 
-from .._validate import check_transform
 from ..comparison import normalize_group_dim
 from ..core import predictive_quantiles
 from ..data import HierData
-from ..transforms import Transform
+from ..transforms import Transform, check_transform
 from ._common import (
     INTERVAL_NAMES,
     SAMPLE,

@@ -18,12 +18,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon
 
 from .. import stack
-from .._validate import check_data, check_transform
 from ..comparison import normalize_group_dim
 from ..core import predictive_quantiles
 from ..data import HierData
 from ..shrinkage import MetaAnalysis
-from ..transforms import Transform
+from ..transforms import Transform, check_transform
 from ._common import (
     SAMPLE,
     check_ax,
@@ -61,7 +60,7 @@ def _bubble_inputs(result: Any, data: Any) -> tuple[Any, HierData, str]:
         if data is None:
             raise ValueError("`data` is required with a MetaAnalysis (it does not keep its "
                              "data): pass the HierData given to meta_analysis.")
-        check_data(data, covariates=True)
+        HierData.check(data, covariates=True)
         names = list(result.covariate_names)
         if not names:
             raise ValueError(f"`result` is a meta-analysis without covariates: "

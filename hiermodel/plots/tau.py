@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .. import stack
-from .._validate import check_data, finite_array
+from .._validate import check_finite_array
 from ..comparison import fit_priors, normalize_group_dim
 from ..core import TAU_METHOD_NAMES, shrinkage_weights
 from ..data import HierData
@@ -48,7 +48,7 @@ def _tau_inputs(posterior: Any, data: Any) -> tuple[az.InferenceData | ExactPost
     if isinstance(posterior, ExactPosterior):
         if data is None:
             data = posterior.data
-        elif tuple(check_data(data).groups) != tuple(posterior.groups):
+        elif tuple(HierData.check(data).groups) != tuple(posterior.groups):
             raise ValueError("`data` has other groups than the ExactPosterior: pass the data "
                              "it was computed from, or data=None.")
         return posterior, data
@@ -73,7 +73,7 @@ def _tau_hats(estimates: Any, data: HierData) -> pd.DataFrame:
     if "tau" not in estimates:
         raise ValueError(f"`estimates` has no `tau` column (columns {list(estimates)}); pass "
                          "tau_estimates(data) or a table like it.")
-    if np.any(finite_array("estimates['tau']", estimates["tau"].to_numpy()) < 0):
+    if np.any(check_finite_array(estimates["tau"].to_numpy(), "estimates['tau']") < 0):
         raise ValueError("`estimates['tau']` must be >= 0 (between-group sds).")
     return estimates
 

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .._validate import check_data
 from ..core.arrays import floats
 from ..core.pooling import conditional_unchecked
 from ..data import HierData, group_coord
@@ -76,7 +75,7 @@ def conditional_means(posterior: Any, data: HierData) -> xr.DataArray:
     -------
     xarray.DataArray, dims (chain, draw, group)
     """
-    data = check_data(data, covariates=True)
+    data = HierData.check(data, covariates=True)
     mu, tau, ds = _hyper_draws(posterior)
     gds = data.to_xarray()
     ybar = gds["mean"]

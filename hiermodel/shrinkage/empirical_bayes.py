@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._validate import check_data, check_method
+from .._validate import check_method
 from ..core import (
     EB_METHODS,
     METAREG_METHODS,
@@ -77,7 +77,7 @@ def empirical_bayes(data: HierData, method: str = "reml") -> EmpiricalBayes:
     -------
     EmpiricalBayes
     """
-    data = check_data(data)
+    data = HierData.check(data)
     method = check_method(method, EB_METHODS)
     eb = eb_core(data.means, data.se, method)
     ds = data.to_xarray()
@@ -112,7 +112,7 @@ def pooling_table(data: HierData, method: str = "reml") -> pd.DataFrame:
     -------
     pandas.DataFrame
     """
-    data = check_data(data)
+    data = HierData.check(data)
     method = check_method(method, EB_METHODS)
     eb = eb_core(data.means, data.se, method)
     sdm = eb_core(data.means, data.se, "sd_of_means")
@@ -155,7 +155,7 @@ def tau_estimates(data: HierData, methods: Sequence[str] | None = None) -> pd.Da
     pandas.DataFrame
         Indexed by ``method``, columns ``tau`` and ``mu``.
     """
-    data = check_data(data, covariates=True)
+    data = HierData.check(data, covariates=True)
     if isinstance(methods, str):
         methods = [methods]
     if data.has_covariates:

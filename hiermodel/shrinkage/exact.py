@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._validate import check_data, check_priors, count, positive_int
+from .._validate import check_count, check_positive_int
 from ..core import (
     GridPosterior,
     RegressionGridPosterior,
@@ -238,7 +238,7 @@ class ExactPosterior:
         arviz.InferenceData
         """
 
-        draws, chains = positive_int("draws", draws), positive_int("chains", chains)
+        draws, chains = check_positive_int(draws, "draws"), check_positive_int(chains, "chains")
         rng = np.random.default_rng(seed)
         shape = (chains, draws)
         dims = {"theta": ["group"]}
@@ -325,8 +325,8 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
         Means, sds, quantiles (``.mean``, ``.sd``, ``.quantile``, ``.summary()``), the tau
         grid and density, and exact draws (``.sample(draws, chains, seed)``).
     """
-    data = check_data(data, covariates=True)
-    priors = check_priors(priors, data)
+    data = HierData.check(data, covariates=True)
+    priors = Priors.check(priors, data=data)
     flat = priors.mu == "flat"
     if not data.sigma_known:
         if data.has_covariates:
@@ -340,11 +340,11 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
             sigma_logpdf=priors.sigma_dist().logpdf,
             mu_mean=0.0 if flat else priors.mu_mean,
             mu_precision=0.0 if flat else 1.0 / priors.mu_sd**2,
-            tau_max=priors.tau_scale if priors.tau == "uniform" else None,
-            points=(count("grid", 301 if grid is None else grid, 101),
-                    count("sigma_grid", sigma_grid, 51)))
+            tau_max=priors.tau_bound,
+            points=(check_count(301 if grid is None else grid, "grid", 101),
+                    check_count(sigma_grid, "sigma_grid", 51)))
         return _checked_exact(data, priors, core)
-    grid = count("grid", 2001 if grid is None else grid, 101)
+    grid = check_count(2001 if grid is None else grid, "grid", 101)
     if data.has_covariates:
         core = _regression_core(data, priors, grid)
     else:
@@ -353,7 +353,7 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
             tau_logpdf=priors.tau_dist().logpdf,
             mu_mean=0.0 if flat else priors.mu_mean,
             mu_precision=0.0 if flat else 1.0 / priors.mu_sd**2,
-            tau_max=priors.tau_scale if priors.tau == "uniform" else None,
+            tau_max=priors.tau_bound,
             points=grid,
         )
     return _checked_exact(data, priors, core)
@@ -377,4 +377,4 @@ def _regression_core(data: HierData, priors: Priors, grid: int) -> RegressionGri
         np.asarray(data.means, float), np.asarray(data.se, float),
         design_matrix(data.n_groups, data.centered_covariates),
         tau_logpdf=priors.tau_dist().logpdf, beta_mean=mean, beta_precision=precision,
-        tau_max=priors.tau_scale if priors.tau == "uniform" else None, points=grid)
+        tau_max=priors.tau_bound, points=grid)

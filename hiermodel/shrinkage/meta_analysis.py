@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validate import check_data, check_transform
 from ..core import (
     MetaRegression,
     design_matrix,
@@ -22,6 +21,7 @@ from ..core import (
 from ..core.arrays import floats
 from ..data import HierData, group_coord
 from ..options import get_options
+from ..transforms import check_transform
 
 __all__ = ["MetaAnalysis", "meta_analysis"]
 
@@ -114,7 +114,7 @@ def meta_analysis(data: HierData, method: str = "reml", *, knha: bool = False,
     ``"ee"``).  ``level``: the confidence level of every interval (central); default the
     package's interval probability (:func:`hiermodel.get_options`, 0.95 unless set).
     """
-    data = check_data(data, covariates=True)
+    data = HierData.check(data, covariates=True)
     if level is None:
         level = get_options().prob
     y, v = np.asarray(data.means), np.asarray(data.se) ** 2

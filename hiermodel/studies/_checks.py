@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import check_seed, count, finite_array
+from .._validate import check_count, check_finite_array, check_seed
 
 __all__ = ["SeedLike", "scalar_per_group", "group_sizes", "per_group",
            "make_rng", "at_least_two_groups"]
@@ -34,13 +34,13 @@ def scalar_per_group(name: str, arr: np.ndarray, n_groups: int | None,
         return arr
     if n_groups is None:
         raise ValueError(f"`{name}` is a scalar: pass `n_groups=` too{hint}.")
-    return np.full(count("n_groups", n_groups, 2), float(arr))
+    return np.full(check_count(n_groups, "n_groups", 2), float(arr))
 
 
 def group_sizes(n: Any, n_groups: int | None) -> np.ndarray:
     """Group sizes ``n_i`` (whole numbers >= 1, at least 2 groups) as int64; a scalar ``n``
     is repeated ``n_groups`` times."""
-    arr = scalar_per_group("n", finite_array("n", n), n_groups, ", or one size per group")
+    arr = scalar_per_group("n", check_finite_array(n, "n"), n_groups, ", or one size per group")
     if arr.ndim != 1:
         raise ValueError(f"`n` must be a scalar or 1-d (one size per group), got {arr.shape}.")
     if n_groups is not None and arr.size != n_groups:

@@ -32,7 +32,7 @@ from the priors -- whose ``beta_sd`` must then be fixed numbers too -- and simul
 ``theta_i ~ N(mu + (x_i - xbar)' beta, tau^2)`` (``xbar`` the covariates' means, as the models
 centre them), fits the meta-regression and ranks each slope as well (``beta_<name>``; the
 Bonferroni correction is then over ``K = 3 + p`` parameters).  On Eight Schools' ``se`` with
-two covariates the marginal form at 2 x 200 draws fits in ~0.1 s and has been calibrated at
+two covariates the marginal form at 2 x 200 draws has been calibrated at
 N = 1000 (every rank p-value above 1%, no divergent fit at the covariates' default
 ``target_accept`` of 0.99).
 
@@ -71,7 +71,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._validate import check_method, check_prob, count, positive_array, root_seed
+from .._validate import check_count, check_method, check_positive_array, check_prob, root_seed
 from ..data import HierData
 from ..datasets import eight_schools
 from ..priors import SCALE_MULTIPLIER, Priors
@@ -121,8 +121,8 @@ def rank_uniformity(ranks: np.ndarray, L: int, *, n_bins: int = 10,
     dict
         ``chisq``, ``chisq_p``, ``ks``, ``ks_p``.
     """
-    L = count("L", L)
-    b = count("n_bins", n_bins, 2)
+    L = check_count(L, "L")
+    b = check_count(n_bins, "n_bins", 2)
     if (L + 1) % b:
         raise ValueError(f"`n_bins`={b} must divide L + 1 = {L + 1} (equal-width rank bins).")
     r = np.asarray(ranks)
@@ -548,7 +548,7 @@ def sbc(
         Master seed: the same seed gives the same result on every executor.
     executor, chunksize
         See :func:`hiermodel.studies.executors.map_chunked`.  Default: serially, in this process
-        (no ``__main__`` guard needed; one model compile, then ~0.1-0.5 s per fit).  A
+        (no ``__main__`` guard needed; one model compile, then every fit reuses it).  A
         process pool (:func:`hiermodel.studies.executors.default_executor`) or a Dask client pays
         off only for many replicates on several cores (each worker imports and compiles
         once); in a script use it only under ``if __name__ == "__main__":``.
@@ -560,12 +560,12 @@ def sbc(
         ``.replicates`` (truths and per-fit health), ``.sampler_health``, ``.ranks``
         (figure: :func:`hiermodel.plots.plot_sbc_ranks`), ``.covariates``.
     """
-    n = count("n_replicates", n_replicates, 2)
-    L = count("L", L)
-    b = count("n_bins", n_bins, 2)
+    n = check_count(n_replicates, "n_replicates", 2)
+    L = check_count(L, "L")
+    b = check_count(n_bins, "n_bins", 2)
     if (L + 1) % b:
         raise ValueError(f"`n_bins`={b} must divide L + 1 = {L + 1}.")
-    if count("chains", chains) * count("draws", draws) < L:
+    if check_count(chains, "chains") * check_count(draws, "draws") < L:
         raise ValueError(f"`chains` x `draws` = {chains * draws} posterior draws < L = {L}; "
                          "draw more or lower L.")
     if target_accept is not None:
@@ -573,7 +573,7 @@ def sbc(
     if se is None:
         se_ = np.asarray(eight_schools().se)
     else:
-        se_ = scalar_per_group("se", positive_array("se", se), n_groups)
+        se_ = scalar_per_group("se", check_positive_array(se, "se"), n_groups)
         if se_.ndim != 1 or se_.size < 2:
             raise ValueError(f"`se` must be one value per group (at least 2), got {se_.shape}.")
     template = None if covariates is None else _covariate_matrix(covariates, se_)

@@ -6,7 +6,7 @@ since the one model compile is paid once), or fans them out over any
 ``concurrent.futures.Executor`` or a ``dask.distributed.Client`` that you pass.  Work is cut
 into one chunk per worker; a chunk runs its fits one after another in one process, and
 :func:`hiermodel.fit` keeps the compiled model per process, so every worker compiles once
-(about 10 s) and then fits in about 0.1 s.  Replicate ``r`` always gets the seed
+and then fits fast (``benchmarks/README.md`` has the timings).  Replicate ``r`` always gets the seed
 ``SeedSequence(seed).spawn(...)[r]`` (:func:`~hiermodel.studies.simulation.replicate_seeds`), so
 results are identical for a given seed whatever the executor, the number of workers and the
 chunking.
@@ -41,7 +41,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._validate import check_priors, count, finite_array, positive_array, root_seed
+from .._validate import check_count, check_finite_array, check_positive_array, root_seed
 from ..data import HierData
 from ..priors import Priors
 from .simulation import replicate_seeds
@@ -86,12 +86,11 @@ def default_executor(max_workers: int | None = None) -> ProcessPoolExecutor:
     Not used unless you pass it: the studies run serially by default.  "spawn" re-imports
     the ``__main__`` script in each worker, so in a script create and use the pool only
     under ``if __name__ == "__main__":`` (a notebook or ``python -c`` needs no guard).  It
-    pays off only when the fits outweigh each worker's start-up (import and model compile,
-    ~10-15 s): on a 2-core machine ``sbc(20, seed=1)`` took 22-35 s on a 2-process pool and
-    11-19 s serially.
+    pays off only when the fits outweigh each worker's start-up (import and model compile):
+    on a 2-core machine ``sbc(20, seed=1)`` ran faster serially than on a 2-process pool.
     """
     workers = ((os.cpu_count() or 1) if max_workers is None
-               else count("max_workers", max_workers))
+               else check_count(max_workers, "max_workers"))
     return ProcessPoolExecutor(max_workers=workers,
                                mp_context=multiprocessing.get_context("spawn"))
 
@@ -149,7 +148,7 @@ def map_chunked(
                         f"{type(executor).__name__}.")
     workers = _n_workers(executor)
     size = (math.ceil(len(items) / workers) if chunksize is None
-            else count("chunksize", chunksize))
+            else check_count(chunksize, "chunksize"))
     futures = [pool.submit(_run_chunk, func, chunk) for chunk in _chunks(items, size)]
     out: list = []
     for fut in futures:
@@ -174,7 +173,7 @@ def replicate_fit_kwargs(fit_kwargs: dict | None, priors: Priors | None) -> dict
         raise ValueError(f"`fit_kwargs` must not set {sorted(forbidden)}: seeds come from the "
                          "study's seed and the per-replicate fits are lean.")
     if priors is not None:
-        kw["priors"] = check_priors(priors)
+        kw["priors"] = Priors.check(priors)
     return kw
 
 
@@ -234,8 +233,8 @@ def fit_replicates(
         One row per replicate: ``seed``, ``mu``, ``tau`` (posterior means), ``divergences``
         and ``theta`` (an array of the G posterior means).
     """
-    m = finite_array("means", means)
-    s = positive_array("se", se)
+    m = check_finite_array(means, "means")
+    s = check_positive_array(se, "se")
     if m.ndim != 2 or s.shape != m.shape:
         raise ValueError(f"`means` and `se` must both have shape (R, G); got {m.shape} and "
                          f"{s.shape}.")

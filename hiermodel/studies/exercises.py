@@ -19,13 +19,12 @@ import numpy as np
 import pandas as pd
 
 from .._validate import (
+    check_count,
+    check_finite_array,
     check_method,
-    check_priors,
+    check_nonneg_array,
+    check_positive_array,
     check_prob,
-    count,
-    finite_array,
-    nonneg_array,
-    positive_array,
     root_seed,
 )
 from ..exceptions import SamplingWarning
@@ -88,13 +87,13 @@ def pooling_vs_tau(
     from ..core import TAU_METHODS, estimate_tau, precision_weighted_mean
 
     method = check_method(method, (*TAU_METHODS, "true"))
-    t = nonneg_array("taus", taus)
+    t = check_nonneg_array(taus, "taus")
     if t.ndim != 1 or t.size == 0:
         raise ValueError(f"`taus` must be a non-empty 1-d sequence, got shape {t.shape}.")
-    mu_ = float(finite_array("mu", mu))
+    mu_ = float(check_finite_array(mu, "mu"))
     nn = group_sizes(n, n_groups)
     g = nn.size
-    se = per_group("sigma", positive_array("sigma", sigma), g) / np.sqrt(nn)
+    se = per_group("sigma", check_positive_array(sigma, "sigma"), g) / np.sqrt(nn)
     rng = make_rng(seed)
     z = rng.standard_normal(g)
     e = rng.standard_normal(g)
@@ -169,10 +168,10 @@ def shrinkage_by_size(
     sz = group_sizes(sizes, None)
     if np.unique(sz).size != sz.size:
         raise ValueError(f"`sizes` must be distinct, got {sz.tolist()}.")
-    k = count("groups_per_size", groups_per_size)
+    k = check_count(groups_per_size, "groups_per_size")
     nn = np.repeat(sz, k)
-    sim = simulate_arrays(count("n_datasets", n_datasets), mu, tau, sigma=float(
-        positive_array("sigma", sigma)), n=nn, seed=seed)
+    sim = simulate_arrays(check_count(n_datasets, "n_datasets"), mu, tau, sigma=float(
+        check_positive_array(sigma, "sigma")), n=nn, seed=seed)
     eb = eb_core(sim.means, sim.se, method)
     shrink = 1.0 - eb.weights
     moved = np.abs(eb.theta - sim.means)
@@ -330,18 +329,18 @@ def mse_study(
     """
     from ..core import TAU_METHODS, complete_pooling, eb_core
 
-    r = count("n_datasets", n_datasets, 2)
+    r = check_count(n_datasets, "n_datasets", 2)
     level = check_prob(level, "level")
     z = _z(level)
     meths = tuple(m for m in TAU_METHODS if m != "ee") if methods is None else methods
     if isinstance(meths, str):
         raise TypeError(f"`methods` must be a sequence of method names, e.g. [{meths!r}].")
     meths = tuple(check_method(m, TAU_METHODS) for m in meths)
-    nb = count("n_bayes", n_bayes, 0)
+    nb = check_count(n_bayes, "n_bayes", 0)
     if nb > r:
         raise ValueError(f"`n_bayes`={nb} exceeds `n_datasets`={r}.")
     # what the full-Bayes fits use (None: fit's data-scaled default), as recorded in settings
-    fitted_priors = check_priors(priors if priors is not None
+    fitted_priors = Priors.check(priors if priors is not None
                                  else (fit_kwargs or {}).get("priors"))
     root = root_seed(seed)
     sim_ss, fit_ss = np.random.SeedSequence(root).spawn(2)

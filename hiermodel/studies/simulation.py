@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import count, finite_array, nonneg_array, positive_array
+from .._validate import check_count, check_finite_array, check_nonneg_array, check_positive_array
 from ..data import HierData
 from ..datasets import eight_schools_summary
 from ._checks import (
@@ -114,11 +114,11 @@ def simulate(
     Simulation
         ``.data`` (HierData) and the truth ``.theta``, ``.mu``, ``.tau``, ``.sigma``.
     """
-    mu_ = float(finite_array("mu", mu))
-    tau_ = float(nonneg_array("tau", tau))
+    mu_ = float(check_finite_array(mu, "mu"))
+    tau_ = float(check_nonneg_array(tau, "tau"))
     nn = group_sizes(n, n_groups)
     g = nn.size
-    sig = per_group("sigma", positive_array("sigma", sigma), g)
+    sig = per_group("sigma", check_positive_array(sigma, "sigma"), g)
     labels = [f"group_{i}" for i in range(g)] if groups is None else list(groups)
     if len(labels) != g:
         raise ValueError(f"`groups` has {len(labels)} labels but there are {g} groups.")
@@ -213,21 +213,21 @@ def simulate_arrays(
         ``.means``, ``.se``, ``.theta`` of shape (R, G) (unpacks as ``means, se, theta``),
         and ``.mu``, ``.tau`` of shape (R,).
     """
-    r = count("n_datasets", n_datasets)
+    r = check_count(n_datasets, "n_datasets")
     if se is None:
         if sigma is None or n is None:
             raise ValueError("Pass either `se`, or both `sigma` and `n` (se = sigma/sqrt(n)).")
         nn = group_sizes(n, n_groups)
-        se_ = per_group("sigma", positive_array("sigma", sigma), nn.size) / np.sqrt(nn)
+        se_ = per_group("sigma", check_positive_array(sigma, "sigma"), nn.size) / np.sqrt(nn)
     else:
         if sigma is not None or n is not None:
             raise ValueError("Pass either `se` or `sigma` and `n`, not both.")
-        se_ = scalar_per_group("se", positive_array("se", se), n_groups)
+        se_ = scalar_per_group("se", check_positive_array(se, "se"), n_groups)
         if se_.ndim not in (1, 2) or (se_.ndim == 2 and se_.shape[0] != r):
             raise ValueError(f"`se` must have shape (G,) or ({r}, G), got {se_.shape}.")
     g = at_least_two_groups(se_.shape[-1])
-    mu_ = finite_array("mu", mu)
-    tau_ = nonneg_array("tau", tau)
+    mu_ = check_finite_array(mu, "mu")
+    tau_ = check_nonneg_array(tau, "tau")
     for name, v in (("mu", mu_), ("tau", tau_)):
         if v.ndim > 1 or (v.ndim == 1 and v.size != r):
             raise ValueError(f"`{name}` must be a scalar or have shape ({r},), got {v.shape}.")
@@ -250,6 +250,6 @@ def replicate_seeds(seed: int | np.random.SeedSequence, n: int) -> np.ndarray:
     """
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     ss = np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key)  # fresh spawn counter
-    n = count("n", n, 0) if n else 0
+    n = check_count(n, "n", 0) if n else 0
     return np.array([int(c.generate_state(1, np.uint32)[0]) for c in ss.spawn(n)],
                     dtype=np.int64)
