@@ -33,7 +33,7 @@ from .priors import Priors
 from .stack import check_fitted
 
 if TYPE_CHECKING:
-    import arviz as az
+    from .stack import Result
 
 __all__ = [
     "count_divergences", "divergent_draws", "convergence_table", "sampling_diagnostics",
@@ -48,7 +48,7 @@ RHAT_MAX, ESS_MIN, BFMI_MIN = 1.01, 400, 0.3
 _NUMPYRO_MAX_TREE_DEPTH = 10
 
 
-def convergence_table(idata: az.InferenceData,
+def convergence_table(idata: Result,
                       var_names: list[str] | None = None) -> pd.DataFrame:
     """R-hat, bulk/tail ESS and MCSE per parameter (``arviz.summary``, kind "diagnostics"),
     for ``mu``, ``beta``, ``intercept``, ``tau``, ``theta`` and ``sigma`` by default (those
@@ -139,7 +139,7 @@ class Diagnostics:
         return "\n".join(lines)
 
 
-def divergent_draws(idata: az.InferenceData) -> np.ndarray:
+def divergent_draws(idata: Result) -> np.ndarray:
     """The divergence flag of every draw, a boolean array ``(chain, draw)``: the fit's
     ``sample_stats.diverging``, or all False when it records none (no ``sample_stats``, as
     draws from ``ExactPosterior.sample``, or no ``diverging``).  Works on ArviZ 0.23's
@@ -155,13 +155,13 @@ def divergent_draws(idata: az.InferenceData) -> np.ndarray:
     return np.zeros((post.sizes.get("chain", 0), post.sizes.get("draw", 0)), dtype=bool)
 
 
-def count_divergences(idata: az.InferenceData) -> int:
+def count_divergences(idata: Result) -> int:
     """The number of divergent transitions in a fit: the sum of ``sample_stats.diverging``
     over chains and draws (0 when the fit records none; :func:`divergent_draws`)."""
     return int(divergent_draws(idata).sum())
 
 
-def sampling_diagnostics(idata: az.InferenceData) -> Diagnostics:
+def sampling_diagnostics(idata: Result) -> Diagnostics:
     """Summarise sampler health (uses ArviZ's R-hat, ESS and BFMI).
 
     R-hat and ESS are those of the parameters NUTS moved: ``mu``, ``tau``, ``theta`` (and
@@ -201,7 +201,7 @@ CONFLICT_LR = 10.827566170662733
 CONFLICT_PRIOR_Z = 4.0      # |E[mu|y] - prior mean| / prior sd
 
 
-def prior_data_conflict(idata: az.InferenceData, data: HierData,
+def prior_data_conflict(idata: Result, data: HierData,
                         priors: Priors | None = None) -> list[str]:
     """Sentences describing a conflict between the priors and the data (empty: none found).
 

@@ -12,12 +12,12 @@ from . import stack
 from .stack import check_fitted
 
 if TYPE_CHECKING:
-    import arviz as az
+    from .stack import Result
 
 __all__ = ["save", "load"]
 
 
-def save(idata: az.InferenceData, path: str | os.PathLike) -> Path:
+def save(idata: Result, path: str | os.PathLike) -> Path:
     """Write every group (with coords and attrs) to one netCDF file; returns the path.
 
     Written whole or not at all: to a temporary file beside ``path``, renamed over it only
@@ -43,7 +43,7 @@ def save(idata: az.InferenceData, path: str | os.PathLike) -> Path:
     return path
 
 
-def load(path: str | os.PathLike) -> az.InferenceData:
+def load(path: str | os.PathLike) -> Result:
     """Read an InferenceData written by :func:`save` (fully into memory)."""
     path = Path(path)
     if not path.exists():

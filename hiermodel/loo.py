@@ -53,7 +53,7 @@ from .sampling import fit
 from .stack import check_fitted
 
 if TYPE_CHECKING:
-    import arviz as az
+    from .stack import Result
 
 __all__ = [
     "integrated_log_likelihood", "compare_loo", "compare_pooling", "k_threshold",
@@ -103,7 +103,7 @@ def k_threshold(n_draws: int) -> float:
 
 
 # ----------------------------------------------------------------------------- LOO
-def _pooling_of(idata: az.InferenceData) -> str:
+def _pooling_of(idata: Result) -> str:
     """Which of :data:`POOLING` a fit is, from its attrs (or, for fits that predate them,
     its parameterization and parameters)."""
     post = idata.posterior
@@ -121,7 +121,7 @@ def _pooling_of(idata: az.InferenceData) -> str:
                      "likelihood='conditional'.")
 
 
-def integrated_log_likelihood(idata: az.InferenceData) -> xr.DataArray:
+def integrated_log_likelihood(idata: Result) -> xr.DataArray:
     from scipy import stats
 
     r"""Pointwise log-likelihood with theta_i integrated out: one value per draw and group.
@@ -198,7 +198,7 @@ def integrated_log_likelihood(idata: az.InferenceData) -> xr.DataArray:
     return (ll + draws).transpose("chain", "draw", "group").rename("y")
 
 
-def _pointwise(name: str, idata: az.InferenceData, likelihood: str) -> xr.DataArray:
+def _pointwise(name: str, idata: Result, likelihood: str) -> xr.DataArray:
     if likelihood == "integrated":
         ll = integrated_log_likelihood(idata)
     else:
@@ -210,7 +210,7 @@ def _pointwise(name: str, idata: az.InferenceData, likelihood: str) -> xr.DataAr
     return ll
 
 
-def _loo(idata: az.InferenceData, ll: xr.DataArray):
+def _loo(idata: Result, ll: xr.DataArray):
     """arviz.loo on ``ll``.  A group whose log-likelihood is the same at every draw (no
     pooling, known se_i, integrated) has equal importance weights: its LOO value is exact,
     and its Pareto k, which ArviZ returns as inf, is set to -inf (a tail-less, degenerate
@@ -266,7 +266,7 @@ def _warn_k(ks: pd.DataFrame, loo: dict[str, Any], groups: list, likelihood: str
         ParetoKWarning, stacklevel=3)
 
 
-def compare_loo(fits: Mapping[str, az.InferenceData], *,
+def compare_loo(fits: Mapping[str, Result], *,
                 likelihood: Likelihood = "integrated") -> pd.DataFrame:
     r"""Rank fits of the same groups by leave-one-group-out PSIS-LOO (``arviz.compare``).
 
@@ -342,7 +342,7 @@ def compare_pooling(
     sampler: Literal["nutpie", "pymc", "numpyro"] = "nutpie",
     check: bool = True,
     likelihood: Likelihood = "integrated",
-) -> tuple[pd.DataFrame, dict[str, az.InferenceData]]:
+) -> tuple[pd.DataFrame, dict[str, Result]]:
     r"""Fit complete, no and partial pooling to the same data and compare them by PSIS-LOO.
 
     The pointwise log-likelihood of every model holds one value per group, so the LOO here

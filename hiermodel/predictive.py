@@ -64,7 +64,7 @@ from .priors import Priors
 from .stack import check_fitted
 
 if TYPE_CHECKING:
-    import arviz as az
+    from .stack import Result
 
 __all__ = [
     "prior_predictive", "posterior_predictive", "t_statistic", "ppc_table", "p_value",
@@ -234,7 +234,7 @@ def prior_predictive(
     n_new: int | None = None,
     rows: bool | None = None,
     seed: int | None = None,
-) -> az.InferenceData:
+) -> Result:
     r"""Prior predictive draws of the hierarchical model, for the same groups and a new one.
 
     Draws ``mu``, ``tau`` from their priors, ``theta_i ~ N(mu, tau^2)`` (with covariates
@@ -321,7 +321,7 @@ def _prior_draws(rng: np.random.Generator, data: HierData, priors: Priors, draws
     return params, pp
 
 
-def _check_match(idata: az.InferenceData, data: HierData) -> None:
+def _check_match(idata: Result, data: HierData) -> None:
     post = idata.posterior
     if "theta" not in post:
         raise ValueError("`idata.posterior` has no `theta`: pass a fit of the hierarchical "
@@ -334,14 +334,14 @@ def _check_match(idata: az.InferenceData, data: HierData) -> None:
 
 
 def posterior_predictive(
-    idata: az.InferenceData,
+    idata: Result,
     data: HierData | None = None,
     *,
     se_new: float | None = None,
     n_new: int | None = None,
     rows: bool | None = None,
     seed: int | None = None,
-) -> az.InferenceData:
+) -> Result:
     r"""Posterior predictive draws, one per posterior draw, for the same groups and a new one.
 
     With ``(mu, tau, theta, sigma)`` from each posterior draw: ``y`` (``ybar_i^rep ~
@@ -492,13 +492,13 @@ def _apply(name: str, stat: StatLike, obs: np.ndarray, rep: np.ndarray,
     return t_obs, vec
 
 
-def _pp_group(idata: az.InferenceData, group: str) -> xr.Dataset:
+def _pp_group(idata: Result, group: str) -> xr.Dataset:
     name = "posterior_predictive" if group == "posterior" else "prior_predictive"
     check_fitted(idata, (name, "observed_data"))
     return getattr(idata, name)
 
 
-def observed_and_replicated(idata: az.InferenceData, var_name: str, group: str
+def observed_and_replicated(idata: Result, var_name: str, group: str
                  ) -> tuple[np.ndarray, xr.DataArray, np.ndarray | None]:
     if var_name not in PREDICTIVE_VARS:
         raise ValueError(f"Requested var_name {var_name!r} but it must be one of "
@@ -526,7 +526,7 @@ def observed_and_replicated(idata: az.InferenceData, var_name: str, group: str
 
 
 def t_statistic(
-    idata: az.InferenceData, stat: StatLike, *, var_name: str = "y", group: Group = "posterior",
+    idata: Result, stat: StatLike, *, var_name: str = "y", group: Group = "posterior",
 ) -> tuple[float, xr.DataArray]:
     """The test statistic on the observed data and on every predictive draw.
 
@@ -572,7 +572,7 @@ def p_value(t_obs: float, t_rep: xr.DataArray) -> tuple[float, float]:
 
 
 def ppc_table(
-    idata: az.InferenceData,
+    idata: Result,
     stats: StatLike | Sequence[StatLike] | Mapping[str, StatLike] | None = None,
     *,
     var_name: str = "y",

@@ -60,7 +60,7 @@ from .priors import Priors
 from .shrinkage import covariate_offset
 
 if TYPE_CHECKING:
-    import arviz as az
+    from .stack import Result
 
 __all__ = [
     "fit", "SAMPLERS", "SAMPLER_KWARGS", "DEFAULT_TARGET_ACCEPT", "DEFAULT_PARAMETERIZATION",
@@ -86,14 +86,14 @@ def _compile_nutpie(model: pm.Model) -> Any:
 
 
 def _nutpie(model: pm.Model, compiled: Any, seed: int, progress: bool,
-            kw: dict[str, Any]) -> az.InferenceData:
+            kw: dict[str, Any]) -> Result:
     import nutpie
 
     return nutpie.sample(compiled, seed=seed, progress_bar=progress, save_warmup=False, **kw)
 
 
 def _pymc(model: pm.Model, compiled: Any, seed: int, progress: bool, kw: dict[str, Any],
-          nuts_sampler: str = "pymc") -> az.InferenceData:
+          nuts_sampler: str = "pymc") -> Result:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)
         return pm.sample(model=model, random_seed=seed, progressbar=progress,
@@ -102,7 +102,7 @@ def _pymc(model: pm.Model, compiled: Any, seed: int, progress: bool, kw: dict[st
 
 
 def _numpyro(model: pm.Model, compiled: Any, seed: int, progress: bool,
-             kw: dict[str, Any]) -> az.InferenceData:
+             kw: dict[str, Any]) -> Result:
     return _pymc(model, compiled, seed, progress, kw, nuts_sampler="numpyro")
 
 
@@ -193,7 +193,7 @@ class _Backend:
     """One NUTS backend: how it samples a model, and what it needs first."""
 
     #: (pm.Model, compiled or None, seed, progress, sampler keywords) -> InferenceData
-    sample: Callable[..., az.InferenceData]
+    sample: Callable[..., Result]
     #: pm.Model -> a compiled model kept in the cache (None: the pm.Model is enough)
     compile: Callable[[pm.Model], Any] | None = None
     #: (compiled, pm.Data updates) -> the compiled model on those data
@@ -335,7 +335,7 @@ def fit(
     cores: int | None = None,
     check: bool = True,
     sampler_kwargs: dict[str, Any] | None = None,
-) -> az.InferenceData:
+) -> Result:
     """Fit the three-level normal model with NUTS.
 
     Parameters
@@ -494,7 +494,7 @@ def fit(
 
 
 # ----------------------------------------------------------------------------- the result
-def _assemble(idata: az.InferenceData, data: HierData, spec: ModelSpec,
+def _assemble(idata: Result, data: HierData, spec: ModelSpec,
               rng: np.random.Generator, log_likelihood: bool) -> None:
     """Turn a backend's InferenceData into hiermodel's result, in place: the data's group
     labels on every group; exact theta draws for the marginal form; ``observed_data`` and
@@ -513,14 +513,14 @@ def _assemble(idata: az.InferenceData, data: HierData, spec: ModelSpec,
         _add_log_likelihood(idata, data)
 
 
-def _group_se(idata: az.InferenceData, data: HierData) -> xr.DataArray:
+def _group_se(idata: Result, data: HierData) -> xr.DataArray:
     """se_i per draw: fixed when sigma is known, sigma / sqrt(n_i) when it is a parameter."""
     if data.sigma_known:
         return xr.DataArray(data.se, dims="group")
     return idata.posterior["sigma"] / xr.DataArray(np.sqrt(data.n), dims="group")
 
 
-def _add_conditional_coefficients(idata: az.InferenceData, data: HierData, priors: Priors,
+def _add_conditional_coefficients(idata: Result, data: HierData, priors: Priors,
                                   rng: np.random.Generator) -> None:
     """Exact draws ``(mu, beta) | tau[, sigma], y ~ N(b_hat, A^-1)`` for the marginal form
     with covariates (:func:`hiermodel.model._collapsed` integrates them out), one per
@@ -543,7 +543,7 @@ def _add_conditional_coefficients(idata: az.InferenceData, data: HierData, prior
     stack.set_group(idata, "posterior", post)
 
 
-def _add_conditional_theta(idata: az.InferenceData, data: HierData,
+def _add_conditional_theta(idata: Result, data: HierData,
                            rng: np.random.Generator) -> None:
     """Exact draws ``theta_i | mu, tau, y ~ N(mu + w_i (ybar_i - mu), w_i se_i^2)``, with
     ``w_i = tau^2 / (tau^2 + se_i^2)`` (the conditional posterior, BDA3 eq. 5.17), one per
@@ -563,7 +563,7 @@ def _add_conditional_theta(idata: az.InferenceData, data: HierData,
     stack.set_group(idata, "posterior", post)
 
 
-def _add_log_likelihood(idata: az.InferenceData, data: HierData) -> None:
+def _add_log_likelihood(idata: Result, data: HierData) -> None:
     """Pointwise log-likelihood, one value per group, ``log p(ybar_i [, ss_i] | theta_i, .)``:
     ``log N(ybar_i | theta_i, se_i^2)`` (+ ``log Gamma(ss_i | (n_i-1)/2, rate 1/(2 sigma^2))``
     when sigma is unknown; 0 for a group of one row).  Conditional on theta_i in every

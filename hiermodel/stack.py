@@ -13,12 +13,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, Union
 
 import numpy as np
 import xarray as xr
 
+if TYPE_CHECKING:
+    import arviz
+
 ARVIZ_1 = int(version("arviz").split(".")[0]) >= 1
+
+#: The type of a fit, for annotations: ``arviz.InferenceData`` on ArviZ 0.23, an
+#: ``xarray.DataTree`` on ArviZ 1.x (which calls it InferenceData).
+Result: TypeAlias = Union["arviz.InferenceData", xr.DataTree]  # noqa: UP007
 
 
 def is_result(obj: Any) -> bool:

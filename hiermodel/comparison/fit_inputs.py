@@ -29,7 +29,7 @@ from ..shrinkage import exact_posterior
 from ..stack import check_fitted
 
 if TYPE_CHECKING:
-    import arviz as az
+    from ..stack import Result
 
 __all__ = [
     "normalize_group_dim", "data_from_idata", "resolve_data", "fit_priors", "posterior_weights",
@@ -41,7 +41,7 @@ __all__ = [
 SAMPLE = ("chain", "draw")
 
 
-def _group_dim(idata: az.InferenceData, name: str = "idata") -> str:
+def _group_dim(idata: Result, name: str = "idata") -> str:
     """The group dimension of ``idata``: the one non-(chain, draw) dim of posterior theta."""
     dims = idata.posterior["theta"].dims
     other = [d for d in dims if d not in SAMPLE]
@@ -51,7 +51,7 @@ def _group_dim(idata: az.InferenceData, name: str = "idata") -> str:
     return str(other[0])
 
 
-def normalize_group_dim(idata: Any, name: str = "idata") -> tuple[az.InferenceData, str]:
+def normalize_group_dim(idata: Any, name: str = "idata") -> tuple[Result, str]:
     """``(idata with its group dimension renamed to 'group', the original dim name)``.
 
     ``idata`` must be InferenceData whose posterior holds ``mu``, ``tau`` and ``theta``
@@ -94,7 +94,7 @@ def _observed_y(obs: xr.Dataset) -> str | None:
     return on_group[0] if len(on_group) == 1 else None
 
 
-def stored_data(idata: az.InferenceData) -> dict[str, np.ndarray]:
+def stored_data(idata: Result) -> dict[str, np.ndarray]:
     """What the (normalized) ``idata`` records of its data: any of ``means``, ``se``,
     ``ss``, ``n``, ``sigma`` (arrays on ``group``)."""
     out: dict[str, np.ndarray] = {}
@@ -120,7 +120,7 @@ def stored_data(idata: az.InferenceData) -> dict[str, np.ndarray]:
     return out
 
 
-def data_from_idata(idata: az.InferenceData) -> HierData:
+def data_from_idata(idata: Result) -> HierData:
     """Rebuild the :class:`~hiermodel.data.HierData` a fit was made from.
 
     Uses ``observed_data["y"]`` (``ybar_i``; or the one observed variable on the group
@@ -180,7 +180,7 @@ def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ~np.isclose(a, b, rtol=1e-9, atol=1e-12)
 
 
-def _check_same_data(idata: az.InferenceData, data: HierData, name: str,
+def _check_same_data(idata: Result, data: HierData, name: str,
                      source: str | None = None) -> None:
     """Raise when ``data`` is not the data stored in ``idata`` (values, not just labels).
     ``source``: where ``data`` came from when the user did not pass it."""
@@ -218,7 +218,7 @@ def _check_same_data(idata: az.InferenceData, data: HierData, name: str,
                 f"`{name}`, or pass the HierData it was fitted to.")
 
 
-def resolve_data(idata: az.InferenceData, data: HierData | None,
+def resolve_data(idata: Result, data: HierData | None,
                   name: str = "idata", source: str | None = None) -> HierData:
     """``data`` (checked against ``idata``'s posterior labels and stored data) or the data
     rebuilt from ``idata``.  ``idata`` is normalized (group dim named ``group``);
@@ -242,7 +242,7 @@ def _prior_key(p: Priors) -> tuple:
             p.beta_mean, p.beta_sd)
 
 
-def fit_priors(idata: az.InferenceData, priors: Priors | None = None,
+def fit_priors(idata: Result, priors: Priors | None = None,
                data: HierData | None = None) -> Priors:
     """The :class:`~hiermodel.priors.Priors` a posterior was computed with.
 
@@ -293,7 +293,7 @@ def _group_se(posterior: xr.Dataset, data: HierData) -> np.ndarray:
     return sigma[..., None] / np.sqrt(np.asarray(data.n, float))
 
 
-def posterior_weights(idata: az.InferenceData, data: HierData) -> xr.DataArray:
+def posterior_weights(idata: Result, data: HierData) -> xr.DataArray:
     """Per-draw shrinkage weights ``w_i = tau^2 / (tau^2 + se_i^2)``, dims (chain, draw,
     <group dim>) -- the group dimension named as in ``idata`` (``group``, ``school``...)."""
     idata, dim = normalize_group_dim(idata)
@@ -304,13 +304,13 @@ def posterior_weights(idata: az.InferenceData, data: HierData) -> xr.DataArray:
                         coords={dim: post["group"].values}, name="weight")
 
 
-def _exact_applies(data: HierData, idata: az.InferenceData) -> bool:
+def _exact_applies(data: HierData, idata: Result) -> bool:
     if data.sigma_known:
         return "sigma" not in idata.posterior
     return "sigma" in idata.posterior and not data.has_covariates
 
 
-def exact_for_fit(data: HierData, idata: az.InferenceData, priors: Priors | None):
+def exact_for_fit(data: HierData, idata: Result, priors: Priors | None):
     """The exact posterior when it applies (known sampling sds, or raw rows with sigma
     unknown and no covariates: the (tau, sigma) grid), else None."""
     if not _exact_applies(data, idata):
@@ -318,7 +318,7 @@ def exact_for_fit(data: HierData, idata: az.InferenceData, priors: Priors | None
     return exact_posterior(data, fit_priors(idata, priors, data))
 
 
-def priors_text(idata: az.InferenceData, exact: Any) -> str:
+def priors_text(idata: Result, exact: Any) -> str:
     """The priors behind the table: the exact posterior's, else those recorded."""
     if exact is not None and isinstance(getattr(exact, "priors", None), Priors):
         return exact.priors.describe()
@@ -330,6 +330,6 @@ def priors_text(idata: az.InferenceData, exact: Any) -> str:
 
 
 
-def method_name(idata: az.InferenceData) -> str:
+def method_name(idata: Result) -> str:
     attrs = idata.posterior.attrs
     return str(attrs.get("parameterization", attrs.get("method", "?")))

@@ -18,13 +18,13 @@ from .draw_summaries import draw_summary, resolve_interval_arguments
 from .fit_inputs import SAMPLE, data_from_idata, exact_for_fit, normalize_group_dim, resolve_data
 
 if TYPE_CHECKING:
-    import arviz as az
+    from ..stack import Result
 
 __all__ = ["compare_fits", "check_fits"]
 
 
 def check_fits(fits: Any, default_name: str = "?"
-               ) -> tuple[dict[str, az.InferenceData], dict[str, str]]:
+               ) -> tuple[dict[str, Result], dict[str, str]]:
     """``(name -> normalized InferenceData, name -> original group dim)`` for one fit or a
     dict of them; a single fit is named by its parameterization (or method), else
     ``default_name``."""
@@ -44,7 +44,7 @@ def check_fits(fits: Any, default_name: str = "?"
     return out, dims
 
 
-def _data_for_fits(fits: Mapping[str, az.InferenceData],
+def _data_for_fits(fits: Mapping[str, Result],
                    data: HierData | None) -> tuple[HierData, str | None]:
     """``(data, None)``, or the data rebuilt from the first fit that carries it and a
     description of that fit."""
@@ -58,7 +58,7 @@ def _data_for_fits(fits: Mapping[str, az.InferenceData],
 
 
 def compare_fits(
-    fits: Mapping[str, az.InferenceData] | az.InferenceData,
+    fits: Mapping[str, Result] | Result,
     data: HierData | None = None,
     *,
     priors: Priors | None = None,

@@ -34,13 +34,13 @@ from .fit_inputs import (
 )
 
 if TYPE_CHECKING:
-    import arviz as az
+    from ..stack import Result
 
 __all__ = ["compare", "compare_population", "TRANSFORMED_POINT_COLUMNS"]
 
 
 def compare(
-    idata: az.InferenceData,
+    idata: Result,
     data: HierData | None = None,
     eb_method: str = "reml",
     *,
@@ -198,7 +198,7 @@ TRANSFORMED_POINT_COLUMNS = ("no_pooling", "complete_pooling", "sd_of_means", "e
 _SCALE_FREE_COLUMNS = ("n", "se", "eb_weight", "shrinkage")
 
 
-def _on_scale(table: pd.DataFrame, idata: az.InferenceData, data: HierData,
+def _on_scale(table: pd.DataFrame, idata: Result, data: HierData,
               back: Any) -> pd.DataFrame:
     """:func:`compare`'s table on the scale of the Transform ``back``: point estimates
     transformed, the posterior summarised from the transformed draws (median and interval),
@@ -226,7 +226,7 @@ def _on_scale(table: pd.DataFrame, idata: az.InferenceData, data: HierData,
     return out
 
 
-def _with_exact_and_attrs(table: pd.DataFrame, idata: az.InferenceData, data: HierData,
+def _with_exact_and_attrs(table: pd.DataFrame, idata: Result, data: HierData,
                           priors: Priors | None, dim: str, interval: str, prob: float, *,
                           exact_median: bool = False, **eb: Any) -> pd.DataFrame:
     """:func:`compare`'s ``exact`` columns (when they apply; with ``exact_median`` the exact
@@ -258,7 +258,7 @@ def _eb_regression(data: HierData, eb_method: str):
     return x, meta_regression(y, v, x, eb_method)
 
 
-def _compare_regression(idata: az.InferenceData, data: HierData, dim: str, eb_method: str,
+def _compare_regression(idata: Result, data: HierData, dim: str, eb_method: str,
                         interval: str, prob: float, priors: Priors | None, *,
                         exact_median: bool = False) -> pd.DataFrame:
     """:func:`compare` for data with covariates: the EB columns come from the
@@ -298,7 +298,7 @@ def _compare_regression(idata: az.InferenceData, data: HierData, dim: str, eb_me
 
 
 def compare_population(
-    idata: az.InferenceData,
+    idata: Result,
     data: HierData | None = None,
     eb_method: str = "reml",
     *,
@@ -384,7 +384,7 @@ def _add_exact_population(table: pd.DataFrame, exact: Any) -> None:
     table["exact_sd"] = [value(sd, k) for k in table.index]
 
 
-def _population_regression(idata: az.InferenceData, data: HierData, eb_method: str,
+def _population_regression(idata: Result, data: HierData, eb_method: str,
                            interval: str, prob: float, priors: Priors | None) -> pd.DataFrame:
     """:func:`compare_population` with covariates."""
     post = idata.posterior

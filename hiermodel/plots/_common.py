@@ -23,7 +23,7 @@ from ..data import HierData
 from ..options import resolve_interval
 
 if TYPE_CHECKING:
-    import arviz as az
+    from ..stack import Result
 
 #: the sample dimensions of a posterior
 SAMPLE = ("chain", "draw")
@@ -155,11 +155,11 @@ def draws_interval(draws: np.ndarray, kind: str, prob: float) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- data of a fit
-def group_labels(idata: az.InferenceData) -> list:
+def group_labels(idata: Result) -> list:
     return idata.posterior["group"].values.tolist()
 
 
-def data_for(idata: az.InferenceData, data: Any) -> HierData:
+def data_for(idata: Result, data: Any) -> HierData:
     """``data``, or the data rebuilt from a (normalized) fit that carries it; a ``data``
     given with a fit that carries its own must be that data."""
     if data is not None:
@@ -184,7 +184,7 @@ def data_for(idata: az.InferenceData, data: Any) -> HierData:
     return data
 
 
-def _check_covariates(idata: az.InferenceData, data: HierData, stored: HierData | None) -> None:
+def _check_covariates(idata: Result, data: HierData, stored: HierData | None) -> None:
     """``data``'s covariates are those of the fit: the posterior has ``beta`` exactly when
     the data have covariates, on the same names (and the same values as stored in it)."""
     post = idata.posterior
@@ -210,7 +210,7 @@ def _check_covariates(idata: az.InferenceData, data: HierData, stored: HierData 
 
 
 
-def is_regression(idata: az.InferenceData, data: HierData) -> bool:
+def is_regression(idata: Result, data: HierData) -> bool:
     """Whether the fit is a meta-regression: then ``mu`` is the effect at the covariates'
     means (the models centre the covariates)."""
     return bool(data.has_covariates or "beta" in idata.posterior)

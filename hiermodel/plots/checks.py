@@ -32,12 +32,12 @@ from ._layout import legend_below, xaxis_depth_pts
 from .style import get_style
 
 if TYPE_CHECKING:
-    import arviz as az
+    from ..stack import Result
 
 __all__ = ["plot_sampler_geometry", "plot_test_statistics", "plot_ppc"]
 
 
-def _geometry_coordinate(idata: az.InferenceData, group: Any, var: str,
+def _geometry_coordinate(idata: Result, group: Any, var: str,
                          ) -> tuple[np.ndarray, str]:
     """The values and axis label of one group's coordinate in the sampler-geometry plot."""
     post = idata.posterior
@@ -54,7 +54,7 @@ def _geometry_coordinate(idata: az.InferenceData, group: Any, var: str,
 
 
 def plot_sampler_geometry(
-    result: az.InferenceData | Mapping[str, az.InferenceData],
+    result: Result | Mapping[str, Result],
     *,
     group: Any = None,
     var: str = "sampled",
@@ -151,7 +151,7 @@ def _stat_objects(stats: Any, names: list[str]) -> list[Any]:
 
 
 def plot_test_statistics(
-    result: az.InferenceData,
+    result: Result,
     stats: Any = None,
     *,
     table: pd.DataFrame | None = None,
@@ -245,7 +245,7 @@ def plot_test_statistics(
 
 
 def plot_ppc(
-    result: az.InferenceData,
+    result: Result,
     *,
     var_name: str = "y",
     group: str = "posterior",

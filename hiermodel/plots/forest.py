@@ -29,7 +29,7 @@ from ._layout import LABEL_SIZE, FitRows, legend_below, xaxis_depth_pts
 from .style import Style, get_style
 
 if TYPE_CHECKING:
-    import arviz as az
+    from ..stack import Result
 
 __all__ = ["plot_forest"]
 
@@ -119,7 +119,7 @@ def _draw_fit(ax: Axes, f: _FitIntervals, y: np.ndarray, color: Any, style: Styl
 
 
 def plot_forest(
-    result: az.InferenceData | Mapping[str, az.InferenceData],
+    result: Result | Mapping[str, Result],
     *,
     var_names: Sequence[str] = ("theta",),
     interval: str | None = None,

@@ -39,7 +39,7 @@ from ._layout import LABEL_SIZE, FitRows, legend_below, text_size_pts, xaxis_dep
 from .style import Style, get_style
 
 if TYPE_CHECKING:
-    import arviz as az
+    from ..stack import Result
 
 __all__ = ["plot_meta_forest"]
 
@@ -78,7 +78,7 @@ class _MetaForest:
         return self.rows.iloc[self.n_groups + 1]
 
 
-def _forest_rows(idata: az.InferenceData, data: HierData, kind: str, prob: float,
+def _forest_rows(idata: Result, data: HierData, kind: str, prob: float,
                  z: float) -> pd.DataFrame:
     """The numbers of the forest plot, on the model scale.
 
@@ -249,7 +249,7 @@ def _draw_legend(ax: Axes, f: _MetaForest, xlabel: str, style: Style) -> None:
 
 
 def plot_meta_forest(
-    result: az.InferenceData,
+    result: Result,
     data: HierData | None = None,
     *,
     interval: str | None = None,

@@ -41,7 +41,7 @@ from ._layout import BubbleLabels, legend_below, xaxis_depth_pts
 from .style import Style, get_style
 
 if TYPE_CHECKING:
-    import arviz as az
+    from ..stack import Result
 
 __all__ = ["plot_bubble"]
 
@@ -256,7 +256,7 @@ def _draw_legend(ax: Axes, b: _Bubbles, color: Any, prediction: bool, style: Sty
 
 
 def plot_bubble(
-    result: az.InferenceData | MetaAnalysis | Sequence[az.InferenceData | MetaAnalysis],
+    result: Result | MetaAnalysis | Sequence[Result | MetaAnalysis],
     data: HierData | None = None,
     *,
     covariate: str | None = None,

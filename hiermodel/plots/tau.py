@@ -37,12 +37,12 @@ from ._layout import legend_below, xaxis_depth_pts
 from .style import Style, get_style
 
 if TYPE_CHECKING:
-    import arviz as az
+    from ..stack import Result
 
 __all__ = ["plot_tau"]
 
 
-def _tau_inputs(posterior: Any, data: Any) -> tuple[az.InferenceData | ExactPosterior, HierData]:
+def _tau_inputs(posterior: Any, data: Any) -> tuple[Result | ExactPosterior, HierData]:
     """The posterior (a fit or exact draws normalized to a ``group`` dim, or an
     ExactPosterior) and the data behind it."""
     if isinstance(posterior, ExactPosterior):
@@ -78,7 +78,7 @@ def _tau_hats(estimates: Any, data: HierData) -> pd.DataFrame:
     return estimates
 
 
-def _exact_for(posterior: az.InferenceData | ExactPosterior, data: HierData,
+def _exact_for(posterior: Result | ExactPosterior, data: HierData,
                exact: Any) -> ExactPosterior | None:
     """The exact posterior to draw: the posterior itself, the one given, or (``exact`` None
     or True) :func:`hiermodel.shrinkage.exact_posterior` of the data under the fit's priors
@@ -226,7 +226,7 @@ def _draw_weights(ax: Axes, t: _TauPosterior, style: Style) -> None:
 
 
 def plot_tau(
-    result: az.InferenceData | ExactPosterior,
+    result: Result | ExactPosterior,
     data: HierData | None = None,
     *,
     estimates: pd.DataFrame | None = None,
