@@ -35,6 +35,7 @@ with exit_on_interrupt():   # Ctrl-C of the command while PyMC imports: one line
     from .core import EB_METHODS
     from .datasets import DATASETS
     from .model import PARAMETERIZATIONS
+    from .options import INTERVAL_KINDS
     from .priors import MU_PRIORS, SIGMA_PRIORS, TAU_PRIORS
     from .report import run_report
     from .sampling import DEFAULT_PARAMETERIZATION, SAMPLERS
@@ -73,6 +74,12 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--chains", type=int, default=4, help="chains (default: 4)")
     g.add_argument("--eb-method", choices=EB_METHODS, default="reml",
                    help="empirical-Bayes tau estimator for the comparison (default: reml)")
+    g.add_argument("--interval", choices=INTERVAL_KINDS, default=None,
+                   help="posterior intervals of the group and population tables: eti, central "
+                        "(equal-tailed), or hdi, highest density (default: eti, "
+                        "hiermodel.get_options())")
+    g.add_argument("--prob", type=float, default=None, metavar="P",
+                   help="probability mass of every interval, between 0 and 1 (default: 0.95)")
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     pr = p.add_argument_group(
@@ -502,8 +509,8 @@ def _run(argv: list[str] | None) -> int:
             title = f"hiermodel fit of {args.file}"
         run_report(data, out, seed=args.seed, priors=priors, sampler=args.sampler,
                    parameterization=args.parameterization, draws=args.draws, tune=args.tune,
-                   chains=args.chains, eb_method=args.eb_method,
-                   progressbar=False if args.no_progress else None,
+                   chains=args.chains, eb_method=args.eb_method, interval=args.interval,
+                   prob=args.prob, progressbar=False if args.no_progress else None,
                    figures=not args.no_figures, sampler_geometry=args.sampler_geometry,
                    transform=args.transform, knha=getattr(args, "knha", False),
                    command=command, title=title,

@@ -112,21 +112,21 @@ def run_report(
     final = check_out(Path(out))
     staging = staging_folder(final)
     try:
-        result = _run_into(staging, data, settings, priors=priors, progressbar=progressbar,
+        result = _run_into(staging, final, data, settings, priors=priors,
+                           progressbar=progressbar,
                            figures=figures, sampler_geometry=sampler_geometry, log=log)
         replace_folder(staging, final, command)
     except BaseException:  # Ctrl-C included: the previous results stay as they were
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    log(f"hiermodel: wrote {len(result.files)} files to {final}/ in {result.seconds:.1f} s")
     return dataclasses.replace(result, files={k: final / p.name
                                               for k, p in result.files.items()})
 
 
-def _run_into(out: Path, data: Any, settings: RunSettings, *, priors: Any,
+def _run_into(out: Path, final: Path, data: Any, settings: RunSettings, *, priors: Any,
               progressbar: bool | None, figures: bool, sampler_geometry: bool,
               log: Callable[[str], Any]) -> ReportResult:
-    """The run itself, writing into ``out`` (the staging folder)."""
+    """The run itself, writing into ``out`` (the staging folder) what goes to ``final``."""
     from .._validate import check_priors
 
     s = settings
@@ -167,4 +167,5 @@ def _run_into(out: Path, data: Any, settings: RunSettings, *, priors: Any,
     result = dataclasses.replace(result, seconds=time.perf_counter() - t0)
     (out / "report.md").write_text(render_report(result), encoding="utf-8")
     files["report"] = out / "report.md"
+    log(f"hiermodel: wrote {len(files)} files to {final}/ in {result.seconds:.1f} s")
     return dataclasses.replace(result, files=files)
