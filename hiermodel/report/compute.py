@@ -16,7 +16,7 @@ from ..core import predictive_quantiles
 from .result import EBEstimate, NewGroup, ReportTables, RunSettings
 
 __all__ = ["FitStage", "fit_stage", "tables_stage", "TableStage", "collect_warnings",
-           "population_method", "known_sigma_only"]
+           "population_method"]
 
 
 @dataclass(frozen=True)
@@ -73,14 +73,6 @@ def _predictive(idata: Any, data: Any, seed: int) -> Any:
     else:
         kw = {"se_new": float(np.median(data.se))}
     return posterior_predictive(idata, data, seed=seed, **kw)
-
-
-def known_sigma_only(describe: str, data: Any) -> str:
-    """``Priors.describe()`` without the sigma part when sigma is known (it is not used)."""
-    parts = describe.split("; ")
-    if data.sigma_known:
-        parts = [p for p in parts if not p.startswith("sigma ~")]
-    return "; ".join(parts).replace(" (if unknown)", "")
 
 
 def tables_stage(data: Any, settings: RunSettings, fitted: FitStage) -> TableStage:

@@ -3,12 +3,16 @@ it (:func:`hiermodel.meta_analysis`), rendered from the result's named fields.""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..formatting import format_number
 from .markdown import interval_text, table_block
-from .result import ReportResult
 from .words import DataTerms, IntervalTerms
+
+if TYPE_CHECKING:
+    from .result import ReportResult
 
 __all__ = ["meta_title", "meta_lines", "eb_interval_text", "metafor_number"]
 

@@ -3,12 +3,16 @@ exact posterior -- each with the definition of every column, from the result's f
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..formatting import DASH, format_number
 from .markdown import table_block
-from .result import ReportResult
 from .words import GRID_OVER, DataTerms, IntervalTerms, in_data_terms, sigma_text
+
+if TYPE_CHECKING:
+    from .result import ReportResult
 
 __all__ = ["comparison_lines", "scaled_comparison_lines", "population_lines", "exact_lines",
            "exact_quantile_columns", "group_mean"]

@@ -12,11 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .compute import collect_warnings, fit_stage, known_sigma_only, tables_stage
+from .compute import collect_warnings, fit_stage, tables_stage
 from .figures import draw_figures
 from .files import check_out, replace_folder, staging_folder, write_data, write_tables
-from .render import extreme_messages, render_report
+from .render import render_report
+from .render_checks import extreme_messages
 from .result import ReportChecks, ReportResult, RunSettings
+from .words import known_sigma_only
 
 __all__ = ["run_report"]
 

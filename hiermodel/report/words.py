@@ -5,14 +5,17 @@ finished text."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..formatting import format_number
-from .result import RunSettings
 
-__all__ = ["DataTerms", "IntervalTerms", "sigma_text", "in_data_terms", "GRID_OVER"]
+if TYPE_CHECKING:
+    from .result import RunSettings
+
+__all__ = ["DataTerms", "IntervalTerms", "sigma_text", "in_data_terms", "known_sigma_only",
+           "GRID_OVER"]
 
 #: what the exact posterior integrates over besides tau, by whether sigma is known
 GRID_OVER = {True: "tau", False: "tau and sigma"}
@@ -81,3 +84,11 @@ def in_data_terms(library_text: str, terms: DataTerms) -> str:
     the data, said in the data's terms (``y_i`` for estimates).  Only such sentences pass
     through here; the report's own text is written in the data's terms."""
     return library_text if terms.ybar == "ybar" else library_text.replace("ybar", terms.ybar)
+
+
+def known_sigma_only(describe: str, data: Any) -> str:
+    """``Priors.describe()`` without the sigma part when sigma is known (it is not used)."""
+    parts = describe.split("; ")
+    if data.sigma_known:
+        parts = [p for p in parts if not p.startswith("sigma ~")]
+    return "; ".join(parts).replace(" (if unknown)", "")
