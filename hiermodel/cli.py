@@ -7,6 +7,7 @@
     any form: --covariates COL[,COL...]   group-level covariates (meta-regression)
               --knha                      Knapp-Hartung tests in the empirical-Bayes section
               --sep ';' --decimal ','     a file written with semicolons and decimal commas
+              --interval eti|hdi --prob P  the posterior intervals (default: 95% central)
 
     priors:  --mu-prior normal[:LOC[,SCALE]] | flat
              --tau-prior halfcauchy[:SCALE] | halfnormal[:SCALE] | uniform[:UPPER]
