@@ -508,14 +508,15 @@ def _run(argv: list[str] | None) -> int:
             data = data_from_args(args)
             out = args.out or (Path(args.file).stem + "_out")
             title = f"hiermodel fit of {args.file}"
-        run_report(data, out, seed=args.seed, priors=priors, sampler=args.sampler,
-                   parameterization=args.parameterization, draws=args.draws, tune=args.tune,
-                   chains=args.chains, eb_method=args.eb_method, interval=args.interval,
-                   prob=args.prob, progressbar=False if args.no_progress else None,
-                   figures=not args.no_figures, sampler_geometry=args.sampler_geometry,
-                   transform=args.transform, knha=getattr(args, "knha", False),
-                   command=command, title=title,
-                   log=lambda m: print(m, file=sys.stderr, flush=True))
+        with _in_cli_words({"interval": ("--interval", None), "prob": ("--prob", None)}):
+            run_report(data, out, seed=args.seed, priors=priors, sampler=args.sampler,
+                       parameterization=args.parameterization, draws=args.draws, tune=args.tune,
+                       chains=args.chains, eb_method=args.eb_method, interval=args.interval,
+                       prob=args.prob, progressbar=False if args.no_progress else None,
+                       figures=not args.no_figures, sampler_geometry=args.sampler_geometry,
+                       transform=args.transform, knha=getattr(args, "knha", False),
+                       command=command, title=title,
+                       log=lambda m: print(m, file=sys.stderr, flush=True))
     except (UserError, ValueError, TypeError, ImportError, FileNotFoundError) as err:
         print(f"hiermodel: error: {err}".splitlines()[0], file=sys.stderr)
         return 2

@@ -483,7 +483,7 @@ def test_hdi_changes_the_interval_columns_and_the_words(es_report, tmp_path):
     assert "95% HDI" not in eti_text
 
 
-def test_cli_interval_and_prob_are_passed_on(tmp_path):
+def test_cli_interval_and_prob_are_passed_on(tmp_path, capsys):
     from hiermodel.cli import build_parser
 
     args = build_parser().parse_args(["eight-schools", "--interval", "hdi", "--prob", "0.9"])
@@ -495,5 +495,8 @@ def test_cli_interval_and_prob_are_passed_on(tmp_path):
     text = (out / "report.md").read_text()
     assert "90% HDI [" in text and "90% highest-density" in text
     assert "hdi_low" in pd.read_csv(out / "population.csv").columns
+    capsys.readouterr()
     assert main(["eight-schools", "--out", str(tmp_path / "p"), "--prob", "1.5",
                  *CLI_SMALL]) == 2
+    assert "hiermodel: error: --prob must be a number strictly between 0 and 1" in (
+        capsys.readouterr().err)
