@@ -7,6 +7,7 @@
     any form: --covariates COL[,COL...]   group-level covariates (meta-regression)
               --knha                      Knapp-Hartung tests in the empirical-Bayes section
               --sep ';' --decimal ','     a file written with semicolons and decimal commas
+              --interval eti|hdi --prob P  the posterior intervals (default: 95% central)
 
     priors:  --mu-prior normal[:LOC[,SCALE]] | flat
              --tau-prior halfcauchy[:SCALE] | halfnormal[:SCALE] | uniform[:UPPER]
@@ -34,6 +35,7 @@ from .interrupt import INTERRUPTED_MESSAGE, INTERRUPTED_STATUS, exit_on_interrup
 with exit_on_interrupt():   # Ctrl-C of the command while PyMC imports: one line, exit 130
     from .core import EB_METHODS
     from .datasets import DATASETS
+    from .options import INTERVAL_KINDS
     from .parameterization import PARAMETERIZATIONS
     from .prior_families import MU_FAMILIES, SIGMA_FAMILIES, TAU_FAMILIES, family_key
     from .report import run_report
@@ -74,6 +76,12 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--chains", type=int, default=4, help="chains (default: 4)")
     g.add_argument("--eb-method", choices=EB_METHODS, default="reml",
                    help="empirical-Bayes tau estimator for the comparison (default: reml)")
+    g.add_argument("--interval", choices=INTERVAL_KINDS, default=None,
+                   help="posterior intervals of the group and population tables: eti, central "
+                        "(equal-tailed), or hdi, highest density (default: eti, "
+                        "hiermodel.get_options())")
+    g.add_argument("--prob", type=float, default=None, metavar="P",
+                   help="probability mass of every interval, between 0 and 1 (default: 0.95)")
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     pr = p.add_argument_group(
@@ -507,14 +515,15 @@ def _run(argv: list[str] | None) -> int:
             data = data_from_args(args)
             out = args.out or (Path(args.file).stem + "_out")
             title = f"hiermodel fit of {args.file}"
-        run_report(data, out, seed=args.seed, priors=priors, sampler=args.sampler,
-                   parameterization=args.parameterization, draws=args.draws, tune=args.tune,
-                   chains=args.chains, eb_method=args.eb_method,
-                   progressbar=False if args.no_progress else None,
-                   figures=not args.no_figures, sampler_geometry=args.sampler_geometry,
-                   transform=args.transform, knha=getattr(args, "knha", False),
-                   command=command, title=title,
-                   log=lambda m: print(m, file=sys.stderr, flush=True))
+        with _in_cli_words({"interval": ("--interval", None), "prob": ("--prob", None)}):
+            run_report(data, out, seed=args.seed, priors=priors, sampler=args.sampler,
+                       parameterization=args.parameterization, draws=args.draws, tune=args.tune,
+                       chains=args.chains, eb_method=args.eb_method, interval=args.interval,
+                       prob=args.prob, progressbar=False if args.no_progress else None,
+                       figures=not args.no_figures, sampler_geometry=args.sampler_geometry,
+                       transform=args.transform, knha=getattr(args, "knha", False),
+                       command=command, title=title,
+                       log=lambda m: print(m, file=sys.stderr, flush=True))
     except (UserError, ValueError, TypeError, ImportError, FileNotFoundError) as err:
         print(f"hiermodel: error: {err}".splitlines()[0], file=sys.stderr)
         return 2

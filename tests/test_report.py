@@ -16,7 +16,8 @@ import pytest
 
 from hiermodel import HierData, eight_schools
 from hiermodel.cli import main
-from hiermodel.report import format_number, markdown_table, run_report
+from hiermodel.formatting import format_number
+from hiermodel.report import ReportResult, markdown_table, run_report
 
 SMALL = dict(draws=200, tune=200, chains=2, progressbar=False)
 CLI_SMALL = ["--draws", "200", "--tune", "200", "--chains", "2", "--no-progress",
@@ -81,9 +82,9 @@ def num(s: str) -> float:
 @pytest.fixture(scope="module")
 def es_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report_es")
-    files = run_report(eight_schools(), out, seed=7, figures=False, command="hiermodel test",
-                       title="Eight Schools", log=lambda m: None, **SMALL)
-    return out, files, (out / "report.md").read_text()
+    result = run_report(eight_schools(), out, seed=7, figures=False, command="hiermodel test",
+                        title="Eight Schools", log=lambda m: None, **SMALL)
+    return out, result, (out / "report.md").read_text()
 
 
 # ----------------------------------------------------------------------------- the report
@@ -168,13 +169,14 @@ def test_sampling_warnings_are_at_the_top(es_report):
 
 
 def test_report_records_how_to_reproduce(es_report):
-    out, files, text = es_report
+    out, result, text = es_report
     assert "hiermodel test" in section(text, "Reproduce") and "Seed: 7" in text
     from importlib.metadata import version
 
     assert f"- pymc {version('pymc')}" in text and f"- arviz {version('arviz')}" in text
     assert {"idata", "comparison", "population", "diagnostics", "ppc", "exact",
-            "report"} <= set(files)
+            "report"} <= set(result.files)
+    assert all(p.parent == out and p.exists() for p in result.files.values())
     assert not list(out.glob("*.png"))
 
 
@@ -271,8 +273,11 @@ def test_format_number(value, text):
 def test_markdown_table_needs_a_named_index():
     df = pd.DataFrame({"a": [1.0, np.nan]}, index=pd.Index(["x|y", "z"], name="row"))
     md = markdown_table(df)
-    assert md.splitlines()[0] == "| row | a |"
-    assert "x\\|y" in md and "| z | – |" in md
+    assert _cells(md.splitlines()[0]) == ["row", "a"]
+    align = _cells(md.splitlines()[1])
+    assert align[0].startswith(":") and align[1].endswith(":") and not align[1].startswith(":")
+    assert _cells(md.splitlines()[2]) == ["x\\|y", "1"]
+    assert _cells(md.splitlines()[3]) == ["z", "–"]
     with pytest.raises(ValueError, match="name the index"):
         markdown_table(pd.DataFrame({"a": [1]}))
 
@@ -302,7 +307,7 @@ def test_a_rerun_replaces_its_own_folder_whole(tmp_path):
     out = tmp_path / "run"
     _quick(out, figures=True)
     assert (out / "forest.png").exists() and (out / ".hiermodel-run").exists()
-    files = _quick(out)                          # other options: no figures
+    files = _quick(out).files                    # other options: no figures
     assert not (out / "forest.png").exists()     # nothing of the first run is left
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [".hiermodel-run"] + [p.name for p in files.values()])
@@ -407,3 +412,91 @@ def test_equal_effects_run_reports_tau2_zero(tmp_path):
     assert "Q-profile" not in sec
     comp = pd.read_csv(tmp_path / "ee" / "comparison.csv", index_col="group")
     np.testing.assert_allclose(comp["eb"], comp["complete_pooling"], rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- the result
+def test_run_report_returns_a_frozen_result_that_prints_the_report(es_report):
+    import dataclasses
+
+    out, result, text = es_report
+    assert isinstance(result, ReportResult)
+    assert str(result) == text == result._repr_markdown_()
+    assert "Eight Schools" in repr(result) and "seed 7" in repr(result)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.seconds = 0.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.settings.seed = 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.tables.comparison = None
+    with pytest.raises(TypeError):
+        result.files["report"] = out / "other.md"
+    assert result.settings.interval_columns == ("eti_low", "eti_high")
+    assert result.files["report"] == out / "report.md"
+
+
+def test_rendering_computes_nothing(es_report, monkeypatch):
+    """The text comes from the result's fields alone: without the fit and its draws, with
+    every estimator replaced by a tripwire, rendering twice gives the same text."""
+    import dataclasses
+
+    import hiermodel.comparison
+    import hiermodel.core
+    import hiermodel.sampling
+    import hiermodel.shrinkage
+
+    _, result, text = es_report
+
+    def tripwire(*args, **kwargs):
+        raise AssertionError("rendering recomputed something")
+
+    for module, name in [(hiermodel.core, "estimate_tau"), (hiermodel.core,
+                         "predictive_quantiles"), (hiermodel.comparison, "compare"),
+                         (hiermodel.comparison, "compare_population"),
+                         (hiermodel.sampling, "fit"), (hiermodel.shrinkage, "exact_posterior"),
+                         (hiermodel.shrinkage, "meta_analysis")]:
+        monkeypatch.setattr(module, name, tripwire)
+    bare = dataclasses.replace(result, idata=None, predictive=None)
+    assert str(bare) == str(bare) == text
+    with pytest.raises(AssertionError, match="recomputed"):    # the tripwires are live
+        hiermodel.core.estimate_tau(np.zeros(3), np.ones(3), "reml")
+
+
+def test_hdi_changes_the_interval_columns_and_the_words(es_report, tmp_path):
+    out_eti, eti, eti_text = es_report
+    result = run_report(eight_schools(), tmp_path / "hdi", seed=7, figures=False,
+                        interval="hdi", command="hiermodel test", title="Eight Schools",
+                        log=lambda m: None, **SMALL)
+    text = str(result)
+    assert result.settings.interval_columns == ("hdi_low", "hdi_high")
+    for name in ("comparison.csv", "population.csv"):
+        hdi = pd.read_csv(tmp_path / "hdi" / name, index_col=0)
+        central = pd.read_csv(out_eti / name, index_col=0)
+        assert {"hdi_low", "hdi_high"} <= set(hdi.columns) and "eti_low" not in hdi.columns
+        np.testing.assert_array_equal(hdi["mean"], central["mean"])    # the same draws
+        assert not np.allclose(hdi["hdi_low"], central["eti_low"])     # another interval
+    heads = tables(section(text, "Group estimates"))[0]["heads"]
+    assert "hdi_low" in heads and "eti_low" not in heads
+    assert "highest-density interval (HDI) of theta_i" in text
+    assert "95% HDI [" in section(text, "Results in brief")
+    assert "Every interval in this report is a 95% central" in eti_text
+    assert "Every interval in this report" not in text and "95% highest-density" in text
+    assert "95% HDI" not in eti_text
+
+
+def test_cli_interval_and_prob_are_passed_on(tmp_path, capsys):
+    from hiermodel.cli import build_parser
+
+    args = build_parser().parse_args(["eight-schools", "--interval", "hdi", "--prob", "0.9"])
+    assert (args.interval, args.prob) == ("hdi", 0.9)
+    assert build_parser().parse_args(["eight-schools"]).interval is None
+    out = tmp_path / "o"
+    assert main(["eight-schools", "--out", str(out), "--interval", "hdi", "--prob", "0.9",
+                 *CLI_SMALL]) == 0
+    text = (out / "report.md").read_text()
+    assert "90% HDI [" in text and "90% highest-density" in text
+    assert "hdi_low" in pd.read_csv(out / "population.csv").columns
+    capsys.readouterr()
+    assert main(["eight-schools", "--out", str(tmp_path / "p"), "--prob", "1.5",
+                 *CLI_SMALL]) == 2
+    assert "hiermodel: error: --prob must be a number strictly between 0 and 1" in (
+        capsys.readouterr().err)
