@@ -56,7 +56,7 @@ def convergence_table(idata: Result,
     idata = check_fitted(idata)
     if var_names is None:
         var_names = [v for v in ("mu", "beta", "intercept", "tau", "theta", "sigma")
-                     if v in idata.posterior]
+                     if v in stack.group(idata, "posterior")]
     import arviz as az  # imported on use: ArviZ 1.x's import costs ~1 s (its figures)
 
     return az.summary(idata, var_names=var_names, kind="diagnostics")
@@ -169,7 +169,7 @@ def sampling_diagnostics(idata: Result) -> Diagnostics:
     sigma])`` only and each ``theta`` draw is an exact, independent draw from
     ``p(theta | mu, tau, y)`` given its ``(mu, tau)`` draw (so it inherits their mixing).
     :func:`convergence_table` still lists every parameter."""
-    post = check_fitted(idata).posterior
+    post = stack.group(check_fitted(idata), "posterior")
     marginal = str(post.attrs.get("parameterization", "")) == "marginal"
     sampled = ("mu", "beta", "tau", "sigma") + (() if marginal else ("theta",))
     table = convergence_table(idata, [v for v in sampled if v in post])
@@ -222,7 +222,7 @@ def prior_data_conflict(idata: Result, data: HierData,
     :func:`hiermodel.sampling.fit` warns with :class:`PriorDataConflictWarning` (through
     :func:`warn_conflict`) when this list is not empty.
     """
-    post = check_fitted(idata).posterior
+    post = stack.group(check_fitted(idata), "posterior")
     data = HierData.check(data, covariates=True)
     if "mu" not in post or "tau" not in post:
         return []

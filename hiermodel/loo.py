@@ -106,7 +106,7 @@ def k_threshold(n_draws: int) -> float:
 def _pooling_of(idata: Result) -> str:
     """Which of :data:`POOLING` a fit is, from its attrs (or, for fits that predate them,
     its parameterization and parameters)."""
-    post = idata.posterior
+    post = stack.group(idata, "posterior")
     pooling = post.attrs.get("pooling")
     if pooling in POOLING:
         return pooling
@@ -156,7 +156,8 @@ def integrated_log_likelihood(idata: Result) -> xr.DataArray:
         Named ``"y"``, dims ``(chain, draw, group)``, the fit's labels.
     """
     idata = check_fitted(idata, ("posterior", "observed_data", "constant_data"))
-    post, obs, const = idata.posterior, idata.observed_data, idata.constant_data
+    post, obs, const = (stack.group(idata, name)
+                        for name in ("posterior", "observed_data", "constant_data"))
     pooling = _pooling_of(idata)
     if "y" not in obs or obs["y"].dims != ("group",):
         raise ValueError("`idata.observed_data` needs the group means `y` (dim group), as "
@@ -203,7 +204,7 @@ def _pointwise(name: str, idata: Result, likelihood: str) -> xr.DataArray:
         ll = integrated_log_likelihood(idata)
     else:
         check_fitted(idata, ("posterior", "log_likelihood"))
-        ll = idata.log_likelihood.get("y")
+        ll = stack.group(idata, "log_likelihood").get("y")
     if ll is None or ll.dims != ("chain", "draw", "group"):
         raise ValueError(f"`fits`: {name!r} needs log_likelihood['y'] with one value per "
                          "group (dims chain, draw, group), as hiermodel.fit adds.")

@@ -322,7 +322,7 @@ def _prior_draws(rng: np.random.Generator, data: HierData, priors: Priors, draws
 
 
 def _check_match(idata: Result, data: HierData) -> None:
-    post = idata.posterior
+    post = stack.group(idata, "posterior")
     if "theta" not in post:
         raise ValueError("`idata.posterior` has no `theta`: pass a fit of the hierarchical "
                          "model (hiermodel.sampling.fit) or of a pooling_model.")
@@ -383,7 +383,7 @@ def posterior_predictive(
     se_new, n_new = _new_group_se(data, se_new, n_new)
     rows = _use_rows(data, rows)
     seed = resolve_seed(seed)
-    post = idata.posterior
+    post = stack.group(idata, "posterior")
     present = {v for v in ("mu", "beta", "tau", "theta", "sigma") if v in post}
     if data.has_covariates and {"mu", "tau"} <= present and "beta" not in present:
         raise ValueError("`data` has covariates but `idata.posterior` has no `beta`: pass the "
@@ -506,21 +506,21 @@ def observed_and_replicated(idata: Result, var_name: str, group: str
     group = check_method(group, ("posterior", "prior"), "group")
     pp = _pp_group(idata, group)
     obs_name = PREDICTIVE_VARS[var_name]
-    if var_name not in pp or obs_name not in idata.observed_data:
+    if var_name not in pp or obs_name not in stack.group(idata, "observed_data"):
         raise ValueError(f"`var_name` {var_name!r} is not in the {group} predictive draws (or "
                          f"{obs_name!r} not in observed_data); draw it with "
                          f"{group}_predictive (y_rows needs rows, y_mixed mu and tau).")
-    obs = idata.observed_data[obs_name]
+    obs = stack.group(idata, "observed_data")[obs_name]
     rep = pp[var_name]
     if var_name == "ss" and "constant_data" in stack.groups(idata) \
-            and "n" in idata.constant_data:
+            and "n" in stack.group(idata, "constant_data"):
         # a group of one row has ss = 0 in the data and in every replicate: it tells nothing
         # (and would pin min(ss) at 0, a p-value of 1 by ties), so the checks leave it out
-        many = np.asarray(idata.constant_data["n"].values) > 1
+        many = np.asarray(stack.group(idata, "constant_data")["n"].values) > 1
         obs, rep = obs.isel(group=many), rep.isel(group=many)
     codes = None
     if var_name == "y_rows":
-        groups = pd.Index(idata.observed_data["group"].values)
+        groups = pd.Index(stack.group(idata, "observed_data")["group"].values)
         codes = groups.get_indexer(obs["obs_group"].values)
     return obs.values, rep, codes
 

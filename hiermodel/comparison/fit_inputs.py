@@ -43,7 +43,7 @@ SAMPLE = ("chain", "draw")
 
 def _group_dim(idata: Result, name: str = "idata") -> str:
     """The group dimension of ``idata``: the one non-(chain, draw) dim of posterior theta."""
-    dims = idata.posterior["theta"].dims
+    dims = stack.group(idata, "posterior")["theta"].dims
     other = [d for d in dims if d not in SAMPLE]
     if not set(SAMPLE) <= set(dims) or len(other) != 1:
         raise ValueError(f"`{name}`: posterior theta has dims {dims}; it needs (chain, draw) "
@@ -58,7 +58,7 @@ def normalize_group_dim(idata: Any, name: str = "idata") -> tuple[Result, str]:
     (dims chain, draw and one group dim of any name).  The renamed copy shares the arrays.
     """
     idata = check_fitted(idata, ("posterior",), name)
-    missing = [v for v in ("mu", "tau", "theta") if v not in idata.posterior]
+    missing = [v for v in ("mu", "tau", "theta") if v not in stack.group(idata, "posterior")]
     if missing:
         raise ValueError(f"`{name}`: the posterior lacks variable(s) {missing}; it needs "
                          "mu, tau and theta (dims chain, draw and one group dimension).")
@@ -100,14 +100,14 @@ def stored_data(idata: Result) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     have = set(stack.groups(idata))
     if "observed_data" in have:
-        obs = idata.observed_data
+        obs = stack.group(idata, "observed_data")
         y = _observed_y(obs)
         if y is not None:
             out["means"] = np.asarray(obs[y].values, float)
         if "ss" in obs:
             out["ss"] = np.asarray(obs["ss"].values, float)
     if "constant_data" in have:
-        const = idata.constant_data
+        const = stack.group(idata, "constant_data")
         for k in ("n", "sigma"):
             if k in const and const[k].dims == ("group",):
                 out[k] = np.asarray(const[k].values)
@@ -143,9 +143,9 @@ def data_from_idata(idata: Result) -> HierData:
     if not {"observed_data", "constant_data"} <= have:
         raise ValueError("`idata` carries no observed_data/constant_data (draws from "
                          "ExactPosterior.sample do not): pass the HierData as `data=`.")
-    if "posterior" in have and "theta" in idata.posterior:
+    if "posterior" in have and "theta" in stack.group(idata, "posterior"):
         idata = normalize_group_dim(idata)[0]
-    elif "group" not in idata.observed_data.dims:
+    elif "group" not in stack.group(idata, "observed_data").dims:
         raise ValueError("`idata` has no posterior theta to name its group dimension and "
                          "its observed_data has no 'group' dimension: pass `data=`.")
     stored = stored_data(idata)
@@ -156,8 +156,8 @@ def data_from_idata(idata: Result) -> HierData:
         raise ValueError("`idata`: constant_data has neither `se` nor `sigma` (with or "
                          "without `n`): the sampling sds are unknown; pass the HierData as "
                          "`data=`.")
-    groups = group_labels(idata.observed_data["group"].values)
-    const = idata.constant_data
+    groups = group_labels(stack.group(idata, "observed_data")["group"].values)
+    const = stack.group(idata, "constant_data")
     y = stored["means"]
     if "ss" in stored:  # sigma unknown: raw-row sufficient statistics
         data = HierData(groups, y, stored["se"], const["n"].values.astype(np.int64),
@@ -185,7 +185,8 @@ def _check_same_data(idata: Result, data: HierData, name: str,
     """Raise when ``data`` is not the data stored in ``idata`` (values, not just labels).
     ``source``: where ``data`` came from when the user did not pass it."""
     stored = stored_data(idata)
-    const = idata.constant_data if "constant_data" in stack.groups(idata) else xr.Dataset()
+    const = (stack.group(idata, "constant_data") if "constant_data" in stack.groups(idata)
+             else xr.Dataset())
     has_x = "x" in const and "covariate" in const["x"].dims
     if has_x != data.has_covariates or (has_x and (
             [str(c) for c in const["covariate"].values.tolist()] != list(data.covariate_names)
@@ -224,7 +225,7 @@ def resolve_data(idata: Result, data: HierData | None,
     rebuilt from ``idata``.  ``idata`` is normalized (group dim named ``group``);
     ``source`` names where ``data`` came from when the user did not pass it."""
     data = data_from_idata(idata) if data is None else HierData.check(data, covariates=True)
-    post = group_labels(idata.posterior["group"].values)
+    post = group_labels(stack.group(idata, "posterior")["group"].values)
     if post != tuple(data.groups) and source is not None:
         raise ValueError(f"`{name}`'s posterior has groups {list(post)[:8]} but {source} has "
                          f"{list(data.groups)[:8]}: compare fits of the same data only.")
@@ -258,7 +259,7 @@ def fit_priors(idata: Result, priors: Priors | None = None,
         priors = Priors.check(priors)
     if data is not None:
         data = HierData.check(data, covariates=True)
-    attrs = idata.posterior.attrs
+    attrs = stack.group(idata, "posterior").attrs
     recorded = Priors.from_attrs(attrs)
     if recorded is not None and data is not None:
         recorded = recorded.resolve(data)
@@ -297,7 +298,7 @@ def posterior_weights(idata: Result, data: HierData) -> xr.DataArray:
     """Per-draw shrinkage weights ``w_i = tau^2 / (tau^2 + se_i^2)``, dims (chain, draw,
     <group dim>) -- the group dimension named as in ``idata`` (``group``, ``school``...)."""
     idata, dim = normalize_group_dim(idata)
-    post = idata.posterior
+    post = stack.group(idata, "posterior")
     tau = post["tau"].transpose(*SAMPLE).values
     w = shrinkage_weights(_group_se(post, data), tau)
     return xr.DataArray(w, dims=("chain", "draw", dim),
@@ -306,8 +307,8 @@ def posterior_weights(idata: Result, data: HierData) -> xr.DataArray:
 
 def _exact_applies(data: HierData, idata: Result) -> bool:
     if data.sigma_known:
-        return "sigma" not in idata.posterior
-    return "sigma" in idata.posterior and not data.has_covariates
+        return "sigma" not in stack.group(idata, "posterior")
+    return "sigma" in stack.group(idata, "posterior") and not data.has_covariates
 
 
 def exact_for_fit(data: HierData, idata: Result, priors: Priors | None):
@@ -322,14 +323,14 @@ def priors_text(idata: Result, exact: Any) -> str:
     """The priors behind the table: the exact posterior's, else those recorded."""
     if exact is not None and isinstance(getattr(exact, "priors", None), Priors):
         return exact.priors.describe()
-    recorded = Priors.from_attrs(idata.posterior.attrs)
+    recorded = Priors.from_attrs(stack.group(idata, "posterior").attrs)
     if recorded is not None:
         return recorded.describe()
-    return str(idata.posterior.attrs.get("priors", ""))
+    return str(stack.group(idata, "posterior").attrs.get("priors", ""))
 
 
 
 
 def method_name(idata: Result) -> str:
-    attrs = idata.posterior.attrs
+    attrs = stack.group(idata, "posterior").attrs
     return str(attrs.get("parameterization", attrs.get("method", "?")))

@@ -30,7 +30,7 @@ def check_fits(fits: Any, default_name: str = "?"
     ``default_name``."""
     if stack.is_result(fits):
         idata, dim = normalize_group_dim(fits, name="fits")
-        attrs = idata.posterior.attrs
+        attrs = stack.group(idata, "posterior").attrs
         name = str(attrs.get("parameterization", attrs.get("method", default_name)))
         return {name: idata}, {name: dim}
     if not isinstance(fits, Mapping):
@@ -113,7 +113,7 @@ def compare_fits(
     frames = []
     for name, idata in fits.items():
         resolve_data(idata, data, name=f"fits[{name!r}]", source=source)
-        post = idata.posterior
+        post = stack.group(idata, "posterior")
         exact = exact_for_fit(data, idata, priors)
         parts = []
         if population:

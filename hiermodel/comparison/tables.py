@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .. import stack
 from ..core import METAREG_METHODS, design_matrix, eb_core, estimate_tau, meta_regression
 from ..data import HierData
 from ..priors import Priors
@@ -154,7 +155,7 @@ def compare(
     eb_method = check_eb_method(eb_method)
     interval, prob = resolve_interval_arguments(interval, prob)
     back = check_transform(transform)
-    post = idata.posterior
+    post = stack.group(idata, "posterior")
     if data.has_covariates:
         table = _compare_regression(idata, data, dim, eb_method, interval, prob, priors,
                                     exact_median=not back.is_identity)
@@ -206,7 +207,7 @@ def _on_scale(table: pd.DataFrame, idata: Result, data: HierData,
     table.attrs.update(transform=back.name, scale=back.scale)
     if back.is_identity:
         return table
-    post = idata.posterior
+    post = stack.group(idata, "posterior")
     interval, prob = table.attrs["interval"], table.attrs["prob"]
     out = pd.DataFrame(index=table.index)
     out.attrs.update(table.attrs)
@@ -231,7 +232,7 @@ def _with_exact_and_attrs(table: pd.DataFrame, idata: Result, data: HierData,
                           exact_median: bool = False, **eb: Any) -> pd.DataFrame:
     """:func:`compare`'s ``exact`` columns (when they apply; with ``exact_median`` the exact
     posterior median too, for a transformed table) and its attrs (``eb`` first)."""
-    post = idata.posterior
+    post = stack.group(idata, "posterior")
     exact = exact_for_fit(data, idata, priors)
     if exact is not None:
         table["exact"] = exact.mean["theta"].values
@@ -263,7 +264,7 @@ def _compare_regression(idata: Result, data: HierData, dim: str, eb_method: str,
                         exact_median: bool = False) -> pd.DataFrame:
     """:func:`compare` for data with covariates: the EB columns come from the
     meta-regression (:func:`hiermodel.core.meta_regression` on the centred covariates)."""
-    post = idata.posterior
+    post = stack.group(idata, "posterior")
     x, mr = _eb_regression(data, eb_method)
     v = np.asarray(data.se, float) ** 2
     y = np.asarray(data.means, float)
@@ -343,7 +344,7 @@ def compare_population(
     data = resolve_data(idata, data)
     eb_method = check_eb_method(eb_method)
     interval, prob = resolve_interval_arguments(interval, prob)
-    post = idata.posterior
+    post = stack.group(idata, "posterior")
     if data.has_covariates:
         return _population_regression(idata, data, eb_method, interval, prob, priors)
     eb = estimate_tau(data.means, data.se, eb_method)
@@ -387,7 +388,7 @@ def _add_exact_population(table: pd.DataFrame, exact: Any) -> None:
 def _population_regression(idata: Result, data: HierData, eb_method: str,
                            interval: str, prob: float, priors: Priors | None) -> pd.DataFrame:
     """:func:`compare_population` with covariates."""
-    post = idata.posterior
+    post = stack.group(idata, "posterior")
     _, mr = _eb_regression(data, eb_method)
     a = np.r_[1.0, -np.asarray(data.covariate_means, float)]      # intercept = a' (mu, beta)
     p = data.n_covariates

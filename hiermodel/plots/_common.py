@@ -156,7 +156,7 @@ def draws_interval(draws: np.ndarray, kind: str, prob: float) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- data of a fit
 def group_labels(idata: Result) -> list:
-    return idata.posterior["group"].values.tolist()
+    return stack.group(idata, "posterior")["group"].values.tolist()
 
 
 def data_for(idata: Result, data: Any) -> HierData:
@@ -187,7 +187,7 @@ def data_for(idata: Result, data: Any) -> HierData:
 def _check_covariates(idata: Result, data: HierData, stored: HierData | None) -> None:
     """``data``'s covariates are those of the fit: the posterior has ``beta`` exactly when
     the data have covariates, on the same names (and the same values as stored in it)."""
-    post = idata.posterior
+    post = stack.group(idata, "posterior")
     names = list(data.covariate_names)
     if "beta" in post:
         fitted = ([str(c) for c in post["beta"]["covariate"].values.tolist()]
@@ -213,7 +213,7 @@ def _check_covariates(idata: Result, data: HierData, stored: HierData | None) ->
 def is_regression(idata: Result, data: HierData) -> bool:
     """Whether the fit is a meta-regression: then ``mu`` is the effect at the covariates'
     means (the models centre the covariates)."""
-    return bool(data.has_covariates or "beta" in idata.posterior)
+    return bool(data.has_covariates or "beta" in stack.group(idata, "posterior"))
 
 
 # ----------------------------------------------------------------------------- axes, colours

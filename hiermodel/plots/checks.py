@@ -40,7 +40,7 @@ __all__ = ["plot_sampler_geometry", "plot_test_statistics", "plot_ppc"]
 def _geometry_coordinate(idata: Result, group: Any, var: str,
                          ) -> tuple[np.ndarray, str]:
     """The values and axis label of one group's coordinate in the sampler-geometry plot."""
-    post = idata.posterior
+    post = stack.group(idata, "posterior")
     param = str(post.attrs.get("parameterization", post.attrs.get("method", "")))
     if var == "sampled" and "theta_tilde" in post and param != "centered":
         values = post["theta_tilde"].sel(group=group)
@@ -110,7 +110,7 @@ def plot_sampler_geometry(
     else:
         fig = root_figure(axes[0])
     for ax, (name, idata) in zip(axes, fits.items(), strict=True):
-        post = idata.posterior
+        post = stack.group(idata, "posterior")
         tau = post["tau"].transpose(*SAMPLE).values
         div = divergent_draws(idata).ravel()
         y, ylabel = _geometry_coordinate(idata, group, var)
@@ -300,7 +300,9 @@ def plot_ppc(
     pp_group = f"{group}_predictive"
     idata = check_fitted(idata, (pp_group, "observed_data"))
     obs_name = PREDICTIVE_VARS[var_name]
-    if var_name not in getattr(idata, pp_group) or obs_name not in idata.observed_data:
+    replicated = stack.group(idata, pp_group)
+    observed = stack.group(idata, "observed_data")
+    if var_name not in replicated or obs_name not in observed:
         raise ValueError(f"`var_name` {var_name!r} is not in the {group} predictive draws (or "
                          f"{obs_name!r} not in observed_data); draw it with "
                          f"hiermodel.predictive.{group}_predictive (y_rows needs rows, "
@@ -308,7 +310,7 @@ def plot_ppc(
     ax = check_ax(ax)
     style = get_style()
     fig, ax = figure_and_axes(ax, figsize, (6.0, 4.4))
-    stack.draw_ppc(ax, idata.observed_data[obs_name].values, idata[pp_group][var_name].values,
+    stack.draw_ppc(ax, observed[obs_name].values, replicated[var_name].values,
                    kind=kind, num_pp_samples=num_pp_samples, seed=int(seed),
                    label=group.capitalize(), colors=(style.replicated, style.reference,
                                                      style.replicated_mean),

@@ -14,6 +14,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from .. import stack
 from ..comparison import check_fits
 from ._common import (
     SAMPLE,
@@ -53,7 +54,7 @@ def _check_var_names(var_names: Any, fits: Mapping[str, Any]) -> list[str]:
         raise TypeError(f"`var_names` must be a non-empty sequence of names, got {var_names!r}.")
     var_names = [str(v) for v in var_names]
     for name, idata in fits.items():
-        missing = [v for v in var_names if v not in idata.posterior]
+        missing = [v for v in var_names if v not in stack.group(idata, "posterior")]
         if missing:
             raise ValueError(f"`var_names` {missing} are not in the posterior of "
                              f"result[{name!r}]; it has {list(idata.posterior.data_vars)}.")
@@ -84,7 +85,7 @@ def _fit_intervals(fits: Mapping[str, Any], var_names: list[str], n_rows: int, k
     for name, idata in fits.items():
         cols = []
         for v in var_names:
-            da = idata.posterior[v]
+            da = stack.group(idata, "posterior")[v]
             other = [d for d in da.dims if d not in SAMPLE]
             arr = da.transpose(*SAMPLE, *other).values
             cols.append(arr.reshape(arr.shape[0] * arr.shape[1], -1))
@@ -161,7 +162,7 @@ def plot_forest(
     ax = check_ax(ax)
     var_names = _check_var_names(var_names, fits)
     style = get_style()
-    labels = _row_labels(next(iter(fits.values())).posterior, var_names)
+    labels = _row_labels(stack.group(next(iter(fits.values())), "posterior"), var_names)
     n_rows, n_fits = len(labels), len(fits)
     intervals = _fit_intervals(fits, var_names, n_rows, kind, prob)
     fig, ax = figure_and_axes(ax, figsize,

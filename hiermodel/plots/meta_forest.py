@@ -17,6 +17,7 @@ from matplotlib.patches import Polygon
 from matplotlib.transforms import blended_transform_factory, offset_copy
 from scipy.stats import norm
 
+from .. import stack
 from ..comparison import normalize_group_dim
 from ..core import predictive_quantiles
 from ..data import HierData
@@ -87,7 +88,7 @@ def _forest_rows(idata: Result, data: HierData, kind: str, prob: float,
     of ``mu``) and ``prediction`` (``theta_new ~ N(mu, tau^2)`` per draw: its central
     interval, solved exactly from the normal mixture).
     """
-    post = idata.posterior
+    post = stack.group(idata, "posterior")
     theta = post["theta"].transpose(*SAMPLE, "group").values.reshape(-1, data.n_groups)
     q_theta = draws_interval(theta, kind, prob)                           # (3, G)
     mu = post["mu"].transpose(*SAMPLE).values.ravel()

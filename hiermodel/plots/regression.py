@@ -86,7 +86,7 @@ def _bubble_inputs(result: Any, data: Any) -> tuple[Any, HierData, str]:
                         f"ExactPosterior.sample draws with data=) or a MetaAnalysis, got "
                         f"{type(result).__name__}.")
     idata, dim = normalize_group_dim(result, "result")
-    if "beta" not in idata.posterior:
+    if "beta" not in stack.group(idata, "posterior"):
         raise ValueError(f"`result` is a fit without covariates (its posterior has no beta): "
                          f"{_NEEDS_COVARIATES}.")
     return idata, data_for(idata, data), dim
@@ -128,7 +128,7 @@ def _bubble_lines(result: Any, data: HierData, j: int, grid: np.ndarray, kind: s
                              "hi": out["ci_high"].to_numpy(float),
                              "pi_low": out["pi_low"].to_numpy(float),
                              "pi_high": out["pi_high"].to_numpy(float)})
-    post = result.posterior
+    post = stack.group(result, "posterior")
     mu = post["mu"].transpose(*SAMPLE).values.ravel()
     tau = post["tau"].transpose(*SAMPLE).values.ravel()
     beta = post["beta"].transpose(*SAMPLE, "covariate").values.reshape(mu.size, -1)[:, j]
@@ -191,7 +191,7 @@ def _summarize(result: Any, data: HierData, dim: str, j: int, kind: str, prob: f
         names = [f"{method} fit " + r"$x'\hat\beta$", f"{p} confidence band",
                  f"{p} prediction interval, new {dim}"]
     else:
-        b = result.posterior["beta"].transpose(*SAMPLE, "covariate").values
+        b = stack.group(result, "posterior")["beta"].transpose(*SAMPLE, "covariate").values
         lo_b, est, hi_b = draws_interval(b.reshape(-1, b.shape[-1])[:, j], kind, prob)
         model = "full Bayes"
         slope = f"slope {_slope(est, lo_b, hi_b)} (posterior median, {p})"

@@ -98,7 +98,7 @@ def _exact_for(posterior: Result | ExactPosterior, data: HierData,
         return exact
     if exact is False:
         return None
-    if data.sigma_known and "sigma" not in posterior.posterior:
+    if data.sigma_known and "sigma" not in stack.group(posterior, "posterior"):
         return exact_posterior(data, fit_priors(posterior))
     if exact:
         raise ValueError("`exact=True` needs known sampling sds, but sigma is estimated for "
@@ -142,8 +142,9 @@ def _summarize(posterior: Any, data: HierData, est: pd.DataFrame, ep: ExactPoste
     if isinstance(posterior, ExactPosterior):
         draws, from_exact = None, True
     else:
-        draws = posterior.posterior["tau"].values.ravel()
-        from_exact = ep is not None and posterior.posterior.attrs.get("method") == "exact"
+        post = stack.group(posterior, "posterior")
+        draws = post["tau"].values.ravel()
+        from_exact = ep is not None and post.attrs.get("method") == "exact"
     # range of tau: the bulk of the posterior and every tau_hat
     a = (1.0 - prob) / 2.0
     if draws is None:

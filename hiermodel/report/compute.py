@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import stack
 from ..core import predictive_quantiles
 from .result import EBEstimate, NewGroup, ReportTables, RunSettings
 
@@ -60,7 +61,7 @@ def _fit_priors(idata: Any, fallback: Any) -> Any:
     """The (resolved) priors the fit recorded in its posterior attrs."""
     from ..priors import Priors
 
-    got = Priors.from_attrs(idata.posterior.attrs)
+    got = Priors.from_attrs(stack.group(idata, "posterior").attrs)
     return fallback if got is None else got
 
 
@@ -115,7 +116,7 @@ def tables_stage(data: Any, settings: RunSettings, fitted: FitStage) -> TableSta
     eb = estimate_tau(y, se, s.eb_method)
     eb_estimate = EBEstimate(method=s.eb_method, mu=float(eb.mu),
                              mu_se=float(np.sqrt(eb.mu_var)), tau=float(eb.tau))
-    pp = fitted.predictive.posterior_predictive
+    pp = stack.group(fitted.predictive, "posterior_predictive")
     return TableStage(tables=tables, exact=exact, meta=meta, meta_prediction=pred,
                       meta_prediction_scaled=pred_scaled, eb=eb_estimate,
                       new_group=_new_group(idata, exact, s), diagnostics=diagnostics,
@@ -154,7 +155,7 @@ def _new_group(idata: Any, exact: Any, settings: RunSettings) -> NewGroup:
     draws, the exact posterior's central interval (a normal mixture over the tau grid) and,
     with a transform, both on its scale."""
     q_lo, q_hi = settings.central_quantiles
-    post = idata.posterior
+    post = stack.group(idata, "posterior")
     mu = np.asarray(post["mu"].values, float).ravel()
     q = predictive_quantiles(mu, np.asarray(post["tau"].values, float).ravel(),
                              [q_lo, 0.5, q_hi]).tolist()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import stack
 from ..diagnostics import count_divergences
 from .result import RunSettings
 from .words import DataTerms, IntervalTerms
@@ -74,8 +75,8 @@ def draw_figures(out: Path, data: Any, settings: RunSettings, *, idata: Any, pre
             f"new group's theta_new ~ Normal(mu, tau^2){at}.{scale}")
         if exact is not None:
             def methods() -> Any:
-                draws = exact.sample(draws=idata.posterior.sizes["draw"],
-                                     chains=idata.posterior.sizes["chain"], seed=s.seed)
+                sizes = stack.group(idata, "posterior").sizes
+                draws = exact.sample(draws=sizes["draw"], chains=sizes["chain"], seed=s.seed)
                 return plots.plot_forest({s.parameterization: idata, "exact": draws},
                                          interval="eti", prob=s.prob)
             figure("forest_methods.png", methods,

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .. import stack
 from ..core.arrays import floats
 from ..core.pooling import conditional_unchecked
 from ..data import HierData, group_coord
@@ -21,10 +22,9 @@ __all__ = ["conditional_means", "rao_blackwell", "covariate_offset"]
 def _hyper_draws(posterior: Any) -> tuple[xr.DataArray, xr.DataArray, xr.Dataset | None]:
     """``(mu, tau, posterior dataset or None)`` with dims including (chain, draw)."""
     ds = None
-    from .. import stack
 
     if hasattr(posterior, "posterior") and not isinstance(posterior, xr.Dataset):
-        posterior = posterior.posterior
+        posterior = stack.group(posterior, "posterior")
     posterior = stack.as_dataset(posterior)
     if isinstance(posterior, xr.Dataset):
         missing = [k for k in ("mu", "tau") if k not in posterior]

@@ -71,6 +71,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .. import stack
 from .._validate import check_count, check_method, check_positive_array, check_prob, root_seed
 from ..data import HierData
 from ..datasets import eight_schools
@@ -457,7 +458,7 @@ def _sbc_one(means: np.ndarray, se: np.ndarray, seed: int, truth: np.ndarray, kw
     from ..diagnostics import count_divergences
 
     idata = fit_replicate(means, se, seed, kw, covariates)
-    post = idata.posterior
+    post = stack.group(idata, "posterior")
     total = post.sizes["chain"] * post.sizes["draw"]
     idx = np.round(np.linspace(0, total - 1, L)).astype(int)
     ranked = xr.Dataset({"mu": post["mu"], "tau": post["tau"],

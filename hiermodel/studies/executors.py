@@ -41,6 +41,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .. import stack
 from .._validate import check_count, check_finite_array, check_positive_array, root_seed
 from ..data import HierData
 from ..priors import Priors
@@ -195,7 +196,7 @@ def _fit_one(means: np.ndarray, se: np.ndarray, seed: int, kw: dict) -> dict:
     from ..diagnostics import count_divergences
 
     idata = fit_replicate(means, se, seed, kw)
-    post = idata.posterior
+    post = stack.group(idata, "posterior")
     return {
         "theta": post["theta"].mean(("chain", "draw")).to_numpy(),
         "mu": float(post["mu"].mean()), "tau": float(post["tau"].mean()),
