@@ -36,10 +36,9 @@ with exit_on_interrupt():   # Ctrl-C of the command while PyMC imports: one line
     from .core import EB_METHODS
     from .datasets import DATASETS
     from .options import INTERVAL_KINDS
-    from .parameterization import PARAMETERIZATIONS
+    from .parameterization import DEFAULT_PARAMETERIZATION, PARAMETERIZATIONS
     from .prior_families import MU_FAMILIES, SIGMA_FAMILIES, TAU_FAMILIES, family_key
-    from .report import run_report
-    from .sampling import DEFAULT_PARAMETERIZATION, SAMPLERS
+    from .samplers import SAMPLERS
     from .transforms import TRANSFORMS
 
 __all__ = ["main", "build_parser", "priors_from_args", "parse_prior", "data_from_args",
@@ -515,6 +514,8 @@ def _run(argv: list[str] | None) -> int:
             data = data_from_args(args)
             out = args.out or (Path(args.file).stem + "_out")
             title = f"hiermodel fit of {args.file}"
+        from .report import run_report  # PyMC loads here, not for --help or a usage error
+
         with _in_cli_words({"interval": ("--interval", None), "prob": ("--prob", None)}):
             run_report(data, out, seed=args.seed, priors=priors, sampler=args.sampler,
                        parameterization=args.parameterization, draws=args.draws, tune=args.tune,

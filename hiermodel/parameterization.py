@@ -19,9 +19,11 @@ from ._validate import check_method
 from .core import design_matrix, estimate_tau, meta_regression
 from .data import HierData
 
-__all__ = ["PARAMETERIZATIONS", "Parameterization", "centering"]
+__all__ = ["PARAMETERIZATIONS", "DEFAULT_PARAMETERIZATION", "Parameterization", "centering"]
 
 PARAMETERIZATIONS = ("marginal", "centered", "noncentered", "auto")
+#: the form :func:`hiermodel.fit` uses unless told otherwise
+DEFAULT_PARAMETERIZATION = "marginal"
 Parameterization = Literal["marginal", "centered", "noncentered", "auto"]
 
 

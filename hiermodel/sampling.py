@@ -34,7 +34,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pymc as pm
@@ -55,19 +55,19 @@ from .model import (
     label_groups,
     observed_data,
 )
-from .parameterization import centering
+from .parameterization import DEFAULT_PARAMETERIZATION, centering
 from .priors import Priors
+from .samplers import NUMPYRO_KERNEL, SAMPLER_KWARGS, SAMPLERS, Sampler
 from .shrinkage import covariate_offset
 
 if TYPE_CHECKING:
     from .stack import Result
 
 __all__ = [
-    "fit", "SAMPLERS", "SAMPLER_KWARGS", "DEFAULT_TARGET_ACCEPT", "DEFAULT_PARAMETERIZATION",
+    "fit", "DEFAULT_TARGET_ACCEPT",
     "clear_model_cache", "model_cache_size", "running_in_ci", "progress_enabled",
 ]
 
-Sampler = Literal["nutpie", "pymc", "numpyro"]
 #: Default target_accept per parameterization: the lowest that gave no divergent fit, with
 #: the data-scaled default priors and nutpie, on Eight Schools, mixed-precision data (se 1
 #: and 40) and the BCG meta-regression (latitude and year) in benchmarks/bench_divergences.py
@@ -75,7 +75,6 @@ Sampler = Literal["nutpie", "pymc", "numpyro"]
 #: covariates: precise groups narrow the slopes' posterior as tau -> 0, a funnel between beta
 #: and tau.  The marginal form integrates mu and beta out and samples tau alone.
 DEFAULT_TARGET_ACCEPT = {"marginal": 0.9, "theta": 0.95, "covariates": 0.99}
-DEFAULT_PARAMETERIZATION = "marginal"
 
 
 # ----------------------------------------------------------------------------- backends
@@ -119,36 +118,11 @@ def _numpyro_keywords(options: dict[str, Any]) -> dict[str, Any]:
     # pm.sample(nuts_sampler="numpyro") hands ``nuts_sampler_kwargs`` to
     # pymc.sampling.jax.sample_jax_nuts, which passes its ``nuts_kwargs`` to numpyro's NUTS
     kernel = {("max_tree_depth" if k == "max_treedepth" else k): v
-              for k, v in options.items() if k in _NUMPYRO_KERNEL}
-    outer = {k: v for k, v in options.items() if k not in _NUMPYRO_KERNEL}
+              for k, v in options.items() if k in NUMPYRO_KERNEL}
+    outer = {k: v for k, v in options.items() if k not in NUMPYRO_KERNEL}
     return {"nuts_sampler_kwargs": {**outer, "nuts_kwargs": kernel}} if options else {}
 
 
-#: numpyro.infer.NUTS's own arguments (the rest go to sample_jax_nuts)
-_NUMPYRO_KERNEL = frozenset({"max_treedepth", "step_size", "adapt_step_size",
-                             "adapt_mass_matrix", "dense_mass", "find_heuristic_step_size",
-                             "regularize_mass_matrix", "forward_mode_differentiation"})
-
-#: the sampler settings ``fit(sampler_kwargs=...)`` passes on, per backend.  The tree depth
-#: is ``max_treedepth`` for all three (PyMC's name; nutpie calls it ``maxdepth``, NumPyro
-#: ``max_tree_depth``).
-SAMPLER_KWARGS = {
-    # nutpie.sample and its sampler settings (nutpie's docstring: "**kwargs: Pass additional
-    # arguments to nutpie._lib.PySamplerArgs")
-    "nutpie": frozenset({
-        "max_treedepth", "mindepth", "max_energy_error", "initial_step", "check_turning",
-        "use_grad_based_mass_matrix", "low_rank_modified_mass_matrix",
-        "mass_matrix_eigval_cutoff", "mass_matrix_gamma", "mass_matrix_switch_freq",
-        "early_window_switch_freq", "window_switch_freq", "store_divergences",
-        "store_unconstrained", "store_gradient", "store_mass_matrix"}),
-    # pymc.NUTS (max_treedepth, early_max_treedepth) and its step-size adaptation, and
-    # pymc.sample's initialisation
-    "pymc": frozenset({
-        "max_treedepth", "early_max_treedepth", "step_scale", "Emax", "adapt_step_size",
-        "gamma", "k", "t0", "init", "n_init", "jitter_max_retries", "initvals", "blas_cores"}),
-    # numpyro.infer.NUTS, and pymc.sampling.jax.sample_jax_nuts
-    "numpyro": _NUMPYRO_KERNEL | {"chain_method", "jitter", "postprocessing_backend"},
-}
 #: keys fit sets itself: the argument of fit that sets them, or None (fit manages it)
 _FIT_SETS = {
     "draws": "draws", "num_draws": "draws", "tune": "tune", "num_tune": "tune",
@@ -212,7 +186,7 @@ _BACKENDS = {
     "numpyro": _Backend(_numpyro, modules=("numpyro", "jax"), extra="fast",
                         keywords=_numpyro_keywords),
 }
-SAMPLERS = tuple(_BACKENDS)
+assert tuple(_BACKENDS) == SAMPLERS, "hiermodel.samplers lists every backend"
 
 
 def _backend(sampler: Any) -> tuple[str, _Backend]:

@@ -673,3 +673,21 @@ def test_prior_choices_are_the_family_tables():
     assert tuple(PRIOR_FORMS["--mu-prior"]) == MU_FAMILIES
     for name, family in TAU_FAMILIES.items():
         assert parse_prior("--tau-prior", f"{name}:2") == (name, {family.parameter: 2.0})
+
+
+def test_help_and_usage_errors_load_no_sampler():
+    """``hiermodel --help`` and a usage error answer without importing PyMC, ArviZ or
+    matplotlib (the command's choices are data: hiermodel.samplers, .parameterization,
+    .prior_families); PyMC loads only when a run starts."""
+    probe = ("import sys\n"
+             "from hiermodel.cli import main\n"
+             "try:\n"
+             "    main(sys.argv[1:])\n"
+             "except SystemExit:\n"
+             "    pass\n"
+             "print('LOADED', *sorted(m for m in ('pymc', 'pytensor', 'arviz', 'matplotlib')\n"
+             "                        if m in sys.modules))\n")
+    for argv in (["--help"], ["fit", "--help"], ["fit"]):
+        out = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True,
+                             text=True, check=True).stdout
+        assert out.splitlines()[-1] == "LOADED", (argv, out.splitlines()[-1])

@@ -386,7 +386,7 @@ def test_sampler_kwargs_refused_before_anything_is_built(sampler, options, fragm
 
 
 def test_sampler_kwargs_unknown_key_lists_the_accepted_ones():
-    from hiermodel.sampling import SAMPLER_KWARGS
+    from hiermodel.samplers import SAMPLER_KWARGS
 
     with pytest.raises(ValueError) as info:
         fit(eight_schools(), sampler_kwargs={"max_depth": 3})
@@ -420,7 +420,7 @@ def test_sampler_kwargs_table_names_what_each_backend_takes():
     import pymc as pm
     from pymc.step_methods.hmc.base_hmc import BaseHMC
 
-    from hiermodel.sampling import SAMPLER_KWARGS
+    from hiermodel.samplers import SAMPLER_KWARGS
 
     def params(*fns):
         return {p for fn in fns for p in inspect.signature(fn).parameters}
