@@ -30,7 +30,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .interrupt import INTERRUPTED_MESSAGE, INTERRUPTED_STATUS, exit_on_interrupt
+from .interrupt import (
+    INTERRUPTED_MESSAGE,
+    INTERRUPTED_STATUS,
+    caused_by_interrupt,
+    exit_on_interrupt,
+)
 
 with exit_on_interrupt():   # Ctrl-C of the command while PyMC imports: one line, exit 130
     from .core import EB_METHODS
@@ -525,7 +530,12 @@ def _run(argv: list[str] | None) -> int:
                        transform=args.transform, knha=getattr(args, "knha", False),
                        command=command, title=title,
                        log=lambda m: print(m, file=sys.stderr, flush=True))
-    except (UserError, ValueError, TypeError, ImportError, FileNotFoundError) as err:
+    except (UserError, ValueError, TypeError, ImportError, SystemError,
+            FileNotFoundError) as err:
+        if caused_by_interrupt(err):    # Ctrl-C while PyMC's C extensions load
+            raise KeyboardInterrupt from None
+        if isinstance(err, SystemError):
+            raise
         print(f"hiermodel: error: {err}".splitlines()[0], file=sys.stderr)
         return 2
     return 0

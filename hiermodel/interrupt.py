@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 
 __all__ = ["INTERRUPTED_MESSAGE", "INTERRUPTED_STATUS", "running_as_command",
-           "exit_on_interrupt"]
+           "exit_on_interrupt", "caused_by_interrupt"]
 
 INTERRUPTED_MESSAGE = ("hiermodel: interrupted; --out was left as it was (outputs appear only "
                        "when a run finishes)")
@@ -44,3 +44,16 @@ def exit_on_interrupt(always: bool = False) -> Iterator[None]:
             raise
         print(INTERRUPTED_MESSAGE, file=sys.stderr, flush=True)
         raise SystemExit(INTERRUPTED_STATUS) from None
+
+
+def caused_by_interrupt(err: BaseException) -> bool:
+    """Whether ``err`` comes of a Ctrl-C: a C extension interrupted while it loads reports an
+    ``ImportError`` / ``SystemError`` ("initialization failed") whose cause or context is the
+    ``KeyboardInterrupt``."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return False

@@ -691,3 +691,21 @@ def test_help_and_usage_errors_load_no_sampler():
         out = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True,
                              text=True, check=True).stdout
         assert out.splitlines()[-1] == "LOADED", (argv, out.splitlines()[-1])
+
+
+def test_an_import_failure_caused_by_ctrl_c_counts_as_the_interrupt():
+    """A C extension interrupted while it loads raises ImportError("initialization failed")
+    with the KeyboardInterrupt as its context: the command reports the interrupt (exit 130),
+    not "error: initialization failed"; a real import error stays an error."""
+    from hiermodel.interrupt import caused_by_interrupt
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ImportError("initialization failed")  # noqa: B904 (as a C extension does)
+    except ImportError as err:
+        interrupted = err
+    assert caused_by_interrupt(interrupted)
+    assert not caused_by_interrupt(ImportError("No module named 'nutpie'"))
+    assert not caused_by_interrupt(ValueError("x"))
