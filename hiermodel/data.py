@@ -33,7 +33,10 @@ import xarray as xr
 from ._validate import check_positive_array, check_squarable
 from .covariates import covariate_matrix, group_level_columns
 
-__all__ = ["HierData", "group_coord"]
+__all__ = ["HierData", "group_coord", "VALUE_SYMBOLS"]
+
+#: the names text gives the groups' values: group means ``ybar_i``, estimates ``y_i``
+VALUE_SYMBOLS = ("ybar", "y")
 
 Source = Literal["observations", "summary", "estimates"]
 
@@ -490,6 +493,12 @@ class HierData:
     def n_groups(self) -> int:
         """Number of groups G."""
         return len(self.groups)
+
+    @property
+    def value_symbol(self) -> str:
+        """The name of the groups' values in formulas and text: ``"y"`` for estimates
+        (``y_i``, se_i), ``"ybar"`` for group means (raw rows or the summary form)."""
+        return "y" if self.source == "estimates" else "ybar"
 
     @property
     def sigma_known(self) -> bool:

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validate import check_real
+from ._validate import check_method, check_real
 from .formatting import format_number as _fmt
 from .prior_families import MU_FAMILIES, SIGMA_FAMILIES, TAU_FAMILIES, family_key
 
@@ -356,12 +356,16 @@ class Priors:
         sd = "2.5*S/sd(x)" if self.beta_sd is None else vec(self.beta_sd)
         return f"Normal({vec(self.beta_mean)}, {sd})"
 
-    def explain(self) -> list[str]:
+    def explain(self, symbol: str = "ybar") -> list[str]:
         """Markdown bullets: each prior with its numbers, and for data-scaled ones the rule
-        and the statistic used (for reports)."""
+        and the statistic used (for reports); ``symbol`` names the groups' values, ``"ybar"``
+        (group means) or ``"y"`` (estimates; :attr:`HierData.value_symbol`)."""
         d = set(self.from_data)
         S = "" if self.spread is None else f" = {_fmt(self.spread)}"
-        rule_s = f"S = sqrt(var(ybar_i) + mean(se_i^2)){S}"
+        from .data import VALUE_SYMBOLS
+
+        symbol = check_method(symbol, VALUE_SYMBOLS, "symbol")
+        rule_s = f"S = sqrt(var({symbol}_i) + mean(se_i^2)){S}"
         out = []
         if self.mu == "flat":
             out.append("- `mu ~ flat` (improper uniform): set by the user.")

@@ -566,6 +566,15 @@ def test_summarize_names_who_moved_and_why(summary_fit, es_table):
     assert rubin.count(";") >= 2 and "table 4.3" not in rubin and "seed" not in rubin.lower()
 
 
+def test_summarize_names_the_values_by_the_given_symbol(summary_fit):
+    t = compare(summary_fit)
+    assert "ybar_i" in summarize(t)
+    as_estimates = summarize(t, symbol="y")
+    assert "ybar" not in as_estimates and "y_i" in as_estimates and "sd(y) = " in as_estimates
+    with pytest.raises(ValueError, match="symbol"):
+        summarize(t, symbol="mean")
+
+
 @pytest.mark.parametrize("method", ["dl", "pm", "ml", "reml"])
 def test_summarize_sd_of_means_sentence_follows_the_numbers(method, summary_fit, es_table):
     """'shrinks more' / 'less' comes from comparing the sd-of-means tau_hat with EB's."""

@@ -246,3 +246,15 @@ def test_every_family_in_the_table_is_a_prior(which):
     with pytest.raises(ValueError, match=rf"must be one of {tuple(table)}".replace("(", r"\(")
                        .replace(")", r"\)")):
         Priors(**{which: "studentt"})
+
+
+def test_explain_names_the_values_as_the_data_does():
+    """Estimates are y_i, group means ybar_i (HierData.value_symbol); text is written in the
+    data's terms, not rewritten afterwards."""
+    est = hm.HierData.from_estimates([0.1, -0.3, 0.5, 0.2], [0.2, 0.25, 0.3, 0.2])
+    assert est.value_symbol == "y" and hm.eight_schools_summary().value_symbol == "ybar"
+    p = Priors().resolve(est)
+    text = "\n".join(p.explain(symbol=est.value_symbol))
+    assert "S = sqrt(var(y_i) + mean(se_i^2))" in text and "ybar" not in text
+    with pytest.raises(ValueError, match="symbol"):
+        p.explain(symbol="x")

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validate import check_positive_int
+from .._validate import check_method, check_positive_int
+from ..data import VALUE_SYMBOLS
 
 __all__ = ["summarize"]
 
@@ -28,7 +29,7 @@ def _fmt_pair(a: float, b: float) -> tuple[str, str]:
     return repr(float(a)), repr(float(b))
 
 
-def summarize(comparison: pd.DataFrame, top: int = 3) -> str:
+def summarize(comparison: pd.DataFrame, top: int = 3, *, symbol: str = "ybar") -> str:
     r"""A few sentences on who moved, how far, and why.
 
     Each group's move from no pooling to the full-Bayes posterior mean is about
@@ -43,6 +44,9 @@ def summarize(comparison: pd.DataFrame, top: int = 3) -> str:
         The result of :func:`compare`.
     top : int, default 3
         How many of the groups that moved most to name.
+    symbol : {"ybar", "y"}, default "ybar"
+        The name of the groups' own values in the text: ``ybar_i`` for group means, ``y_i``
+        for estimates (:attr:`hiermodel.HierData.value_symbol`).
 
     Returns
     -------
@@ -56,6 +60,7 @@ def summarize(comparison: pd.DataFrame, top: int = 3) -> str:
     if missing:
         raise ValueError(f"`comparison` lacks column(s) {missing}; pass the result of compare().")
     top = check_positive_int(top, "top")
+    symbol = check_method(symbol, VALUE_SYMBOLS, "symbol")
     t, a = comparison, comparison.attrs
     mu = float(a.get("mu_mean", np.nan))
     # with covariates each group shrinks toward its own fitted value, not the grand mean
@@ -63,16 +68,16 @@ def summarize(comparison: pd.DataFrame, top: int = 3) -> str:
     move = (t["mean"] - t["no_pooling"]).abs().sort_values(ascending=False)
     dist = (t["no_pooling"] - target).abs()
     size = "n" if "n" in t else "se"
-    lines = [_pull_sentence(t, mu),
+    lines = [_pull_sentence(t, mu, symbol),
              "Moved most: " + "; ".join(_move_text(t, g, dist, size)
                                         for g in move.index[:top]) + "."]
     lines.append(_least_sentence(t, move.index[-1], dist))
     lines.append(_size_sentence(t, size))
-    lines += _eb_sentences(t)
+    lines += _eb_sentences(t, symbol)
     return "\n".join(lines)
 
 
-def _pull_sentence(t: pd.DataFrame, mu: float) -> str:
+def _pull_sentence(t: pd.DataFrame, mu: float, symbol: str) -> str:
     """Which groups' posterior means moved from ``ybar_i`` toward the grand mean."""
     step = (t["mean"] - t["no_pooling"]).to_numpy()
     if "fitted_mean" in t:
@@ -87,13 +92,13 @@ def _pull_sentence(t: pd.DataFrame, mu: float) -> str:
                 "grand mean, each group borrowing strength from the others")
     toward = step * gap > 0
     if toward.all():
-        return ("Partial pooling pulls every group's estimate from its own mean ybar_i toward "
-                f"{head}.")
+        return (f"Partial pooling pulls every group's estimate from its own mean {symbol}_i "
+                f"toward {head}.")
     others = [str(g) for g, ok in zip(t.index, toward, strict=True) if not ok]
     far = float(np.abs(gap[~toward]).max())
     return (f"Partial pooling pulls {int(toward.sum())} of {len(t)} groups' estimates from "
-            f"their own means ybar_i toward {head}; {', '.join(others)} did not move toward it "
-            f"(ybar_i at most {_fmt(far)} from it).")
+            f"their own means {symbol}_i toward {head}; {', '.join(others)} did not move "
+            f"toward it ({symbol}_i at most {_fmt(far)} from it).")
 
 
 def _least_sentence(t: pd.DataFrame, g: Any, dist: pd.Series) -> str:
@@ -145,7 +150,7 @@ def _mean_shrinkage(tau: float, se: np.ndarray) -> float:
     return float(np.mean(se**2 / (tau**2 + se**2)))
 
 
-def _eb_sentences(t: pd.DataFrame) -> list[str]:
+def _eb_sentences(t: pd.DataFrame, symbol: str) -> list[str]:
     a = t.attrs
     out = []
     method = str(a.get("eb_method", "reml")).upper()
@@ -171,7 +176,7 @@ def _eb_sentences(t: pd.DataFrame) -> list[str]:
                        f"averages over tau (posterior mean {_fmt(a['tau_mean'])}).")
     if "sd_of_means_tau" in a:
         sd_of_means_tau = float(a["sd_of_means_tau"])
-        text = ("The sd-of-means plug-in takes tau_hat = sd(ybar) = "
+        text = (f"The sd-of-means plug-in takes tau_hat = sd({symbol}) = "
                 f"{_fmt(sd_of_means_tau)}, "
                 "the spread of the observed means including their sampling noise")
         if "eb_tau" in a:

@@ -24,7 +24,7 @@ from .render_tables import (
     population_lines,
     scaled_comparison_lines,
 )
-from .words import DataTerms, IntervalTerms, in_data_terms, known_sigma_only, sigma_text
+from .words import DataTerms, IntervalTerms, known_sigma_only, sigma_text
 
 if TYPE_CHECKING:
     from .result import ReportResult
@@ -120,11 +120,10 @@ def _warning_lines(r: ReportResult) -> list[str]:
     """The 'Warnings' section: every problem found, then what was checked and found fine."""
     from ..diagnostics import BFMI_MIN, ESS_MIN, RHAT_MAX
 
-    words = DataTerms.of(r.data)
     lines: list[str] = []
     kinds = {k for k, _ in r.checks.warnings}
     for kind, msg in r.checks.warnings:
-        head, *items = in_data_terms(msg, words).split("\n- ")
+        head, *items = msg.split("\n- ")
         head = head.strip().removeprefix("hiermodel ").rstrip(":")
         lines.append(f"- **{head[:1].upper() + head[1:]}** ({kind}):")
         lines += [f"  - {item.strip()}" for item in items] or [f"  - {head}"]
@@ -204,8 +203,7 @@ def _model_lines(r: ReportResult) -> list[str]:
     else:
         eqs.append(f"theta_i | mu, tau        ~ Normal(mu, tau^2)           i = 1, ..., "
                    f"{d.n_groups}")
-    eqs.append(",   ".join(in_data_terms(known_sigma_only(p.describe(), d),
-                                         DataTerms.of(d)).split("; "))
+    eqs.append(",   ".join(known_sigma_only(p.describe(), d).split("; "))
                if p is not None else "priors: see below")
     mean_i = "mu + (x_i - xbar)' beta" if d.has_covariates else "mu"
     form = {
@@ -250,7 +248,7 @@ def _prior_lines(r: ReportResult) -> list[str]:
     p, d = r.priors, r.data
     if p is None:
         return ["(the fit recorded no priors)"]
-    bullets = [in_data_terms(b, DataTerms.of(d)) for b in p.explain()]
+    bullets = p.explain(symbol=d.value_symbol)
     if d.sigma_known:
         bullets = [b for b in bullets if not b.startswith("- `sigma")]
         bullets.append("- sigma: no prior; the sampling sds se_i are known here.")

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..formatting import DASH, format_number
 from .markdown import table_block
-from .words import GRID_OVER, DataTerms, IntervalTerms, in_data_terms, sigma_text
+from .words import GRID_OVER, DataTerms, IntervalTerms, sigma_text
 
 if TYPE_CHECKING:
     from .result import ReportResult
@@ -162,10 +162,10 @@ def comparison_lines(result: ReportResult) -> list[str]:
         else:
             cols.append({"LO": lo, "HI": hi}.get(c, c))
     shown = t[[c for c in cols if c in t.columns]]
-    words = DataTerms.of(result.data)
     return [table_block(shown, _comparison_defs(result), "group"), "",
-            "In words:", "", *[f"- {in_data_terms(s, words)}"
-                               for s in summarize(t).splitlines() if s.strip()]]
+            "In words:", "", *[f"- {s}" for s in
+                               summarize(t, symbol=result.data.value_symbol).splitlines()
+                               if s.strip()]]
 
 
 def scaled_comparison_lines(result: ReportResult) -> list[str]:

@@ -14,7 +14,7 @@ from ..formatting import format_number
 if TYPE_CHECKING:
     from .result import RunSettings
 
-__all__ = ["DataTerms", "IntervalTerms", "sigma_text", "in_data_terms", "known_sigma_only",
+__all__ = ["DataTerms", "IntervalTerms", "sigma_text", "known_sigma_only",
            "GRID_OVER"]
 
 #: what the exact posterior integrates over besides tau, by whether sigma is known
@@ -30,9 +30,8 @@ class DataTerms:
 
     @classmethod
     def of(cls, data: Any) -> DataTerms:
-        if data.source == "estimates":
-            return cls(ybar="y", own="estimate")
-        return cls(ybar="ybar", own="mean")
+        symbol = data.value_symbol
+        return cls(ybar=symbol, own="estimate" if symbol == "y" else "mean")
 
     @property
     def ybar_i(self) -> str:
@@ -76,14 +75,6 @@ def sigma_text(data: Any) -> str:
     sig = np.unique(np.asarray(data.sigma, float))
     return (f"sigma = {format_number(float(sig[0]))}" if sig.size == 1
             else "sigma_i (one per group)")
-
-
-def in_data_terms(library_text: str, terms: DataTerms) -> str:
-    """A sentence written by another module of the library (``Priors.explain``,
-    ``comparison.summarize``, a warning), which names the group values ``ybar_i`` whatever
-    the data, said in the data's terms (``y_i`` for estimates).  Only such sentences pass
-    through here; the report's own text is written in the data's terms."""
-    return library_text if terms.ybar == "ybar" else library_text.replace("ybar", terms.ybar)
 
 
 def known_sigma_only(describe: str, data: Any) -> str:
