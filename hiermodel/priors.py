@@ -326,6 +326,16 @@ class Priors:
     # ------------------------------------------------------------------ printing
     def describe(self) -> str:
         """One line in mathematical notation (``S`` where a scale is still to be set)."""
+        each = self.describe_each()
+        text = (f"mu ~ {each['mu']}; tau ~ {each['tau']}; sigma ~ {each['sigma']} "
+                "(if unknown)")
+        if "beta" in each:
+            text += f"; beta ~ {each['beta']}"
+        return text
+
+    def describe_each(self) -> dict[str, str]:
+        """Each parameter's prior in mathematical notation, by name (``mu``, ``tau``,
+        ``sigma``, and ``beta`` when a slope prior is set): what :meth:`describe` joins."""
         if self.mu == "flat":
             mu = "flat"
         else:
@@ -335,11 +345,11 @@ class Priors:
         ts = (f"{TAU_FAMILIES[self.tau].scale_in_s:g}*S" if self.tau_scale is None
               else _fmt(self.tau_scale))
         ss = "2.5*sd(y)" if self.sigma_scale is None else _fmt(self.sigma_scale)
-        text = (f"mu ~ {mu}; tau ~ {TAU_FAMILIES[self.tau].text.format(ts)}; "
-                f"sigma ~ {SIGMA_FAMILIES[self.sigma].text.format(ss)} (if unknown)")
+        each = {"mu": mu, "tau": TAU_FAMILIES[self.tau].text.format(ts),
+                "sigma": SIGMA_FAMILIES[self.sigma].text.format(ss)}
         if self.has_beta:
-            text += f"; beta ~ {self._beta_text()}"
-        return text
+            each["beta"] = self._beta_text()
+        return each
 
     @property
     def has_beta(self) -> bool:

@@ -27,7 +27,6 @@ SAMPLER_KWARGS = {
     # arguments to nutpie._lib.PySamplerArgs")
     "nutpie": frozenset({
         "max_treedepth", "mindepth", "max_energy_error", "initial_step", "check_turning",
-        "use_grad_based_mass_matrix", "low_rank_modified_mass_matrix",
         "mass_matrix_eigval_cutoff", "mass_matrix_gamma", "mass_matrix_switch_freq",
         "early_window_switch_freq", "window_switch_freq", "store_divergences",
         "store_unconstrained", "store_gradient", "store_mass_matrix"}),

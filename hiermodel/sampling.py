@@ -115,12 +115,18 @@ def _nutpie_keywords(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _numpyro_keywords(options: dict[str, Any]) -> dict[str, Any]:
-    # pm.sample(nuts_sampler="numpyro") hands ``nuts_sampler_kwargs`` to
-    # pymc.sampling.jax.sample_jax_nuts, which passes its ``nuts_kwargs`` to numpyro's NUTS
+    # PyMC 5: pm.sample(nuts_sampler="numpyro") hands ``nuts_sampler_kwargs`` to
+    # pymc.sampling.jax.sample_jax_nuts, which passes its ``nuts_kwargs`` to numpyro's NUTS.
+    # PyMC 6: ``nuts={...}``, whose sample_jax_nuts arguments are lifted out and the rest
+    # passed to numpyro's NUTS.
     kernel = {("max_tree_depth" if k == "max_treedepth" else k): v
               for k, v in options.items() if k in NUMPYRO_KERNEL}
     outer = {k: v for k, v in options.items() if k not in NUMPYRO_KERNEL}
-    return {"nuts_sampler_kwargs": {**outer, "nuts_kwargs": kernel}} if options else {}
+    if not options:
+        return {}
+    if stack.PYMC_6:
+        return {"nuts": {**outer, **kernel}}
+    return {"nuts_sampler_kwargs": {**outer, "nuts_kwargs": kernel}}
 
 
 #: keys fit sets itself: the argument of fit that sets them, or None (fit manages it)
@@ -368,8 +374,7 @@ def fit(
 
         * ``"nutpie"`` -- ``nutpie.sample``'s sampler settings: ``max_treedepth`` (nutpie's
           ``maxdepth``), ``mindepth``, ``max_energy_error``, ``initial_step``,
-          ``check_turning``, ``use_grad_based_mass_matrix``,
-          ``low_rank_modified_mass_matrix``, ``mass_matrix_eigval_cutoff``,
+          ``check_turning``, ``mass_matrix_eigval_cutoff``,
           ``mass_matrix_gamma``, ``mass_matrix_switch_freq``, ``early_window_switch_freq``,
           ``window_switch_freq``, ``store_divergences``, ``store_unconstrained``,
           ``store_gradient``, ``store_mass_matrix``.  The same for the compiled fast path.
@@ -382,7 +387,8 @@ def fit(
           ``dense_mass``, ``find_heuristic_step_size``, ``regularize_mass_matrix``,
           ``forward_mode_differentiation``, and ``pymc.sampling.jax.sample_jax_nuts``'s
           ``chain_method``, ``jitter``, ``postprocessing_backend`` (passed through
-          ``pm.sample(nuts_sampler="numpyro", nuts_sampler_kwargs=...)``).
+          ``pm.sample(nuts_sampler="numpyro", ...)``: ``nuts_sampler_kwargs`` on PyMC 5,
+          ``nuts`` on PyMC 6).
 
         Given settings are recorded in ``posterior.attrs["sampler_kwargs"]``.
 

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import arviz
 
 ARVIZ_1 = int(version("arviz").split(".")[0]) >= 1
+#: PyMC 6 (the stack of ArviZ 1); some keyword arguments of ``pm.sample`` differ
+PYMC_6 = int(version("pymc").split(".")[0]) >= 6
 
 #: The type of a fit, for annotations: ``arviz.InferenceData`` on ArviZ 0.23, an
 #: ``xarray.DataTree`` on ArviZ 1.x (which calls it InferenceData).

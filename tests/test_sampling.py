@@ -428,8 +428,22 @@ def test_sampler_kwargs_table_names_what_each_backend_takes():
     native = {"nutpie": "maxdepth", "pymc": "max_treedepth", "numpyro": "max_tree_depth"}
     takes = {"pymc": params(pm.sample, pm.NUTS.__init__, BaseHMC.__init__)}
     nutpie = pytest.importorskip("nutpie")
-    settings = nutpie._lib.PyNutsSettings.Diag(0)
-    takes["nutpie"] = params(nutpie.sample) | set(dir(settings))
+
+    def nutpie_setting(key):
+        settings = nutpie._lib.PyNutsSettings.Diag(0)
+        if not hasattr(settings, "update"):     # nutpie 0.16.8: the settings are attributes
+            return key in dir(settings)
+        try:                                    # nutpie 0.16.11: update() names the unknown
+            settings.update({key: 1})
+        except AttributeError as err:
+            return "Unknown settings attribute" not in str(err)
+        except (TypeError, ValueError):         # a known setting of another type
+            return True
+        return True
+
+    candidates = SAMPLER_KWARGS["nutpie"] | {"maxdepth", "not_a_nutpie_setting"}
+    takes["nutpie"] = params(nutpie.sample) | {k for k in candidates if nutpie_setting(k)}
+    assert "not_a_nutpie_setting" not in takes["nutpie"]
     pytest.importorskip("numpyro")
     import numpyro.infer
     import pymc.sampling.jax

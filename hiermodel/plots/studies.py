@@ -278,7 +278,13 @@ def plot_sbc_ranks(
                   ncols=1, depth_pts=xaxis_depth_pts(axes[0], ["0"], axes[0].get_xlabel()))
     if new:
         divergent = result.sampler_health["divergent_fits"]
-        fig.suptitle(f"SBC, N = {n}: simulate {result.priors.describe().split('; sigma')[0]}"
-                     f" | fit {result.fit_priors.describe().split('; sigma')[0]}"
+        fig.suptitle(f"SBC, N = {n}: simulate {_hyperpriors(result.priors)}"
+                     f" | fit {_hyperpriors(result.fit_priors)}"
                      f" | divergent fits {divergent}/{n}", fontsize="small")
     return fig
+
+
+def _hyperpriors(priors: Any) -> str:
+    """``mu ~ ...; tau ~ ...`` (the priors SBC varies; sigma and the slopes left out)."""
+    each = priors.describe_each()
+    return f"mu ~ {each['mu']}; tau ~ {each['tau']}"

@@ -169,7 +169,7 @@ def _warning_lines(r: ReportResult) -> list[str]:
 
 def _tau_prior_text(r: ReportResult) -> str:
     p = r.priors
-    text = p.describe().split("; ")[1] if p is not None else "tau's prior"
+    text = f"tau ~ {p.describe_each()['tau']}" if p is not None else "tau's prior"
     if p is not None and "tau_scale" in getattr(p, "from_data", ()):
         return f"{text}, scaled to the data"
     return f"{text}, set by the user"
@@ -203,7 +203,7 @@ def _model_lines(r: ReportResult) -> list[str]:
     else:
         eqs.append(f"theta_i | mu, tau        ~ Normal(mu, tau^2)           i = 1, ..., "
                    f"{d.n_groups}")
-    eqs.append(",   ".join(known_sigma_only(p.describe(), d).split("; "))
+    eqs.append(",   ".join(known_sigma_only(p, d).split("; "))
                if p is not None else "priors: see below")
     mean_i = "mu + (x_i - xbar)' beta" if d.has_covariates else "mu"
     form = {

@@ -134,7 +134,7 @@ def _run_into(out: Path, final: Path, data: Any, settings: RunSettings, *, prior
     s = settings
     t0 = time.perf_counter()
     planned = Priors.check(priors, data=data)   # for the log line; the fit records its own
-    log(f"hiermodel: priors: {known_sigma_only(planned.describe(), data)}")
+    log(f"hiermodel: priors: {known_sigma_only(planned, data)}")
     log(f"hiermodel: fitting {data.n_groups} groups ({s.parameterization}, {s.sampler}, "
         f"{s.chains} x {s.draws} draws after {s.tune} tuning steps, seed {s.seed}) ...")
     with warnings.catch_warnings(record=True) as caught:

@@ -77,9 +77,7 @@ def sigma_text(data: Any) -> str:
             else "sigma_i (one per group)")
 
 
-def known_sigma_only(describe: str, data: Any) -> str:
-    """``Priors.describe()`` without the sigma part when sigma is known (it is not used)."""
-    parts = describe.split("; ")
-    if data.sigma_known:
-        parts = [p for p in parts if not p.startswith("sigma ~")]
-    return "; ".join(parts).replace(" (if unknown)", "")
+def known_sigma_only(priors: Any, data: Any) -> str:
+    """The priors in one line, without sigma's when sigma is known (it is not used)."""
+    return "; ".join(f"{name} ~ {text}" for name, text in priors.describe_each().items()
+                     if not (name == "sigma" and data.sigma_known))
