@@ -170,7 +170,8 @@ class TrimFill(NamedTuple):
     standard error ``se_k0`` of its estimator, ``p_k0`` (R0 only: the p-value of no missing
     study; else NaN), and the filled studies ``y_fill``, ``v_fill`` (length ``k0``), the
     reflections ``2 b - y_i`` of the ``k0`` most extreme studies about the trimmed estimate
-    ``b``; ``iterations`` of the trimming."""
+    ``b``, and ``reflected``: the indices in ``y`` of the studies they mirror; ``iterations``
+    of the trimming."""
 
     k0: int
     se_k0: float
@@ -179,6 +180,7 @@ class TrimFill(NamedTuple):
     estimator: str
     y_fill: np.ndarray
     v_fill: np.ndarray
+    reflected: np.ndarray
     iterations: int
 
 
@@ -242,5 +244,6 @@ def trim_fill(y: Any, v: Any, method: str = "reml", *, side: str | None = None,
     # metafor: 1 - sum_{m=-1}^{k0-1} choose(m + 1, m + 1) 0.5^(m + 2) = 0.5^(k0 + 1)
     p_k0 = 0.5 ** (k0 + 1) if estimator == "R0" else float("nan")
     return TrimFill(k0=k0, se_k0=se_k0, p_k0=p_k0, side=side, estimator=estimator,
-                    y_fill=y_fill, v_fill=vs[k - k0:].copy(), iterations=it)
+                    y_fill=y_fill, v_fill=vs[k - k0:].copy(),
+                    reflected=order[k - k0:].copy(), iterations=it)
 

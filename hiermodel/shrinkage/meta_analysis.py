@@ -22,6 +22,16 @@ from ..core.arrays import floats
 from ..data import HierData, group_coord
 from ..options import get_options
 from ..transforms import check_transform
+from .small_study import (
+    EggerTest,
+    RankTest,
+    TrimAndFill,
+    egger_test_result,
+    estimates_of,
+    filled_data,
+    rank_test_result,
+    trim_and_fill_result,
+)
 
 __all__ = ["MetaAnalysis", "meta_analysis"]
 
@@ -49,6 +59,8 @@ class MetaAnalysis:
         How it was computed.
     fit : MetaRegression
         The core's numbers.
+    data : HierData or None
+        The studies it was fitted to (for the small-study tests; None when built by hand).
     """
 
     coefficients: pd.DataFrame
@@ -59,6 +71,7 @@ class MetaAnalysis:
     knha: bool
     fit: MetaRegression
     covariate_names: tuple[str, ...]
+    data: HierData | None = None
 
     def predict(self, covariates: Any = None, transform: str | None = None) -> pd.DataFrame:
         """The fitted effect for a new group and its prediction interval: columns ``pred``,
@@ -96,6 +109,52 @@ class MetaAnalysis:
             out = out.drop(columns="se").apply(back)
         out.attrs.update(transform=back.name, scale=back.scale)
         return out
+
+    def egger_test(self, model: str = "rma") -> EggerTest:
+        """The regression test for funnel-plot asymmetry (Egger et al. 1997; metafor's
+        ``regtest``): this model with the studies' standard errors added as a covariate.
+        ``model="rma"`` (default, as metafor): the meta-regression with this fit's tau^2
+        estimator and Knapp-Hartung setting; ``"lm"``: Egger's weighted regression with a
+        multiplicative dispersion (t test).  Without covariates the intercept is the limit
+        estimate, the effect of a study with ``se -> 0``."""
+        from ..core.small_study import egger_regression
+
+        y, v = estimates_of(self.data, "egger_test()")
+        x = design_matrix(y.size, None if self.data.x is None else np.asarray(self.data.x))
+        return egger_test_result(egger_regression(y, v, x, self.method, model=model,
+                                                  knha=self.knha, level=self.level),
+                                 self.level)
+
+    def rank_test(self, exact: bool = True) -> RankTest:
+        """Begg and Mazumdar's (1994) rank correlation test (metafor's ``ranktest``):
+        Kendall's tau between the standardised effects and their sampling variances; the
+        exact p-value when ``exact`` and there are no ties.  Intercept-only models."""
+        from ..core.small_study import rank_correlation
+
+        self._intercept_only("rank_test()")
+        y, v = estimates_of(self.data, "rank_test()")
+        return rank_test_result(rank_correlation(y, v, exact=exact))
+
+    def trim_and_fill(self, side: str | None = None, estimator: str = "L0") -> TrimAndFill:
+        """Duval and Tweedie's (2000) trim and fill (metafor's ``trimfill``): the number of
+        studies missing on ``side`` (None: metafor's rule, opposite the sign of the
+        regression test's slope), the filled studies and the meta-analysis with them
+        (this fit's tau^2 estimator and level, z tests as metafor).  ``estimator``:
+        ``"L0"`` (default), ``"R0"`` or ``"Q0"``.  Intercept-only models."""
+        from ..core.small_study import trim_fill
+
+        self._intercept_only("trim_and_fill()")
+        y, v = estimates_of(self.data, "trim_and_fill()")
+        core = trim_fill(y, v, self.method, side=side, estimator=estimator)
+        augmented = filled_data(self.data, core) if core.k0 else self.data
+        adjusted = meta_analysis(augmented, self.method, level=self.level)
+        return trim_and_fill_result(core, self.data, augmented, adjusted)
+
+    def _intercept_only(self, what: str) -> None:
+        if self.covariate_names:
+            raise ValueError(f"{what} is for meta-analyses without covariates (as metafor); "
+                             f"this one has {list(self.covariate_names)}: fit "
+                             "meta_analysis() on the data without covariates.")
 
 
 def meta_analysis(data: HierData, method: str = "reml", *, knha: bool = False,
@@ -142,4 +201,4 @@ def meta_analysis(data: HierData, method: str = "reml", *, knha: bool = False,
         theta=pd.Series(fit.theta, index=pd.Index(group_coord(data.groups), name="group"),
                         name="theta_eb"),
         method=method, level=float(level), knha=bool(knha), fit=fit,
-        covariate_names=tuple(data.covariate_names))
+        covariate_names=tuple(data.covariate_names), data=data)
