@@ -167,7 +167,8 @@ def rank_correlation(y: Any, v: Any, *, exact: bool = True) -> RankCorrelation:
 
 class TrimFill(NamedTuple):
     """Trim and fill: ``k0`` studies missing on ``side`` (``"left"`` or ``"right"``), the
-    standard error ``se_k0`` of its estimator, ``p_k0`` (R0 only: the p-value of no missing
+    standard error ``se_k0`` of its estimator (NaN where its variance formula goes
+    negative, as metafor's), ``p_k0`` (R0 only: the p-value of no missing
     study; else NaN), and the filled studies ``y_fill``, ``v_fill`` (length ``k0``), the
     reflections ``2 b - y_i`` of the ``k0`` most extreme studies about the trimmed estimate
     ``b``, and ``reflected``: the indices in ``y`` of the studies they mirror; ``iterations``
@@ -185,6 +186,10 @@ class TrimFill(NamedTuple):
 
 
 def _side(y: np.ndarray, v: np.ndarray, method: str) -> str:
+    if np.ptp(v) <= 1e-12 * np.max(v):
+        raise ValueError("`side`: with equal sampling variances the regression on the "
+                         "standard error that picks the side is undefined; pass "
+                         "side='left' or side='right'.")
     slope = meta_regression(y, v, np.column_stack([np.ones(y.size), np.sqrt(v)]),
                             method).beta[1]
     return "right" if slope < 0 else "left"
@@ -231,15 +236,16 @@ def trim_fill(y: Any, v: Any, method: str = "reml", *, side: str | None = None,
             if estimator == "L0":
                 est = (4 * sr - k * (k + 1)) / (2 * k - 1)
             else:
-                est = k - 0.5 - np.sqrt(2 * k**2 - 4 * sr + 0.25)
+                est = k - 0.5 - np.sqrt(max(0.0, 2 * k**2 - 4 * sr + 0.25))
             var_sr = (k * (k + 1) * (2 * k + 1) + 10 * est**3 + 27 * est**2 + 17 * est
                       - 18 * k * est**2 - 18 * k * est + 6 * k**2 * est) / 24
-            if estimator == "L0":
-                se = 4 * np.sqrt(var_sr) / (2 * k - 1)
-            else:
-                se = 2 * np.sqrt(var_sr) / np.sqrt((k - 0.5)**2 - est * (2 * k - est - 1))
+            with np.errstate(invalid="ignore"):     # a negative variance: NaN, as metafor
+                if estimator == "L0":
+                    se = 4 * np.sqrt(var_sr) / (2 * k - 1)
+                else:
+                    se = 2 * np.sqrt(var_sr) / np.sqrt((k - 0.5)**2 - est * (2 * k - est - 1))
         k0 = int(max(0.0, np.round(est)))   # R's round: halves to even, as numpy
-        se_k0 = float(max(0.0, se))
+        se_k0 = float("nan") if np.isnan(se) else float(max(0.0, se))
     y_fill = sign * (2 * beta - ys[k - k0:])
     # metafor: 1 - sum_{m=-1}^{k0-1} choose(m + 1, m + 1) 0.5^(m + 2) = 0.5^(k0 + 1)
     p_k0 = 0.5 ** (k0 + 1) if estimator == "R0" else float("nan")
