@@ -190,11 +190,13 @@ def test_trim_and_fill_mirrors_the_side_and_reports_no_missing_studies():
     left = trim_fill(-y, v, "ee")                    # the mirror image: missing on the left
     assert left.side == "left" and left.k0 == right.k0
     np.testing.assert_allclose(left.y_fill, -right.y_fill, rtol=1e-12)
-    forced = trim_fill(y, v, "ee", side="left")
-    assert forced.side == "left"
+    forced = meta_analysis(_bcg()).trim_and_fill(side="left")    # nothing missing there
+    assert forced.side == "left" and forced.k0 == 0
+    assert forced.estimate == meta_analysis(_bcg()).coefficients.loc["intercept", "estimate"]
     sym = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
     se = np.array([0.3, 0.2, 0.1, 0.2, 0.3])
-    none = meta_analysis(HierData.from_estimates(sym, se)).trim_and_fill()
+    near = np.array([-1.0, -0.6, 0.1, 0.7, 1.1])
+    none = meta_analysis(HierData.from_estimates(near, se)).trim_and_fill()
     assert none.k0 == 0 and none.filled.empty and none.data.n_groups == 5
     assert np.isnan(none.p_k0) and "missing studies on the" in repr(none)
     with pytest.raises(ValueError, match="side"):                # no regression on a constant
