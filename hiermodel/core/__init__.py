@@ -22,6 +22,9 @@ facade (:class:`~hiermodel.data.HierData` in, xarray / pandas out) is
 * :mod:`~hiermodel.core.metareg` -- meta-regression (group-level covariates): tau^2 by REML,
   ML, DL, PM, HE, SJ, HS and the equal-effects model, Q, I^2, H^2, R^2, the Q-profile
   interval, Knapp-Hartung, prediction intervals;
+* :mod:`~hiermodel.core.small_study` -- small-study effects (one dataset per call): the
+  regression test (Egger et al. 1997), the rank correlation test (Begg & Mazumdar 1994) and
+  trim and fill (Duval & Tweedie 2000), as metafor's ``regtest``, ``ranktest``, ``trimfill``;
 * :mod:`~hiermodel.core.tau_grid` -- the marginal likelihood of tau (``mu`` or the
   coefficients integrated out), the adaptive tau grid, its quadrature, mixture quantiles and
   predictive quantiles;
@@ -61,6 +64,14 @@ from .pooling import (
     sd_of_means_estimates,
     shrinkage_weights,
 )
+from .small_study import (
+    EggerRegression,
+    RankCorrelation,
+    TrimFill,
+    egger_regression,
+    rank_correlation,
+    trim_fill,
+)
 from .tau import (
     EB_METHODS,
     TAU_METHOD_NAMES,
@@ -90,4 +101,6 @@ __all__ = [
     "ss_logpdf", "Marginal", "marginal", "RegressionMarginal", "marginal_regression",
     "METAREG_METHODS", "MetaRegression", "meta_regression", "design_matrix", "generalized_q",
     "q_profile_interval", "r_squared", "prediction_interval",
+    "EggerRegression", "egger_regression", "RankCorrelation", "rank_correlation", "TrimFill",
+    "trim_fill",
 ]

@@ -15,7 +15,10 @@ plain numbers, and returns xarray / pandas / ArviZ objects, one module per kind 
 * :mod:`~hiermodel.shrinkage.conditional` -- :func:`conditional_means`,
   :func:`rao_blackwell`, :func:`covariate_offset` (on posterior draws);
 * :mod:`~hiermodel.shrinkage.exact` -- :func:`exact_posterior`, :class:`ExactPosterior`;
-* :mod:`~hiermodel.shrinkage.meta_analysis` -- :func:`meta_analysis`, :class:`MetaAnalysis`.
+* :mod:`~hiermodel.shrinkage.meta_analysis` -- :func:`meta_analysis`, :class:`MetaAnalysis`;
+* :mod:`~hiermodel.shrinkage.small_study` -- the results of the small-study tests
+  :class:`EggerTest`, :class:`RankTest`, :class:`TrimAndFill` (``MetaAnalysis.egger_test()``,
+  ``rank_test()``, ``trim_and_fill()``).
 
 This package imports neither PyMC nor PyTensor.
 """
@@ -26,10 +29,12 @@ from .conditional import conditional_means, covariate_offset, rao_blackwell
 from .empirical_bayes import EmpiricalBayes, empirical_bayes, pooling_table, tau_estimates
 from .exact import ExactPosterior, exact_posterior
 from .meta_analysis import MetaAnalysis, meta_analysis
+from .small_study import EggerTest, RankTest, TrimAndFill
 
 __all__ = [
     "EmpiricalBayes", "empirical_bayes", "pooling_table", "tau_estimates", "conditional_means",
     "rao_blackwell", "covariate_offset",
     "ExactPosterior", "exact_posterior",
     "MetaAnalysis", "meta_analysis",
+    "EggerTest", "RankTest", "TrimAndFill",
 ]
