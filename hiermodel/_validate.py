@@ -159,3 +159,10 @@ def check_positive_number(value: Any, name: str) -> float:
     if np.ndim(value) != 0:
         raise TypeError(f"`{name}` must be one positive number, got {value!r}.")
     return float(check_positive_array(value, name))
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """A bool (``numpy.bool_`` too), not a truthy stand-in such as ``"no"`` or ``1``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be True or False, got {value!r}.")
+    return bool(value)

@@ -229,4 +229,10 @@ def test_small_study_methods_reject_bad_input_naming_the_argument():
         rank_correlation([0.1, 0.2], [0.1, 0.1])
     with pytest.raises(ValueError, match="`v`"):
         trim_fill([0.1, 0.2, 0.3], [0.1, 0.2])
+    with pytest.raises(TypeError, match="`exact`"):
+        fit.rank_test(exact="no")
+    with pytest.raises(TypeError, match="`y`"):
+        rank_correlation(["a", "b", "c"], [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="`y`"):
+        trim_fill([0.1, np.nan, 0.3], [0.1, 0.2, 0.3])
     assert isinstance(fit.trim_and_fill().filled, pd.DataFrame)

@@ -26,8 +26,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import check_count, check_method, check_prob
-from .arrays import floats
+from .._validate import (
+    check_count,
+    check_finite_array,
+    check_flag,
+    check_method,
+    check_positive_array,
+    check_prob,
+)
 from .metareg import METAREG_METHODS, design_matrix, meta_regression
 
 __all__ = ["EGGER_MODELS", "TRIMFILL_ESTIMATORS", "EggerRegression", "egger_regression",
@@ -40,16 +46,12 @@ TRIMFILL_ESTIMATORS = ("l0", "r0", "q0")
 
 
 def _estimates(y: Any, v: Any, min_k: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    y = floats("y", y).ravel()
-    v = floats("v", v).ravel()
+    y = check_finite_array(y, "y").ravel()
+    v = check_positive_array(v, "v").ravel()
     if y.size != v.size:
         raise ValueError(f"`v`: {v.size} sampling variances for {y.size} estimates `y`.")
     if y.size < min_k:
         raise ValueError(f"`y`: the test needs at least {min_k} studies, got {y.size}.")
-    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(v))):
-        raise ValueError("`y`, `v`: estimates and sampling variances must be finite.")
-    if np.any(v <= 0):
-        raise ValueError("`v`: sampling variances must be positive.")
     return y, v
 
 
@@ -87,7 +89,8 @@ def egger_regression(y: Any, v: Any, X: Any = None, method: str = "reml", *,
     model = check_method(model, EGGER_MODELS, "model")
     method = check_method(method, METAREG_METHODS, "method")
     level = check_prob(level, "level")
-    X = design_matrix(y.size) if X is None else floats("X", X)
+    knha = check_flag(knha, "knha")
+    X = design_matrix(y.size) if X is None else check_finite_array(X, "X")
     if X.ndim != 2 or X.shape[0] != y.size:
         raise ValueError(f"`X`: a ({y.size}, p) design matrix, got shape {X.shape}.")
     Xs = np.column_stack([X, np.sqrt(v)])
@@ -142,6 +145,7 @@ def rank_correlation(y: Any, v: Any, *, exact: bool = True) -> RankCorrelation:
     from scipy import stats
 
     y, v = _estimates(y, v)
+    exact = check_flag(exact, "exact")
     w = 1.0 / v
     b = float(np.sum(w * y) / np.sum(w))
     ys = (y - b) / np.sqrt(v - 1.0 / np.sum(w))
