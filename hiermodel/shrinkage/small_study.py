@@ -129,7 +129,9 @@ class TrimAndFill:
         The meta-analysis of the observed and filled studies (same tau^2 estimator and
         level; z tests, as metafor's ``trimfill`` refits).
     data : HierData
-        The augmented studies (the observed, then the filled).
+        The augmented studies (the observed, then the filled): fit them any other way too,
+        e.g. ``hiermodel.exact_posterior(taf.data)`` for the posterior of mu with the filled
+        studies, or ``meta_analysis(taf.data)`` for metafor's "equal-random" approach.
     """
 
     k0: int
