@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._validate import check_count, check_positive_int
+from .._validate import check_count, check_method, check_positive_int
 from ..core import (
     GridPosterior,
     RegressionGridPosterior,
@@ -273,6 +273,81 @@ class ExactPosterior:
         return (f"ExactPosterior({self.priors.describe()}; {len(self.groups)} groups, "
                 f"{grid})\n"
                 + s.to_string(float_format=lambda x: f"{x:.4g}", max_rows=14))
+
+    # ------------------------------------------------------------------ Bayes factors
+    def _bf_core(self, what: str) -> GridPosterior:
+        """The known-se, intercept-only core, or NotImplementedError naming why not."""
+        if not self.sigma_known:
+            raise NotImplementedError(f"ExactPosterior.{what} needs known sampling sds; this "
+                                      "posterior has sigma unknown (raw rows without sigma=).")
+        if self.has_covariates:
+            raise NotImplementedError(f"ExactPosterior.{what} is for the intercept-only model; "
+                                      "this posterior has covariates (meta-regression).")
+        return self.core
+
+    def _log_marginals(self, what: str, need_mu_prior: bool):
+        from ..core.bayes_factors import log_marginals
+
+        c = self._bf_core(what)
+        if need_mu_prior and c.mu_precision == 0:
+            raise ValueError(f"ExactPosterior.{what}: the prior of `mu` is flat (improper), so "
+                             "the Bayes factor of mu = 0 is undefined; use a proper prior, "
+                             "Priors(mu_mean=..., mu_sd=...).")
+        return log_marginals(c.means, c.se**2, tau_logpdf=c.tau_logpdf, mu_mean=c.mu_mean,
+                             mu_precision=c.mu_precision, tau_max=self.priors.tau_bound,
+                             points=self.tau_grid.size)
+
+    def density(self, name: str, x: Any) -> np.ndarray:
+        """The exact posterior density of ``"mu"`` (the normal mixture over the tau grid,
+        ``sum_k weights_k N(x; E[mu | tau_k, y], Var[mu | tau_k, y])``) or ``"tau"``
+        (``p(tau | y)`` from the formula, :meth:`tau_pdf`) at the points ``x``."""
+        name = check_method(name, ("mu", "tau"), "name")
+        c = self._bf_core("density")
+        if name == "tau":
+            return c.tau_pdf(x)
+        from ..core.bayes_factors import mixture_density
+
+        return mixture_density(floats("x", x), c.weights, c.mu_cond_mean, c.mu_cond_var)
+
+    def bayes_factor(self, name: str) -> float:
+        """The Bayes factor ``BF01 = p(y | H0) / p(y | H1)`` of ``"tau"`` (H0: tau = 0, the
+        common-effect model) or ``"mu"`` (H0: mu = 0) from the exact marginal likelihoods, as
+        bayesmeta's ``bayesfactor`` (Roever 2020, *J. Stat. Softw.* 93(6)); equal to the
+        Savage-Dickey ratio of posterior to prior density at the null value.  ``"mu"`` needs
+        a proper (normal) prior on mu: a flat one is a ValueError."""
+        name = check_method(name, ("mu", "tau"), "name")
+        lm = self._log_marginals("bayes_factor", need_mu_prior=name == "mu")
+        return float(np.exp((lm.m01 if name == "tau" else lm.m10) - lm.m11))
+
+    def model_average(self, prior_probs: Any = None,
+                      quantiles: Sequence[float] = (0.025, 0.5, 0.975)):
+        """Bayesian model averaging over the four models {tau = 0, tau > 0} x {mu = 0, mu
+        free} (order :data:`hiermodel.core.bayes_factors.MODELS`), as metaBMA / RoBMA
+        (Gronau et al. 2017, 2021) but exact: posterior model probabilities, inclusion Bayes
+        factors of mu and tau, and the model-averaged mean, sd and ``quantiles`` of mu (a
+        point mass at 0 mixed with the mu-free posteriors).  ``prior_probs``: four prior
+        model probabilities (default 1/4 each).  Needs a proper prior on mu.
+
+        Returns a :class:`hiermodel.core.bayes_factors.ModelAverage`."""
+        from ..core.bayes_factors import model_average
+
+        pri = np.full(4, 0.25) if prior_probs is None else floats("prior_probs", prior_probs)
+        if pri.shape != (4,) or not np.all(np.isfinite(pri)) or (pri < 0).any() \
+                or not np.isclose(pri.sum(), 1.0):
+            raise ValueError("`prior_probs` must be 4 probabilities >= 0 summing to 1 (models "
+                             f"tau=0/mu=0, tau=0/mu free, tau>0/mu=0, tau>0/mu free), got "
+                             f"{prior_probs!r}.")
+        qs = np.atleast_1d(floats("quantiles", quantiles))
+        if qs.ndim != 1 or ((qs <= 0) | (qs >= 1)).any():
+            raise ValueError(f"`quantiles` must be probabilities strictly between 0 and 1; "
+                             f"got {quantiles!r}.")
+        lm = self._log_marginals("model_average", need_mu_prior=True)
+        c = self.core
+        p = np.sum(1.0 / c.se**2) + c.mu_precision
+        m0 = (np.sum(c.means / c.se**2) + c.mu_precision * c.mu_mean) / p
+        return model_average(lm, pri, mu_free_tau0=(float(m0), float(1.0 / p)),
+                             weights=c.weights, mu_cond_mean=c.mu_cond_mean,
+                             mu_cond_var=c.mu_cond_var, qs=qs)
 
 
 def exact_posterior(data: HierData, priors: Priors | None = None, *,

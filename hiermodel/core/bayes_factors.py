@@ -1,0 +1,167 @@
+"""Exact Bayes factors and Bayesian model averaging for the normal-normal hierarchical model
+with known sampling sds, as the R package bayesmeta reports them (``bayesfactor``; Roever
+2020, *J. Stat. Softw.* 93(6), section 2.6) and metaBMA / RoBMA average over models
+(Gronau et al. 2017, 2021).
+
+Model ``y_i ~ N(theta_i, v_i)``, ``theta_i ~ N(mu, tau^2)``, ``mu ~ N(m0, 1/p0)``, tau with a
+proper prior density ``p(tau)``.  The four marginal likelihoods
+
+    M00: tau = 0, mu = 0     p(y) = prod_i N(y_i; 0, v_i)
+    M01: tau = 0, mu free    p(y) = int prod_i N(y_i; mu, v_i) N(mu; m0, 1/p0) dmu
+    M10: tau > 0, mu = 0     p(y) = int p(tau) prod_i N(y_i; 0, v_i + tau^2) dtau
+    M11: tau > 0, mu free    p(y) = int p(tau) p(y | tau) dtau
+
+are closed form (M00, M01) or one-dimensional integrals on the adaptive tau grid of
+:func:`~hiermodel.core.tau_grid.tau_grid` (M10, M11).  ``BF01`` for ``tau = 0`` is
+``p(y | M01) / p(y | M11)`` and for ``mu = 0`` is ``p(y | M10) / p(y | M11)``, equal to the
+Savage-Dickey density ratios (posterior over prior density at the null value).  With a flat
+prior on mu (``p0 = 0``) the constant of the improper prior cancels from the ``tau = 0`` Bayes
+factor, which is then still defined (as in bayesmeta), but the ``mu = 0`` Bayes factor and the
+model averaging are not.  Numpy and scipy only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .tau_grid import marginal, tau_grid
+
+__all__ = ["LogMarginals", "log_marginals", "mixture_density", "ModelAverage",
+           "model_average", "MODELS"]
+
+#: the four models, in the order of every array here: (tau = 0 | tau > 0) x (mu = 0 | free)
+MODELS = ("tau=0, mu=0", "tau=0, mu free", "tau>0, mu=0", "tau>0, mu free")
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+class LogMarginals(NamedTuple):
+    """Log marginal likelihoods ``log p(y | M)`` of the four models (order :data:`MODELS`);
+    with a flat mu prior the two "mu free" ones omit the (infinite) constant of the flat
+    prior, and the two "mu = 0" ones are NaN."""
+
+    m00: float
+    m01: float
+    m10: float
+    m11: float
+
+    def as_array(self) -> np.ndarray:
+        return np.array([self.m00, self.m01, self.m10, self.m11])
+
+
+def _log_mu_free(t2: np.ndarray, y: np.ndarray, v: np.ndarray, m0: float,
+                 p0: float) -> np.ndarray:
+    """``log p(y | tau, mu integrated under N(m0, 1/p0))`` with all constants (``p0 = 0``: the
+    flat prior's ``0.5 log p0`` is left out)."""
+    const = -0.5 * y.size * _LOG_2PI + (0.5 * np.log(p0) if p0 > 0 else 0.0)
+    return marginal(t2, y, v, m0, p0).loglik + const
+
+
+def _log_mu_zero(t2: np.ndarray, y: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``log p(y | tau, mu = 0) = sum_i log N(y_i; 0, v_i + tau^2)``."""
+    s = v + t2[:, None]
+    return -0.5 * (y.size * _LOG_2PI + np.log(s).sum(axis=-1) + (y * y / s).sum(axis=-1))
+
+
+def log_marginals(y: Any, v: Any, *, tau_logpdf: Callable[[Any], Any], mu_mean: float,
+                  mu_precision: float, tau_max: float | None = None,
+                  points: int = 2001) -> LogMarginals:
+    """The four log marginal likelihoods (:class:`LogMarginals`) for means ``y`` with
+    sampling variances ``v`` (1-D), ``mu ~ N(mu_mean, 1/mu_precision)`` (``0``: flat) and
+    tau's normalised prior log density ``tau_logpdf`` (support ``[0, tau_max]``)."""
+    y = np.asarray(y, float)
+    v = np.asarray(v, float)
+    m0, p0 = float(mu_mean), float(mu_precision)
+    n = int(points) | 1
+    zero = np.zeros(1)
+    g11 = tau_grid(y, v, n, tau_logpdf=tau_logpdf, tau_max=tau_max,
+                   loglik=lambda t2: _log_mu_free(t2, y, v, m0, p0))
+    m01 = float(_log_mu_free(zero, y, v, m0, p0)[0])
+    if p0 == 0:
+        return LogMarginals(np.nan, m01, np.nan, g11.log_norm)
+    g10 = tau_grid(y, v, n, tau_logpdf=tau_logpdf, tau_max=tau_max,
+                   loglik=lambda t2: _log_mu_zero(t2, y, v))
+    m00 = float(_log_mu_zero(zero, y, v)[0])
+    return LogMarginals(m00, m01, g10.log_norm, g11.log_norm)
+
+
+def mixture_density(x: Any, weights: np.ndarray, mean: np.ndarray,
+                    var: np.ndarray) -> np.ndarray:
+    """``sum_k weights_k N(x; mean_k, var_k)`` at each ``x`` (any shape)."""
+    x = np.asarray(x, float)
+    z = x.reshape(-1)[:, None] - mean[None, :]
+    d = np.exp(-0.5 * z * z / var[None, :]) / np.sqrt(2.0 * np.pi * var[None, :])
+    return (d @ weights).reshape(x.shape)
+
+
+class ModelAverage(NamedTuple):
+    """Result of :func:`model_average` (model order :data:`MODELS`)."""
+
+    prior_probs: np.ndarray
+    posterior_probs: np.ndarray
+    log_marginals: np.ndarray
+    inclusion_bf_mu: float       # BF10 for mu != 0 (posterior over prior inclusion odds)
+    inclusion_bf_tau: float      # BF10 for tau > 0
+    mu_mean: float               # model-averaged, with a point mass at 0
+    mu_sd: float
+    mu_quantiles: np.ndarray
+
+
+def model_average(lm: LogMarginals, prior_probs: Any, *, mu_free_tau0: tuple[float, float],
+                  weights: np.ndarray, mu_cond_mean: np.ndarray, mu_cond_var: np.ndarray,
+                  qs: np.ndarray) -> ModelAverage:
+    """Bayesian model averaging over :data:`MODELS` with prior probabilities ``prior_probs``
+    (4 numbers >= 0 summing to 1): posterior model probabilities ``prior_k p(y | M_k)``
+    normalised, the inclusion Bayes factors (posterior inclusion odds over prior inclusion
+    odds) of ``mu != 0`` and ``tau > 0``, and the model-averaged posterior of mu: a point mass
+    at 0 (models with mu = 0), ``N(mu_free_tau0)`` (mean, variance; tau = 0, mu free) and the
+    tau-grid normal mixture ``weights`` / ``mu_cond_*`` (tau > 0, mu free); its quantiles at
+    ``qs`` solve the mixture CDF (bisection to machine precision; a probability falling in
+    the jump at 0 gives 0)."""
+    from scipy import special
+
+    pri = np.asarray(prior_probs, float)
+    logm = lm.as_array()
+    with np.errstate(divide="ignore"):
+        lp = np.log(pri) + logm
+    lp = np.where(pri > 0, lp, -np.inf)
+    post = np.exp(lp - lp.max())
+    post /= post.sum()
+    mu_in = np.array([False, True, False, True])
+    tau_in = np.array([False, False, True, True])
+
+    def incl(mask: np.ndarray) -> float:
+        po, pr = post[mask].sum(), pri[mask].sum()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float((po / post[~mask].sum()) / (pr / pri[~mask].sum()))
+
+    m0, v0 = mu_free_tau0
+    a, b = post[1], post[3]
+    mean = a * m0 + b * float(weights @ mu_cond_mean)
+    second = a * (v0 + m0 * m0) + b * float(weights @ (mu_cond_var + mu_cond_mean**2))
+    sd = float(np.sqrt(max(second - mean * mean, 0.0)))
+    point = post[0] + post[2]
+    means = np.r_[m0, mu_cond_mean]
+    sds = np.sqrt(np.r_[v0, mu_cond_var])
+    w = np.r_[a, b * weights]
+
+    def cdf(x: np.ndarray) -> np.ndarray:
+        z = (x[:, None] - means[None, :]) / sds[None, :]
+        return special.ndtr(z) @ w + point * (x >= 0)
+
+    qs = np.asarray(qs, float)
+    lo = np.full(qs.shape, min(0.0, float((means - 40 * sds).min())))
+    hi = np.full(qs.shape, max(0.0, float((means + 40 * sds).max())))
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        below = cdf(mid) < qs
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        if np.all(hi - lo <= 4 * np.finfo(float).eps * np.maximum(1.0, np.abs(mid))):
+            break
+    # inf{x : CDF(x) >= q}: hi; snap to the atom at 0 when q falls in its jump
+    quant = np.where((lo < 0) & (hi >= 0), 0.0, hi) if point > 0 else hi
+    return ModelAverage(pri, post, logm, incl(mu_in), incl(tau_in), float(mean), sd,
+                        quant)
