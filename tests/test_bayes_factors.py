@@ -94,6 +94,16 @@ def test_tau_bayes_factor_with_flat_mu_prior_is_the_wide_normal_limit():
         flat.model_average()
 
 
+def test_bounded_tau_prior_savage_dickey():
+    # Uniform(0, 50) on tau (BDA3's choice for Eight Schools): prior density 1/50 at 0
+    ep = hm.exact_posterior(hm.datasets.eight_schools(),
+                            Priors(mu_mean=0, mu_sd=50, tau="uniform", tau_scale=50))
+    assert ep.bayes_factor("tau") == pytest.approx(float(ep.density("tau", 0.0)) * 50,
+                                                   rel=1e-3)
+    l0, m11 = _quad_marglik(ep.means, ep.se, stats.uniform(0, 50).pdf, 50.0)
+    assert ep.bayes_factor("tau") == pytest.approx(l0 / m11, rel=1e-6)
+
+
 def test_density(schools):
     x = np.linspace(-400, 400, 80001)
     f = schools.density("mu", x)
@@ -110,7 +120,7 @@ def test_model_average_agrees_with_pairwise_bayes_factors(schools, bcg):
         ma = ep.model_average()
         p = ma.posterior_probs
         assert p.sum() == pytest.approx(1.0, abs=1e-14)
-        assert len(MODELS) == 4 and np.all(ma.prior_probs == 0.25)
+        assert ma.models == MODELS and np.all(ma.prior_probs == 0.25)
         bf_tau, bf_mu = ep.bayes_factor("tau"), ep.bayes_factor("mu")
         assert p[1] / p[3] == pytest.approx(bf_tau, rel=1e-12)
         assert p[2] / p[3] == pytest.approx(bf_mu, rel=1e-12)
@@ -188,6 +198,8 @@ def test_bad_input(schools):
         schools.model_average(quantiles=[1.5])
     with pytest.raises(TypeError, match="x"):
         schools.density("mu", "a")
+    with pytest.raises(ValueError, match="x"):
+        schools.density("tau", [-1.0, 2.0])
 
 
 def test_not_implemented_cases():

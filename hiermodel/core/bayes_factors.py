@@ -108,6 +108,7 @@ class ModelAverage(NamedTuple):
     mu_mean: float               # model-averaged, with a point mass at 0
     mu_sd: float
     mu_quantiles: np.ndarray
+    models: tuple[str, ...] = MODELS
 
 
 def model_average(lm: LogMarginals, prior_probs: Any, *, mu_free_tau0: tuple[float, float],

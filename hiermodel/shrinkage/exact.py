@@ -303,11 +303,14 @@ class ExactPosterior:
         (``p(tau | y)`` from the formula, :meth:`tau_pdf`) at the points ``x``."""
         name = check_method(name, ("mu", "tau"), "name")
         c = self._bf_core("density")
+        x = floats("x", x)
         if name == "tau":
+            if (x < 0).any():
+                raise ValueError(f"`x` must be >= 0 for the density of tau, got {x!r}.")
             return c.tau_pdf(x)
         from ..core.bayes_factors import mixture_density
 
-        return mixture_density(floats("x", x), c.weights, c.mu_cond_mean, c.mu_cond_var)
+        return mixture_density(x, c.weights, c.mu_cond_mean, c.mu_cond_var)
 
     def bayes_factor(self, name: str) -> float:
         """The Bayes factor ``BF01 = p(y | H0) / p(y | H1)`` of ``"tau"`` (H0: tau = 0, the
