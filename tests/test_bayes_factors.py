@@ -4,7 +4,7 @@ and metaBMA / RoBMA-style averaging over {tau = 0, tau > 0} x {mu = 0, mu free}.
 
 import numpy as np
 import pytest
-from scipy import integrate, special, stats
+from scipy import integrate, optimize, special, stats
 
 import hiermodel as hm
 from hiermodel.core.bayes_factors import MODELS, log_marginals
@@ -213,3 +213,51 @@ def test_not_implemented_cases():
                             grid=101, sigma_grid=51)
     with pytest.raises(NotImplementedError, match="sigma"):
         ep.model_average()
+
+
+def test_minimum_bayes_factors_and_ml_marginal_estimates(schools, bcg):
+    from hiermodel.core.bayes_factors import ml_marginal_mu, ml_marginal_tau
+
+    c = schools.core
+    # bayesmeta vignette, print(schools.example.1): "ML marginal  tau 0, mu 7.998270" (R's
+    # optimize(), tolerance ~1e-4)
+    t_ml, gain = ml_marginal_tau(c.means, c.se**2, c.tau_grid, mu_mean=0.0,
+                                 mu_precision=1 / 50**2)
+    assert t_ml == 0.0 and gain == 0.0
+    assert schools.bayes_factor("tau", minimum=True) == 1.0
+    m_ml, _ = ml_marginal_mu(c.means, c.weights, c.mu_cond_mean, c.mu_cond_var,
+                             mu_mean=0.0, mu_precision=1 / 50**2)
+    assert m_ml == pytest.approx(7.998270, abs=1e-3)
+    for ep in (schools, bcg):
+        pri = ep.priors
+        for name in ("tau", "mu"):
+            bf_min = ep.bayes_factor(name, minimum=True)
+            assert 0 < bf_min <= ep.bayes_factor(name) * (1 + 1e-9)
+        # brute force: p(y | mu) by quadrature over tau, maximised over mu
+        def neg_log_lik(mu, ep=ep, pri=pri):
+            return -np.log(_quad_marglik(ep.means, ep.se, pri.tau_dist().pdf, pri.mu_sd,
+                                         mu0=mu)[1])
+
+        lo, hi = float(ep.means.min()), float(ep.means.max())
+        r = optimize.minimize_scalar(neg_log_lik, bounds=(lo, hi), method="bounded",
+                                     options={"xatol": 1e-8})
+        assert ep.bayes_factor("mu", minimum=True) == pytest.approx(
+            np.exp(r.fun - neg_log_lik(0.0)), rel=1e-6)
+    # BCG: heterogeneous, so the ML marginal tau > 0 and the minimum BF of tau = 0 is < 1;
+    # brute force: the multivariate normal likelihood (mu integrated under N(0, 1)) maximised
+    y, v = bcg.means, bcg.se**2
+
+    def neg_ll(t):
+        return -stats.multivariate_normal(np.zeros(y.size), np.diag(v + t * t) + 1.0).logpdf(y)
+
+    r = optimize.minimize_scalar(neg_ll, bounds=(0.0, 2.0), method="bounded",
+                                 options={"xatol": 1e-10})
+    t_ml, gain = ml_marginal_tau(y, v, bcg.tau_grid, mu_mean=0.0, mu_precision=1.0)
+    assert t_ml == pytest.approx(r.x, rel=1e-6) and t_ml > 0.2
+    assert bcg.bayes_factor("tau", minimum=True) == pytest.approx(
+        np.exp(r.fun - neg_ll(0.0)), rel=1e-8)
+    flat = hm.exact_posterior(hm.datasets.eight_schools_unrounded(),
+                              Priors(mu="flat", tau="halfcauchy", tau_scale=25))
+    assert 0 < flat.bayes_factor("mu", minimum=True) < 1
+    with pytest.raises(TypeError, match="minimum"):
+        schools.bayes_factor("mu", minimum="yes")

@@ -30,7 +30,7 @@ import numpy as np
 from .tau_grid import marginal, tau_grid
 
 __all__ = ["LogMarginals", "log_marginals", "mixture_density", "ModelAverage",
-           "model_average", "MODELS"]
+           "model_average", "MODELS", "ml_marginal_tau", "ml_marginal_mu"]
 
 #: the four models, in the order of every array here: (tau = 0 | tau > 0) x (mu = 0 | free)
 MODELS = ("tau=0, mu=0", "tau=0, mu free", "tau>0, mu=0", "tau>0, mu free")
@@ -95,6 +95,58 @@ def mixture_density(x: Any, weights: np.ndarray, mean: np.ndarray,
     z = x.reshape(-1)[:, None] - mean[None, :]
     d = np.exp(-0.5 * z * z / var[None, :]) / np.sqrt(2.0 * np.pi * var[None, :])
     return (d @ weights).reshape(x.shape)
+
+
+def _refine_max(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> tuple[float, float]:
+    """``(argmax, max)`` of the scalar function ``f`` (vectorised): the best point of the grid
+    ``x`` (sorted), refined by bounded Brent between its neighbours."""
+    from scipy import optimize
+
+    fx = f(x)
+    k = int(np.argmax(fx))
+    lo, hi = x[max(k - 1, 0)], x[min(k + 1, x.size - 1)]
+    if hi > lo:
+        r = optimize.minimize_scalar(lambda t: -float(f(np.array([t]))[0]), bounds=(lo, hi),
+                                     method="bounded", options={"xatol": 1e-10 * max(1.0, hi)})
+        if -r.fun > fx[k]:
+            return float(r.x), float(-r.fun)
+    return float(x[k]), float(fx[k])
+
+
+def ml_marginal_tau(y: Any, v: Any, tau: np.ndarray, *, mu_mean: float,
+                    mu_precision: float) -> tuple[float, float]:
+    """bayesmeta's "ML marginal" tau: ``(tau_ml, log p(y | tau_ml) - log p(y | tau = 0))``,
+    the maximum over ``tau >= 0`` of the marginal likelihood with mu integrated out under its
+    prior, searched on the points ``tau`` (e.g. the posterior grid, with 0) and refined."""
+    y, v = np.asarray(y, float), np.asarray(v, float)
+
+    def f(t: np.ndarray) -> np.ndarray:
+        return marginal(t * t, y, v, mu_mean, mu_precision).loglik
+
+    x = np.unique(np.r_[0.0, np.asarray(tau, float)])
+    t_ml, top = _refine_max(f, x)
+    return t_ml, top - float(f(np.zeros(1))[0])
+
+
+def ml_marginal_mu(y: Any, weights: np.ndarray, mean: np.ndarray, var: np.ndarray, *,
+                   mu_mean: float, mu_precision: float) -> tuple[float, float]:
+    """bayesmeta's "ML marginal" mu: ``(mu_ml, log p(y | mu_ml) - log p(y | mu = 0))`` for
+    ``p(y | mu) = int p(tau) p(y | mu, tau) dtau``.  By Bayes' theorem ``p(y | mu) = p(y)
+    p(mu | y) / p(mu)``, so it is the posterior density of mu (the normal mixture over the
+    tau grid, ``weights`` / ``mean`` / ``var``) over the prior density (1 for the flat prior);
+    its maximum lies between ``min(y)`` and ``max(y)`` (every ``p(y | mu, tau)`` falls
+    outside them)."""
+    y = np.asarray(y, float)
+    m0, p0 = float(mu_mean), float(mu_precision)
+
+    def f(x: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            ld = np.log(mixture_density(x, weights, mean, var))
+        return ld + 0.5 * p0 * (x - m0) ** 2
+
+    x = np.linspace(y.min(), y.max(), 2001) if np.ptp(y) > 0 else y[:1]
+    m_ml, top = _refine_max(f, x)
+    return m_ml, top - float(f(np.zeros(1))[0])
 
 
 class ModelAverage(NamedTuple):

@@ -312,13 +312,30 @@ class ExactPosterior:
 
         return mixture_density(x, c.weights, c.mu_cond_mean, c.mu_cond_var)
 
-    def bayes_factor(self, name: str) -> float:
+    def bayes_factor(self, name: str, minimum: bool = False) -> float:
         """The Bayes factor ``BF01 = p(y | H0) / p(y | H1)`` of ``"tau"`` (H0: tau = 0, the
         common-effect model) or ``"mu"`` (H0: mu = 0) from the exact marginal likelihoods, as
         bayesmeta's ``bayesfactor`` (Roever 2020, *J. Stat. Softw.* 93(6)); equal to the
         Savage-Dickey ratio of posterior to prior density at the null value.  ``"mu"`` needs
-        a proper (normal) prior on mu: a flat one is a ValueError."""
+        a proper (normal) prior on mu: a flat one is a ValueError.
+
+        ``minimum=True``: bayesmeta's minimum Bayes factor, ``p(y | H0)`` over the largest
+        ``p(y | tau)`` (mu integrated under its prior) or ``p(y | mu)`` (tau integrated under
+        its prior), i.e. at the "ML marginal" estimate; defined with a flat mu prior too."""
         name = check_method(name, ("mu", "tau"), "name")
+        if not isinstance(minimum, bool):
+            raise TypeError(f"`minimum` must be True or False, got {minimum!r}.")
+        if minimum:
+            from ..core.bayes_factors import ml_marginal_mu, ml_marginal_tau
+
+            c = self._bf_core("bayes_factor")
+            if name == "tau":
+                _, gain = ml_marginal_tau(c.means, c.se**2, c.tau_grid, mu_mean=c.mu_mean,
+                                          mu_precision=c.mu_precision)
+            else:
+                _, gain = ml_marginal_mu(c.means, c.weights, c.mu_cond_mean, c.mu_cond_var,
+                                         mu_mean=c.mu_mean, mu_precision=c.mu_precision)
+            return float(np.exp(-gain))
         lm = self._log_marginals("bayes_factor", need_mu_prior=name == "mu")
         return float(np.exp((lm.m01 if name == "tau" else lm.m10) - lm.m11))
 
