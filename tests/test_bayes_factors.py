@@ -141,6 +141,8 @@ def test_model_average_prior_probs_and_quantiles(schools):
     assert full.posterior_probs[3] == 1.0
     assert full.mu_mean == pytest.approx(float(schools.mean["mu"]), rel=1e-12)
     assert full.mu_sd == pytest.approx(float(schools.sd["mu"]), rel=1e-10)
+    assert full.tau_mean == pytest.approx(float(schools.mean["tau"]), rel=1e-10)
+    assert full.tau_sd == pytest.approx(float(schools.sd["tau"]), rel=1e-8)
     np.testing.assert_allclose(full.mu_quantiles,
                                schools.quantile([0.025, 0.5, 0.975])["mu"].values, rtol=1e-9)
     # only tau = 0, mu free: the common-effect posterior, a normal
@@ -150,6 +152,7 @@ def test_model_average_prior_probs_and_quantiles(schools):
     m = (w * schools.means).sum() / prec
     assert ce.mu_mean == pytest.approx(m, rel=1e-12)
     assert ce.mu_sd == pytest.approx(prec**-0.5, rel=1e-12)
+    assert ce.tau_mean == 0.0 and ce.tau_sd == 0.0
     np.testing.assert_allclose(ce.mu_quantiles, m + prec**-0.5 * special.ndtri([0.025, 0.975]),
                                rtol=1e-10)
 
@@ -173,6 +176,19 @@ def test_model_average_point_mass_quantiles(schools):
     # model-averaged mean: the mu-free models' means, weighted
     mean = p[1] * m0 + p[3] * float(schools.mean["mu"])
     assert ma.mu_mean == pytest.approx(mean, rel=1e-12)
+    # tau: the mu = 0, tau > 0 model's tau posterior (by quadrature) and the full model's
+    y, v = schools.means, schools.se**2
+    lik0 = lambda t: np.exp(stats.norm(0, np.sqrt(v + t * t)).logpdf(y).sum())  # noqa: E731
+    prior = schools.priors.tau_dist().pdf
+    cuts = [0, 5, 10, 20, 50, 100, 1000, np.inf]      # quad over pieces: heavy tails
+
+    def quad(f):
+        return sum(integrate.quad(f, a, b, epsrel=1e-12)[0] for a, b in
+                   zip(cuts[:-1], cuts[1:], strict=True))
+
+    e10 = quad(lambda t: t * lik0(t) * prior(t)) / quad(lambda t: lik0(t) * prior(t))
+    tau_mean = p[2] * e10 + p[3] * float(schools.mean["tau"])
+    assert ma.tau_mean == pytest.approx(tau_mean, rel=1e-6)
 
 
 def test_log_marginals_closed_forms():

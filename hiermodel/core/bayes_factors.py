@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .tau_grid import marginal, tau_grid
+from .tau_grid import TauGrid, marginal, tau_grid
 
 __all__ = ["LogMarginals", "log_marginals", "mixture_density", "ModelAverage",
            "model_average", "MODELS", "ml_marginal_tau", "ml_marginal_mu"]
@@ -41,12 +41,15 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 class LogMarginals(NamedTuple):
     """Log marginal likelihoods ``log p(y | M)`` of the four models (order :data:`MODELS`);
     with a flat mu prior the two "mu free" ones omit the (infinite) constant of the flat
-    prior, and the two "mu = 0" ones are NaN."""
+    prior, and the two "mu = 0" ones are NaN.  ``grid10`` and ``grid11`` are the tau grids
+    (posteriors of tau) of the two tau > 0 models (``grid10`` None with a flat mu prior)."""
 
     m00: float
     m01: float
     m10: float
     m11: float
+    grid10: TauGrid | None = None
+    grid11: TauGrid | None = None
 
     def as_array(self) -> np.ndarray:
         return np.array([self.m00, self.m01, self.m10, self.m11])
@@ -81,11 +84,11 @@ def log_marginals(y: Any, v: Any, *, tau_logpdf: Callable[[Any], Any], mu_mean: 
                    loglik=lambda t2: _log_mu_free(t2, y, v, m0, p0))
     m01 = float(_log_mu_free(zero, y, v, m0, p0)[0])
     if p0 == 0:
-        return LogMarginals(np.nan, m01, np.nan, g11.log_norm)
+        return LogMarginals(np.nan, m01, np.nan, g11.log_norm, None, g11)
     g10 = tau_grid(y, v, n, tau_logpdf=tau_logpdf, tau_max=tau_max,
                    loglik=lambda t2: _log_mu_zero(t2, y, v))
     m00 = float(_log_mu_zero(zero, y, v)[0])
-    return LogMarginals(m00, m01, g10.log_norm, g11.log_norm)
+    return LogMarginals(m00, m01, g10.log_norm, g11.log_norm, g10, g11)
 
 
 def mixture_density(x: Any, weights: np.ndarray, mean: np.ndarray,
@@ -160,6 +163,8 @@ class ModelAverage(NamedTuple):
     mu_mean: float               # model-averaged, with a point mass at 0
     mu_sd: float
     mu_quantiles: np.ndarray
+    tau_mean: float              # model-averaged, with a point mass at 0
+    tau_sd: float
     models: tuple[str, ...] = MODELS
 
 
@@ -173,7 +178,8 @@ def model_average(lm: LogMarginals, prior_probs: Any, *, mu_free_tau0: tuple[flo
     at 0 (models with mu = 0), ``N(mu_free_tau0)`` (mean, variance; tau = 0, mu free) and the
     tau-grid normal mixture ``weights`` / ``mu_cond_*`` (tau > 0, mu free); its quantiles at
     ``qs`` solve the mixture CDF (bisection to machine precision; a probability falling in
-    the jump at 0 gives 0)."""
+    the jump at 0 gives 0).  The model-averaged mean and sd of tau mix a point mass at 0
+    (tau = 0 models) with the tau posteriors on ``lm.grid10`` and ``lm.grid11``."""
     from scipy import special
 
     pri = np.asarray(prior_probs, float)
@@ -216,5 +222,10 @@ def model_average(lm: LogMarginals, prior_probs: Any, *, mu_free_tau0: tuple[flo
             break
     # inf{x : CDF(x) >= q}: hi; snap to the atom at 0 when q falls in its jump
     quant = np.where((lo < 0) & (hi >= 0), 0.0, hi) if point > 0 else hi
+    t1, t2 = 0.0, 0.0
+    for p, g in ((post[2], lm.grid10), (post[3], lm.grid11)):
+        if p > 0:
+            t1 += p * float(g.weights @ g.tau)
+            t2 += p * float(g.weights @ g.tau**2)
     return ModelAverage(pri, post, logm, incl(mu_in), incl(tau_in), float(mean), sd,
-                        quant)
+                        quant, t1, float(np.sqrt(max(t2 - t1 * t1, 0.0))))
