@@ -168,21 +168,39 @@ class ModelAverage(NamedTuple):
     models: tuple[str, ...] = MODELS
 
 
-def model_average(lm: LogMarginals, prior_probs: Any, *, mu_free_tau0: tuple[float, float],
-                  weights: np.ndarray, mu_cond_mean: np.ndarray, mu_cond_var: np.ndarray,
-                  qs: np.ndarray) -> ModelAverage:
+def model_average(lm: LogMarginals, prior_probs: Any = None,
+                  quantiles: Any = (0.025, 0.5, 0.975), *, means: np.ndarray,
+                  se: np.ndarray, mu_mean: float, mu_precision: float, weights: np.ndarray,
+                  mu_cond_mean: np.ndarray, mu_cond_var: np.ndarray) -> ModelAverage:
     """Bayesian model averaging over :data:`MODELS` with prior probabilities ``prior_probs``
-    (4 numbers >= 0 summing to 1): posterior model probabilities ``prior_k p(y | M_k)``
-    normalised, the inclusion Bayes factors (posterior inclusion odds over prior inclusion
-    odds) of ``mu != 0`` and ``tau > 0``, and the model-averaged posterior of mu: a point mass
-    at 0 (models with mu = 0), ``N(mu_free_tau0)`` (mean, variance; tau = 0, mu free) and the
-    tau-grid normal mixture ``weights`` / ``mu_cond_*`` (tau > 0, mu free); its quantiles at
-    ``qs`` solve the mixture CDF (bisection to machine precision; a probability falling in
-    the jump at 0 gives 0).  The model-averaged mean and sd of tau mix a point mass at 0
-    (tau = 0 models) with the tau posteriors on ``lm.grid10`` and ``lm.grid11``."""
+    (4 numbers >= 0 summing to 1; default 1/4 each): posterior model probabilities
+    ``prior_k p(y | M_k)`` normalised, the inclusion Bayes factors (posterior inclusion odds
+    over prior inclusion odds) of ``mu != 0`` and ``tau > 0``, and the model-averaged
+    posterior of mu: a point mass at 0 (models with mu = 0), the common-effect normal
+    posterior (tau = 0, mu free; from ``means``, ``se`` and the ``N(mu_mean,
+    1/mu_precision)`` prior) and the tau-grid normal mixture ``weights`` / ``mu_cond_*``
+    (tau > 0, mu free); its ``quantiles`` solve the mixture CDF (bisection to machine
+    precision; a probability falling in the jump at 0 gives 0).  The model-averaged mean and
+    sd of tau mix a point mass at 0 (tau = 0 models) with the tau posteriors on
+    ``lm.grid10`` and ``lm.grid11``."""
     from scipy import special
 
-    pri = np.asarray(prior_probs, float)
+    from .arrays import floats
+
+    pri = np.full(4, 0.25) if prior_probs is None else floats("prior_probs", prior_probs)
+    if pri.shape != (4,) or not np.all(np.isfinite(pri)) or (pri < 0).any() \
+            or not np.isclose(pri.sum(), 1.0):
+        raise ValueError("`prior_probs` must be 4 probabilities >= 0 summing to 1 (models "
+                         f"{', '.join(MODELS)}), got {prior_probs!r}.")
+    qs = np.atleast_1d(floats("quantiles", quantiles))
+    if qs.ndim != 1 or ((qs <= 0) | (qs >= 1)).any():
+        raise ValueError("`quantiles` must be probabilities strictly between 0 and 1; got "
+                         f"{quantiles!r}.")
+    if lm.grid10 is None or mu_precision <= 0:
+        raise ValueError("model_average needs a proper (normal) prior on `mu`.")
+    ce = marginal(np.zeros(1), np.asarray(means, float), np.asarray(se, float) ** 2,
+                  mu_mean, mu_precision)
+    m0, v0 = float(ce.mu_hat[0]), float(ce.mu_var[0])
     logm = lm.as_array()
     with np.errstate(divide="ignore"):
         lp = np.log(pri) + logm
@@ -197,23 +215,21 @@ def model_average(lm: LogMarginals, prior_probs: Any, *, mu_free_tau0: tuple[flo
         with np.errstate(divide="ignore", invalid="ignore"):
             return float((po / post[~mask].sum()) / (pr / pri[~mask].sum()))
 
-    m0, v0 = mu_free_tau0
     a, b = post[1], post[3]
     mean = a * m0 + b * float(weights @ mu_cond_mean)
     second = a * (v0 + m0 * m0) + b * float(weights @ (mu_cond_var + mu_cond_mean**2))
     sd = float(np.sqrt(max(second - mean * mean, 0.0)))
     point = post[0] + post[2]
-    means = np.r_[m0, mu_cond_mean]
-    sds = np.sqrt(np.r_[v0, mu_cond_var])
+    cm = np.r_[m0, mu_cond_mean]
+    cs = np.sqrt(np.r_[v0, mu_cond_var])
     w = np.r_[a, b * weights]
 
     def cdf(x: np.ndarray) -> np.ndarray:
-        z = (x[:, None] - means[None, :]) / sds[None, :]
+        z = (x[:, None] - cm[None, :]) / cs[None, :]
         return special.ndtr(z) @ w + point * (x >= 0)
 
-    qs = np.asarray(qs, float)
-    lo = np.full(qs.shape, min(0.0, float((means - 40 * sds).min())))
-    hi = np.full(qs.shape, max(0.0, float((means + 40 * sds).max())))
+    lo = np.full(qs.shape, min(0.0, float((cm - 40 * cs).min())))
+    hi = np.full(qs.shape, max(0.0, float((cm + 40 * cs).max())))
     for _ in range(200):
         mid = 0.5 * (lo + hi)
         below = cdf(mid) < qs

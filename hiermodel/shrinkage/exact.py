@@ -291,8 +291,8 @@ class ExactPosterior:
         c = self._bf_core(what)
         if need_mu_prior and c.mu_precision == 0:
             raise ValueError(f"ExactPosterior.{what}: the prior of `mu` is flat (improper), so "
-                             "the Bayes factor of mu = 0 is undefined; use a proper prior, "
-                             "Priors(mu_mean=..., mu_sd=...).")
+                             "the marginal likelihood of mu = 0 against mu free is undefined; "
+                             "use a proper prior, Priors(mu_mean=..., mu_sd=...).")
         return log_marginals(c.means, c.se**2, tau_logpdf=c.tau_logpdf, mu_mean=c.mu_mean,
                              mu_precision=c.mu_precision, tau_max=self.priors.tau_bound,
                              points=self.tau_grid.size)
@@ -345,29 +345,18 @@ class ExactPosterior:
         free} (order :data:`hiermodel.core.bayes_factors.MODELS`), as metaBMA / RoBMA
         (Gronau et al. 2017, 2021) but exact: posterior model probabilities, inclusion Bayes
         factors of mu and tau, and the model-averaged mean, sd and ``quantiles`` of mu (a
-        point mass at 0 mixed with the mu-free posteriors).  ``prior_probs``: four prior
-        model probabilities (default 1/4 each).  Needs a proper prior on mu.
+        point mass at 0 mixed with the mu-free posteriors), and the model-averaged mean and sd
+        of tau (a point mass at 0 mixed with the tau > 0 posteriors).  ``prior_probs``: four
+        prior model probabilities (default 1/4 each).  Needs a proper prior on mu.
 
         Returns a :class:`hiermodel.core.bayes_factors.ModelAverage`."""
         from ..core.bayes_factors import model_average
 
-        pri = np.full(4, 0.25) if prior_probs is None else floats("prior_probs", prior_probs)
-        if pri.shape != (4,) or not np.all(np.isfinite(pri)) or (pri < 0).any() \
-                or not np.isclose(pri.sum(), 1.0):
-            raise ValueError("`prior_probs` must be 4 probabilities >= 0 summing to 1 (models "
-                             f"tau=0/mu=0, tau=0/mu free, tau>0/mu=0, tau>0/mu free), got "
-                             f"{prior_probs!r}.")
-        qs = np.atleast_1d(floats("quantiles", quantiles))
-        if qs.ndim != 1 or ((qs <= 0) | (qs >= 1)).any():
-            raise ValueError(f"`quantiles` must be probabilities strictly between 0 and 1; "
-                             f"got {quantiles!r}.")
         lm = self._log_marginals("model_average", need_mu_prior=True)
         c = self.core
-        p = np.sum(1.0 / c.se**2) + c.mu_precision
-        m0 = (np.sum(c.means / c.se**2) + c.mu_precision * c.mu_mean) / p
-        return model_average(lm, pri, mu_free_tau0=(float(m0), float(1.0 / p)),
-                             weights=c.weights, mu_cond_mean=c.mu_cond_mean,
-                             mu_cond_var=c.mu_cond_var, qs=qs)
+        return model_average(lm, prior_probs, quantiles, means=c.means, se=c.se,
+                             mu_mean=c.mu_mean, mu_precision=c.mu_precision, weights=c.weights,
+                             mu_cond_mean=c.mu_cond_mean, mu_cond_var=c.mu_cond_var)
 
 
 def exact_posterior(data: HierData, priors: Priors | None = None, *,
