@@ -1,7 +1,11 @@
 """Exact Bayes factors and Bayesian model averaging for the normal-normal hierarchical model
-with known sampling sds, as the R package bayesmeta reports them (``bayesfactor``; Roever
-2020, *J. Stat. Softw.* 93(6), section 2.6) and metaBMA / RoBMA average over models
-(Gronau et al. 2017, 2021).
+with known sampling sds, as the R package bayesmeta reports them (``bayesfactor``, actual and
+minimum; C. Roever 2020, "Bayesian random-effects meta-analysis using the bayesmeta R
+package", *J. Stat. Softw.* 93(6)) and as metaBMA / RoBMA average over the fixed- and
+random-effects models with and without an effect (Q. F. Gronau et al. 2021, "A primer on
+Bayesian model-averaged meta-analysis", *Adv. Methods Pract. Psychol. Sci.* 4(3); M. Maier,
+F. Bartos and E.-J. Wagenmakers 2023, "Robust Bayesian meta-analysis", *Psychol. Methods*
+28(1)) -- here by one-dimensional quadrature instead of bridge sampling.
 
 Model ``y_i ~ N(theta_i, v_i)``, ``theta_i ~ N(mu, tau^2)``, ``mu ~ N(m0, 1/p0)``, tau with a
 proper prior density ``p(tau)``.  The four marginal likelihoods

@@ -343,11 +343,12 @@ class ExactPosterior:
                       quantiles: Sequence[float] = (0.025, 0.5, 0.975)):
         """Bayesian model averaging over the four models {tau = 0, tau > 0} x {mu = 0, mu
         free} (order :data:`hiermodel.core.bayes_factors.MODELS`), as metaBMA / RoBMA
-        (Gronau et al. 2017, 2021) but exact: posterior model probabilities, inclusion Bayes
-        factors of mu and tau, and the model-averaged mean, sd and ``quantiles`` of mu (a
-        point mass at 0 mixed with the mu-free posteriors), and the model-averaged mean and sd
-        of tau (a point mass at 0 mixed with the tau > 0 posteriors).  ``prior_probs``: four
-        prior model probabilities (default 1/4 each).  Needs a proper prior on mu.
+        (Gronau et al. 2021; Maier, Bartos and Wagenmakers 2023) but exact: posterior model
+        probabilities, inclusion Bayes factors of mu and tau, the model-averaged mean, sd
+        and ``quantiles`` of mu (a point mass at 0 mixed with the mu-free posteriors), and
+        the model-averaged mean and sd of tau (a point mass at 0 mixed with the tau > 0
+        posteriors).  ``prior_probs``: four prior model probabilities (default 1/4 each).
+        Needs a proper prior on mu.
 
         Returns a :class:`hiermodel.core.bayes_factors.ModelAverage`."""
         from ..core.bayes_factors import model_average
