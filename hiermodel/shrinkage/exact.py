@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._validate import check_count, check_positive_int
+from .._validate import check_count, check_method, check_positive_int
 from ..core import (
     GridPosterior,
     RegressionGridPosterior,
@@ -273,6 +273,91 @@ class ExactPosterior:
         return (f"ExactPosterior({self.priors.describe()}; {len(self.groups)} groups, "
                 f"{grid})\n"
                 + s.to_string(float_format=lambda x: f"{x:.4g}", max_rows=14))
+
+    # ------------------------------------------------------------------ Bayes factors
+    def _bf_core(self, what: str) -> GridPosterior:
+        """The known-se, intercept-only core, or NotImplementedError naming why not."""
+        if not self.sigma_known:
+            raise NotImplementedError(f"ExactPosterior.{what} needs known sampling sds; this "
+                                      "posterior has sigma unknown (raw rows without sigma=).")
+        if self.has_covariates:
+            raise NotImplementedError(f"ExactPosterior.{what} is for the intercept-only model; "
+                                      "this posterior has covariates (meta-regression).")
+        return self.core
+
+    def _log_marginals(self, what: str, need_mu_prior: bool):
+        from ..core.bayes_factors import log_marginals
+
+        c = self._bf_core(what)
+        if need_mu_prior and c.mu_precision == 0:
+            raise ValueError(f"ExactPosterior.{what}: the prior of `mu` is flat (improper), so "
+                             "the marginal likelihood of mu = 0 against mu free is undefined; "
+                             "use a proper prior, Priors(mu_mean=..., mu_sd=...).")
+        return log_marginals(c.means, c.se**2, tau_logpdf=c.tau_logpdf, mu_mean=c.mu_mean,
+                             mu_precision=c.mu_precision, tau_max=self.priors.tau_bound,
+                             points=self.tau_grid.size)
+
+    def density(self, name: str, x: Any) -> np.ndarray:
+        """The exact posterior density of ``"mu"`` (the normal mixture over the tau grid,
+        ``sum_k weights_k N(x; E[mu | tau_k, y], Var[mu | tau_k, y])``) or ``"tau"``
+        (``p(tau | y)`` from the formula, :meth:`tau_pdf`) at the points ``x``."""
+        name = check_method(name, ("mu", "tau"), "name")
+        c = self._bf_core("density")
+        x = floats("x", x)
+        if name == "tau":
+            if (x < 0).any():
+                raise ValueError(f"`x` must be >= 0 for the density of tau, got {x!r}.")
+            return c.tau_pdf(x)
+        from ..core.bayes_factors import mixture_density
+
+        return mixture_density(x, c.weights, c.mu_cond_mean, c.mu_cond_var)
+
+    def bayes_factor(self, name: str, minimum: bool = False) -> float:
+        """The Bayes factor ``BF01 = p(y | H0) / p(y | H1)`` of ``"tau"`` (H0: tau = 0, the
+        common-effect model) or ``"mu"`` (H0: mu = 0) from the exact marginal likelihoods, as
+        bayesmeta's ``bayesfactor`` (Roever 2020, *J. Stat. Softw.* 93(6)); equal to the
+        Savage-Dickey ratio of posterior to prior density at the null value.  ``"mu"`` needs
+        a proper (normal) prior on mu: a flat one is a ValueError.
+
+        ``minimum=True``: bayesmeta's minimum Bayes factor, ``p(y | H0)`` over the largest
+        ``p(y | tau)`` (mu integrated under its prior) or ``p(y | mu)`` (tau integrated under
+        its prior), i.e. at the "ML marginal" estimate; defined with a flat mu prior too."""
+        name = check_method(name, ("mu", "tau"), "name")
+        if not isinstance(minimum, bool):
+            raise TypeError(f"`minimum` must be True or False, got {minimum!r}.")
+        if minimum:
+            from ..core.bayes_factors import ml_marginal_mu, ml_marginal_tau
+
+            c = self._bf_core("bayes_factor")
+            if name == "tau":
+                _, gain = ml_marginal_tau(c.means, c.se**2, c.tau_grid, mu_mean=c.mu_mean,
+                                          mu_precision=c.mu_precision)
+            else:
+                _, gain = ml_marginal_mu(c.means, c.weights, c.mu_cond_mean, c.mu_cond_var,
+                                         mu_mean=c.mu_mean, mu_precision=c.mu_precision)
+            return float(np.exp(-gain))
+        lm = self._log_marginals("bayes_factor", need_mu_prior=name == "mu")
+        return float(np.exp((lm.m01 if name == "tau" else lm.m10) - lm.m11))
+
+    def model_average(self, prior_probs: Any = None,
+                      quantiles: Sequence[float] = (0.025, 0.5, 0.975)):
+        """Bayesian model averaging over the four models {tau = 0, tau > 0} x {mu = 0, mu
+        free} (order :data:`hiermodel.core.bayes_factors.MODELS`), as metaBMA / RoBMA
+        (Gronau et al. 2021; Maier, Bartos and Wagenmakers 2023) but exact: posterior model
+        probabilities, inclusion Bayes factors of mu and tau, the model-averaged mean, sd
+        and ``quantiles`` of mu (a point mass at 0 mixed with the mu-free posteriors), and
+        the model-averaged mean and sd of tau (a point mass at 0 mixed with the tau > 0
+        posteriors).  ``prior_probs``: four prior model probabilities (default 1/4 each).
+        Needs a proper prior on mu.
+
+        Returns a :class:`hiermodel.core.bayes_factors.ModelAverage`."""
+        from ..core.bayes_factors import model_average
+
+        lm = self._log_marginals("model_average", need_mu_prior=True)
+        c = self.core
+        return model_average(lm, prior_probs, quantiles, means=c.means, se=c.se,
+                             mu_mean=c.mu_mean, mu_precision=c.mu_precision, weights=c.weights,
+                             mu_cond_mean=c.mu_cond_mean, mu_cond_var=c.mu_cond_var)
 
 
 def exact_posterior(data: HierData, priors: Priors | None = None, *,
