@@ -1,0 +1,187 @@
+"""Leave-one-out and case-deletion influence diagnostics of the meta-regression of
+:mod:`hiermodel.core.metareg`, as metafor's ``leave1out`` and ``influence`` define them
+(Viechtbauer & Cheung 2010, "Outlier and influence diagnostics for meta-analysis",
+*Research Synthesis Methods* 1, 112-125; metafor's ``influence.rma.uni``).
+
+Each study ``i`` is deleted in turn and the model refitted with the same tau^2 estimator
+(and Knapp-Hartung setting) on the other ``k - 1``; from the deleted fit (``b_(i)``,
+``Cov_(i)``, ``tau^2_(i)``, ``QE_(i)``, Knapp-Hartung factor ``s^2_(i)``, 1 without) and the
+full fit (``b``, ``Cov``, weights ``w_j = 1 / (v_j + tau^2)``):
+
+* ``hat_i``: the diagonal of ``X (X' W X)^-1 X' W``; ``weight_i = 100 w_i / sum_j w_j``;
+* the externally studentized residual
+  ``rstudent_i = (y_i - x_i' b_(i)) / sqrt(s^2_(i) (v_i + tau^2_(i)) + x_i' Cov_(i) x_i)``;
+* ``dffits_i = x_i' (b - b_(i)) / sqrt(s^2_(i) hat_i (tau^2_(i) + v_i))``;
+* Cook's distance ``cook_d_i = (b - b_(i))' Cov^-1 (b - b_(i))``;
+* the covariance ratio ``cov_r_i = det Cov_(i) / det Cov``;
+* ``dfbetas_ij = (b_j - b_(i)j) / sqrt(s^2_(i) [(X' W_(i) X)^-1]_jj)`` with
+  ``W_(i) = diag(1 / (v + tau^2_(i)))`` over all ``k`` studies;
+
+and metafor's flag: study ``i`` is influential when ``|dffits_i| > 3 sqrt(p / (k - p))``, or
+``P(chi^2_p <= cook_d_i) > 0.5``, or ``hat_i > 3 p / k``, or any ``|dfbetas_ij| > 1``.
+
+A deletion whose refit fails (a coefficient no longer estimable, an estimator that does not
+converge) leaves NaN in that study's row, as metafor leaves NA.  Numpy and scipy only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .._validate import check_prob
+from .metareg import MetaRegression, design_matrix, meta_regression
+
+__all__ = ["LEAVE_ONE_OUT_COLUMNS", "Influence", "leave_one_out", "influence"]
+
+#: the columns of :func:`leave_one_out` (metafor's ``leave1out``; ``I2`` in percent)
+LEAVE_ONE_OUT_COLUMNS = ("estimate", "se", "z", "p", "ci_low", "ci_high", "Q", "Q_p", "tau2",
+                         "I2", "H2")
+
+
+class Influence(NamedTuple):
+    """The case-deletion diagnostics of :func:`influence`, one entry per study (the
+    module docstring defines each).
+
+    Attributes
+    ----------
+    rstudent, dffits, cook_d, cov_r, tau2_del, qe_del, hat, weight : ndarray
+        Shape ``(k,)``; ``weight`` in percent.
+    dfbetas : ndarray
+        Shape ``(k, p)``: one column per coefficient.
+    influential : ndarray
+        Boolean ``(k,)``: metafor's flag.
+    """
+
+    rstudent: np.ndarray
+    dffits: np.ndarray
+    cook_d: np.ndarray
+    cov_r: np.ndarray
+    tau2_del: np.ndarray
+    qe_del: np.ndarray
+    hat: np.ndarray
+    weight: np.ndarray
+    dfbetas: np.ndarray
+    influential: np.ndarray
+
+
+def _data(y: Any, v: Any, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The full fit checks ``y``, ``v`` and ``X``; here only their shapes for deletion."""
+    y = np.asarray(y, dtype=float)
+    v = np.asarray(v, dtype=float)
+    X = design_matrix(y.size) if X is None else np.asarray(X, dtype=float)
+    return y, v, X
+
+
+def _deleted_fits(y, v, X, method: str, knha: bool) -> list[MetaRegression | None]:
+    """The fit without study ``i``, for each ``i`` (None where the refit fails)."""
+    keep = np.ones(y.size, dtype=bool)
+    out: list[MetaRegression | None] = []
+    for i in range(y.size):
+        keep[i] = False
+        try:
+            out.append(meta_regression(y[keep], v[keep], X[keep], method, knha=knha))
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+            out.append(None)
+        keep[i] = True
+    return out
+
+
+def _check_deletable(k: int, p: int) -> None:
+    if k - 1 <= p:
+        raise ValueError(f"Deleting a study leaves {k - 1} studies for {p} coefficient(s); "
+                         f"case deletion needs at least {p + 2} studies, got {k}.")
+
+
+def leave_one_out(y: Any, v: Any, X: Any = None, method: str = "reml", *, knha: bool = False,
+                  level: float = 0.95) -> np.ndarray:
+    """metafor's ``leave1out``: the random-effects meta-analysis refitted without each study
+    in turn (same ``method``, ``knha`` and ``level``).
+
+    Returns a ``(k, 11)`` array whose columns are :data:`LEAVE_ONE_OUT_COLUMNS`: the pooled
+    estimate, its se, z (t with Knapp-Hartung), p, the confidence interval, ``QE`` and its
+    p-value, ``tau^2``, ``I^2`` (percent) and ``H^2`` of the remaining ``k - 1`` studies.
+
+    ``X`` must be the intercept alone (``None`` or one column of ones): with covariates the
+    pooled estimate is not one number, and metafor's ``leave1out`` likewise is "only
+    applicable to models without moderators"; use :func:`influence` for meta-regressions.
+    """
+    full = meta_regression(y, v, X, method, knha=knha)        # checks y, v, X, method
+    level = check_prob(level, "level")
+    y, v, X = _data(y, v, X)
+    if X.shape[1] != 1:
+        raise ValueError(f"`X`: leave-one-out is for the intercept-only model (metafor's "
+                         f"leave1out: models without moderators), got {X.shape[1]} columns; "
+                         "use influence() for the case-deletion diagnostics of a "
+                         "meta-regression.")
+    _check_deletable(y.size, 1)
+    out = np.full((y.size, len(LEAVE_ONE_OUT_COLUMNS)), np.nan)
+    for i, fit in enumerate(_deleted_fits(y, v, X, full.method, full.knha)):
+        if fit is None:
+            continue
+        est, se = float(fit.beta[0]), float(fit.beta_se[0])
+        lo, hi = fit.beta_interval(level)[0]
+        out[i] = (est, se, est / se, fit.beta_p()[0], lo, hi, fit.qe, fit.qe_p, fit.tau2,
+                  100 * fit.i2, fit.h2)
+    return out
+
+
+def _knha_factor(fit: MetaRegression, y, v, X) -> float:
+    """metafor's ``s2w``: ``sum_j w_j r_j^2 / (k - p)`` with Knapp-Hartung, else 1."""
+    if not fit.knha:
+        return 1.0
+    w = 1.0 / (v + fit.tau2)
+    r = y - X @ fit.beta
+    return float(np.sum(w * r**2)) / fit.qe_df
+
+
+def influence(y: Any, v: Any, X: Any = None, method: str = "reml", *,
+              knha: bool = False) -> Influence:
+    """metafor's ``influence`` (``influence.rma.uni``): the case-deletion diagnostics of the
+    meta-regression of ``y`` (sampling variances ``v``) on ``X`` (``(k, p)``, intercept
+    included; default the intercept alone), each study deleted in turn and the model refitted
+    with the same ``method`` and ``knha``.  The module docstring gives the definitions and
+    the rule that flags a study as influential."""
+    from scipy import stats
+
+    full = meta_regression(y, v, X, method, knha=knha)        # checks y, v, X, method
+    y, v, X = _data(y, v, X)
+    k, p = X.shape
+    _check_deletable(k, p)
+    w = 1.0 / (v + full.tau2)
+    xtwx_inv = np.linalg.inv(X.T @ (w[:, None] * X))
+    hat = np.einsum("ij,jk,ik->i", X, xtwx_inv, X) * w
+    weight = 100 * w / np.sum(w)
+    cov_inv = np.linalg.inv(full.beta_cov)
+    det_full = float(np.linalg.det(full.beta_cov))
+    rows = np.full((k, 6), np.nan)                 # rstudent dffits cook_d cov_r tau2 QE
+    dfbetas = np.full((k, p), np.nan)
+    keep = np.ones(k, dtype=bool)
+    for i, fit in enumerate(_deleted_fits(y, v, X, full.method, full.knha)):
+        if fit is None:
+            continue
+        keep[i] = False
+        s2w = _knha_factor(fit, y[keep], v[keep], X[keep])
+        keep[i] = True
+        xi = X[i]
+        pred_del = float(xi @ fit.beta)
+        resid = y[i] - pred_del
+        resid = 0.0 if abs(resid) < 100 * np.finfo(float).eps else resid
+        rstudent = resid / np.sqrt(s2w * (v[i] + fit.tau2) + float(xi @ fit.beta_cov @ xi))
+        dfb = full.beta - fit.beta
+        dffits = float(xi @ dfb) / np.sqrt(s2w * hat[i] * (fit.tau2 + v[i]))
+        rows[i] = (rstudent, dffits, float(dfb @ cov_inv @ dfb),
+                   float(np.linalg.det(fit.beta_cov)) / det_full, fit.tau2, fit.qe)
+        w_del = 1.0 / (v + fit.tau2)
+        vb_del = np.linalg.inv(X.T @ (w_del[:, None] * X))
+        dfbetas[i] = dfb / np.sqrt(s2w * np.diag(vb_del))
+    rstudent, dffits, cook_d, cov_r, tau2_del, qe_del = rows.T
+    with np.errstate(invalid="ignore"):
+        influential = ((np.abs(dffits) > 3 * np.sqrt(p / (k - p)))
+                       | (stats.chi2.cdf(cook_d, p) > 0.5)
+                       | (hat > 3 * p / k)
+                       | np.any(np.abs(dfbetas) > 1, axis=1))
+    return Influence(rstudent=rstudent, dffits=dffits, cook_d=cook_d, cov_r=cov_r,
+                     tau2_del=tau2_del, qe_del=qe_del, hat=hat, weight=weight,
+                     dfbetas=dfbetas, influential=influential)
