@@ -4,7 +4,7 @@ I^2, the Q-profile interval, Knapp-Hartung, prediction intervals)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -62,7 +62,7 @@ class MetaAnalysis:
     knha: bool
     fit: MetaRegression
     covariate_names: tuple[str, ...]
-    data: HierData | None = None
+    data: HierData | None = field(default=None, repr=False)
 
     def predict(self, covariates: Any = None, transform: str | None = None) -> pd.DataFrame:
         """The fitted effect for a new group and its prediction interval: columns ``pred``,
