@@ -261,3 +261,43 @@ def test_a_meta_analysis_built_without_data_says_so():
     with pytest.raises(ValueError, match="holds no data"):
         bare.influence()
     assert ma.influence()["influential"].dtype == bool
+
+
+# ----------------------------------------------------------------------- the Bayesian side
+def test_exact_leave_one_out_is_the_exact_posterior_without_the_study():
+    """ExactPosterior.leave_one_out(): row i equals exact_posterior of the other studies
+    under the same (resolved) prior."""
+    from hiermodel.core.influence import EXACT_LEAVE_ONE_OUT_COLUMNS
+
+    data = _bcg()
+    post = hm.exact_posterior(data)
+    loo = post.leave_one_out(prob=0.9)
+    assert list(loo.columns) == list(EXACT_LEAVE_ONE_OUT_COLUMNS)
+    assert list(loo.index) == [f"trial {t}" for t in range(1, 14)]
+    b = bcg_trials()
+    for i in (0, 7):
+        keep = np.arange(13) != i
+        rest = hm.HierData.from_estimates(b["yi"][keep], np.sqrt(b["vi"][keep]))
+        direct = hm.exact_posterior(rest, post.priors).summary(quantiles=(0.05, 0.95))
+        row = loo.iloc[i]
+        assert row[["mu_mean", "mu_sd", "mu_low", "mu_high"]].tolist() == pytest.approx(
+            direct.loc["mu"].tolist(), rel=1e-10)
+        assert row[["tau_mean", "tau_sd", "tau_low", "tau_high"]].tolist() == pytest.approx(
+            direct.loc["tau"].tolist(), rel=1e-10)
+    # trial 4 moves mu the most, as in metafor's leave1out (-0.7145 -> -0.6284)
+    assert (loo["mu_mean"] - post.mean["mu"].item()).abs().idxmax() == "trial 4"
+    freq = hm.meta_analysis(data).leave_one_out()
+    assert (freq["estimate"] + 0.7145).abs().idxmax() == "trial 4"
+    assert loo["mu_low"].lt(loo["mu_high"]).all()
+
+
+def test_exact_leave_one_out_needs_estimates_without_covariates():
+    post = hm.exact_posterior(_bcg(["ablat"]))
+    with pytest.raises(ValueError, match="no covariates; this one has covariates"):
+        post.leave_one_out()
+    b = bcg_trials()
+    with pytest.raises(ValueError, match="at least 3 studies, got 2"):
+        hm.core.influence.exact_leave_one_out(b["yi"][:2], np.sqrt(b["vi"][:2]),
+                                              tau_logpdf=lambda t: 0 * t)
+    with pytest.raises(ValueError, match="`prob`"):
+        hm.exact_posterior(_bcg()).leave_one_out(prob=2)

@@ -20,6 +20,10 @@ full fit (``b``, ``Cov``, weights ``w_j = 1 / (v_j + tau^2)``):
 and metafor's flag: study ``i`` is influential when ``|dffits_i| > 3 sqrt(p / (k - p))``, or
 ``P(chi^2_p <= cook_d_i) > 0.5``, or ``hat_i > 3 p / k``, or any ``|dfbetas_ij| > 1``.
 
+The Bayesian counterpart, :func:`exact_leave_one_out`, is the exact grid posterior of
+:mod:`hiermodel.core.exact_known_se` recomputed without each study: the posterior of ``mu``
+and ``tau`` given the other ``k - 1`` studies, with no sampling and no importance weights.
+
 A deletion whose refit fails (a coefficient no longer estimable, an estimator that does not
 converge) leaves NaN in that study's row, as metafor leaves NA.  Numpy and scipy only.
 """
@@ -31,10 +35,15 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._validate import check_prob
+from .exact_known_se import grid_posterior
 from .metareg import MetaRegression, design_matrix, meta_regression
 
-__all__ = ["LEAVE_ONE_OUT_COLUMNS", "Influence", "leave_one_out", "influence"]
+__all__ = ["LEAVE_ONE_OUT_COLUMNS", "EXACT_LEAVE_ONE_OUT_COLUMNS", "Influence",
+           "leave_one_out", "influence", "exact_leave_one_out"]
 
+#: the columns of :func:`exact_leave_one_out`
+EXACT_LEAVE_ONE_OUT_COLUMNS = ("mu_mean", "mu_sd", "mu_low", "mu_high", "tau_mean", "tau_sd",
+                               "tau_low", "tau_high")
 #: the columns of :func:`leave_one_out` (metafor's ``leave1out``; ``I2`` in percent)
 LEAVE_ONE_OUT_COLUMNS = ("estimate", "se", "z", "p", "ci_low", "ci_high", "Q", "Q_p", "tau2",
                          "I2", "H2")
@@ -185,3 +194,35 @@ def influence(y: Any, v: Any, X: Any = None, method: str = "reml", *,
     return Influence(rstudent=rstudent, dffits=dffits, cook_d=cook_d, cov_r=cov_r,
                      tau2_del=tau2_del, qe_del=qe_del, hat=hat, weight=weight,
                      dfbetas=dfbetas, influential=influential)
+
+
+def exact_leave_one_out(means: Any, se: Any, *, tau_logpdf: Any, mu_mean: float = 0.0,
+                        mu_precision: float = 0.0, tau_max: float | None = None,
+                        points: int = 2001, prob: float = 0.95) -> np.ndarray:
+    """The exact posterior of ``mu`` and ``tau`` without each study in turn: for study ``i``
+    the grid posterior (:func:`~hiermodel.core.exact_known_se.grid_posterior`, same prior and
+    grid size) of the other ``k - 1`` studies.
+
+    Returns a ``(k, 8)`` array whose columns are :data:`EXACT_LEAVE_ONE_OUT_COLUMNS`: the
+    posterior mean and sd of ``mu``, its central ``prob`` interval, and the same for ``tau``.
+    """
+    prob = check_prob(prob, "prob")
+    means = np.asarray(means, dtype=float)
+    se = np.asarray(se, dtype=float)
+    if means.ndim != 1 or se.shape != means.shape:
+        raise ValueError(f"`means` and `se` must be 1-D of one length, got shapes "
+                         f"{means.shape} and {se.shape}.")
+    _check_deletable(means.size, 1)
+    qs = np.array([0.5 - prob / 2, 0.5 + prob / 2])
+    out = np.empty((means.size, len(EXACT_LEAVE_ONE_OUT_COLUMNS)))
+    keep = np.ones(means.size, dtype=bool)
+    for i in range(means.size):
+        keep[i] = False
+        post = grid_posterior(means[keep], se[keep], tau_logpdf=tau_logpdf, mu_mean=mu_mean,
+                              mu_precision=mu_precision, tau_max=tau_max, points=points)
+        keep[i] = True
+        m = post.moments
+        tau_q, x = post.quantiles(qs)
+        out[i] = (m["mu_mean"], m["mu_sd"], x[0, 0], x[0, 1], m["tau_mean"], m["tau_sd"],
+                  tau_q[0], tau_q[1])
+    return out

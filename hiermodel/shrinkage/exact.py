@@ -274,6 +274,31 @@ class ExactPosterior:
                 f"{grid})\n"
                 + s.to_string(float_format=lambda x: f"{x:.4g}", max_rows=14))
 
+    def leave_one_out(self, prob: float | None = None) -> pd.DataFrame:
+        """Each study's influence on the posterior, exactly: the posterior of ``mu`` and
+        ``tau`` given all studies but one (the same resolved prior and grid size), one row per
+        study left out (index: its label): ``mu_mean``, ``mu_sd``, ``mu_low``, ``mu_high``,
+        ``tau_mean``, ``tau_sd``, ``tau_low``, ``tau_high`` (central ``prob`` intervals;
+        default the package's interval probability).  The Bayesian counterpart of metafor's
+        ``leave1out`` (:meth:`hiermodel.MetaAnalysis.leave_one_out`); known sampling sds and
+        no covariates only (:func:`hiermodel.core.influence.exact_leave_one_out`)."""
+        from ..core.influence import EXACT_LEAVE_ONE_OUT_COLUMNS, exact_leave_one_out
+        from ..options import get_options
+
+        if self.has_covariates or not self.sigma_known:
+            raise ValueError("leave_one_out() needs the exact posterior of estimates with "
+                             "known standard errors and no covariates; this one has "
+                             + ("covariates." if self.has_covariates else "unknown sigma."))
+        flat = self.priors.mu == "flat"
+        rows = exact_leave_one_out(
+            self.means, self.se, tau_logpdf=self.priors.tau_dist().logpdf,
+            mu_mean=0.0 if flat else self.priors.mu_mean,
+            mu_precision=0.0 if flat else 1.0 / self.priors.mu_sd**2,
+            tau_max=self.priors.tau_bound, points=int(self.tau_grid.size),
+            prob=get_options().prob if prob is None else prob)
+        return pd.DataFrame(rows, index=pd.Index(self.group_coord, name="group"),
+                            columns=list(EXACT_LEAVE_ONE_OUT_COLUMNS))
+
 
 def exact_posterior(data: HierData, priors: Priors | None = None, *,
                     grid: int | None = None, sigma_grid: int = 151) -> ExactPosterior:
