@@ -23,6 +23,10 @@ and metafor's flag: study ``i`` is influential when ``|dffits_i| > 3 sqrt(p / (k
 The Bayesian counterpart, :func:`exact_leave_one_out`, is the exact grid posterior of
 :mod:`hiermodel.core.exact_known_se` recomputed without each study: the posterior of ``mu``
 and ``tau`` given the other ``k - 1`` studies, with no sampling and no importance weights.
+:func:`psis_leave_one_out` estimates the same from posterior draws (a NUTS fit) by
+Pareto-smoothed importance sampling (Vehtari, Simpson, Gelman, Yao & Gabry 2024, "Pareto
+smoothed importance sampling", JMLR 25(72)), with the Pareto k that says when the importance
+weights are not to be trusted.
 
 A deletion whose refit fails (a coefficient no longer estimable, an estimator that does not
 converge) leaves NaN in that study's row, as metafor leaves NA.  Numpy and scipy only.
@@ -39,11 +43,14 @@ from .exact_known_se import grid_posterior
 from .metareg import MetaRegression, design_matrix, meta_regression
 
 __all__ = ["LEAVE_ONE_OUT_COLUMNS", "EXACT_LEAVE_ONE_OUT_COLUMNS", "Influence",
-           "leave_one_out", "influence", "exact_leave_one_out"]
+           "PSIS_LEAVE_ONE_OUT_COLUMNS", "leave_one_out", "influence", "exact_leave_one_out",
+           "psis_log_weights", "psis_leave_one_out"]
 
 #: the columns of :func:`exact_leave_one_out`
 EXACT_LEAVE_ONE_OUT_COLUMNS = ("mu_mean", "mu_sd", "mu_low", "mu_high", "tau_mean", "tau_sd",
                                "tau_low", "tau_high")
+#: the columns of :func:`psis_leave_one_out`
+PSIS_LEAVE_ONE_OUT_COLUMNS = (*EXACT_LEAVE_ONE_OUT_COLUMNS, "pareto_k")
 #: the columns of :func:`leave_one_out` (metafor's ``leave1out``; ``I2`` in percent)
 LEAVE_ONE_OUT_COLUMNS = ("estimate", "se", "z", "p", "ci_low", "ci_high", "Q", "Q_p", "tau2",
                          "I2", "H2")
@@ -225,4 +232,95 @@ def exact_leave_one_out(means: Any, se: Any, *, tau_logpdf: Any, mu_mean: float 
         tau_q, x = post.quantiles(qs)
         out[i] = (m["mu_mean"], m["mu_sd"], x[0, 0], x[0, 1], m["tau_mean"], m["tau_sd"],
                   tau_q[0], tau_q[1])
+    return out
+
+
+def _gpd_fit(x: np.ndarray) -> tuple[float, float]:
+    """``(k, sigma)`` of the generalized Pareto distribution fitted to the sorted positive
+    exceedances ``x`` (Zhang & Stephens 2009, with the weak prior of Vehtari et al. 2024 on
+    ``k``: ``k`` shrunk toward 0.5 as if by 10 observations)."""
+    n = x.size
+    m = 30 + int(n**0.5)
+    b = 1 - np.sqrt(m / (np.arange(1, m + 1) - 0.5))
+    b = b / (3 * x[int(n / 4 + 0.5) - 1]) + 1 / x[-1]
+    k = np.log1p(-b[:, None] * x).mean(axis=1)
+    length = n * (np.log(-(b / k)) - k - 1)
+    w = 1 / np.exp(length - length[:, None]).sum(axis=1)
+    ok = w >= 10 * np.finfo(float).eps
+    w, b = w[ok] / w[ok].sum(), b[ok]
+    b_post = float(np.sum(b * w))
+    k_post = float(np.log1p(-b_post * x).mean())
+    sigma = -k_post / b_post
+    return (n * k_post + 10 * 0.5) / (n + 10), sigma
+
+
+def psis_log_weights(log_ratios: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Pareto-smoothed importance sampling (Vehtari et al. 2024): the normalised log weights
+    (same shape as ``log_ratios``, ``(S, k)``: draws by observations) and each column's
+    Pareto ``k``.  The largest ``min(S / 5, 3 sqrt(S))`` ratios of a column are replaced by
+    the expected order statistics of the generalized Pareto distribution fitted to them and
+    truncated at the largest raw ratio; ``k`` is inf where the tail has 4 draws or fewer.
+    For leave-one-out of observation ``i`` the log ratios are ``-log p(y_i | draw)``."""
+    from scipy.special import logsumexp
+
+    lr = np.asarray(log_ratios, dtype=float)
+    if lr.ndim != 2 or not np.all(np.isfinite(lr)):
+        raise ValueError(f"`log_ratios` must be a finite (draws, observations) array, got "
+                         f"shape {lr.shape}.")
+    s = lr.shape[0]
+    tail = int(np.ceil(min(0.2 * s, 3 * np.sqrt(s))))
+    out, ks = np.empty_like(lr), np.empty(lr.shape[1])
+    for j in range(lr.shape[1]):
+        x = lr[:, j] - lr[:, j].max()
+        order = np.argsort(x)
+        cutoff = max(np.exp(x[order[-tail - 1]]), np.finfo(float).tiny)
+        idx = np.flatnonzero(x > np.log(cutoff))
+        k = np.inf
+        if idx.size > 4:
+            sub = np.argsort(x[idx])
+            k, sigma = _gpd_fit(np.exp(x[idx][sub]) - cutoff)
+            if np.isfinite(k) and sigma > 0:
+                p = np.arange(0.5, idx.size) / idx.size
+                q = -np.log1p(-p) if abs(k) < np.finfo(float).eps else np.expm1(
+                    -k * np.log1p(-p)) / k
+                x[idx[sub]] = np.log(sigma * q + cutoff)
+                x[x > 0] = 0
+        out[:, j], ks[j] = x - logsumexp(x), k
+    return out, ks
+
+
+def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """Quantiles of draws ``x`` with normalised weights ``w``: the weighted empirical CDF at
+    the midpoints of its steps, interpolated."""
+    order = np.argsort(x)
+    xs, ws = x[order], w[order]
+    cdf = np.cumsum(ws) - ws / 2
+    return np.interp(qs, cdf, xs)
+
+
+def psis_leave_one_out(mu: Any, tau: Any, loglik: Any, prob: float = 0.95) -> np.ndarray:
+    """The posterior of ``mu`` and ``tau`` without each study, from posterior draws by PSIS:
+    ``mu``, ``tau`` of shape ``(S,)`` and ``loglik`` ``(S, k)``, the pointwise log-likelihood
+    of each study at each draw (``log N(y_i | mu, tau^2 + se_i^2)``, theta_i integrated out,
+    keeps the weights light-tailed).  Returns a ``(k, 9)`` array, columns
+    :data:`PSIS_LEAVE_ONE_OUT_COLUMNS`: the weighted mean, sd and central ``prob`` interval of
+    ``mu`` and of ``tau``, and the Pareto ``k`` (above ``min(1 - 1 / log10(S), 0.7)`` the
+    estimate is not to be trusted; compare :func:`exact_leave_one_out`)."""
+    prob = check_prob(prob, "prob")
+    mu = np.asarray(mu, dtype=float).ravel()
+    tau = np.asarray(tau, dtype=float).ravel()
+    ll = np.asarray(loglik, dtype=float)
+    if tau.shape != mu.shape or ll.ndim != 2 or ll.shape[0] != mu.size:
+        raise ValueError(f"`loglik` must be (draws, studies) with one row per draw of `mu` "
+                         f"and `tau` ({mu.size}, {tau.size}), got shape {ll.shape}.")
+    lw, ks = psis_log_weights(-ll)
+    qs = np.array([0.5 - prob / 2, 0.5 + prob / 2])
+    out = np.empty((ll.shape[1], len(PSIS_LEAVE_ONE_OUT_COLUMNS)))
+    for i in range(ll.shape[1]):
+        w = np.exp(lw[:, i])
+        row = []
+        for x in (mu, tau):
+            m = float(w @ x)
+            row += [m, float(np.sqrt(w @ (x - m) ** 2)), *_weighted_quantiles(x, w, qs)]
+        out[i] = (*row, ks[i])
     return out
