@@ -374,3 +374,67 @@ def test_psis_leave_one_out_of_a_nuts_fit_matches_the_exact_one():
         mcse = exact[f"{name}_sd"].to_numpy() / np.sqrt(ess)
         err = np.abs(table[f"{name}_mean"].to_numpy() - exact[f"{name}_mean"].to_numpy())
         assert (err < 4 * mcse).all(), (name, err / mcse)
+
+
+# metafor's docs, cumul.rma.uni example (docs/reference/cumul.html): res <- rma(yi, vi,
+# data=dat, digits=3); cumul(res, order=year), to 3 decimals: author, year, then estimate, se,
+# zval, pval, ci.lb, ci.ub, Q, Qp, tau2, I2, H2
+CUMUL_BCG = [
+    ("Aronson", 1948, -0.889, 0.571, -1.559, 0.119, -2.008, 0.229, 0.000, 1.000, 0.000, 0.000,
+     1.000),
+    ("Ferguson & Simes", 1949, -1.325, 0.349, -3.797, 0.000, -2.009, -0.641, 0.931, 0.334, 0.000,
+     0.000, 1.000),
+    ("Stein & Aronson", 1953, -0.972, 0.245, -3.960, 0.000, -1.453, -0.491, 3.188, 0.203, 0.087,
+     40.709, 1.687),
+    ("Rosenthal et al", 1960, -1.001, 0.222, -4.504, 0.000, -1.437, -0.565, 3.861, 0.277, 0.076,
+     33.975, 1.515),
+    ("Rosenthal et al", 1961, -1.101, 0.200, -5.516, 0.000, -1.493, -0.710, 7.642, 0.106, 0.086,
+     48.412, 1.938),
+    ("Coetzee & Berjak", 1968, -0.973, 0.188, -5.188, 0.000, -1.341, -0.606, 10.185, 0.070,
+     0.105, 60.001, 2.500),
+    ("Comstock & Webster", 1969, -0.901, 0.191, -4.725, 0.000, -1.275, -0.527, 13.212, 0.040,
+     0.120, 59.998, 2.500),
+    ("Frimodt-Moller et al", 1973, -0.789, 0.197, -4.004, 0.000, -1.175, -0.403, 19.575, 0.007,
+     0.178, 72.390, 3.622),
+    ("Vandiviere et al", 1973, -0.866, 0.196, -4.411, 0.000, -1.250, -0.481, 22.821, 0.004,
+     0.202, 73.506, 3.775),
+    ("Comstock et al", 1974, -0.785, 0.180, -4.359, 0.000, -1.138, -0.432, 34.120, 0.000, 0.201,
+     81.403, 5.377),
+    ("Comstock et al", 1976, -0.708, 0.178, -3.970, 0.000, -1.058, -0.359, 39.612, 0.000, 0.228,
+     83.011, 5.886),
+    ("Hart & Sutherland", 1977, -0.795, 0.180, -4.418, 0.000, -1.147, -0.442, 67.986, 0.000,
+     0.273, 87.031, 7.711),
+    ("TPT Madras", 1980, -0.715, 0.180, -3.974, 0.000, -1.067, -0.362, 152.233, 0.000, 0.313,
+     92.221, 12.856),
+]
+
+
+def test_cumulative_equals_metafors_cumul_by_year():
+    """All 13 rows; I2 within 1.5e-3 (metafor's REML stops at a 1e-5 change in tau^2, which
+    moves its 3rd decimal of I2 by one in rows 4 and 5), the rest within the printed 5e-4."""
+    b = bcg_trials()
+    ma = hm.meta_analysis(_bcg())
+    cum = ma.cumulative(order=b["year"])
+    assert cum["k"].tolist() == list(range(1, 14))
+    # dat.bcg's trials in the printed order (Aronson 1948 is trial 1, ..., TPT Madras trial 8)
+    assert cum.index.tolist() == [f"trial {t}" for t in (1, 2, 6, 3, 10, 9, 12, 5, 7, 11, 13,
+                                                         4, 8)]
+    year = dict(zip([f"trial {t}" for t in b["trial"]], b["year"], strict=True))
+    assert [year[g] for g in cum.index] == [row[1] for row in CUMUL_BCG]
+    printed = np.array([row[2:] for row in CUMUL_BCG])
+    got = cum[["estimate", "se", "z", "p", "ci_low", "ci_high", "Q", "Q_p", "tau2", "I2",
+               "H2"]].to_numpy()
+    i2 = 9
+    np.testing.assert_allclose(np.delete(got, i2, axis=1), np.delete(printed, i2, axis=1),
+                               rtol=0, atol=5e-4)
+    np.testing.assert_allclose(got[:, i2], printed[:, i2], rtol=0, atol=1.5e-3)
+    # the last row is the full meta-analysis; the default order is the data's
+    assert cum.iloc[-1]["tau2"] == pytest.approx(ma.heterogeneity["tau2"], rel=1e-12)
+    assert list(ma.cumulative().index) == list(ma.theta.index)
+    rr = ma.cumulative(order=b["year"], transform="exp")
+    assert rr.iloc[0][["estimate", "ci_low", "ci_high"]].tolist() == pytest.approx(
+        [0.411, 0.134, 1.257], abs=5e-4)     # cumul(res, order=year, transf=exp), row 1
+    with pytest.raises(ValueError, match="`order` needs one value per study"):
+        ma.cumulative(order=[1, 2])
+    with pytest.raises(ValueError, match="without covariates"):
+        hm.meta_analysis(_bcg(["ablat"])).cumulative()

@@ -44,7 +44,7 @@ from .metareg import MetaRegression, design_matrix, meta_regression
 
 __all__ = ["LEAVE_ONE_OUT_COLUMNS", "EXACT_LEAVE_ONE_OUT_COLUMNS", "Influence",
            "PSIS_LEAVE_ONE_OUT_COLUMNS", "leave_one_out", "influence", "exact_leave_one_out",
-           "psis_log_weights", "psis_leave_one_out"]
+           "psis_log_weights", "psis_leave_one_out", "cumulative"]
 
 #: the columns of :func:`exact_leave_one_out`
 EXACT_LEAVE_ONE_OUT_COLUMNS = ("mu_mean", "mu_sd", "mu_low", "mu_high", "tau_mean", "tau_sd",
@@ -139,6 +139,38 @@ def leave_one_out(y: Any, v: Any, X: Any = None, method: str = "reml", *, knha: 
         est, se = float(fit.beta[0]), float(fit.beta_se[0])
         lo, hi = fit.beta_interval(level)[0]
         out[i] = (est, se, est / se, fit.beta_p()[0], lo, hi, fit.qe, fit.qe_p, fit.tau2,
+                  100 * fit.i2, fit.h2)
+    return out
+
+
+def cumulative(y: Any, v: Any, method: str = "reml", *, knha: bool = False,
+               level: float = 0.95) -> np.ndarray:
+    """metafor's ``cumul``: the meta-analysis of the first 1, 2, ..., k studies in the order
+    given (same ``method``, ``knha`` and ``level``).  Returns a ``(k, 11)`` array with the
+    columns :data:`LEAVE_ONE_OUT_COLUMNS`; row ``j`` is the fit of studies ``0..j``.  The
+    first row is the study alone, as metafor reports it: its estimate and se, ``Q = 0``
+    (p-value 1), ``tau^2 = 0``, ``I^2 = 0``, ``H^2 = 1`` (with Knapp-Hartung its test and
+    interval are NaN: no degrees of freedom)."""
+    from scipy import stats
+
+    full = meta_regression(y, v, None, method, knha=knha)       # checks y, v, method
+    level = check_prob(level, "level")
+    y, v, _ = _data(y, v, None)
+    out = np.full((y.size, len(LEAVE_ONE_OUT_COLUMNS)), np.nan)
+    se0 = float(np.sqrt(v[0]))
+    out[0, [0, 1, 6, 7, 8, 9, 10]] = (y[0], se0, 0.0, 1.0, 0.0, 0.0, 1.0)
+    if not knha:
+        crit = float(stats.norm.ppf(0.5 + level / 2))
+        out[0, [2, 3, 4, 5]] = (y[0] / se0, 2 * stats.norm.sf(abs(y[0]) / se0),
+                                y[0] - crit * se0, y[0] + crit * se0)
+    for j in range(1, y.size):
+        try:
+            fit = meta_regression(y[:j + 1], v[:j + 1], None, full.method, knha=knha)
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+            continue
+        est, se = float(fit.beta[0]), float(fit.beta_se[0])
+        lo, hi = fit.beta_interval(level)[0]
+        out[j] = (est, se, est / se, fit.beta_p()[0], lo, hi, fit.qe, fit.qe_p, fit.tau2,
                   100 * fit.i2, fit.h2)
     return out
 

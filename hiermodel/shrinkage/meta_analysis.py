@@ -163,6 +163,43 @@ class MetaAnalysis:
         return pd.DataFrame(self._influence().dfbetas, index=self.theta.index.copy(),
                             columns=self.coefficients.index.copy())
 
+    def cumulative(self, order: Any = None, transform: str | None = None) -> pd.DataFrame:
+        """metafor's ``cumul``: the meta-analysis (same method, Knapp-Hartung setting and
+        level) of the first 1, 2, ..., k studies, in the order of ``order`` (one value per
+        study, e.g. publication years; ties keep the data's order; default the data's order).
+        One row per study added (index: its label), columns ``k`` and those of
+        :meth:`leave_one_out`; the first row is the study alone (``tau2 = 0``, ``Q = 0``).
+        For meta-analyses without covariates; ``transform`` as in :meth:`leave_one_out`."""
+        from ..core.influence import LEAVE_ONE_OUT_COLUMNS, cumulative
+
+        back = check_transform(transform)
+        if self.covariate_names:
+            raise ValueError(f"cumulative() is for meta-analyses without covariates (as "
+                             f"metafor's cumul); this one has {list(self.covariate_names)}.")
+        y, v, _ = self._estimates()
+        if order is None:
+            idx = np.arange(y.size)
+        else:
+            key = np.asarray(order)
+            if key.shape != y.shape:
+                raise ValueError(f"`order` needs one value per study ({y.size}), got shape "
+                                 f"{key.shape}.")
+            idx = np.argsort(key, kind="stable")
+        columns = list(LEAVE_ONE_OUT_COLUMNS)
+        if self.knha:
+            columns[2] = "t"
+        out = pd.DataFrame(cumulative(y[idx], v[idx], self.method, knha=self.knha,
+                                      level=self.level),
+                           index=self.theta.index[idx], columns=columns)
+        out.insert(0, "k", np.arange(1, y.size + 1))
+        if not back.is_identity:
+            out = out.drop(columns="se")
+            cols = ["estimate", "ci_low", "ci_high"]
+            out[cols] = out[cols].apply(back)
+        out.attrs.update(method=self.method, level=self.level, transform=back.name,
+                         scale=back.scale)
+        return out
+
     def _influence(self):
         from ..core.influence import influence
 
