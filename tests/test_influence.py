@@ -438,3 +438,28 @@ def test_cumulative_equals_metafors_cumul_by_year():
         ma.cumulative(order=[1, 2])
     with pytest.raises(ValueError, match="without covariates"):
         hm.meta_analysis(_bcg(["ablat"])).cumulative()
+
+
+def test_exact_cumulative_is_the_exact_posterior_of_the_first_studies():
+    b = bcg_trials()
+    data = _bcg()
+    post = hm.exact_posterior(data)
+    cum = post.cumulative(order=b["year"], prob=0.9)
+    assert cum["k"].tolist() == list(range(1, 14))
+    assert cum.index.tolist() == hm.meta_analysis(data).cumulative(order=b["year"]).index.tolist()
+    first5 = np.argsort(b["year"].to_numpy(), kind="stable")[:5]
+    part = hm.HierData.from_estimates(b["yi"].to_numpy()[first5],
+                                      np.sqrt(b["vi"].to_numpy()[first5]))
+    direct = hm.exact_posterior(part, post.priors).summary(quantiles=(0.05, 0.95))
+    row = cum.iloc[4]
+    assert row[["mu_mean", "mu_sd", "mu_low", "mu_high"]].tolist() == pytest.approx(
+        direct.loc["mu"].tolist(), rel=1e-10)
+    assert row[["tau_mean", "tau_sd", "tau_low", "tau_high"]].tolist() == pytest.approx(
+        direct.loc["tau"].tolist(), rel=1e-10)
+    full = post.summary(quantiles=(0.05, 0.95))
+    assert cum.iloc[-1][["mu_mean", "mu_low", "mu_high"]].tolist() == pytest.approx(
+        full.loc["mu", ["mean", "q5%", "q95%"]].tolist(), rel=1e-10)
+    flat = hm.exact_posterior(data, hm.Priors(mu="flat")).cumulative()
+    assert flat.iloc[0].drop("k").isna().all() and flat.iloc[1:].notna().all().all()
+    with pytest.raises(ValueError, match="`order` needs one value per study"):
+        post.cumulative(order=[1])

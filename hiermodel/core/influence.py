@@ -44,7 +44,8 @@ from .metareg import MetaRegression, design_matrix, meta_regression
 
 __all__ = ["LEAVE_ONE_OUT_COLUMNS", "EXACT_LEAVE_ONE_OUT_COLUMNS", "Influence",
            "PSIS_LEAVE_ONE_OUT_COLUMNS", "leave_one_out", "influence", "exact_leave_one_out",
-           "psis_log_weights", "psis_leave_one_out", "cumulative"]
+           "psis_log_weights", "psis_leave_one_out", "cumulative",
+           "exact_cumulative"]
 
 #: the columns of :func:`exact_leave_one_out`
 EXACT_LEAVE_ONE_OUT_COLUMNS = ("mu_mean", "mu_sd", "mu_low", "mu_high", "tau_mean", "tau_sd",
@@ -252,18 +253,44 @@ def exact_leave_one_out(means: Any, se: Any, *, tau_logpdf: Any, mu_mean: float 
         raise ValueError(f"`means` and `se` must be 1-D of one length, got shapes "
                          f"{means.shape} and {se.shape}.")
     _check_deletable(means.size, 1)
+    subsets = [np.arange(means.size) != i for i in range(means.size)]
+    return _exact_rows(means, se, subsets, prob, tau_logpdf=tau_logpdf, mu_mean=mu_mean,
+                       mu_precision=mu_precision, tau_max=tau_max, points=points)
+
+
+def _exact_rows(means, se, subsets, prob: float, **prior: Any) -> np.ndarray:
+    """:data:`EXACT_LEAVE_ONE_OUT_COLUMNS` of the grid posterior of each subset of studies."""
     qs = np.array([0.5 - prob / 2, 0.5 + prob / 2])
-    out = np.empty((means.size, len(EXACT_LEAVE_ONE_OUT_COLUMNS)))
-    keep = np.ones(means.size, dtype=bool)
-    for i in range(means.size):
-        keep[i] = False
-        post = grid_posterior(means[keep], se[keep], tau_logpdf=tau_logpdf, mu_mean=mu_mean,
-                              mu_precision=mu_precision, tau_max=tau_max, points=points)
-        keep[i] = True
+    out = np.empty((len(subsets), len(EXACT_LEAVE_ONE_OUT_COLUMNS)))
+    for i, keep in enumerate(subsets):
+        post = grid_posterior(means[keep], se[keep], **prior)
         m = post.moments
         tau_q, x = post.quantiles(qs)
         out[i] = (m["mu_mean"], m["mu_sd"], x[0, 0], x[0, 1], m["tau_mean"], m["tau_sd"],
                   tau_q[0], tau_q[1])
+    return out
+
+
+def exact_cumulative(means: Any, se: Any, *, tau_logpdf: Any, mu_mean: float = 0.0,
+                     mu_precision: float = 0.0, tau_max: float | None = None,
+                     points: int = 2001, prob: float = 0.95) -> np.ndarray:
+    """The exact posterior of ``mu`` and ``tau`` as studies accrue: row ``j`` is the grid
+    posterior of the first ``j + 1`` studies in the order given (same prior and grid size;
+    the Bayesian counterpart of metafor's ``cumul``).  Columns
+    :data:`EXACT_LEAVE_ONE_OUT_COLUMNS`.  With a flat prior on ``mu`` the posterior needs two
+    studies, so the first row is NaN there."""
+    prob = check_prob(prob, "prob")
+    means = np.asarray(means, dtype=float)
+    se = np.asarray(se, dtype=float)
+    if means.ndim != 1 or se.shape != means.shape or means.size < 2:
+        raise ValueError(f"`means` and `se` must be 1-D of one length, at least 2, got shapes "
+                         f"{means.shape} and {se.shape}.")
+    first = 1 if mu_precision > 0 else 2
+    out = np.full((means.size, len(EXACT_LEAVE_ONE_OUT_COLUMNS)), np.nan)
+    subsets = [np.arange(means.size) <= j for j in range(first - 1, means.size)]
+    out[first - 1:] = _exact_rows(means, se, subsets, prob, tau_logpdf=tau_logpdf,
+                                  mu_mean=mu_mean, mu_precision=mu_precision, tau_max=tau_max,
+                                  points=points)
     return out
 
 
