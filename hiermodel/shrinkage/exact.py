@@ -359,6 +359,64 @@ class ExactPosterior:
                              mu_mean=c.mu_mean, mu_precision=c.mu_precision, weights=c.weights,
                              mu_cond_mean=c.mu_cond_mean, mu_cond_var=c.mu_cond_var)
 
+    def leave_one_out(self, prob: float | None = None) -> pd.DataFrame:
+        """Each study's influence on the posterior, exactly: the posterior of ``mu`` and
+        ``tau`` given all studies but one (the same resolved prior and grid size), one row per
+        study left out (index: its label): ``mu_mean``, ``mu_sd``, ``mu_low``, ``mu_high``,
+        ``tau_mean``, ``tau_sd``, ``tau_low``, ``tau_high`` (central ``prob`` intervals;
+        default the package's interval probability).  The Bayesian counterpart of metafor's
+        ``leave1out`` (:meth:`hiermodel.MetaAnalysis.leave_one_out`); known sampling sds and
+        no covariates only (:func:`hiermodel.core.influence.exact_leave_one_out`)."""
+        from ..core.influence import EXACT_LEAVE_ONE_OUT_COLUMNS, exact_leave_one_out
+
+        rows = exact_leave_one_out(self.means, self.se, **self._study_prior(prob))
+        return pd.DataFrame(rows, index=pd.Index(self.group_coord, name="group"),
+                            columns=list(EXACT_LEAVE_ONE_OUT_COLUMNS))
+
+    def cumulative(self, order: Any = None, prob: float | None = None) -> pd.DataFrame:
+        """The posterior of ``mu`` and ``tau`` as studies accrue, exactly: row ``j`` is the
+        posterior of the first ``j`` studies in the order of ``order`` (one value per study,
+        e.g. publication years; ties keep the data's order; default the data's order), under
+        the same resolved prior and grid size.  Columns ``k`` and those of
+        :meth:`leave_one_out`; the Bayesian counterpart of metafor's ``cumul``
+        (:meth:`hiermodel.MetaAnalysis.cumulative`).  The first rows sit near the prior: with
+        a flat prior on ``mu`` the first row is NaN (one study leaves the posterior
+        improper), and under a half-Cauchy prior the mean and sd of ``tau`` of a few studies
+        do not exist (the grid's numbers are finite): read the intervals there."""
+        from ..core.influence import EXACT_LEAVE_ONE_OUT_COLUMNS, exact_cumulative
+
+        prior = self._study_prior(prob)
+        if order is None:
+            idx = np.arange(self.means.size)
+        else:
+            key = np.asarray(order)
+            if key.shape != self.means.shape:
+                raise ValueError(f"`order` needs one value per study ({self.means.size}), got "
+                                 f"shape {key.shape}.")
+            idx = np.argsort(key, kind="stable")
+        rows = exact_cumulative(self.means[idx], self.se[idx], **prior)
+        out = pd.DataFrame(rows, index=pd.Index(self.group_coord[idx], name="group"),
+                           columns=list(EXACT_LEAVE_ONE_OUT_COLUMNS))
+        out.insert(0, "k", np.arange(1, idx.size + 1))
+        return out
+
+    def _study_prior(self, prob: float | None) -> dict[str, Any]:
+        """The grid posterior's prior and size, and ``prob``, for refits on subsets of the
+        studies (known sampling sds, no covariates only)."""
+        from ..options import get_options
+
+        if self.has_covariates or not self.sigma_known:
+            raise ValueError("leave_one_out() and cumulative() need the exact posterior of "
+                             "estimates with known standard errors and no covariates; this "
+                             "one has "
+                             + ("covariates." if self.has_covariates else "unknown sigma."))
+        flat = self.priors.mu == "flat"
+        return {"tau_logpdf": self.priors.tau_dist().logpdf,
+                "mu_mean": 0.0 if flat else self.priors.mu_mean,
+                "mu_precision": 0.0 if flat else 1.0 / self.priors.mu_sd**2,
+                "tau_max": self.priors.tau_bound, "points": int(self.tau_grid.size),
+                "prob": get_options().prob if prob is None else prob}
+
 
 def exact_posterior(data: HierData, priors: Priors | None = None, *,
                     grid: int | None = None, sigma_grid: int = 151) -> ExactPosterior:

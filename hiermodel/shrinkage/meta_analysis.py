@@ -4,7 +4,7 @@ I^2, the Q-profile interval, Knapp-Hartung, prediction intervals)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -60,7 +60,9 @@ class MetaAnalysis:
     fit : MetaRegression
         The core's numbers.
     data : HierData or None
-        The studies it was fitted to (for the small-study tests; None when built by hand).
+        The studies it was fitted to (what the small-study tests read and
+        :meth:`leave_one_out` / :meth:`influence` refit without each study); None when
+        built by hand.
     """
 
     coefficients: pd.DataFrame
@@ -71,7 +73,7 @@ class MetaAnalysis:
     knha: bool
     fit: MetaRegression
     covariate_names: tuple[str, ...]
-    data: HierData | None = None
+    data: HierData | None = field(default=None, repr=False)
 
     def predict(self, covariates: Any = None, transform: str | None = None) -> pd.DataFrame:
         """The fitted effect for a new group and its prediction interval: columns ``pred``,
@@ -155,6 +157,120 @@ class MetaAnalysis:
             raise ValueError(f"{what} is for meta-analyses without covariates (as metafor); "
                              f"this one has {list(self.covariate_names)}: fit "
                              "meta_analysis() on the data without covariates.")
+
+    def leave_one_out(self, transform: str | None = None) -> pd.DataFrame:
+        """metafor's ``leave1out``: the meta-analysis refitted without each study in turn
+        (same method, Knapp-Hartung setting and level), one row per study left out (index:
+        the study's label): ``estimate``, ``se``, ``z`` (``t`` with Knapp-Hartung), ``p``,
+        ``ci_low``, ``ci_high``, ``Q``, ``Q_p``, ``tau2``, ``I2`` (percent) and ``H2`` of the
+        other studies (:func:`hiermodel.core.influence.leave_one_out`).  A row is NaN where
+        the refit fails.
+
+        For the intercept-only model only (as metafor's): with covariates the pooled
+        estimate is not one number; :meth:`influence` covers meta-regressions.
+        ``transform`` (as in :meth:`predict`) puts ``estimate`` and the interval on that
+        scale and drops ``se``."""
+        from ..core.influence import LEAVE_ONE_OUT_COLUMNS, leave_one_out
+
+        back = check_transform(transform)
+        if self.covariate_names:
+            raise ValueError(
+                f"leave_one_out() is for meta-analyses without covariates (metafor's "
+                f"leave1out: models without moderators); this one has "
+                f"{list(self.covariate_names)}.  Use influence() for the case-deletion "
+                "diagnostics of a meta-regression, or fit meta_analysis on the data without "
+                "covariates.")
+        y, v, _ = self._estimates()
+        columns = list(LEAVE_ONE_OUT_COLUMNS)
+        if self.knha:
+            columns[2] = "t"
+        out = pd.DataFrame(leave_one_out(y, v, None, self.method, knha=self.knha,
+                                         level=self.level),
+                           index=self.theta.index.copy(), columns=columns)
+        if not back.is_identity:
+            out = out.drop(columns="se")
+            cols = ["estimate", "ci_low", "ci_high"]
+            out[cols] = out[cols].apply(back)
+        out.attrs.update(method=self.method, level=self.level, transform=back.name,
+                         scale=back.scale)
+        return out
+
+    def influence(self) -> pd.DataFrame:
+        """metafor's ``influence`` (Viechtbauer & Cheung 2010): each study deleted in turn
+        and the model (with its covariates, method and Knapp-Hartung setting) refitted.  One
+        row per study (index: its label): ``rstudent`` (externally studentized residual),
+        ``dffits``, ``cook_d`` (Cook's distance), ``cov_r`` (covariance ratio), ``tau2_del``
+        and ``QE_del`` (of the fit without the study), ``hat``, ``weight`` (percent) and
+        ``influential``, metafor's flag: ``|dffits| > 3 sqrt(p / (k - p))``, or Cook's
+        distance above the median of chi^2_p, or ``hat > 3 p / k``, or any
+        ``|dfbetas| > 1`` (:meth:`dfbetas`).  Definitions:
+        :mod:`hiermodel.core.influence`."""
+        inf = self._influence()
+        out = pd.DataFrame(
+            {"rstudent": inf.rstudent, "dffits": inf.dffits, "cook_d": inf.cook_d,
+             "cov_r": inf.cov_r, "tau2_del": inf.tau2_del, "QE_del": inf.qe_del,
+             "hat": inf.hat, "weight": inf.weight, "influential": inf.influential},
+            index=self.theta.index.copy())
+        out.attrs.update(method=self.method)
+        return out
+
+    def dfbetas(self) -> pd.DataFrame:
+        """metafor's ``dfbetas``: the change in each coefficient when a study is deleted,
+        in units of its standard error (one row per study, one column per coefficient)."""
+        return pd.DataFrame(self._influence().dfbetas, index=self.theta.index.copy(),
+                            columns=self.coefficients.index.copy())
+
+    def cumulative(self, order: Any = None, transform: str | None = None) -> pd.DataFrame:
+        """metafor's ``cumul``: the meta-analysis (same method, Knapp-Hartung setting and
+        level) of the first 1, 2, ..., k studies, in the order of ``order`` (one value per
+        study, e.g. publication years; ties keep the data's order; default the data's order).
+        One row per study added (index: its label), columns ``k`` and those of
+        :meth:`leave_one_out`; the first row is the study alone (``tau2 = 0``, ``Q = 0``).
+        For meta-analyses without covariates; ``transform`` as in :meth:`leave_one_out`."""
+        from ..core.influence import LEAVE_ONE_OUT_COLUMNS, cumulative
+
+        back = check_transform(transform)
+        if self.covariate_names:
+            raise ValueError(f"cumulative() is for meta-analyses without covariates (as "
+                             f"metafor's cumul); this one has {list(self.covariate_names)}.")
+        y, v, _ = self._estimates()
+        if order is None:
+            idx = np.arange(y.size)
+        else:
+            key = np.asarray(order)
+            if key.shape != y.shape:
+                raise ValueError(f"`order` needs one value per study ({y.size}), got shape "
+                                 f"{key.shape}.")
+            idx = np.argsort(key, kind="stable")
+        columns = list(LEAVE_ONE_OUT_COLUMNS)
+        if self.knha:
+            columns[2] = "t"
+        out = pd.DataFrame(cumulative(y[idx], v[idx], self.method, knha=self.knha,
+                                      level=self.level),
+                           index=self.theta.index[idx], columns=columns)
+        out.insert(0, "k", np.arange(1, y.size + 1))
+        if not back.is_identity:
+            out = out.drop(columns="se")
+            cols = ["estimate", "ci_low", "ci_high"]
+            out[cols] = out[cols].apply(back)
+        out.attrs.update(method=self.method, level=self.level, transform=back.name,
+                         scale=back.scale)
+        return out
+
+    def _influence(self):
+        from ..core.influence import influence
+
+        y, v, x = self._estimates()
+        return influence(y, v, x, self.method, knha=self.knha)
+
+    def _estimates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(y, v, X)`` of the fitted data."""
+        if self.data is None:
+            raise ValueError("This MetaAnalysis holds no data (`data` is None); build it with "
+                             "hiermodel.meta_analysis(data).")
+        d = self.data
+        x = design_matrix(d.n_groups, None if d.x is None else np.asarray(d.x))
+        return np.asarray(d.means, float), np.asarray(d.se, float) ** 2, x
 
 
 def meta_analysis(data: HierData, method: str = "reml", *, knha: bool = False,
