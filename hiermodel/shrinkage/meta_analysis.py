@@ -187,13 +187,7 @@ class MetaAnalysis:
         out = pd.DataFrame(leave_one_out(y, v, None, self.method, knha=self.knha,
                                          level=self.level),
                            index=self.theta.index.copy(), columns=columns)
-        if not back.is_identity:
-            out = out.drop(columns="se")
-            cols = ["estimate", "ci_low", "ci_high"]
-            out[cols] = out[cols].apply(back)
-        out.attrs.update(method=self.method, level=self.level, transform=back.name,
-                         scale=back.scale)
-        return out
+        return self._on_scale(out, back)
 
     def influence(self) -> pd.DataFrame:
         """metafor's ``influence`` (Viechtbauer & Cheung 2010): each study deleted in turn
@@ -249,6 +243,11 @@ class MetaAnalysis:
                                       level=self.level),
                            index=self.theta.index[idx], columns=columns)
         out.insert(0, "k", np.arange(1, y.size + 1))
+        return self._on_scale(out, back)
+
+    def _on_scale(self, out: pd.DataFrame, back: Any) -> pd.DataFrame:
+        """A leave-one-out / cumulative table on ``back``'s scale (estimate and CI ends
+        transformed, se dropped), labelled with the fit's method and level."""
         if not back.is_identity:
             out = out.drop(columns="se")
             cols = ["estimate", "ci_low", "ci_high"]
@@ -265,12 +264,9 @@ class MetaAnalysis:
 
     def _estimates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(y, v, X)`` of the fitted data."""
-        if self.data is None:
-            raise ValueError("This MetaAnalysis holds no data (`data` is None); build it with "
-                             "hiermodel.meta_analysis(data).")
+        y, v = estimates_of(self.data, "leave_one_out() / influence() / cumulative()")
         d = self.data
-        x = design_matrix(d.n_groups, None if d.x is None else np.asarray(d.x))
-        return np.asarray(d.means, float), np.asarray(d.se, float) ** 2, x
+        return y, v, design_matrix(d.n_groups, None if d.x is None else np.asarray(d.x))
 
 
 def meta_analysis(data: HierData, method: str = "reml", *, knha: bool = False,
