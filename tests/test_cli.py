@@ -104,7 +104,7 @@ def test_report_links_every_figure(two_runs):
     text = (a / "report.md").read_text()
     for png in PNGS:
         assert f"({png}.png)" in text
-    assert "funnel" not in text and "sampler_geometry" not in text
+    assert "funnel.png" not in text and "sampler_geometry" not in text
     assert ".png)" not in (b / "report.md").read_text()
     assert "hiermodel eight-schools --out" in text and "Seed: 5" in text
 

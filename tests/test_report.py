@@ -500,3 +500,26 @@ def test_cli_interval_and_prob_are_passed_on(tmp_path, capsys):
                  *CLI_SMALL]) == 2
     assert "hiermodel: error: --prob must be a number strictly between 0 and 1" in (
         capsys.readouterr().err)
+
+
+def test_estimates_report_has_influence_small_study_tests_and_bayes_factors(es_report):
+    """Estimates-form data: the report's section carries metafor's influence flag rule, the
+    Egger and rank tests, trim and fill and the exact Bayes factors, each with the numbers
+    of the library call; influence.csv is MetaAnalysis.influence()."""
+    from hiermodel import exact_posterior, meta_analysis
+    from hiermodel.report.render_meta import metafor_number
+
+    _, result, text = es_report
+    meta = meta_analysis(eight_schools(), "reml")
+    section = text.split("## Influence, small-study effects and Bayes factors")[1].split("\n## ")[0]
+    egger, rank, tf = meta.egger_test(), meta.rank_test(), meta.trim_and_fill()
+    assert f"z = {metafor_number(egger.statistic)}" in section
+    assert f"Kendall's tau = {metafor_number(rank.tau)}" in section
+    assert tf.k0 == 0 and f"no study estimated missing on the {tf.side}" in section
+    exact = exact_posterior(eight_schools(), result.priors)
+    assert f"BF01 = {format_number(exact.bayes_factor('tau'))}" in section
+    table = pd.read_csv(result.files["influence"], index_col="study")
+    expected = meta.influence()
+    np.testing.assert_allclose(table["cook_d"].to_numpy(), expected["cook_d"].to_numpy(),
+                               rtol=1e-8)
+    assert list(table["influential"]) == list(expected["influential"])

@@ -236,3 +236,14 @@ def test_small_study_methods_reject_bad_input_naming_the_argument():
     with pytest.raises(ValueError, match="`y`"):
         trim_fill([0.1, np.nan, 0.3], [0.1, 0.2, 0.3])
     assert isinstance(fit.trim_and_fill().filled, pd.DataFrame)
+
+
+def test_trim_and_fill_with_integer_labels():
+    """Integer study labels (a CSV's trial numbers) and the filled studies' string labels:
+    the augmented data labels every study by its string."""
+    bcg = bcg_trials()
+    data = HierData.from_estimates(bcg["yi"], np.sqrt(bcg["vi"]),
+                                   groups=list(range(1, len(bcg) + 1)))
+    tf = meta_analysis(data, "ee").trim_and_fill()
+    assert tf.k0 == 4 and list(tf.data.groups[:2]) == ["1", "2"]
+    assert list(tf.data.groups[-1:]) == ["Filled 4"]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .. import stack
 from ..core import predictive_quantiles
-from .result import EBEstimate, NewGroup, ReportTables, RunSettings
+from .result import EBEstimate, NewGroup, ReportTables, RunSettings, StudyChecks
 
 __all__ = ["FitStage", "fit_stage", "tables_stage", "TableStage", "collect_warnings",
            "population_method"]
@@ -42,6 +42,7 @@ class TableStage:
     new_group: NewGroup
     diagnostics: Any
     n_replicates: int
+    studies: StudyChecks | None
 
 
 def fit_stage(data: Any, settings: RunSettings, *, priors: Any, planned: Any,
@@ -108,9 +109,11 @@ def tables_stage(data: Any, settings: RunSettings, fitted: FitStage) -> TableSta
                                     **kind)
     ppc = pd.concat({v: ppc_table(fitted.predictive, var_name=v) for v in ("y", "y_mixed")},
                     names=["replicate"])
+    studies = _study_checks(meta, exact) if data.source == "estimates" else None
     tables = ReportTables(comparison=comparison, comparison_scaled=scaled,
                           population=population, exact=exact_table, ppc=ppc,
-                          diagnostics=diag_table)
+                          diagnostics=diag_table,
+                          influence=None if studies is None else studies.influence)
 
     y, se = np.asarray(data.means, float), np.asarray(data.se, float)
     eb = estimate_tau(y, se, s.eb_method)
@@ -120,7 +123,29 @@ def tables_stage(data: Any, settings: RunSettings, fitted: FitStage) -> TableSta
     return TableStage(tables=tables, exact=exact, meta=meta, meta_prediction=pred,
                       meta_prediction_scaled=pred_scaled, eb=eb_estimate,
                       new_group=_new_group(idata, exact, s), diagnostics=diagnostics,
-                      n_replicates=int(pp.sizes["chain"] * pp.sizes["draw"]))
+                      n_replicates=int(pp.sizes["chain"] * pp.sizes["draw"]), studies=studies)
+
+
+def _study_checks(meta: Any, exact: Any) -> StudyChecks | None:
+    """Influence (metafor's ``influence``), the small-study tests (``regtest``, ``ranktest``,
+    ``trimfill``) and the exact Bayes factors of tau = 0 and mu = 0 (bayesmeta's
+    ``bayesfactor``).  The rank test and trim and fill need a model without covariates; the
+    Bayes factors the exact posterior of known standard errors without covariates, and mu's
+    a proper prior on mu."""
+    if meta is None or meta.data is None or meta.data.n_groups < 3:
+        return None
+    plain = not meta.covariate_names
+    bf_tau = bf_mu = None
+    if exact is not None and plain and exact.sigma_known:
+        bf_tau = float(exact.bayes_factor("tau"))
+        if exact.priors.mu != "flat":
+            bf_mu = float(exact.bayes_factor("mu"))
+    influence = meta.influence()
+    influence.index.name = "study"
+    return StudyChecks(influence=influence, egger=meta.egger_test(),
+                       rank=meta.rank_test() if plain else None,
+                       trim_fill=meta.trim_and_fill() if plain else None,
+                       bf_tau=bf_tau, bf_mu=bf_mu)
 
 
 def _meta(data: Any, settings: RunSettings) -> tuple[Any, pd.Series, pd.Series | None]:

@@ -74,7 +74,8 @@ def write_data(out: Path, predictive: Any, diagnostics_table: Any) -> dict[str, 
 
 def write_tables(out: Path, tables: ReportTables, transform_name: str) -> dict[str, Path]:
     """The CSV tables: ``comparison.csv`` (and ``comparison_<transform>.csv``),
-    ``exact_posterior.csv`` when computed, ``population.csv``, ``ppc.csv``."""
+    ``exact_posterior.csv`` when computed, ``population.csv``, ``ppc.csv``, ``influence.csv``
+    (estimates-form data)."""
     files: dict[str, Path] = {}
 
     def write(key: str, name: str, table: Any) -> None:
@@ -89,4 +90,6 @@ def write_tables(out: Path, tables: ReportTables, transform_name: str) -> dict[s
         write("exact", "exact_posterior.csv", tables.exact)
     write("population", "population.csv", tables.population)
     write("ppc", "ppc.csv", tables.ppc)
+    if tables.influence is not None:
+        write("influence", "influence.csv", tables.influence)
     return files

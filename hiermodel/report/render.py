@@ -17,6 +17,7 @@ from ..predictive import P_EXTREME
 from .markdown import interval_text
 from .render_checks import diagnostic_lines, extreme_messages, ppc_lines
 from .render_meta import eb_interval_text, meta_lines, meta_title
+from .render_studies import study_lines
 from .render_tables import (
     comparison_lines,
     exact_lines,
@@ -46,6 +47,9 @@ def render_report(result: ReportResult) -> str:
     lines += ["## Results in brief", ""] + _brief_lines(r) + [""]
     if r.meta is not None:
         lines += [f"## {meta_title(r)}", ""] + meta_lines(r) + [""]
+    if r.studies is not None:
+        lines += ["## Influence, small-study effects and Bayes factors", ""]
+        lines += study_lines(r) + [""]
     head = ("no pooling and partial pooling toward the regression line, against the posterior"
             if r.data.has_covariates else
             "no, complete and partial pooling against the posterior")

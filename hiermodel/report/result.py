@@ -62,6 +62,7 @@ class ReportTables:
     exact: pd.DataFrame | None                # the exact posterior's summary
     ppc: pd.DataFrame                         # predictive checks, rows (replicate, statistic)
     diagnostics: pd.DataFrame                 # convergence_table(), rows parameters
+    influence: pd.DataFrame | None = None     # MetaAnalysis.influence() (estimates data)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,19 @@ class NewGroup:
     exact: tuple[float, float] | None          # the exact posterior's central interval
     mu_scaled: tuple[float, float, float] | None   # mu's quantiles on the transform's scale
     scaled: tuple[float, float, float] | None      # the quantiles above, transformed
+
+
+@dataclass(frozen=True)
+class StudyChecks:
+    """Influence, small-study effects and exact Bayes factors of estimates-form data (a
+    meta-analysis): computed once, rendered in the report's own section."""
+
+    influence: pd.DataFrame          # MetaAnalysis.influence(): one row per study
+    egger: Any                       # MetaAnalysis.egger_test(): EggerTest
+    rank: Any | None                 # MetaAnalysis.rank_test() (no covariates), else None
+    trim_fill: Any | None            # MetaAnalysis.trim_and_fill() (no covariates), else None
+    bf_tau: float | None             # exact BF01 for tau = 0 (None: not computed)
+    bf_mu: float | None              # exact BF01 for mu = 0 (None: flat mu prior or not computed)
 
 
 @dataclass(frozen=True)
@@ -120,6 +134,8 @@ class ReportResult:
     checks : ReportChecks
     figures : tuple of (file name, caption)
     seconds : float
+    studies : StudyChecks or None
+        Influence, small-study tests and Bayes factors (estimates-form data), else None.
         Run time up to the report text.
     files : mapping of str to Path
         What the run wrote, by kind (``"report"``, ``"comparison"``, ``"fig_forest"``, ...),
@@ -141,6 +157,7 @@ class ReportResult:
     checks: ReportChecks
     figures: tuple[tuple[str, str], ...]
     seconds: float
+    studies: StudyChecks | None = None
     files: Mapping[str, Path] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:

@@ -161,7 +161,7 @@ def _run_into(out: Path, final: Path, data: Any, settings: RunSettings, *, prior
         new_group=computed.new_group,
         checks=ReportChecks(diagnostics=computed.diagnostics, warnings=tuple(found),
                             n_replicates=computed.n_replicates),
-        figures=tuple(drawn.figures if drawn else ()), seconds=0.0)
+        figures=tuple(drawn.figures if drawn else ()), seconds=0.0, studies=computed.studies)
     for _, msg in result.checks.warnings:
         log("hiermodel: WARNING: " + msg.removeprefix("hiermodel ").replace("\n", "\n  "))
     for msg in extreme_messages(result):

@@ -165,8 +165,12 @@ class TrimAndFill:
 
 
 def filled_data(data: HierData, core: TrimFill) -> HierData:
-    """``data`` with the filled studies appended (labels ``Filled 1``, ...)."""
+    """``data`` with the filled studies appended (labels ``Filled 1``, ...; labels that are
+    not strings, e.g. integer trial numbers, become their strings so that every label has
+    one type)."""
     labels = list(data.groups)
+    if not all(isinstance(g, str) for g in labels):
+        labels = [str(g) for g in labels]
     new = [f"Filled {i + 1}" for i in range(core.k0)]
     return HierData.from_estimates(np.r_[np.asarray(data.means, float), core.y_fill],
                                    np.sqrt(np.r_[np.asarray(data.se, float) ** 2,
