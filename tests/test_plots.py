@@ -719,7 +719,9 @@ def test_plot_sampler_geometry(funnel_fits, es_fit, tmp_path):
 def test_no_funnel_alias():
     import hiermodel.plots as plots
 
-    assert not hasattr(plots, "plot_funnel")
+    # plot_funnel is the publication-bias funnel plot (issue 27), not the sampler geometry
+    assert plots.plot_funnel is not plots.plot_sampler_geometry
+    assert "Egger" in plots.plot_funnel.__doc__
     assert "not* a publication-bias funnel plot" in plots.plot_sampler_geometry.__doc__
 
 
@@ -1299,3 +1301,71 @@ def test_style_context_is_per_thread():
     release.set()
     thread.join()
     assert seen == {"inside": "black", "main": hm.Style().posterior}
+
+
+# ----------------------------------------------------------------------------- issue 27 figures
+def _meta_studies(k, seed=27):
+    rng = np.random.default_rng(seed)
+    se = rng.uniform(0.05, 0.6, k)
+    y = 0.3 + rng.normal(0, 0.2, k) + rng.normal(0, se)
+    keep = ~((y < 0.3) & (se > 0.35))              # small negative studies "unpublished"
+    return hm.HierData.from_estimates(y[keep], se[keep],
+                                      groups=[f"Study {i + 1}" for i in range(keep.sum())])
+
+
+def _gid(ax, gid):
+    return [a for a in ax.get_children() if a.get_gid() == gid]
+
+
+def test_plot_funnel_points_inverted_region_and_estimate():
+    ma = hm.meta_analysis(eight_schools())
+    fig = plots.plot_funnel(ma)
+    ax = fig.axes[0]
+    (pts,) = _gid(ax, "funnel:studies")
+    assert pts.get_offsets().shape == (8, 2)
+    assert ax.yaxis_inverted()
+    assert ax.get_ylim()[1] <= 0.0
+    assert len(_gid(ax, "funnel:region")) == 1
+    (line,) = _gid(ax, "funnel:estimate")
+    assert np.isclose(line.get_xdata()[0], ma.coefficients["estimate"].iloc[0])
+    assert _gid(ax, "funnel:filled") == []
+
+
+def test_plot_funnel_contours_trim_fill_posterior_and_ax():
+    data = _meta_studies(60)
+    ma = hm.meta_analysis(data)
+    taf = ma.trim_and_fill()
+    assert taf.k0 > 0
+    ep = hm.exact_posterior(data)
+    fig = Figure()
+    ax = fig.add_subplot()
+    out = plots.plot_funnel(ma, posterior=ep, trim_and_fill=taf,
+                            contours=(0.90, 0.95, 0.99), ax=ax)
+    assert out is fig and fig.axes[0] is ax
+    assert len(_gid(ax, "funnel:contour-0.95")) == 2
+    (hollow,) = _gid(ax, "funnel:filled")
+    assert hollow.get_offsets().shape[0] == taf.k0
+    assert np.all(hollow.get_facecolors()[:, :3] == 1.0)          # hollow: white faces
+    (adj,) = _gid(ax, "funnel:adjusted")
+    assert np.isclose(adj.get_xdata()[0], taf.adjusted.coefficients["estimate"].iloc[0])
+    (post,) = _gid(ax, "funnel:posterior")
+    lo, hi = post.get_xdata()
+    q = ep.quantile([0.025, 0.975])["mu"].values
+    assert np.allclose([lo, hi], q, atol=0.01)
+    assert (_gid(ax, "funnel:studies")[0].get_offsets().shape[0] == data.n_groups)
+
+
+def test_plot_funnel_refuses_bad_input():
+    ma = hm.meta_analysis(eight_schools())
+    with pytest.raises(TypeError, match="result"):
+        plots.plot_funnel(eight_schools())
+    with pytest.raises(ValueError, match="contours"):
+        plots.plot_funnel(ma, contours=(0.95, 1.5))
+    with pytest.raises(TypeError, match="contours"):
+        plots.plot_funnel(ma, contours=0.95)
+    with pytest.raises(TypeError, match="trim_and_fill"):
+        plots.plot_funnel(ma, trim_and_fill="yes")
+    with pytest.raises(TypeError, match="posterior"):
+        plots.plot_funnel(ma, posterior=3)
+    with pytest.raises(TypeError, match="ax"):
+        plots.plot_funnel(ma, ax=1)

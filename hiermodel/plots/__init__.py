@@ -30,6 +30,9 @@ restyled at once.
 * :func:`plot_bubble` -- a meta-regression's bubble plot: ``y_i`` against a covariate (bubble
   area by precision ``1/se_i^2``) with the fitted line, its credible (or confidence) band and
   the prediction band for a new group, from a fit or an empirical-Bayes ``MetaAnalysis``;
+* :func:`plot_funnel` -- the funnel plot of a meta-analysis (metafor's ``funnel``; Egger et
+  al. 1997), contour-enhanced (Peters et al. 2008), with trim-and-fill's filled studies
+  (Duval & Tweedie 2000) and the posterior of ``mu`` beside the plug-in estimate;
 * :func:`plot_forest` -- ``theta_i`` (or other variables) across fits / methods;
 * :func:`plot_sampler_geometry` -- the sampler's view of one group against ``log tau``, one
   panel per fit, divergent draws in red: the funnel of the centered form and its absence in
@@ -52,6 +55,7 @@ are too dense for them, and legends sit outside the data.
 
 from .checks import plot_ppc, plot_sampler_geometry, plot_test_statistics
 from .forest import plot_forest
+from .funnel import plot_funnel
 from .meta_forest import plot_meta_forest
 from .regression import plot_bubble
 from .shrinkage import plot_shrinkage
@@ -60,6 +64,7 @@ from .style import Style, get_style, set_style, style_context
 from .tau import plot_tau
 
 __all__ = ["plot_shrinkage", "plot_meta_forest", "plot_bubble", "plot_forest",
+           "plot_funnel",
            "plot_sampler_geometry", "plot_tau", "plot_test_statistics", "plot_ppc",
            "plot_pooling_vs_tau", "plot_shrinkage_by_size", "plot_mse_study", "plot_sbc_ranks",
            "Style", "get_style", "set_style", "style_context"]
