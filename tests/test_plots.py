@@ -1369,3 +1369,42 @@ def test_plot_funnel_refuses_bad_input():
         plots.plot_funnel(ma, posterior=3)
     with pytest.raises(TypeError, match="ax"):
         plots.plot_funnel(ma, ax=1)
+
+
+def test_plot_influence_panels_flags_and_labels():
+    rng = np.random.default_rng(1)
+    k = 60
+    se = rng.uniform(0.05, 0.6, k)
+    y = 0.3 + rng.normal(0, 0.2, k) + rng.normal(0, se)
+    y[5] += 2.0                                                   # one outlier
+    ma = hm.meta_analysis(hm.HierData.from_estimates(y, se, groups=[f"S{i}" for i in range(k)]))
+    table = ma.influence()
+    fig = plots.plot_influence(ma)
+    assert len(fig.axes) == 8
+    n_flag = int(table["influential"].sum())
+    assert n_flag >= 1
+    for ax, col in zip(fig.axes, ["rstudent", "dffits", "cook_d", "cov_r", "tau2_del",
+                                  "QE_del", "hat", "weight"], strict=True):
+        (pts,) = _gid(ax, f"influence:{col}")
+        (hot,) = _gid(ax, f"influence:{col}:influential")
+        assert pts.get_offsets().shape[0] + hot.get_offsets().shape[0] == k
+        assert hot.get_offsets().shape[0] == n_flag
+        assert np.allclose(hot.get_offsets()[:, 1], table[col][table["influential"]])
+        assert np.allclose(hot.get_facecolors()[0][:3], matplotlib.colors.to_rgb("tab:red"))
+    # thinned labels above 20 studies, all of them at 8
+    assert 0 < len([t for t in fig.axes[-1].get_xticklabels() if t.get_text()]) <= 20
+    fig8 = plots.plot_influence(hm.meta_analysis(eight_schools()))
+    assert [t.get_text() for t in fig8.axes[-1].get_xticklabels()] == list("ABCDEFGH")
+
+
+def test_plot_influence_axes_and_bad_input():
+    ma = hm.meta_analysis(eight_schools())
+    fig = Figure()
+    axes = fig.subplots(4, 2)
+    assert plots.plot_influence(ma, axes=axes) is fig
+    with pytest.raises(ValueError, match="axes"):
+        plots.plot_influence(ma, axes=fig.subplots(1, 3))
+    with pytest.raises(TypeError, match="axes"):
+        plots.plot_influence(ma, axes="no")
+    with pytest.raises(TypeError, match="result"):
+        plots.plot_influence(ma.influence())
