@@ -1408,3 +1408,38 @@ def test_plot_influence_axes_and_bad_input():
         plots.plot_influence(ma, axes="no")
     with pytest.raises(TypeError, match="result"):
         plots.plot_influence(ma.influence())
+
+
+def test_plot_cumulative_rows_order_and_posterior():
+    data = eight_schools()
+    ma = hm.meta_analysis(data)
+    ep = hm.exact_posterior(data)
+    order = np.array([8, 7, 6, 5, 4, 3, 2, 1])
+    fig = plots.plot_cumulative(ma, order=order, posterior=ep)
+    ax = fig.axes[0]
+    table = ma.cumulative(order=order)
+    (pts,) = _gid(ax, "cumulative:estimate")
+    assert np.allclose(pts.get_offsets()[:, 0], table["estimate"])
+    assert [t.get_text() for t in ax.get_yticklabels()][0] == "H"
+    assert ax.yaxis_inverted()
+    (band,) = _gid(ax, "cumulative:posterior")
+    post = ep.cumulative(order=order)
+    assert len(band.get_segments()) == int(post["mu_low"].notna().sum())
+    seg = band.get_segments()[-1]
+    assert np.allclose([seg[0][0], seg[1][0]], post[["mu_low", "mu_high"]].iloc[-1])
+
+
+def test_plot_cumulative_ax_and_bad_input():
+    ma = hm.meta_analysis(eight_schools())
+    fig = Figure()
+    ax = fig.add_subplot()
+    assert plots.plot_cumulative(ma, ax=ax) is fig
+    assert _gid(ax, "cumulative:posterior") == []
+    with pytest.raises(TypeError, match="result"):
+        plots.plot_cumulative(eight_schools())
+    with pytest.raises(TypeError, match="posterior"):
+        plots.plot_cumulative(ma, posterior=ma)
+    with pytest.raises(ValueError, match="order"):
+        plots.plot_cumulative(ma, order=[1, 2])
+    with pytest.raises(TypeError, match="ax"):
+        plots.plot_cumulative(ma, ax="x")
