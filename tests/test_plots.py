@@ -1443,3 +1443,16 @@ def test_plot_cumulative_ax_and_bad_input():
         plots.plot_cumulative(ma, order=[1, 2])
     with pytest.raises(TypeError, match="ax"):
         plots.plot_cumulative(ma, ax="x")
+
+
+def test_plot_funnel_posterior_interval_option():
+    data = eight_schools()
+    ma, ep = hm.meta_analysis(data), hm.exact_posterior(data)
+    ax = plots.plot_funnel(ma, posterior=ep).axes[0]
+    (post,) = _gid(ax, "funnel:posterior")
+    assert np.allclose(post.get_xdata(), ep.quantile([0.025, 0.975])["mu"].values, atol=1e-3)
+    ax90 = plots.plot_funnel(ma, posterior=ep, interval="hdi", prob=0.9).axes[0]
+    (hdi,) = _gid(ax90, "funnel:posterior")
+    assert np.ptp(hdi.get_xdata()) < np.ptp(post.get_xdata())
+    with pytest.raises(ValueError, match="interval"):
+        plots.plot_funnel(ma, posterior=ep, interval="wide")

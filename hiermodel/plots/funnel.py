@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Polygon
+from scipy.integrate import cumulative_trapezoid
 from scipy.stats import norm
 
 from .. import stack
@@ -88,7 +89,7 @@ def _trim_and_fill(result: Any, trim_and_fill: Any) -> tuple[np.ndarray | None, 
 
 def _grid_interval(x: np.ndarray, dens: np.ndarray, kind: str, prob: float) -> np.ndarray:
     """lo, median, hi of a density on an even grid (central or highest density)."""
-    cdf = np.cumsum(dens)
+    cdf = cumulative_trapezoid(dens, x, initial=0.0)
     cdf = cdf / cdf[-1]
     med = float(np.interp(0.5, cdf, x))
     if kind == "eti":
@@ -108,7 +109,7 @@ def _posterior(posterior: Any, kind: str, prob: float) -> np.ndarray | None:
     if isinstance(posterior, ExactPosterior):
         m = float(posterior.mean["mu"].values)
         s = float(posterior.sd["mu"].values)
-        x = np.linspace(m - 8.0 * s, m + 8.0 * s, 2001)
+        x = np.linspace(m - 10.0 * s, m + 10.0 * s, 4001)
         return _grid_interval(x, np.asarray(posterior.density("mu", x), float), kind, prob)
     try:
         mu = stack.group(posterior, "posterior")["mu"].transpose(*SAMPLE).values.ravel()
