@@ -1456,3 +1456,11 @@ def test_plot_funnel_posterior_interval_option():
     assert np.ptp(hdi.get_xdata()) < np.ptp(post.get_xdata())
     with pytest.raises(ValueError, match="interval"):
         plots.plot_funnel(ma, posterior=ep, interval="wide")
+
+
+def test_plot_funnel_posterior_from_a_fit(es_fit):
+    ma = hm.meta_analysis(eight_schools())
+    ax = plots.plot_funnel(ma, posterior=es_fit).axes[0]
+    (post,) = _gid(ax, "funnel:posterior")
+    mu = stack.group(es_fit, "posterior")["mu"].values.ravel()
+    assert np.allclose(post.get_xdata(), np.quantile(mu, [0.025, 0.975]))
