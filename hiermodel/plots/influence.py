@@ -123,6 +123,6 @@ def plot_influence(result: Any, *, axes: Any = None,
         bottom = i >= len(PANELS) - 4
         ax.set_xticklabels([labels[t] for t in ticks] if bottom or given else [],
                            rotation=90, fontsize=7 if k <= 20 else 6)
-    fig.suptitle(f"Influence diagnostics ({k} studies, {int(flag.sum())} flagged influential, "
-                 "highlighted)", fontsize=10)
+    fig.suptitle(f"Influence diagnostics ({k} studies; flagged influential, "
+                 f"highlighted: {int(flag.sum())})", fontsize=10)
     return fig
