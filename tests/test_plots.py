@@ -719,7 +719,9 @@ def test_plot_sampler_geometry(funnel_fits, es_fit, tmp_path):
 def test_no_funnel_alias():
     import hiermodel.plots as plots
 
-    assert not hasattr(plots, "plot_funnel")
+    # plot_funnel is the publication-bias funnel plot (issue 27), not the sampler geometry
+    assert plots.plot_funnel is not plots.plot_sampler_geometry
+    assert "Egger" in plots.plot_funnel.__doc__
     assert "not* a publication-bias funnel plot" in plots.plot_sampler_geometry.__doc__
 
 
@@ -1299,3 +1301,166 @@ def test_style_context_is_per_thread():
     release.set()
     thread.join()
     assert seen == {"inside": "black", "main": hm.Style().posterior}
+
+
+# ----------------------------------------------------------------------------- issue 27 figures
+def _meta_studies(k, seed=27):
+    rng = np.random.default_rng(seed)
+    se = rng.uniform(0.05, 0.6, k)
+    y = 0.3 + rng.normal(0, 0.2, k) + rng.normal(0, se)
+    keep = ~((y < 0.3) & (se > 0.35))              # small negative studies "unpublished"
+    return hm.HierData.from_estimates(y[keep], se[keep],
+                                      groups=[f"Study {i + 1}" for i in range(keep.sum())])
+
+
+def _gid(ax, gid):
+    return [a for a in ax.get_children() if a.get_gid() == gid]
+
+
+def test_plot_funnel_points_inverted_region_and_estimate():
+    ma = hm.meta_analysis(eight_schools())
+    fig = plots.plot_funnel(ma)
+    ax = fig.axes[0]
+    (pts,) = _gid(ax, "funnel:studies")
+    assert pts.get_offsets().shape == (8, 2)
+    assert ax.yaxis_inverted()
+    assert ax.get_ylim()[1] <= 0.0
+    assert len(_gid(ax, "funnel:region")) == 1
+    (line,) = _gid(ax, "funnel:estimate")
+    assert np.isclose(line.get_xdata()[0], ma.coefficients["estimate"].iloc[0])
+    assert _gid(ax, "funnel:filled") == []
+
+
+def test_plot_funnel_contours_trim_fill_posterior_and_ax():
+    data = _meta_studies(60)
+    ma = hm.meta_analysis(data)
+    taf = ma.trim_and_fill()
+    assert taf.k0 > 0
+    ep = hm.exact_posterior(data)
+    fig = Figure()
+    ax = fig.add_subplot()
+    out = plots.plot_funnel(ma, posterior=ep, trim_and_fill=taf,
+                            contours=(0.90, 0.95, 0.99), ax=ax)
+    assert out is fig and fig.axes[0] is ax
+    assert len(_gid(ax, "funnel:contour-0.95")) == 2
+    (hollow,) = _gid(ax, "funnel:filled")
+    assert hollow.get_offsets().shape[0] == taf.k0
+    assert np.all(hollow.get_facecolors()[:, :3] == 1.0)          # hollow: white faces
+    (adj,) = _gid(ax, "funnel:adjusted")
+    assert np.isclose(adj.get_xdata()[0], taf.adjusted.coefficients["estimate"].iloc[0])
+    (post,) = _gid(ax, "funnel:posterior")
+    lo, hi = post.get_xdata()
+    q = ep.quantile([0.025, 0.975])["mu"].values
+    assert np.allclose([lo, hi], q, atol=0.01)
+    assert (_gid(ax, "funnel:studies")[0].get_offsets().shape[0] == data.n_groups)
+
+
+def test_plot_funnel_refuses_bad_input():
+    ma = hm.meta_analysis(eight_schools())
+    with pytest.raises(TypeError, match="result"):
+        plots.plot_funnel(eight_schools())
+    with pytest.raises(ValueError, match="contours"):
+        plots.plot_funnel(ma, contours=(0.95, 1.5))
+    with pytest.raises(TypeError, match="contours"):
+        plots.plot_funnel(ma, contours=0.95)
+    with pytest.raises(TypeError, match="trim_and_fill"):
+        plots.plot_funnel(ma, trim_and_fill="yes")
+    with pytest.raises(TypeError, match="posterior"):
+        plots.plot_funnel(ma, posterior=3)
+    with pytest.raises(TypeError, match="ax"):
+        plots.plot_funnel(ma, ax=1)
+
+
+def test_plot_influence_panels_flags_and_labels():
+    rng = np.random.default_rng(1)
+    k = 60
+    se = rng.uniform(0.05, 0.6, k)
+    y = 0.3 + rng.normal(0, 0.2, k) + rng.normal(0, se)
+    y[5] += 2.0                                                   # one outlier
+    ma = hm.meta_analysis(hm.HierData.from_estimates(y, se, groups=[f"S{i}" for i in range(k)]))
+    table = ma.influence()
+    fig = plots.plot_influence(ma)
+    assert len(fig.axes) == 8
+    n_flag = int(table["influential"].sum())
+    assert n_flag >= 1
+    for ax, col in zip(fig.axes, ["rstudent", "dffits", "cook_d", "cov_r", "tau2_del",
+                                  "QE_del", "hat", "weight"], strict=True):
+        (pts,) = _gid(ax, f"influence:{col}")
+        (hot,) = _gid(ax, f"influence:{col}:influential")
+        assert pts.get_offsets().shape[0] + hot.get_offsets().shape[0] == k
+        assert hot.get_offsets().shape[0] == n_flag
+        assert np.allclose(hot.get_offsets()[:, 1], table[col][table["influential"]])
+        assert np.allclose(hot.get_facecolors()[0][:3], matplotlib.colors.to_rgb("tab:red"))
+    # thinned labels above 20 studies, all of them at 8
+    assert 0 < len([t for t in fig.axes[-1].get_xticklabels() if t.get_text()]) <= 20
+    fig8 = plots.plot_influence(hm.meta_analysis(eight_schools()))
+    assert [t.get_text() for t in fig8.axes[-1].get_xticklabels()] == list("ABCDEFGH")
+
+
+def test_plot_influence_axes_and_bad_input():
+    ma = hm.meta_analysis(eight_schools())
+    fig = Figure()
+    axes = fig.subplots(4, 2)
+    assert plots.plot_influence(ma, axes=axes) is fig
+    with pytest.raises(ValueError, match="axes"):
+        plots.plot_influence(ma, axes=fig.subplots(1, 3))
+    with pytest.raises(TypeError, match="axes"):
+        plots.plot_influence(ma, axes="no")
+    with pytest.raises(TypeError, match="result"):
+        plots.plot_influence(ma.influence())
+
+
+def test_plot_cumulative_rows_order_and_posterior():
+    data = eight_schools()
+    ma = hm.meta_analysis(data)
+    ep = hm.exact_posterior(data)
+    order = np.array([8, 7, 6, 5, 4, 3, 2, 1])
+    fig = plots.plot_cumulative(ma, order=order, posterior=ep)
+    ax = fig.axes[0]
+    table = ma.cumulative(order=order)
+    (pts,) = _gid(ax, "cumulative:estimate")
+    assert np.allclose(pts.get_offsets()[:, 0], table["estimate"])
+    assert [t.get_text() for t in ax.get_yticklabels()][0] == "H"
+    assert ax.yaxis_inverted()
+    (band,) = _gid(ax, "cumulative:posterior")
+    post = ep.cumulative(order=order)
+    assert len(band.get_segments()) == int(post["mu_low"].notna().sum())
+    seg = band.get_segments()[-1]
+    assert np.allclose([seg[0][0], seg[1][0]], post[["mu_low", "mu_high"]].iloc[-1])
+
+
+def test_plot_cumulative_ax_and_bad_input():
+    ma = hm.meta_analysis(eight_schools())
+    fig = Figure()
+    ax = fig.add_subplot()
+    assert plots.plot_cumulative(ma, ax=ax) is fig
+    assert _gid(ax, "cumulative:posterior") == []
+    with pytest.raises(TypeError, match="result"):
+        plots.plot_cumulative(eight_schools())
+    with pytest.raises(TypeError, match="posterior"):
+        plots.plot_cumulative(ma, posterior=ma)
+    with pytest.raises(ValueError, match="order"):
+        plots.plot_cumulative(ma, order=[1, 2])
+    with pytest.raises(TypeError, match="ax"):
+        plots.plot_cumulative(ma, ax="x")
+
+
+def test_plot_funnel_posterior_interval_option():
+    data = eight_schools()
+    ma, ep = hm.meta_analysis(data), hm.exact_posterior(data)
+    ax = plots.plot_funnel(ma, posterior=ep).axes[0]
+    (post,) = _gid(ax, "funnel:posterior")
+    assert np.allclose(post.get_xdata(), ep.quantile([0.025, 0.975])["mu"].values, atol=1e-3)
+    ax90 = plots.plot_funnel(ma, posterior=ep, interval="hdi", prob=0.9).axes[0]
+    (hdi,) = _gid(ax90, "funnel:posterior")
+    assert np.ptp(hdi.get_xdata()) < np.ptp(post.get_xdata())
+    with pytest.raises(ValueError, match="interval"):
+        plots.plot_funnel(ma, posterior=ep, interval="wide")
+
+
+def test_plot_funnel_posterior_from_a_fit(es_fit):
+    ma = hm.meta_analysis(eight_schools())
+    ax = plots.plot_funnel(ma, posterior=es_fit).axes[0]
+    (post,) = _gid(ax, "funnel:posterior")
+    mu = stack.group(es_fit, "posterior")["mu"].values.ravel()
+    assert np.allclose(post.get_xdata(), np.quantile(mu, [0.025, 0.975]))

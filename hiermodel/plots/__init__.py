@@ -30,6 +30,13 @@ restyled at once.
 * :func:`plot_bubble` -- a meta-regression's bubble plot: ``y_i`` against a covariate (bubble
   area by precision ``1/se_i^2``) with the fitted line, its credible (or confidence) band and
   the prediction band for a new group, from a fit or an empirical-Bayes ``MetaAnalysis``;
+* :func:`plot_funnel` -- the funnel plot of a meta-analysis (metafor's ``funnel``; Egger et
+  al. 1997), contour-enhanced (Peters et al. 2008), with trim-and-fill's filled studies
+  (Duval & Tweedie 2000) and the posterior of ``mu`` beside the plug-in estimate;
+* :func:`plot_influence` -- the influence diagnostics of a meta-analysis, one panel each
+  (metafor's ``plot(influence(res))``; Viechtbauer & Cheung 2010), influential studies red;
+* :func:`plot_cumulative` -- the cumulative forest plot (metafor's ``forest(cumul(res))``),
+  with the exact posterior of ``mu`` of the same studies beside each row;
 * :func:`plot_forest` -- ``theta_i`` (or other variables) across fits / methods;
 * :func:`plot_sampler_geometry` -- the sampler's view of one group against ``log tau``, one
   panel per fit, divergent draws in red: the funnel of the centered form and its absence in
@@ -51,7 +58,10 @@ are too dense for them, and legends sit outside the data.
 """
 
 from .checks import plot_ppc, plot_sampler_geometry, plot_test_statistics
+from .cumulative import plot_cumulative
 from .forest import plot_forest
+from .funnel import plot_funnel
+from .influence import plot_influence
 from .meta_forest import plot_meta_forest
 from .regression import plot_bubble
 from .shrinkage import plot_shrinkage
@@ -60,6 +70,7 @@ from .style import Style, get_style, set_style, style_context
 from .tau import plot_tau
 
 __all__ = ["plot_shrinkage", "plot_meta_forest", "plot_bubble", "plot_forest",
+           "plot_funnel", "plot_influence", "plot_cumulative",
            "plot_sampler_geometry", "plot_tau", "plot_test_statistics", "plot_ppc",
            "plot_pooling_vs_tau", "plot_shrinkage_by_size", "plot_mse_study", "plot_sbc_ranks",
            "Style", "get_style", "set_style", "style_context"]

@@ -69,6 +69,12 @@ class Style:
         Replicated data of predictive checks and their mean.
     prior : colour
         Draws simulated from the prior: the rank bars of simulation-based calibration.
+    filled : colour
+        Studies filled in by trim and fill (hollow markers) and the adjusted estimate
+        (:func:`plot_funnel`; Duval & Tweedie 2000).
+    influential : colour
+        Studies metafor's ``influence`` flags as influential (:func:`plot_influence`; red as
+        metafor's ``plot(influence(res))``).
     neutral, path, guide, separator, band, stripe, grid : colour
         Greys: bubbles and leader lines (``neutral``), the lines joining a group's estimates
         in the shrinkage plot (``path``), reference lines such as no effect or zero gain
@@ -104,6 +110,8 @@ class Style:
     replicated: Any = "C0"
     replicated_mean: Any = "C1"
     prior: Any = "C0"
+    filled: Any = "tab:purple"
+    influential: Any = "tab:red"
     neutral: Any = "0.6"
     path: Any = "0.55"
     guide: Any = "0.4"
