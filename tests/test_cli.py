@@ -72,7 +72,10 @@ def test_main_job_writes_every_file(two_runs):
     a, _, proc = two_runs
     for name in FILES:
         assert (a / name).stat().st_size > 0, name
-    assert not (a / "sampler_geometry.png").exists() and not (a / "funnel.png").exists()
+    assert not (a / "sampler_geometry.png").exists()
+    # estimates-form data: the publication-bias funnel and the influence panels are drawn
+    assert (a / "funnel.png").stat().st_size > 0 and (a / "influence.png").stat().st_size > 0
+    assert (a / "influence.csv").stat().st_size > 0
     idata = az.from_netcdf(a / "idata.nc")
     for group in ("posterior", "sample_stats", "observed_data", "log_likelihood",
                   "posterior_predictive"):
@@ -104,7 +107,8 @@ def test_report_links_every_figure(two_runs):
     text = (a / "report.md").read_text()
     for png in PNGS:
         assert f"({png}.png)" in text
-    assert "funnel.png" not in text and "sampler_geometry" not in text
+    assert "(funnel.png)" in text and "(influence.png)" in text   # estimates-form data
+    assert "sampler_geometry" not in text
     assert ".png)" not in (b / "report.md").read_text()
     assert "hiermodel eight-schools --out" in text and "Seed: 5" in text
 

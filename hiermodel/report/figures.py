@@ -36,7 +36,8 @@ class FigureStage:
 
 
 def draw_figures(out: Path, data: Any, settings: RunSettings, *, idata: Any, predictive: Any,
-                 priors: Any, comparison: Any, exact: Any, meta: Any, figures: bool,
+                 priors: Any, comparison: Any, exact: Any, meta: Any, studies: Any,
+                 figures: bool,
                  sampler_geometry: bool, progressbar: bool | None,
                  log: Callable) -> FigureStage:
     """Draw the report's figures into ``out``."""
@@ -45,7 +46,8 @@ def draw_figures(out: Path, data: Any, settings: RunSettings, *, idata: Any, pre
     stage = FigureStage()
     s, w, iv = settings, DataTerms.of(data), IntervalTerms.of(settings)
     pct = iv.pct + iv.central
-    n_draws = int(idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"])
+    sizes = stack.group(idata, "posterior").sizes
+    n_draws = int(sizes["chain"] * sizes["draw"])
     cov = data.has_covariates
     at = " at the average covariates" if cov else ""
 
@@ -113,6 +115,27 @@ def draw_figures(out: Path, data: Any, settings: RunSettings, *, idata: Any, pre
                f"Posterior predictive check with new groups (y_mixed): histograms of each "
                f"test statistic over {n_draws} replicated datasets, the observed value as a "
                f"line (the `y_mixed` rows of the predictive-check table).")
+    if figures and studies is not None and not cov:    # metafor's funnel: no moderators
+        filled = studies.trim_fill if studies.trim_fill is not None else False
+        beside = exact if exact is not None and exact.sigma_known else None
+        figure("funnel.png",
+               lambda: plots.plot_funnel(meta, posterior=beside, trim_and_fill=filled,
+                                         interval="eti", prob=s.prob),
+               "Funnel plot (metafor's funnel; Egger et al. 1997): each study's estimate "
+               "against its standard error (the axis points down), the pooled estimate "
+               "with its pseudo-confidence region (estimate ± 1.96 se)"
+               + ("" if filled is False else ", the studies trim and fill adds drawn hollow "
+                  "with the adjusted estimate")
+               + ("" if beside is None else
+                  f", and above it the exact posterior of mu ({pct} interval)")
+               + ". Asymmetry -- small studies on one side only -- is what Egger's and the "
+                 "rank test measure.")
+    if figures and studies is not None:
+        figure("influence.png", lambda: plots.plot_influence(meta),
+               "Influence of each study (metafor's plot(influence(res))): studentized "
+               "residual, DFFITS, Cook's distance, covariance ratio, tau^2 and Q without the "
+               "study, hat value and weight; studies metafor's rule flags are highlighted "
+               "(their numbers are in `influence.csv`).")
     if sampler_geometry:
         _sampler_geometry(out, data, settings, stage, idata=idata, priors=priors,
                           progressbar=progressbar, log=log)

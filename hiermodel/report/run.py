@@ -148,7 +148,8 @@ def _run_into(out: Path, final: Path, data: Any, settings: RunSettings, *, prior
             drawn = draw_figures(out, data, s, idata=fitted.idata,
                                  predictive=fitted.predictive, priors=fitted.priors,
                                  comparison=computed.tables.comparison, exact=computed.exact,
-                                 meta=computed.meta, figures=figures,
+                                 meta=computed.meta, studies=computed.studies,
+                                 figures=figures,
                                  sampler_geometry=sampler_geometry, progressbar=progressbar,
                                  log=log)
             files.update(drawn.files)
