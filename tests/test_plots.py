@@ -1104,7 +1104,7 @@ def test_plot_sbc_ranks(sbc_result, tmp_path):
 def test_every_figure_takes_ax_or_axes():
     """Each figure function of the package lives here and draws into given axes."""
     figures = [n for n in plots.__all__ if n.startswith("plot_")]
-    assert len(figures) == 12
+    assert len(figures) == 15
     for name in figures:
         params = inspect.signature(getattr(plots, name)).parameters
         keys = [k for k in ("ax", "axes") if k in params]
