@@ -35,6 +35,7 @@ from .interrupt import (
     INTERRUPTED_STATUS,
     caused_by_interrupt,
     exit_on_interrupt,
+    raise_if_interrupted,
 )
 
 with exit_on_interrupt():   # Ctrl-C of the command while PyMC imports: one line, exit 130
@@ -520,6 +521,8 @@ def _run(argv: list[str] | None) -> int:
             out = args.out or (Path(args.file).stem + "_out")
             title = f"hiermodel fit of {args.file}"
         from .report import run_report  # PyMC loads here, not for --help or a usage error
+
+        raise_if_interrupted()            # a Ctrl-C that a library swallowed while loading
 
         with _in_cli_words({"interval": ("--interval", None), "prob": ("--prob", None)}):
             run_report(data, out, seed=args.seed, priors=priors, sampler=args.sampler,

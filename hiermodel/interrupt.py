@@ -14,7 +14,11 @@ import sys
 from collections.abc import Iterator
 
 __all__ = ["INTERRUPTED_MESSAGE", "INTERRUPTED_STATUS", "running_as_command",
-           "exit_on_interrupt", "caused_by_interrupt"]
+           "exit_on_interrupt", "caused_by_interrupt", "watch_interrupts",
+           "raise_if_interrupted"]
+
+#: the Ctrl-Cs seen by :func:`watch_interrupts`' handler
+_SEEN: list[int] = []
 
 INTERRUPTED_MESSAGE = ("hiermodel: interrupted; --out was left as it was (outputs appear only "
                        "when a run finishes)")
@@ -57,3 +61,26 @@ def caused_by_interrupt(err: BaseException) -> bool:
         seen.add(id(err))
         err = err.__cause__ or err.__context__
     return False
+
+
+def watch_interrupts() -> None:
+    """Remember every Ctrl-C of the command, even one whose ``KeyboardInterrupt`` a library
+    swallows while it imports (``try: import x except ImportError``, with the interrupt
+    turned into an ImportError by a C extension): :func:`raise_if_interrupted` raises it
+    again.  Only where Python's own handler is installed (not where SIGINT is ignored)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        _SEEN.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+
+
+def raise_if_interrupted() -> None:
+    """``KeyboardInterrupt`` if a Ctrl-C was seen (:func:`watch_interrupts`)."""
+    if _SEEN:
+        raise KeyboardInterrupt
