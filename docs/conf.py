@@ -5,8 +5,6 @@ Build: ``pip install -e ".[docs]" && python -m sphinx -W -b html docs docs/_buil
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from pathlib import Path
 

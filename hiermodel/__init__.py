@@ -35,7 +35,8 @@ if TYPE_CHECKING:   # the names below are imported on first use (``__getattr__``
     from .diagnostics import convergence_table, prior_data_conflict, sampling_diagnostics
     from .io import load, save
     from .loo import compare_loo, compare_pooling
-    from .model import HierModel, build_model
+    from .model import build_model
+    from .model_spec import HierModel
     from .plots.style import Style, get_style, set_style, style_context
     from .predictive import posterior_predictive, ppc_table, prior_predictive
     from .priors import Priors
@@ -82,7 +83,7 @@ _HOMES = {
     "sampling_diagnostics": "diagnostics",
     "load": "io", "save": "io",
     "compare_loo": "loo", "compare_pooling": "loo",
-    "HierModel": "model", "build_model": "model",
+    "HierModel": "model_spec", "build_model": "model",
     "posterior_predictive": "predictive", "ppc_table": "predictive",
     "prior_predictive": "predictive",
     "Style": "plots.style", "get_style": "plots.style", "set_style": "plots.style",

@@ -47,7 +47,8 @@ from ._validate import check_method, check_positive_int, check_positive_number, 
 from .core import ss_logpdf
 from .data import HierData
 from .exceptions import ParetoKWarning
-from .model import POOLING, no_pooling_prior_sd, pooling_model
+from .model import no_pooling_prior_sd, pooling_model
+from .model_spec import POOLING
 from .priors import Priors
 from .sampling import fit
 from .stack import check_fitted

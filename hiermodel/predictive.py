@@ -59,7 +59,7 @@ from ._validate import check_method, check_positive_int, check_positive_number, 
 from ._version import __version__
 from .data import HierData, group_coord
 from .exceptions import PredictiveCheckWarning
-from .model import HierModel, constant_data, label_groups, observed_data, prior_values
+from .model_spec import HierModel, constant_data, label_groups, observed_data, prior_values
 from .priors import Priors
 from .stack import check_fitted
 

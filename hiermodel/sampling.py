@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pymc as pm
 import xarray as xr
 
 from . import fastpath, predictive, stack
@@ -46,10 +45,9 @@ from ._version import __version__
 from .core import conditional_posterior, design_matrix, marginal_regression, ss_logpdf
 from .data import HierData, group_coord
 from .diagnostics import prior_data_conflict, sampling_diagnostics, warn_conflict
-from .model import (
+from .model_spec import (
     HierModel,
     ModelSpec,
-    build_model,
     constant_data,
     data_updates,
     label_groups,
@@ -61,6 +59,8 @@ from .samplers import NUMPYRO_KERNEL, SAMPLER_KWARGS, SAMPLERS, Sampler
 from .shrinkage import covariate_offset
 
 if TYPE_CHECKING:
+    import pymc as pm
+
     from .stack import Result
 
 __all__ = [
@@ -93,6 +93,8 @@ def _nutpie(model: pm.Model, compiled: Any, seed: int, progress: bool,
 
 def _pymc(model: pm.Model, compiled: Any, seed: int, progress: bool, kw: dict[str, Any],
           nuts_sampler: str = "pymc") -> Result:
+    import pymc as pm
+
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)
         return pm.sample(model=model, random_seed=seed, progressbar=progress,
@@ -259,6 +261,8 @@ def _get_model(data: HierData, c: np.ndarray, priors: Priors, sampler: str,
         if progress:
             print(f"hiermodel: compiling the model for {sampler} (once per model shape in "
                   "this process; ~5-15 s) ...", file=sys.stderr, flush=True)
+        from .model import build_model  # PyMC is imported here, not by the fast path
+
         model = build_model(data, "marginal" if marginal else c, priors)
         backend = _BACKENDS[sampler]
         new = _Compiled(model, backend.compile(model.model) if backend.compile else None)
@@ -276,6 +280,8 @@ def _sampling(entry: _Compiled, updates: dict[str, np.ndarray], sampler: str):
     ``pm.set_data`` to the end of sampling: same-shaped fits in threads run one at a time,
     and each gets exactly the draws it would get alone.  nutpie's logp reads a private copy
     (``with_data``)."""
+    import pymc as pm
+
     backend = _BACKENDS[sampler]
     with entry.lock:
         pm.set_data(updates, model=entry.model.model)
@@ -431,7 +437,7 @@ def fit(
             spec = dataclasses.replace(entry.model.spec, parameterization=name,
                                        centering=tuple(float(v) for v in c),
                                        tau_hat=tau_hat, priors=priors)
-    elif isinstance(data_or_model, pm.Model):
+    elif type(data_or_model).__module__.startswith("pymc."):  # a pymc.Model, unimported
         raise TypeError("`data_or_model` is a bare pymc.Model, which fit cannot sample: it "
                         "needs the data and priors behind it. Pass the HierModel that "
                         "build_model(...) (or pooling_model(...)) returns, or the HierData.")

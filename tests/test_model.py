@@ -12,14 +12,13 @@ from scipy import stats
 
 from hiermodel import HierData, eight_schools, eight_schools_summary, stack
 from hiermodel.model import (
-    POOLING,
-    HierModel,
     build_model,
     no_pooling_prior_sd,
     pooling_model,
     posterior_model,
     prior_model,
 )
+from hiermodel.model_spec import POOLING, HierModel
 from hiermodel.parameterization import centering
 from hiermodel.priors import Priors
 

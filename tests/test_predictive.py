@@ -323,7 +323,8 @@ def _graph_predictive(idata, data: HierData, *, se_new=None, n_new=None, rows=Fa
     pm.sample_posterior_predictive): the path the numpy draws replace."""
     import pymc as pm
 
-    from hiermodel.model import label_groups, posterior_model
+    from hiermodel.model import posterior_model
+    from hiermodel.model_spec import label_groups
 
     post = idata.posterior
     present = {v for v in ("mu", "beta", "tau", "theta", "sigma") if v in post}
