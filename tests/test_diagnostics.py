@@ -19,9 +19,16 @@ def test_diagnostics_summary(es_fit):
     table = convergence_table(es_fit)
     assert {"r_hat", "ess_bulk", "ess_tail", "mcse_mean"} <= set(table.columns)
     assert table.index[0] == "mu" and "theta[H]" in table.index
-    # the marginal form: R-hat / ESS of what NUTS sampled (theta is drawn exactly given them)
-    assert diag.max_rhat == pytest.approx(table.loc[["mu", "tau"], "r_hat"].max())
-    assert diag.min_ess_bulk == pytest.approx(table.loc[["mu", "tau"], "ess_bulk"].min())
+    # the marginal form: R-hat / ESS of what NUTS sampled (theta is drawn exactly given them);
+    # the table rounds (ArviZ 0.23: 2 decimals), the checks use the unrounded values
+    assert diag.max_rhat == pytest.approx(table.loc[["mu", "tau"], "r_hat"].max(), abs=0.006)
+    assert diag.min_ess_bulk == pytest.approx(table.loc[["mu", "tau"], "ess_bulk"].min(),
+                                              abs=0.6)
+    import arviz as az
+
+    post = stack.group(es_fit, "posterior")[["mu", "tau"]]
+    assert diag.max_rhat == max(float(az.rhat(post)[v]) for v in ("mu", "tau"))
+    assert diag.min_ess_tail == min(float(az.ess(post, method="tail")[v]) for v in ("mu", "tau"))
     assert "divergences: 0 / 4000" in str(diag)
 
 
@@ -29,8 +36,8 @@ def test_diagnostics_cover_theta_when_nuts_samples_it(stored_fits):
     fit = stored_fits["eight_schools_centered"]   # the funnel: theta mixes worst
     diag, table = sampling_diagnostics(fit), convergence_table(fit)
     assert table["r_hat"].idxmax().startswith("theta")   # so theta decides the worst R-hat
-    assert diag.max_rhat == pytest.approx(table["r_hat"].max())
-    assert diag.min_ess_tail == pytest.approx(table["ess_tail"].min())
+    assert diag.max_rhat == pytest.approx(table["r_hat"].max(), abs=0.006)
+    assert diag.min_ess_tail == pytest.approx(table["ess_tail"].min(), abs=0.6)
 
 
 def _diag(**kw):
