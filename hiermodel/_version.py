@@ -1,10 +1,8 @@
-"""The installed package's version, looked up once (``hiermodel.__version__``)."""
+"""hiermodel's version: the one place it is written (``hiermodel.__version__``).
 
-from __future__ import annotations
+pyproject.toml reads it from here (``[tool.setuptools.dynamic]``, a static read of this
+assignment: nothing is imported), so the wheel's metadata and ``hiermodel.__version__``
+cannot disagree.  Keep it a plain string literal.
+"""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("hiermodel")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
+__version__ = "0.1.0"
