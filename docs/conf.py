@@ -1,6 +1,8 @@
 """Sphinx configuration of hiermodel's documentation site.
 
 Build: ``pip install -e ".[docs]" && python -m sphinx -W -b html docs docs/_build/html``.
+The gallery's notebooks run during the build (small draws); with ``HIERMODEL_DOCS_NOTEBOOKS``
+naming a folder of executed copies they are shown as they are (tests/test_docs.py does so).
 """
 
 from __future__ import annotations
@@ -115,12 +117,13 @@ autosummary_context = {"api_aliases": _aliases(API_MODULES)}
 
 
 def _public_names(modules) -> dict[int, str]:
-    """``{id(object): the full name of its page}`` of every documented object but modules."""
+    """``{id(object): the full name of its page}`` of every documented object but modules and
+    plain numbers or strings (another name may hold an equal, even the same, object)."""
     out: dict[int, str] = {}
     for module in modules:
         for name in module.__all__:
             obj = getattr(module, name)
-            if not inspect.ismodule(obj):
+            if not inspect.ismodule(obj) and not isinstance(obj, str | int | float):
                 out.setdefault(id(obj), f"{module.__name__}.{name}")
     return out
 
@@ -203,9 +206,9 @@ for _nb in sorted(_notebooks.glob("*.ipynb")):
     shutil.copy2(_nb, GALLERY / _nb.name)
 if _executed:
     nb_execution_excludepatterns = ["gallery/*"]
-else:
-    # small draws, as tests/test_notebooks.py runs them; the kernels inherit the variable
-    os.environ.setdefault("HIERMODEL_NB_FAST", "1")
+# notebooks run with small draws, as tests/test_notebooks.py runs them (the kernels inherit the
+# variable; HIERMODEL_NB_FAST=0 for the full draws)
+os.environ.setdefault("HIERMODEL_NB_FAST", "1")
 
 
 def setup(app):
