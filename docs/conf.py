@@ -184,6 +184,42 @@ def _resolve_missing(app, env, node, contnode):
     return None
 
 
+def _data_docs(modules) -> dict[str, list[str]]:
+    """``{full name: its doc comment}`` of the constants of ``modules``: a ``#:`` comment
+    belongs to the module that assigns the constant, not to the namespace that re-exports it,
+    where autodoc looks (and then shows the docstring of the constant's type)."""
+    from sphinx.pycode import ModuleAnalyzer, PycodeError
+
+    homes = [m for name, m in sorted(sys.modules.items())
+             if name == "hiermodel" or name.startswith("hiermodel.")]
+    out = {}
+    for module in modules:
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.ismodule(obj) or inspect.isclass(obj) or callable(obj):
+                continue
+            for home in homes:
+                if getattr(home, name, None) is not obj:
+                    continue
+                try:
+                    doc = ModuleAnalyzer.for_module(home.__name__).find_attr_docs()
+                except PycodeError:
+                    continue
+                if ("", name) in doc:
+                    out[f"{module.__name__}.{name}"] = list(doc["", name])
+                    break
+    return out
+
+
+_DATA_DOCS = _data_docs(API_MODULES)
+
+
+def _data_docstring(app, what, name, obj, options, lines):
+    """A constant's doc comment from the module that assigns it (see :func:`_data_docs`)."""
+    if what in ("data", "attribute") and name in _DATA_DOCS:
+        lines[:] = _DATA_DOCS[name]
+
+
 def _skip_fields(app, what, name, obj, skip, options):
     """A result's fields are described in its docstring's Attributes section, so autodoc
     skips the NamedTuple field descriptors (whose own docstring is "Alias for field number
@@ -214,3 +250,4 @@ os.environ.setdefault("HIERMODEL_NB_FAST", "1")
 def setup(app):
     app.connect("autodoc-skip-member", _skip_fields)
     app.connect("missing-reference", _resolve_missing)
+    app.connect("autodoc-process-docstring", _data_docstring)
