@@ -5,4 +5,5 @@ assignment: nothing is imported), so the wheel's metadata and ``hiermodel.__vers
 cannot disagree.  Keep it a plain string literal.
 """
 
+#: the version string (PEP 440), e.g. ``"0.1.0"``
 __version__ = "0.1.0"

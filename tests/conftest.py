@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 
@@ -104,3 +105,50 @@ def radon_like():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return data, fit(data, draws=500, chains=2, seed=2)
+
+
+@contextlib.contextmanager
+def _notebook_env():
+    """The environment a notebook kernel starts in: small draws (``HIERMODEL_NB_FAST``), Agg
+    until the notebook switches to inline itself, and progress bars on, as a user sees them
+    (``CI`` unset; nutpie then displays its progress object)."""
+    saved = dict(os.environ)
+    os.environ.update(HIERMODEL_NB_FAST="1", MPLBACKEND="Agg")
+    os.environ.pop("CI", None)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def executed_notebook(tmp_path_factory):
+    """``executed_notebook(path)``: the notebook at ``path`` executed top to bottom (an
+    nbformat notebook with its outputs), run once per session whichever tests ask for it
+    (tests/test_notebooks.py checks the outputs, tests/test_docs.py builds the site's gallery
+    from them).  An execution error is raised again for every later request."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    cache: dict = {}
+
+    def execute(path):
+        key = str(path)
+        if key not in cache:
+            nb = nbformat.read(path, as_version=4)
+            cwd = tmp_path_factory.mktemp(f"nb_{path.stem}")
+            client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                                    resources={"metadata": {"path": str(cwd)}})
+            try:
+                with _notebook_env():
+                    client.execute()
+                cache[key] = nb
+            except Exception as err:  # kept, and raised again for every request
+                cache[key] = err
+        result = cache[key]
+        if isinstance(result, Exception):
+            raise result
+        return nbformat.from_dict(result)  # a copy: tests may not change another's notebook
+
+    return execute

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 #: text that means an object was printed instead of displayed
@@ -60,17 +59,11 @@ def _texts(output: dict) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path, tmp_path, monkeypatch):
-    monkeypatch.setenv("HIERMODEL_NB_FAST", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")  # the notebooks switch to inline themselves
-    # progress bars on, as a user sees them (nutpie displays its progress object)
-    monkeypatch.delenv("CI", raising=False)
-    nb = nbformat.read(path, as_version=4)
-    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), \
+def test_notebook_runs(path, executed_notebook):
+    committed = nbformat.read(path, as_version=4)
+    assert all(not c.get("outputs") for c in committed.cells if c.cell_type == "code"), \
         f"{path.name} is committed with outputs; clear them"
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()
+    nb = executed_notebook(path)  # conftest: once per session, small draws, progress bars on
     code = [c for c in nb.cells if c.cell_type == "code"]
     errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, json.dumps(errors)[:2000]

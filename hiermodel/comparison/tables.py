@@ -330,10 +330,10 @@ def compare_population(
         ``sd_of_means``
             the sd-of-means plug-in ``mu_hat = mean(ybar)``, ``tau_hat = sd(ybar)`` (NaN for
             sigma);
-        ``mean``, ``sd``, ``<interval>_low``, ``<interval>_high``, ``mcse_mean``,
-        ``ess_bulk``, ``r_hat``
-            from the posterior draws (ArviZ); ``hdi_low``/``hdi_high`` or
-            ``eti_low``/``eti_high``;
+        ``mean``, ``sd``, ``mcse_mean``, ``ess_bulk``, ``r_hat``
+            from the posterior draws (ArviZ), with the interval's bounds
+            ``<interval>_low``, ``<interval>_high`` (``hdi_low``/``hdi_high`` or
+            ``eti_low``/``eti_high``) after ``sd``;
         ``exact``, ``exact_sd``
             exact posterior mean and sd (with sigma unknown on the (tau, sigma) grid, not
             with covariates then).

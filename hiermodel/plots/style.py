@@ -35,10 +35,11 @@ _TEN = tuple(f"C{k}" for k in range(10))
 @dataclasses.dataclass(frozen=True)
 class Style:
     """The colours, markers, sizes and line widths of the figures (immutable: change them with
-    :func:`set_style` or :func:`style_context`).
+    :func:`set_style` or :func:`style_context`).  The parameters are colours by role; the
+    other parameters are markers, sizes, line widths and transparency.
 
-    Colours by role
-    ---------------
+    Parameters
+    ----------
     cycle : tuple of colours
         Categorical colours, in order: the estimates of :func:`plot_shrinkage`, the fits of
         :func:`plot_forest`, the ``tau_hat`` estimators and ``se_i`` classes of
@@ -81,8 +82,8 @@ class Style:
         (``guide``), the rule above the summary rows (``separator``), shaded intervals
         (``band``), alternating rows (``stripe``), grid lines.
 
-    Markers, sizes, widths, transparency
-    ------------------------------------
+    Other Parameters
+    ----------------
     observed_marker, posterior_marker, pooled_marker : str
         Markers of the observed estimates, the posterior medians and the pooled ``mu``.
     marker_size : float

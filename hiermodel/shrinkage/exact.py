@@ -422,7 +422,7 @@ def exact_posterior(data: HierData, priors: Priors | None = None, *,
                     grid: int | None = None, sigma_grid: int = 151) -> ExactPosterior:
     """The exact (sampling-free) posterior of the three-level normal model.
 
-    Following Gelman et al., BDA3 section 5.4, with ``v_i = se_i^2`` and ``t = tau^2``:
+    Following Gelman et al., BDA3 section 5.4, with ``v_i = se_i^2`` and ``t = tau^2``::
 
         p(tau | y) ∝ p(tau) V_mu^(1/2) prod_i (v_i + t)^(-1/2)
                      exp(-(ybar_i - mu_hat)^2 / (2 (v_i + t))),

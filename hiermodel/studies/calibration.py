@@ -341,7 +341,7 @@ class SBCResult:
 
     def rank_counts(self) -> pd.DataFrame:
         """The rank histograms: replicates per rank bin (rows: the ``n_bins`` bins, bin ``k``
-        holding ranks ``k * bin_width .. (k + 1) * bin_width - 1``; one column per ranked
+        holding ranks ``k * bin_width`` to ``(k + 1) * bin_width - 1``; one column per ranked
         parameter), the counts the chi-square test of :attr:`tests` is computed on."""
         return pd.DataFrame(
             {p: rank_bin_counts(self.ranks[p].to_numpy(), self.L, self.n_bins)

@@ -37,9 +37,10 @@ __all__ = [
 ]
 
 _SUMMARY = eight_schools_summary()
-#: the design of :func:`hiermodel.datasets.eight_schools_summary`: the
-#: group sizes and the known within-group sd
+#: the group sizes ``n_i`` of :func:`hiermodel.datasets.eight_schools_summary`'s design
 SUMMARY_N = tuple(int(v) for v in _SUMMARY.n)
+#: the known within-group sd ``sigma`` of :func:`hiermodel.datasets.eight_schools_summary`'s
+#: design
 SUMMARY_SIGMA = float(_SUMMARY.sigma[0])
 del _SUMMARY
 
