@@ -25,10 +25,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import gc
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .interrupt import (
     INTERRUPTED_MESSAGE,
@@ -491,6 +492,21 @@ def priors_from_args(args: argparse.Namespace) -> Any:
 
 
 # ----------------------------------------------------------------------------- entry
+def command() -> NoReturn:
+    """The ``hiermodel`` command's process (the ``[project.scripts]`` entry point and ``python
+    -m hiermodel``): :func:`main` on ``sys.argv``, then exit with its status.
+
+    Before exiting, every object still alive is moved out of the garbage collector's reach
+    (:func:`gc.freeze`): the interpreter's final collections over the loaded scientific stack
+    (ArviZ, PyTensor, numba: ~0.6 s of a ~8 s run) are skipped and the operating system frees
+    the memory at once.  Every file the run wrote is closed by then; atexit handlers and
+    module teardown still run.
+    """
+    status = main()
+    gc.freeze()
+    sys.exit(status)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``): 0 when done, 2 for a user
     error (one line on stderr), 130 when interrupted (Ctrl-C)."""
@@ -545,4 +561,4 @@ def _run(argv: list[str] | None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    command()

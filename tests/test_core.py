@@ -497,6 +497,20 @@ def test_predictive_quantiles_solve_the_mixture_cdf():
                                [1.0, 1.0 + 2.0 * special.ndtri(0.975)], rtol=1e-12)
 
 
+def test_predictive_quantiles_of_many_lines_solve_each_lines_mixture_cdf():
+    """``mu`` of shape (S, K) (a regression line along a grid): each column's quantiles,
+    solved by Newton together, are the roots of that column's mixture CDF (to 1e-12)."""
+    rng = np.random.default_rng(3)
+    mu, beta, tau = rng.normal(0, 1, 2000), rng.normal(0.1, 0.02, 2000), rng.uniform(.1, 1, 2000)
+    line = mu[:, None] + np.linspace(-20, 20, 9)[None, :] * beta[:, None]
+    qs = [0.025, 0.5, 0.975]
+    x = hc.predictive_quantiles(line, tau, qs)
+    assert x.shape == (9, 3)
+    cdf = special.ndtr((x[:, :, None] - line.T[:, None, :]) / tau).mean(axis=-1)
+    np.testing.assert_allclose(cdf, np.broadcast_to(qs, x.shape), atol=1e-12)
+    np.testing.assert_allclose(x[4], hc.predictive_quantiles(line[:, 4], tau, qs), rtol=1e-13)
+
+
 # --------------------------------------------------------------------------- isolation
 _ISOLATION = """
 import importlib, sys, types

@@ -31,7 +31,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 #: the modules whose ``__all__`` the API reference documents (as docs/conf.py's API_MODULES)
 API_MODULES = (hiermodel, hiermodel.plots, hiermodel.studies, hiermodel.core)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("notebooks")]
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,9 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 #: text that means an object was printed instead of displayed
 BAD_TEXT = ("<Figure size", "_BackgroundSampler")
+#: with the docs build, on one pytest-xdist worker: conftest's executed_notebook runs each
+#: notebook once per worker
+pytestmark = pytest.mark.xdist_group("notebooks")
 
 
 def test_there_are_notebooks():

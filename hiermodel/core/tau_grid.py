@@ -254,17 +254,34 @@ def mixture_quantiles(q: np.ndarray, weights: np.ndarray, m: np.ndarray,
 
 def predictive_quantiles(mu: Any, tau: Any, qs: Sequence[float]) -> np.ndarray:
     """Quantiles of ``theta_new`` drawn as ``N(mu_s, tau_s^2)`` at a uniformly chosen draw
-    ``s``: the root of ``mean_s Phi((x - mu_s) / tau_s) = q`` (exact, no extra noise)."""
+    ``s``: the root of ``mean_s Phi((x - mu_s) / tau_s) = q`` (exact, no extra noise).
+
+    ``mu`` of shape ``(S,)`` gives shape ``(Q,)``; ``mu`` of shape ``(S, K)`` (``K`` lines,
+    such as a regression line along a grid, the same ``tau_s`` for each) gives ``(K, Q)``.
+    Every ``tau_s > 0`` (NUTS draws): safeguarded Newton on all ``K x Q`` roots at once;
+    otherwise (point masses at ``mu_s``) bisection to machine precision.
+    """
+    mu, tau = np.asarray(mu, float), np.asarray(tau, float).ravel()
+    lines = mu.reshape(tau.size, -1)                 # (S, K)
+    qs = np.asarray(qs, float)
+    if np.all(tau > 0):
+        x = mixture_quantiles(qs, np.full(tau.size, 1.0 / tau.size), lines,
+                              np.broadcast_to(tau[:, None], lines.shape))
+    else:
+        x = np.array([_bisect_predictive(lines[:, k], tau, qs) for k in range(lines.shape[1])])
+    return x if mu.ndim == 2 else x[0]
+
+
+def _bisect_predictive(mu: np.ndarray, tau: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """:func:`predictive_quantiles` of one line when some ``tau_s`` are 0, by bisection."""
     from scipy import special
 
-    mu, tau = np.asarray(mu, float).ravel(), np.asarray(tau, float).ravel()
     pos = tau > 0
 
     def cdf(x: np.ndarray) -> np.ndarray:           # x: (Q,) -> (Q,)
         z = (x[:, None] - mu[None, :]) / np.where(pos, tau, 1.0)[None, :]
         return np.where(pos[None, :], special.ndtr(z), (x[:, None] >= mu[None, :])).mean(axis=1)
 
-    qs = np.asarray(qs, float)
     lo = np.full(qs.shape, float(np.min(mu - 10.0 * tau)))
     hi = np.full(qs.shape, float(np.max(mu + 10.0 * tau)))
     for _ in range(200):                              # bisection to machine precision

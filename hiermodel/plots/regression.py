@@ -135,8 +135,7 @@ def _bubble_lines(result: Any, data: HierData, j: int, grid: np.ndarray, kind: s
     line = mu[:, None] + (grid - means[j])[None, :] * beta[:, None]      # (S, K)
     lo, med, hi = draws_interval(line, kind, prob)
     a = (1.0 - prob) / 2.0
-    pi = np.array([predictive_quantiles(line[:, k], tau, [a, 1.0 - a])
-                   for k in range(grid.size)])
+    pi = predictive_quantiles(line, tau, [a, 1.0 - a])                     # (K, 2)
     return pd.DataFrame({"x": grid, "fit": med, "lo": lo, "hi": hi, "pi_low": pi[:, 0],
                          "pi_high": pi[:, 1]})
 
