@@ -192,15 +192,15 @@ def test_conflict_when_the_data_drag_the_posterior_into_the_prior_tail():
 def test_compiled_model_is_reused_across_priors_and_gives_the_fresh_answer():
     """The priors' numbers are pm.Data: a second fit of the same shape with other numbers
     reuses the compiled model and equals a fit from a freshly built one."""
-    from hiermodel.sampling import clear_model_cache, model_cache_size
+    from hiermodel.sampling import model_cache_size
 
-    clear_model_cache()
     d = hm.eight_schools()
     kw = dict(FIT, parameterization="noncentered")   # the PyMC model's cache (not the fast path)
-    hm.fit(d, seed=1, **kw)
+    hm.fit(d, seed=1, **kw)                          # compiled here, or by an earlier test
+    cached = model_cache_size()
     other = Priors(mu_mean=1.0, mu_sd=3.0, tau_scale=2.0)
     reused = hm.fit(d, seed=5, priors=other, **kw)
-    assert model_cache_size() == 1
+    assert model_cache_size() == cached >= 1          # no second compile
     fresh = hm.fit(hm.build_model(d, "noncentered", other), seed=5, **FIT)
     np.testing.assert_array_equal(reused.posterior["mu"], fresh.posterior["mu"])
     assert Priors.from_attrs(reused.posterior.attrs) == other.resolve(d)

@@ -482,7 +482,7 @@ def _sbc_one(means: np.ndarray, se: np.ndarray, seed: int, truth: np.ndarray, kw
 def sbc(
     n_replicates: int = 200, *, se: float | Sequence[float] | np.ndarray | None = None,
     n_groups: int | None = None, covariates: Any = None, priors: Priors | None = None,
-    fit_priors: Priors | None = None, parameterization: str = "noncentered", L: int = 99,
+    fit_priors: Priors | None = None, parameterization: str = "marginal", L: int = 99,
     draws: int = 500, tune: int = 500, chains: int = 2, sampler: str = "nutpie",
     target_accept: float | None = None, n_bins: int = 10, seed: int | None = 0,
     executor: ExecutorLike = None, chunksize: int | None = None,
@@ -532,8 +532,11 @@ def sbc(
     fit_priors : Priors, optional
         The fitted model's priors; default ``priors``.  Different priors give a
         deliberately wrong posterior (the negative control).  Also fixed and proper.
-    parameterization : str, default "noncentered"
-        Passed to :func:`hiermodel.fit`.  With covariates "marginal" is the fastest.
+    parameterization : str, default "marginal"
+        Passed to :func:`hiermodel.fit`; the default is the fit's own default, so the check
+        calibrates the fit a user runs (and every replicate loads the compiled density from
+        disk instead of compiling a PyMC model).  The forms that sample theta
+        ("noncentered", "centered", "auto") are calibrated by naming them.
     L : int, default 99
         Posterior draws per rank (ranks in ``0..L``); needs ``chains * draws >= L``, and
         ``chains * draws / L`` (the thinning) should exceed the autocorrelation time.
