@@ -34,10 +34,12 @@ API_MODULES = (hiermodel, hiermodel.plots, hiermodel.studies, hiermodel.core)
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("notebooks")]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def site(executed_notebook, tmp_path_factory):
     """``(completed process, output folder)`` of one build of the site, its gallery from the
-    executed notebooks (``HIERMODEL_DOCS_NOTEBOOKS``: not executed again)."""
+    executed notebooks (``HIERMODEL_DOCS_NOTEBOOKS``: not executed again).  Session-scoped:
+    on a pytest-xdist worker the notebook tests (same group) may run between these tests,
+    and a module-scoped fixture would then be built again (it was, once: 184 s twice)."""
     notebooks = tmp_path_factory.mktemp("executed_notebooks")
     for path in NOTEBOOKS:
         nbformat.write(executed_notebook(path), notebooks / path.name)
