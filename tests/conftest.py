@@ -8,9 +8,36 @@ import warnings
 
 import matplotlib
 import pytest
+from xdist.scheduler import LoadGroupScheduling
 
 matplotlib.use("Agg")
 os.environ.setdefault("CI", "true")  # progress bars off in tests
+
+#: the test modules whose tests share one execution of the notebooks (``executed_notebook``
+#: below: the notebook tests check its outputs, the docs build shows them) and so run on one
+#: pytest-xdist worker, one after the other
+ONE_WORKER_MODULES = ("test_notebooks.py", "test_docs.py")
+
+
+class ModuleGroups(LoadGroupScheduling):
+    """pytest-xdist's ``--dist loadgroup`` scheduling (every test its own unit of work) with
+    the tests of :data:`ONE_WORKER_MODULES` one unit, named by module here and not by an
+    ``xdist_group`` mark: pytest-xdist reads the mark from a suffix it writes into the node
+    id, which pytest 9.2 no longer keeps (pytest-xdist issue #1386).  The tests were then
+    spread over the workers, each executed every notebook, and two docs builds raced in
+    docs/ (a CI run failed so)."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+        if module in ONE_WORKER_MODULES:
+            return "notebooks"
+        return super()._split_scope(nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """:class:`ModuleGroups` for ``--dist loadgroup`` (pyproject's addopts)."""
+    return ModuleGroups(config, log) if config.getvalue("dist") == "loadgroup" else None
 
 
 @pytest.fixture

@@ -31,7 +31,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 #: the modules whose ``__all__`` the API reference documents (as docs/conf.py's API_MODULES)
 API_MODULES = (hiermodel, hiermodel.plots, hiermodel.studies, hiermodel.core)
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("notebooks")]
+#: on one pytest-xdist worker with tests/test_notebooks.py (conftest's ONE_WORKER_MODULES)
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,8 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 #: text that means an object was printed instead of displayed
 BAD_TEXT = ("<Figure size", "_BackgroundSampler")
-#: with the docs build, on one pytest-xdist worker: conftest's executed_notebook runs each
-#: notebook once per worker
-pytestmark = pytest.mark.xdist_group("notebooks")
+# on one pytest-xdist worker with tests/test_docs.py (conftest's ONE_WORKER_MODULES): its
+# executed_notebook runs each notebook once per worker
 
 
 def test_there_are_notebooks():
@@ -80,3 +79,14 @@ def test_notebook_runs(path, executed_notebook):
             for text in _texts(o):
                 bad = [b for b in BAD_TEXT if b in text]
                 assert not bad, f"{path.name}: {bad} in the output of\n{c.source}\n{text[:300]}"
+
+
+def test_notebook_and_docs_tests_are_one_unit_of_work():
+    """conftest's scheduler gives the notebook and docs tests one scope (so one worker
+    executes the notebooks, once) and every other test its own, as ``--dist loadgroup``."""
+    from conftest import ModuleGroups
+
+    scope = object.__new__(ModuleGroups)._split_scope  # its workers are not needed here
+    assert scope("tests/test_docs.py::test_site_builds") == scope(
+        "tests/test_notebooks.py::test_notebook_runs[01_eight_schools]") == "notebooks"
+    assert scope("tests/test_cli.py::test_a") != scope("tests/test_cli.py::test_b")
