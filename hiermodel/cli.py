@@ -115,7 +115,7 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
                    help="also fit the centered form (the non-centered one when "
                         "--parameterization centered) and write sampler_geometry.png, the "
                         "sampler's view of one group against log tau with divergences (an "
-                        "MCMC diagnostic; it doubles the run time)")
+                        "MCMC diagnostic: one more fit)")
     o.add_argument("--transform", choices=tuple(TRANSFORMS), default=None,
                    help="also report every effect-scale number on a back-transformed scale: "
                         + "; ".join(f"{k}: {t.scale}" for k, t in TRANSFORMS.items()

@@ -3,7 +3,7 @@
 carries (``observed_data``, ``constant_data``, the data's labels).
 
 :mod:`hiermodel.model` builds the graphs from these; :func:`hiermodel.fit` assembles its
-result from them without importing PyMC when it samples the compiled marginal density of
+result from them without importing PyMC when it samples the compiled densities of
 :mod:`hiermodel.fastpath`.
 """
 

@@ -6,9 +6,9 @@ distribution and the argument its scale goes to (:mod:`hiermodel.model` builds t
 them), the SciPy distribution (``Priors.tau_dist`` and the exact posterior), how it is
 written in ``Priors.describe`` / ``Priors.explain``, the default scale in units of the data
 spread ``S`` (:mod:`hiermodel.priors`), the transform PyMC samples it on, and the code of the
-compiled density (:mod:`hiermodel.marginal_density`; None when the fast path does not
+compiled densities (:mod:`hiermodel.densities`; None when the fast path does not
 implement it, and then the fit falls back to the PyMC model).  Adding a family is adding one
-entry here (and, for the fast path, its branch in :mod:`hiermodel.marginal_density`).
+entry here (and, for the fast path, its branch in :mod:`hiermodel.densities`).
 
 The families: Half-Cauchy (Gelman 2006, the default for tau), Half-Normal (Gelman 2006's
 weakly informative alternative; the default for sigma) and Uniform(0, upper) (BDA3 section

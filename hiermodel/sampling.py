@@ -10,12 +10,12 @@ registered in :data:`SAMPLERS` -- and assembles one InferenceData with the group
 and BFMI (:mod:`hiermodel.diagnostics`) and warns with a
 :class:`~hiermodel.exceptions.SamplingWarning` that says what to do.
 
-The fast path: the default, the marginal form sampled by nutpie, needs no PyMC model at all.
-Its log density and gradient are closed forms written as numba functions compiled once and
-kept in numba's on-disk cache (:mod:`hiermodel.fastpath`), so a fresh process loads them
-instead of compiling a PyMC graph; ``posterior.attrs["compiled_model"]`` says which was
-used ("hiermodel.fastpath" or "pymc").  Every other form, backend or model passed in goes
-through the PyMC model below.
+The fast path: a fit of data sampled by nutpie (the default), in any form, needs no PyMC
+model at all.  Its log density and gradient are closed forms written as numba functions
+compiled once and kept in numba's on-disk cache (:mod:`hiermodel.fastpath`), so a fresh
+process loads them instead of compiling a PyMC graph; ``posterior.attrs["compiled_model"]``
+says which was used ("hiermodel.fastpath" or "pymc").  The other backends, a model passed
+in, and data the fast path does not serve go through the PyMC model below.
 
 Compiled-model reuse: models are built once per *structure* (number of groups, known or
 unknown sigma, prior families, backend) with the data as ``pm.Data``; a later fit of
@@ -337,10 +337,10 @@ def fit(
         Default "marginal": sample (mu, tau[, sigma]) with theta integrated out, then draw
         theta exactly from ``p(theta | mu, tau, y)`` (with covariates mu and beta are
         integrated out too: NUTS samples tau[, sigma] and (mu, beta) are drawn exactly) --
-        the same posterior, no funnel, the fastest (see ``benchmarks/bench_fit.py``); with
-        nutpie it samples :mod:`hiermodel.fastpath`'s cached compiled density.  The
-        others sample theta with per-group centering (see :mod:`hiermodel.model`).  Ignored
-        when a model is passed.
+        the same posterior, no funnel, the fastest (see ``benchmarks/bench_fit.py``).  The
+        others sample theta with per-group centering (see :mod:`hiermodel.model`).  With
+        nutpie every form samples :mod:`hiermodel.fastpath`'s cached compiled density.
+        Ignored when a model is passed.
     priors : Priors, optional
         Default ``Priors()``: scaled to the data (:mod:`hiermodel.priors`); the numbers used
         are in ``posterior.attrs`` (``priors``, ``prior_*``).  Ignored when a model is passed.
@@ -422,7 +422,8 @@ def fit(
         data = HierData.check(data_or_model, covariates=True)
         priors = Priors.check(priors, data=data)
         name, c, tau_hat = centering(data, parameterization)
-        compiled = (fastpath.compiled_model(data, priors, progress)
+        compiled = (fastpath.compiled_model(data, priors, progress,
+                                            None if name == "marginal" else c)
                     if sampler == "nutpie" and fastpath.covers(data, priors, name) else None)
         if compiled is not None:
             compiled_by = "hiermodel.fastpath"

@@ -377,7 +377,7 @@ def test_help_reads_well(capsys, command):
         assert option in out, option
     for text in ("halfcauchy:SCALE", "halfnormal:SCALE", "uniform:UPPER", "normal:0,10",
                  "scaled to the data", "S = sqrt(var(ybar_i) + mean(se_i^2))",
-                 "tau ~ HalfCauchy(S)", "doubles the run time"):
+                 "tau ~ HalfCauchy(S)", "one more fit"):
         assert text in out, text
     # no reference to a document users never see (\s+: also across a wrapped line)
     assert not re.search(r"seed\s+text|table\s+4\.", out, re.IGNORECASE), out

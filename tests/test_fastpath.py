@@ -1,10 +1,11 @@
 """The compiled fast path (hiermodel.fastpath) against its definition, the PyMC model.
 
-The density and gradient must equal the PyMC marginal model's (``compile_logp`` /
-``compile_dlogp``) to 1e-10 at random unconstrained points, for every form (intercept-only
-and 1-2 covariates; sigma known and unknown, with a group of one row) and prior family the
-fast path serves; ``fit`` must use it exactly there; and its NUTS posterior must equal the
-exact grid posterior within Monte Carlo error.
+The density and gradient must equal the PyMC model's (``compile_logp`` / ``compile_dlogp``)
+to 1e-10 at random unconstrained points, for every form -- the marginal form and the full
+form with centering weights 1 (centered), 0 (non-centered) and in between ("auto") --
+every data shape (intercept-only and 1-2 covariates; sigma known and unknown, with a group
+of one row) and every prior family the fast path serves; ``fit`` must use it exactly there;
+and its NUTS posterior must equal the exact grid posterior within Monte Carlo error.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 import hiermodel as hm
 from hiermodel import fastpath
 from hiermodel.model import build_model
+from hiermodel.parameterization import centering
 from hiermodel.prior_families import MU_FAMILIES, SIGMA_FAMILIES, TAU_FAMILIES
 from hiermodel.priors import Priors
 
@@ -88,22 +90,60 @@ def test_density_and_gradient_equal_the_pymc_model(dataset, priors):
         np.testing.assert_allclose(grad, dlogp(point), rtol=1e-10, atol=1e-10)
 
 
-def test_covers_only_the_marginal_form_with_a_finite_density():
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_full_form_density_and_gradient_equal_the_pymc_model(dataset):
+    """The full form (theta sampled) at centering weights 1, 0, and a spread in between:
+    one PyMC model per dataset, its weights swapped in with ``pm.set_data`` (``c`` is a
+    ``pm.Data`` node); each dataset with one prior combination, in turn (the prior terms
+    are the marginal form's, tested above with every combination)."""
+    import pymc as pm
+
+    data = DATASETS[dataset]()
+    combination = list(PRIORS)[list(DATASETS).index(dataset) % len(PRIORS)]
+    pri = Priors.check(hm.Priors(**PRIORS[combination]), data=data)
+    g = data.n_groups
+    weights = {"centered": np.ones(g), "noncentered": np.zeros(g),
+               "spread": np.linspace(0.05, 0.95, g), "auto": centering(data, "auto")[1]}
+    model = build_model(data, weights["spread"], pri).model
+    fast = dict(mode="FAST_COMPILE")
+    logp, dlogp = model.compile_logp(**fast), model.compile_dlogp(**fast)
+    offset = PYMC_HALFCAUCHY_OFFSET * ((pri.tau == "halfcauchy")
+                                       + (not data.sigma_known and pri.sigma == "halfcauchy"))
+    rng = np.random.default_rng(zlib.crc32(dataset.encode()))
+    for form, c in weights.items():
+        assert fastpath.covers(data, pri, "custom" if form == "spread" else form)
+        names = fastpath.unconstrained_names(data, pri, c)
+        assert [v.name for v in model.value_vars] == names
+        pm.set_data({"c": c}, model=model)
+        shapes = [model.initial_point()[name].shape for name in names]
+        for _ in range(6):
+            point = {name: (np.mean(data.means) if name == "mu" else 0.0)
+                     + rng.normal(0, 1.5, shape)
+                     for name, shape in zip(names, shapes, strict=True)}
+            x = np.concatenate([np.ravel(point[name]) for name in names])
+            lp, grad = fastpath.log_density(x, data, pri, c)
+            assert lp == pytest.approx(float(logp(point)) - offset, rel=1e-10, abs=1e-10), form
+            np.testing.assert_allclose(grad, dlogp(point), rtol=1e-10, atol=1e-10,
+                                       err_msg=form)
+
+
+def test_covers_every_form_with_a_finite_density():
     data = hm.eight_schools()
     pri = Priors.check(None, data=data)
-    assert fastpath.covers(data, pri, "marginal")
-    for form in ("centered", "noncentered", "auto", "custom"):
-        assert not fastpath.covers(data, pri, form)
+    for form in ("marginal", "centered", "noncentered", "auto", "custom"):
+        assert fastpath.covers(data, pri, form)
+    assert not fastpath.covers(data, pri, "something else")
     # a group of two identical rows: ss = 0 with n = 2, where the PyMC graph's Gamma term
     # is -inf; the fast path leaves such data to it
     tied = hm.HierData.from_observations([1.0, 1.0, 2.0, 3.5, 0.5], list("aabbb"))
-    assert not fastpath.covers(tied, Priors.check(None, data=tied), "marginal")
+    for form in ("marginal", "noncentered"):
+        assert not fastpath.covers(tied, Priors.check(None, data=tied), form)
 
 
 def test_fit_uses_the_fast_path_exactly_where_covered(es_fit, seed_fits):
     assert es_fit.posterior.attrs["compiled_model"] == "hiermodel.fastpath"
     for form in ("centered", "noncentered"):
-        assert seed_fits[form].posterior.attrs["compiled_model"] == "pymc"
+        assert seed_fits[form].posterior.attrs["compiled_model"] == "hiermodel.fastpath"
     kw = dict(draws=100, tune=100, chains=1, seed=2, check=False, log_likelihood=False)
     via_pymc = hm.fit(hm.eight_schools(), sampler="pymc", **kw)
     assert via_pymc.posterior.attrs["compiled_model"] == "pymc"
@@ -111,15 +151,22 @@ def test_fit_uses_the_fast_path_exactly_where_covered(es_fit, seed_fits):
     assert built.posterior.attrs["compiled_model"] == "pymc"    # a model is sampled as is
 
 
-def test_fast_path_fit_has_the_groups_and_stats_of_a_pymc_path_fit(es_fit, seed_fits):
-    """The same groups and sampler statistics as a fit of the PyMC model by the same nutpie
-    (the posterior's variables and dims against a stored PyMC-path fit: test_io)."""
-    pymc_path = seed_fits["noncentered"]
-    assert sorted(hm.stack.groups(es_fit)) == sorted(hm.stack.groups(pymc_path))
-    stats = hm.stack.group(es_fit, "sample_stats")
-    assert set(stats.data_vars) == set(hm.stack.group(pymc_path, "sample_stats").data_vars)
-    assert stats["diverging"].dtype == bool
+def test_fast_path_fit_has_the_layout_of_a_pymc_path_fit(es_fit, seed_fits, stored_fits):
+    """The same groups, sampler statistics, and (full form) posterior variables and dims as
+    a fit of the PyMC model by nutpie: the stored non-centered fit (tests/data, made on the
+    PyMC path before the full form had a fast path; the marginal form's variables against
+    a stored fit: test_io)."""
+    pymc_path = stored_fits["eight_schools_noncentered"]
+    full = seed_fits["noncentered"]
+    for fast in (es_fit, full):
+        assert sorted(hm.stack.groups(fast)) == sorted(hm.stack.groups(pymc_path))
+        stats = hm.stack.group(fast, "sample_stats")
+        assert set(stats.data_vars) == set(hm.stack.group(pymc_path, "sample_stats").data_vars)
+        assert stats["diverging"].dtype == bool
     assert set(es_fit.posterior.data_vars) == {"mu", "tau_log__", "tau", "theta"}
+    assert ({v: full.posterior[v].dims for v in full.posterior.data_vars}
+            == {v: pymc_path.posterior[v].dims for v in pymc_path.posterior.data_vars})
+    np.testing.assert_array_equal(full.posterior["group"], pymc_path.posterior["group"])
 
 
 def test_same_seed_same_draws_and_another_seed_others():
@@ -132,10 +179,13 @@ def test_same_seed_same_draws_and_another_seed_others():
     assert not np.array_equal(a.posterior["tau"].values, c.posterior["tau"].values)
 
 
-EXACT_CASES = {
-    "eight_schools": hm.eight_schools,
-    "rows_sigma_unknown": lambda: _rows([5, 1, 7, 3, 6]),
-    "bcg_ablat": lambda: _bcg(["ablat"]),
+EXACT_CASES = {   # (data, parameterization)
+    "eight_schools": (hm.eight_schools, "marginal"),
+    "rows_sigma_unknown": (lambda: _rows([5, 1, 7, 3, 6]), "marginal"),
+    "bcg_ablat": (lambda: _bcg(["ablat"]), "marginal"),
+    "eight_schools-noncentered": (hm.eight_schools, "noncentered"),
+    "rows_sigma_unknown-noncentered": (lambda: _rows([5, 1, 7, 3, 6]), "noncentered"),
+    "bcg_ablat-auto": (lambda: _bcg(["ablat"]), "auto"),
 }
 
 
@@ -143,8 +193,9 @@ EXACT_CASES = {
 def test_fast_path_posterior_equals_the_exact_posterior(case):
     """Posterior means of the fast path's NUTS draws within 4 MCSE of the exact grid
     posterior's (BDA3 5.4; hm.exact_posterior), for every form it serves."""
-    data = EXACT_CASES[case]()
-    idata = hm.fit(data, seed=2026, draws=1000, tune=1000, chains=4)
+    make, form = EXACT_CASES[case]
+    data = make()
+    idata = hm.fit(data, parameterization=form, seed=2026, draws=1000, tune=1000, chains=4)
     assert idata.posterior.attrs["compiled_model"] == "hiermodel.fastpath"
     assert int(idata.sample_stats["diverging"].sum()) == 0
     exact = hm.exact_posterior(data)
@@ -163,7 +214,7 @@ import sys, warnings
 warnings.simplefilter("ignore")      # 100 draws: the diagnostics warn about the ESS
 import hiermodel as hm
 idata = hm.fit(hm.eight_schools(), seed=5, draws=100, tune=100, chains=1, progressbar=True)
-from hiermodel import marginal_density as kernels
+from hiermodel import densities as kernels
 print(idata.posterior.attrs["compiled_model"], kernels.logp_cfunc.cache_hits,
       kernels.expand_cfunc.cache_hits, float(idata.posterior["tau"].sum()),
       *sorted(m for m in ("pymc", "pytensor") if m in sys.modules))

@@ -195,13 +195,15 @@ def test_compiled_model_is_reused_across_priors_and_gives_the_fresh_answer():
     from hiermodel.sampling import model_cache_size
 
     d = hm.eight_schools()
-    kw = dict(FIT, parameterization="noncentered")   # the PyMC model's cache (not the fast path)
+    # the PyMC model's cache (PyMC's sampler; nutpie takes the fast path)
+    kw = dict(FIT, parameterization="noncentered", sampler="pymc", cores=1)
     hm.fit(d, seed=1, **kw)                          # compiled here, or by an earlier test
     cached = model_cache_size()
     other = Priors(mu_mean=1.0, mu_sd=3.0, tau_scale=2.0)
     reused = hm.fit(d, seed=5, priors=other, **kw)
     assert model_cache_size() == cached >= 1          # no second compile
-    fresh = hm.fit(hm.build_model(d, "noncentered", other), seed=5, **FIT)
+    fresh = hm.fit(hm.build_model(d, "noncentered", other), seed=5, **FIT, sampler="pymc",
+                   cores=1)
     np.testing.assert_array_equal(reused.posterior["mu"], fresh.posterior["mu"])
     assert Priors.from_attrs(reused.posterior.attrs) == other.resolve(d)
 
@@ -211,9 +213,9 @@ def test_compile_line_is_printed_before_a_first_fit(capfd):
 
     clear_model_cache()
     hm.fit(hm.eight_schools(), seed=1, draws=50, tune=50, chains=1, progressbar=True,
-           check=False, parameterization="noncentered")
+           check=False, parameterization="noncentered", sampler="pymc")
     err = capfd.readouterr().err
-    assert "hiermodel: compiling the model for nutpie" in err
+    assert "hiermodel: compiling the model for pymc" in err
     hm.fit(hm.eight_schools(), seed=1, draws=50, tune=50, chains=1, progressbar=True,
            check=False)
     assert "compiling" not in capfd.readouterr().err

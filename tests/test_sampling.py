@@ -150,12 +150,13 @@ def test_nutpie_parallel_equals_serial_and_seed_changes_draws():
 
 def test_reused_compiled_model_equals_a_fresh_build():
     """Swapping data into the cached compiled model gives exactly what a fresh build gives.
-    (The PyMC model's cache: the default marginal form uses hiermodel.fastpath instead.)"""
+    (The PyMC model's cache, used by PyMC's and NumPyro's samplers: nutpie samples
+    hiermodel.fastpath's density instead.)"""
     rng = np.random.default_rng(9)
     d2 = HierData.from_estimates(rng.normal(0, 10, 8), rng.uniform(5, 15, 8),
                                  groups=[f"s{i}" for i in range(8)])
-    kw = dict(draws=100, tune=100, seed=3, log_likelihood=False, check=False,
-              parameterization="noncentered")
+    kw = dict(draws=100, tune=100, chains=2, cores=1, seed=3, log_likelihood=False,
+              check=False, parameterization="noncentered", sampler="pymc")
     fit(eight_schools(), **kw)  # make sure an 8-group model is cached
     cached = model_cache_size()
     reused = fit(d2, **kw)

@@ -1,6 +1,9 @@
-"""The numba functions behind :mod:`hiermodel.fastpath` (imported on first use: numba is
-imported only when the fast path samples).  Every function is compiled with ``cache=True``:
-numba keeps the machine code on disk and a later process loads it instead of compiling."""
+"""The numba functions behind :mod:`hiermodel.fastpath`: the log density and gradient of the
+marginal form and of the full form (theta sampled, with per-group centering weights: the
+centered, non-centered and "auto" forms), and their expansions to posterior values (imported
+on first use: numba is imported only when the fast path samples).  Every function is
+compiled with ``cache=True``: numba keeps the machine code on disk and a later process loads
+it instead of compiling."""
 
 from __future__ import annotations
 
@@ -14,9 +17,12 @@ from .prior_families import SIGMA_FAMILIES, TAU_FAMILIES
 
 # ----------------------------------------------------------------------------- data layout
 # One float64 vector carries everything the density reads: a header, then the arrays.
+# N_COEF: the regression coefficients the density has -- the marginal form's (mu, beta), the
+# full form's beta (mu is sampled on its own there).  FORM: MARGINAL or FULL.
 N_GROUPS, N_COEF, MU_FAMILY, TAU_FAMILY, SIGMA_FAMILY = 0, 1, 2, 3, 4
-MU_LOC, MU_SCALE, TAU_SCALE, SIGMA_SCALE, N_DIM, SIZE = 5, 6, 7, 8, 9, 10
-HEADER = 11
+MU_LOC, MU_SCALE, TAU_SCALE, SIGMA_SCALE, N_DIM, SIZE, FORM = 5, 6, 7, 8, 9, 10, 11
+HEADER = 12
+MARGINAL, FULL = 0, 1
 MU_CODES = {"normal": 0, "flat": 1}
 # the families' codes (hiermodel.prior_families): tau 0 Half-Cauchy, 1 Half-Normal, 2 Uniform;
 # sigma 0 known, 1 Half-Normal, 2 Half-Cauchy
@@ -67,6 +73,29 @@ def _tau_term(u, family, scale):
         lp = 0.5 * _LOG_2_OVER_PI - math.log(scale) - 0.5 * z * z
         d = -tau / (scale * scale)
     return tau, tau, lp + u, d * tau + 1.0
+
+
+@_jit
+def _tau_value(u, family, scale):
+    """tau at its unconstrained value ``u``."""
+    if family == 2:
+        return scale / (1.0 + math.exp(-u))
+    return math.exp(u)
+
+
+@_jit
+def _normal(value, loc, scale):
+    """``(log N(value | loc, scale^2), its derivative in value)``."""
+    z = (value - loc) / scale
+    return -_HALF_LOG_2PI - math.log(scale) - 0.5 * z * z, -z / scale
+
+
+@_jit
+def _mu_prior(mu, buf):
+    """``(log prior, d/dmu)`` of mu: Normal(MU_LOC, MU_SCALE), or flat (0, 0)."""
+    if int(buf[MU_FAMILY]) == 0:
+        return _normal(mu, buf[MU_LOC], buf[MU_SCALE])
+    return 0.0, 0.0
 
 
 @_jit
@@ -176,7 +205,7 @@ def _collapsed_marginal(var, y, design, b0, p0, dvar):
 
 
 @_jit
-def log_density(x, buf, grad):
+def marginal_log_density(x, buf, grad):
     """The marginal model's log density at the unconstrained point ``x`` (PyMC's value
     variables, in :func:`unconstrained_names`' order); writes the gradient into ``grad``."""
     g = int(buf[N_GROUPS])
@@ -191,11 +220,7 @@ def log_density(x, buf, grad):
     if coef == 0:
         mu = x[0]
         k = 1
-        if int(buf[MU_FAMILY]) == 0:
-            scale = buf[MU_SCALE]
-            z = (mu - buf[MU_LOC]) / scale
-            lp += -_HALF_LOG_2PI - math.log(scale) - 0.5 * z * z
-            dmu = -z / scale
+        lp, dmu = _mu_prior(mu, buf)
     tau, dtau, lp_tau, grad_tau = _tau_term(x[k], int(buf[TAU_FAMILY]), buf[TAU_SCALE])
     lp += lp_tau
     var = np.empty(g)
@@ -239,19 +264,144 @@ def log_density(x, buf, grad):
 
 
 @_jit
-def expand(x, buf, out):
-    """The posterior's values at ``x``: the value variables, then tau (and sigma)."""
+def marginal_expand(x, buf, out):
+    """The marginal form's posterior values at ``x``: the value variables, then tau (and
+    sigma)."""
     nd = int(buf[N_DIM])
     k = 0 if int(buf[N_COEF]) > 0 else 1
     for j in range(nd):
         out[j] = x[j]
-    u = x[k]
-    if int(buf[TAU_FAMILY]) == 2:
-        out[nd] = buf[TAU_SCALE] / (1.0 + math.exp(-u))
-    else:
-        out[nd] = math.exp(u)
+    out[nd] = _tau_value(x[k], int(buf[TAU_FAMILY]), buf[TAU_SCALE])
     if int(buf[SIGMA_FAMILY]) != 0:
         out[nd + 1] = math.exp(x[k + 1])
+
+
+@_jit
+def full_log_density(x, buf, grad):
+    """The full form's log density at the unconstrained point ``x`` -- ``mu``, tau's value,
+    ``beta`` (p), ``theta_tilde`` (G), then ``sigma_log__`` if sigma is unknown -- with
+    ``m_i = mu + x_i' beta``, ``theta_tilde_i ~ N(c_i m_i, tau^c_i)``, ``theta_i = m_i +
+    tau^(1 - c_i) (theta_tilde_i - c_i m_i)`` and ``ybar_i ~ N(theta_i, se_i^2)``; writes the
+    gradient into ``grad``.  With ``e_i = (theta_tilde_i - c_i m_i) / tau^c_i``,
+    ``theta_i = m_i + tau e_i``."""
+    g = int(buf[N_GROUPS])
+    p = int(buf[N_COEF])
+    sigma_family = int(buf[SIGMA_FAMILY])
+    y = buf[HEADER:HEADER + g]
+    at = HEADER + g
+    mu = x[0]
+    lp, dmu = _mu_prior(mu, buf)
+    tau, dtau_du, lp_tau, grad_tau = _tau_term(x[1], int(buf[TAU_FAMILY]), buf[TAU_SCALE])
+    lp += lp_tau
+    log_tau = math.log(tau)
+    tt = x[2 + p:2 + p + g]
+    sigma = 0.0
+    dsigma = 0.0
+    known = sigma_family == 0
+    se2_or_n = buf[at:at + g]                            # se_i^2 (sigma known), else n_i
+    if known:
+        at += g
+    else:
+        ss = buf[at + g:at + 2 * g]
+        at += 2 * g
+        sigma = math.exp(x[2 + p + g])
+        lp_sigma, dsigma = _sigma_prior(sigma, sigma_family, buf[SIGMA_SCALE])
+        lp_ss, dss = _ss_term(sigma, se2_or_n, ss)
+        lp += lp_sigma + lp_ss + x[2 + p + g]
+        dsigma += dss
+    c = buf[at:at + g]
+    at += g
+    design = buf[at:at + g * p].reshape((g, p))
+    at += g * p
+    beta_loc = buf[at:at + p]
+    beta_scale = buf[at + p:at + 2 * p]
+    for j in range(p):
+        lp_beta, d_beta = _normal(x[2 + j], beta_loc[j], beta_scale[j])
+        lp += lp_beta
+        grad[2 + j] = d_beta
+    dtau = 0.0
+    for i in range(g):
+        m = mu
+        for j in range(p):
+            m += design[i, j] * x[2 + j]
+        ci = c[i]
+        a = tau ** ci
+        e = (tt[i] - ci * m) / a
+        theta = m + tau ** (1.0 - ci) * (tt[i] - ci * m)
+        lp += -_HALF_LOG_2PI - ci * log_tau - 0.5 * e * e
+        v = se2_or_n[i] if known else sigma * sigma / se2_or_n[i]
+        r = y[i] - theta
+        lp += -_HALF_LOG_2PI - 0.5 * math.log(v) - 0.5 * r * r / v
+        dtheta = r / v
+        b = tau ** (1.0 - ci)
+        grad[2 + p + i] = -e / a + dtheta * b
+        dm = ci * e / a + dtheta * (1.0 - b * ci)
+        dmu += dm
+        for j in range(p):
+            grad[2 + j] += dm * design[i, j]
+        dtau += ci * (e * e - 1.0) / tau + dtheta * (1.0 - ci) * e
+        if not known:
+            dsigma += (-0.5 / v + 0.5 * r * r / (v * v)) * 2.0 * sigma / se2_or_n[i]
+    grad[0] = dmu
+    grad[1] = grad_tau + dtau * dtau_du
+    if not known:
+        grad[2 + p + g] = dsigma * sigma + 1.0
+    return lp
+
+
+@_jit
+def full_expand(x, buf, out):
+    """The full form's posterior values at ``x``: the value variables, then tau, sigma (if
+    unknown), ``intercept = mu - xbar' beta`` (with covariates) and theta -- PyMC's order
+    (value variables, their constrained values, the Deterministics)."""
+    g = int(buf[N_GROUPS])
+    p = int(buf[N_COEF])
+    sigma_family = int(buf[SIGMA_FAMILY])
+    nd = int(buf[N_DIM])
+    for j in range(nd):
+        out[j] = x[j]
+    k = nd
+    mu = x[0]
+    tau = _tau_value(x[1], int(buf[TAU_FAMILY]), buf[TAU_SCALE])
+    out[k] = tau
+    k += 1
+    at = HEADER + g + (g if sigma_family == 0 else 2 * g)
+    if sigma_family != 0:
+        out[k] = math.exp(x[2 + p + g])
+        k += 1
+    c = buf[at:at + g]
+    at += g
+    design = buf[at:at + g * p].reshape((g, p))
+    x_mean = buf[at + g * p + 2 * p:at + g * p + 3 * p]
+    if p > 0:
+        intercept = mu
+        for j in range(p):
+            intercept -= x_mean[j] * x[2 + j]
+        out[k] = intercept
+        k += 1
+    for i in range(g):
+        m = mu
+        for j in range(p):
+            m += design[i, j] * x[2 + j]
+        out[k + i] = m + tau ** (1.0 - c[i]) * (x[2 + p + i] - c[i] * m)
+
+
+@_jit
+def log_density(x, buf, grad):
+    """The log density of the form ``buf`` holds (:data:`FORM`) at ``x``; writes the
+    gradient into ``grad``."""
+    if int(buf[FORM]) == FULL:
+        return full_log_density(x, buf, grad)
+    return marginal_log_density(x, buf, grad)
+
+
+@_jit
+def expand(x, buf, out):
+    """The posterior values at ``x`` of the form ``buf`` holds."""
+    if int(buf[FORM]) == FULL:
+        full_expand(x, buf, out)
+    else:
+        marginal_expand(x, buf, out)
 
 
 _POINTER = types.CPointer(types.double)
