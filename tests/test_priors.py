@@ -196,14 +196,14 @@ def test_compiled_model_is_reused_across_priors_and_gives_the_fresh_answer():
 
     d = hm.eight_schools()
     # the PyMC model's cache (PyMC's sampler; nutpie takes the fast path)
-    kw = dict(FIT, parameterization="noncentered", sampler="pymc", cores=1)
+    small = dict(draws=100, tune=100, chains=1, progressbar=False, sampler="pymc", check=False)
+    kw = dict(small, parameterization="noncentered")
     hm.fit(d, seed=1, **kw)                          # compiled here, or by an earlier test
     cached = model_cache_size()
     other = Priors(mu_mean=1.0, mu_sd=3.0, tau_scale=2.0)
     reused = hm.fit(d, seed=5, priors=other, **kw)
     assert model_cache_size() == cached >= 1          # no second compile
-    fresh = hm.fit(hm.build_model(d, "noncentered", other), seed=5, **FIT, sampler="pymc",
-                   cores=1)
+    fresh = hm.fit(hm.build_model(d, "noncentered", other), seed=5, **small)
     np.testing.assert_array_equal(reused.posterior["mu"], fresh.posterior["mu"])
     assert Priors.from_attrs(reused.posterior.attrs) == other.resolve(d)
 
