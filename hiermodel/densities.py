@@ -326,14 +326,14 @@ def full_log_density(x, buf, grad):
             m += design[i, j] * x[2 + j]
         ci = c[i]
         a = tau ** ci
+        b = tau ** (1.0 - ci)
         e = (tt[i] - ci * m) / a
-        theta = m + tau ** (1.0 - ci) * (tt[i] - ci * m)
+        theta = m + b * (tt[i] - ci * m)
         lp += -_HALF_LOG_2PI - ci * log_tau - 0.5 * e * e
         v = se2_or_n[i] if known else sigma * sigma / se2_or_n[i]
         r = y[i] - theta
         lp += -_HALF_LOG_2PI - 0.5 * math.log(v) - 0.5 * r * r / v
         dtheta = r / v
-        b = tau ** (1.0 - ci)
         grad[2 + p + i] = -e / a + dtheta * b
         dm = ci * e / a + dtheta * (1.0 - b * ci)
         dmu += dm

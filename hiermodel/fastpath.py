@@ -61,16 +61,17 @@ from typing import Any
 import numpy as np
 
 from .data import HierData
+from .parameterization import PARAMETERIZATIONS
 from .prior_families import MU_FAMILIES, SIGMA_FAMILIES, TAU_FAMILIES
 from .priors import Priors, data_spread
 
 __all__ = ["covers", "packed_data", "log_density", "unconstrained_names",
            "compiled_model", "initial_point"]
 
+#: the forms served: every name :func:`hiermodel.parameterization.centering` gives
+FORMS = (*PARAMETERIZATIONS, "custom")
 #: the prior families the compiled density implements: those with a code in
 #: :mod:`hiermodel.prior_families` (tests/test_fastpath.py checks each)
-#: the forms served: every name :func:`hiermodel.parameterization.centering` gives
-FORMS = ("marginal", "centered", "noncentered", "auto", "custom")
 SERVED_PRIORS = {"mu": MU_FAMILIES,
                  "tau": tuple(f.name for f in TAU_FAMILIES.values() if f.code is not None),
                  "sigma": tuple(f.name for f in SIGMA_FAMILIES.values() if f.code is not None)}
@@ -207,7 +208,8 @@ def initial_point(data: HierData, priors: Priors, seed: int,
         m = np.full(data.n_groups, mu)
         if data.has_covariates:
             x = np.asarray(data.centered_covariates, float)
-            sd = np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
+            sd = x.std(axis=0)
+            sd = np.where(sd > 0, sd, 1.0)
             beta = spread / (10.0 * sd) * rng.uniform(-1, 1, data.n_covariates)
             point.extend(beta)
             m = m + x @ beta
